@@ -1,0 +1,287 @@
+package config
+
+import "time"
+
+// Config is the whole lbd.yaml. After Load, defaults are applied (see
+// defaults.go): every Frontend and Backend carries its effective settings, and
+// each listen section also appears once in Frontends and once in Backends
+// (with FromListen set), so consumers never merge sections themselves.
+type Config struct {
+	Global    Global     `mapstructure:"global" yaml:"global,omitempty"`
+	Sysctl    Sysctl     `mapstructure:"sysctl" yaml:"sysctl,omitempty"`
+	VRRP      VRRP       `mapstructure:"vrrp" yaml:"vrrp,omitempty"`
+	Defaults  Defaults   `mapstructure:"defaults" yaml:"defaults,omitempty"`
+	Frontends []Frontend `mapstructure:"frontends" yaml:"frontends,omitempty"`
+	Backends  []Backend  `mapstructure:"backends" yaml:"backends,omitempty"`
+	Listen    []Listen   `mapstructure:"listen" yaml:"listen,omitempty"`
+	// Stats is a standalone stats listener (HAProxy's `listen stats *:1936`
+	// with `stats enable`). Stats can also live inside a frontend or listen.
+	Stats   *StatsListener `mapstructure:"stats" yaml:"stats,omitempty"`
+	Metrics *Metrics       `mapstructure:"metrics" yaml:"metrics,omitempty"`
+
+	// File is the path the config was loaded from (not a YAML key).
+	File string `mapstructure:"-" yaml:"-"`
+}
+
+// Global holds process-wide settings (HAProxy's global section).
+type Global struct {
+	// Maxconn is the process-wide connection limit; 0 means 4096.
+	Maxconn int `mapstructure:"maxconn" yaml:"maxconn,omitempty"`
+	// Threads sets GOMAXPROCS; 0 leaves Go's default (all CPUs).
+	Threads int `mapstructure:"threads" yaml:"threads,omitempty"`
+	// Log lists the syslog/stdout targets that `log: global` sections use.
+	Log []LogTarget `mapstructure:"log" yaml:"log,omitempty"`
+	// ControlSocket is the unix socket lbctl talks to; default /run/lbd/lbd.sock.
+	ControlSocket string `mapstructure:"control_socket" yaml:"control_socket,omitempty"`
+	// User and Group to run as after binding (root only); empty keeps the current.
+	User  string `mapstructure:"user" yaml:"user,omitempty"`
+	Group string `mapstructure:"group" yaml:"group,omitempty"`
+	// Chroot directory entered after binding (as HAProxy's chroot); empty: none.
+	Chroot string `mapstructure:"chroot" yaml:"chroot,omitempty"`
+	// SpreadChecks is the +/- percent jitter on check intervals (0..50).
+	SpreadChecks int `mapstructure:"spread_checks" yaml:"spread_checks,omitempty"`
+}
+
+// LogTarget is one `log ADDR FACILITY [LEVEL]` line.
+type LogTarget struct {
+	// Address: "127.0.0.1" or "127.0.0.1:514" (UDP syslog), "unix:///dev/log",
+	// or "stdout".
+	Address string `mapstructure:"address" yaml:"address"`
+	// Facility: kern, user, daemon, local0..local7 ...; default local0.
+	Facility string `mapstructure:"facility" yaml:"facility,omitempty"`
+	// Level is the most verbose level sent (emerg..debug); default info.
+	Level string `mapstructure:"level" yaml:"level,omitempty"`
+}
+
+// Options mirrors HAProxy's `option` keywords. nil means "inherit from defaults".
+type Options struct {
+	HTTPLog         *bool       `mapstructure:"httplog" yaml:"httplog,omitempty"`
+	TCPLog          *bool       `mapstructure:"tcplog" yaml:"tcplog,omitempty"`
+	DontLogNull     *bool       `mapstructure:"dontlognull" yaml:"dontlognull,omitempty"`
+	HTTPServerClose *bool       `mapstructure:"http_server_close" yaml:"http_server_close,omitempty"`
+	HTTPClose       *bool       `mapstructure:"httpclose" yaml:"httpclose,omitempty"`
+	Redispatch      *bool       `mapstructure:"redispatch" yaml:"redispatch,omitempty"`
+	ForwardFor      *ForwardFor `mapstructure:"forwardfor" yaml:"forwardfor,omitempty"`
+}
+
+// ForwardFor is `option forwardfor [except CIDR] [header NAME] [if-none]`.
+type ForwardFor struct {
+	// Disabled turns off a forwardfor inherited from defaults.
+	Disabled bool `mapstructure:"disabled" yaml:"disabled,omitempty"`
+	// Except lists client networks (CIDR) that get no header.
+	Except []string `mapstructure:"except" yaml:"except,omitempty"`
+	// Header name; default X-Forwarded-For.
+	Header string `mapstructure:"header" yaml:"header,omitempty"`
+	// IfNone adds the header only when the request has none.
+	IfNone bool `mapstructure:"if_none" yaml:"if_none,omitempty"`
+}
+
+// Timeouts are HAProxy's `timeout` keywords. Zero means "inherit/unset".
+type Timeouts struct {
+	HTTPRequest   time.Duration `mapstructure:"http_request" yaml:"http_request,omitempty"`
+	HTTPKeepAlive time.Duration `mapstructure:"http_keep_alive" yaml:"http_keep_alive,omitempty"`
+	Client        time.Duration `mapstructure:"client" yaml:"client,omitempty"`
+	Server        time.Duration `mapstructure:"server" yaml:"server,omitempty"`
+	Connect       time.Duration `mapstructure:"connect" yaml:"connect,omitempty"`
+	Queue         time.Duration `mapstructure:"queue" yaml:"queue,omitempty"`
+	Tunnel        time.Duration `mapstructure:"tunnel" yaml:"tunnel,omitempty"`
+	Check         time.Duration `mapstructure:"check" yaml:"check,omitempty"`
+	// Legacy HAProxy 1.4 aliases: contimeout=connect, clitimeout=client,
+	// srvtimeout=server. Load folds them into the modern fields.
+	Contimeout time.Duration `mapstructure:"contimeout" yaml:"contimeout,omitempty"`
+	Clitimeout time.Duration `mapstructure:"clitimeout" yaml:"clitimeout,omitempty"`
+	Srvtimeout time.Duration `mapstructure:"srvtimeout" yaml:"srvtimeout,omitempty"`
+}
+
+// Common holds keywords valid in defaults, frontend, backend and listen.
+type Common struct {
+	// Mode is "http" (default) or "tcp".
+	Mode string `mapstructure:"mode" yaml:"mode,omitempty"`
+	// Log: "global" (default) uses global.log; "none" disables logging.
+	Log      string   `mapstructure:"log" yaml:"log,omitempty"`
+	Options  Options  `mapstructure:"options" yaml:"options,omitempty"`
+	Timeouts Timeouts `mapstructure:"timeouts" yaml:"timeouts,omitempty"`
+	// Retries is the number of extra connection attempts; default 3.
+	Retries *int `mapstructure:"retries" yaml:"retries,omitempty"`
+	// Maxconn: per-frontend concurrent connections; 0 = global maxconn.
+	Maxconn int `mapstructure:"maxconn" yaml:"maxconn,omitempty"`
+}
+
+// FrontendPart holds the keywords that make a section accept traffic.
+type FrontendPart struct {
+	// Bind addresses: "*:80", "0.0.0.0:80", "10.10.0.100:80", "[::]:80".
+	Bind           []string     `mapstructure:"bind" yaml:"bind,omitempty"`
+	ACLs           []ACL        `mapstructure:"acls" yaml:"acls,omitempty"`
+	UseBackends    []UseBackend `mapstructure:"use_backends" yaml:"use_backends,omitempty"`
+	DefaultBackend string       `mapstructure:"default_backend" yaml:"default_backend,omitempty"`
+	Stats          *Stats       `mapstructure:"stats" yaml:"stats,omitempty"`
+	// ErrorFiles replace the built-in error pages (HAProxy errorfile).
+	ErrorFiles []ErrorFile `mapstructure:"error_files" yaml:"error_files,omitempty"`
+}
+
+// BackendPart holds the keywords that make a section forward to servers.
+type BackendPart struct {
+	// Balance: roundrobin (default), leastconn, source, first.
+	Balance     string       `mapstructure:"balance" yaml:"balance,omitempty"`
+	Cookie      *Cookie      `mapstructure:"cookie" yaml:"cookie,omitempty"`
+	HealthCheck *HealthCheck `mapstructure:"health_check" yaml:"health_check,omitempty"`
+	Servers     []Server     `mapstructure:"servers" yaml:"servers,omitempty"`
+}
+
+// Defaults is HAProxy's defaults section: inherited by every frontend,
+// backend and listen that does not set the keyword itself.
+type Defaults struct {
+	Common      `mapstructure:",squash" yaml:",inline"`
+	Balance     string       `mapstructure:"balance" yaml:"balance,omitempty"`
+	HealthCheck *HealthCheck `mapstructure:"health_check" yaml:"health_check,omitempty"`
+	// DefaultServer holds server settings inherited by every server line
+	// (HAProxy default-server): inter, rise, fall, ...
+	DefaultServer *ServerDefaults `mapstructure:"default_server" yaml:"default_server,omitempty"`
+	ErrorFiles    []ErrorFile     `mapstructure:"error_files" yaml:"error_files,omitempty"`
+}
+
+// Frontend accepts client connections and picks a backend.
+type Frontend struct {
+	Name         string `mapstructure:"name" yaml:"name"`
+	Common       `mapstructure:",squash" yaml:",inline"`
+	FrontendPart `mapstructure:",squash" yaml:",inline"`
+	// FromListen is set when Load expanded a listen section into this frontend.
+	FromListen bool `mapstructure:"-" yaml:"-"`
+}
+
+// Backend is a pool of servers.
+type Backend struct {
+	Name        string `mapstructure:"name" yaml:"name"`
+	Common      `mapstructure:",squash" yaml:",inline"`
+	BackendPart `mapstructure:",squash" yaml:",inline"`
+	FromListen  bool `mapstructure:"-" yaml:"-"`
+}
+
+// Listen is a frontend and a backend in one section, named once.
+type Listen struct {
+	Name         string `mapstructure:"name" yaml:"name"`
+	Common       `mapstructure:",squash" yaml:",inline"`
+	FrontendPart `mapstructure:",squash" yaml:",inline"`
+	BackendPart  `mapstructure:",squash" yaml:",inline"`
+}
+
+// ACL is one `acl NAME CRITERION [-i] VALUE...` line. Several ACL entries with
+// the same name are OR-ed, as in HAProxy.
+type ACL struct {
+	Name string `mapstructure:"name" yaml:"name"`
+	// Criterion: path, path_beg, path_end, path_reg, hdr(NAME), hdr_beg(NAME),
+	// hdr_end(NAME), method, src. hdr(host) etc. take the header in parentheses.
+	Criterion  string   `mapstructure:"criterion" yaml:"criterion"`
+	IgnoreCase bool     `mapstructure:"ignore_case" yaml:"ignore_case,omitempty"`
+	Values     []string `mapstructure:"values" yaml:"values"`
+}
+
+// UseBackend is `use_backend NAME if|unless CONDITION`. Condition syntax is
+// HAProxy's: ACL names AND-ed by spaces, `||` or `or` for OR, `!` negates.
+type UseBackend struct {
+	Backend string `mapstructure:"backend" yaml:"backend"`
+	If      string `mapstructure:"if" yaml:"if,omitempty"`
+	Unless  string `mapstructure:"unless" yaml:"unless,omitempty"`
+}
+
+// ErrorFile replaces the body of one built-in error response.
+type ErrorFile struct {
+	Code int    `mapstructure:"code" yaml:"code"`
+	File string `mapstructure:"file" yaml:"file"`
+}
+
+// Cookie is `cookie NAME insert|rewrite|prefix [indirect] [nocache] ...`.
+type Cookie struct {
+	Name string `mapstructure:"name" yaml:"name"`
+	// Mode: insert (default), rewrite, prefix.
+	Mode     string `mapstructure:"mode" yaml:"mode,omitempty"`
+	Indirect bool   `mapstructure:"indirect" yaml:"indirect,omitempty"`
+	NoCache  bool   `mapstructure:"nocache" yaml:"nocache,omitempty"`
+	HTTPOnly bool   `mapstructure:"httponly" yaml:"httponly,omitempty"`
+	Secure   bool   `mapstructure:"secure" yaml:"secure,omitempty"`
+	Domain   string `mapstructure:"domain" yaml:"domain,omitempty"`
+	// Preserve keeps a server's own Set-Cookie for NAME (HAProxy preserve).
+	Preserve bool `mapstructure:"preserve" yaml:"preserve,omitempty"`
+}
+
+// HealthCheck selects the check servers with `check: true` run.
+type HealthCheck struct {
+	// Type: tcp (default: connect only) or http (option httpchk).
+	Type string `mapstructure:"type" yaml:"type,omitempty"`
+	// Method, URI, Version: the request line; defaults OPTIONS / HTTP/1.0
+	// as HAProxy's `option httpchk` with no arguments.
+	Method  string `mapstructure:"method" yaml:"method,omitempty"`
+	URI     string `mapstructure:"uri" yaml:"uri,omitempty"`
+	Version string `mapstructure:"version" yaml:"version,omitempty"`
+	// Host header to send (HTTP/1.1 requires one).
+	Host   string       `mapstructure:"host" yaml:"host,omitempty"`
+	Expect *CheckExpect `mapstructure:"expect" yaml:"expect,omitempty"`
+}
+
+// CheckExpect is `http-check expect status N | rstatus RE | string S`; nil
+// means any 2xx or 3xx status passes.
+type CheckExpect struct {
+	Status  int    `mapstructure:"status" yaml:"status,omitempty"`
+	RStatus string `mapstructure:"rstatus" yaml:"rstatus,omitempty"`
+	String  string `mapstructure:"string" yaml:"string,omitempty"`
+}
+
+// ServerDefaults are the per-server settings that defaults.default_server sets.
+type ServerDefaults struct {
+	Inter        time.Duration `mapstructure:"inter" yaml:"inter,omitempty"`
+	FastInter    time.Duration `mapstructure:"fastinter" yaml:"fastinter,omitempty"`
+	DownInter    time.Duration `mapstructure:"downinter" yaml:"downinter,omitempty"`
+	Rise         int           `mapstructure:"rise" yaml:"rise,omitempty"`
+	Fall         int           `mapstructure:"fall" yaml:"fall,omitempty"`
+	Maxconn      int           `mapstructure:"maxconn" yaml:"maxconn,omitempty"`
+	Maxqueue     int           `mapstructure:"maxqueue" yaml:"maxqueue,omitempty"`
+	OnMarkedDown string        `mapstructure:"on_marked_down" yaml:"on_marked_down,omitempty"`
+}
+
+// Server is one `server NAME ADDR:PORT [params]` line.
+type Server struct {
+	Name string `mapstructure:"name" yaml:"name"`
+	// Address is HOST:PORT (IPv6 as [addr]:port).
+	Address string `mapstructure:"address" yaml:"address"`
+	// Check enables health checks (the backend's health_check type).
+	Check bool `mapstructure:"check" yaml:"check,omitempty"`
+	// Cookie is the persistence cookie value for this server.
+	Cookie string `mapstructure:"cookie" yaml:"cookie,omitempty"`
+	// Weight 0..256; default 1. nil means default.
+	Weight *int `mapstructure:"weight" yaml:"weight,omitempty"`
+	// Backup servers get traffic only when no active server is usable.
+	Backup bool `mapstructure:"backup" yaml:"backup,omitempty"`
+	// Disabled starts the server in MAINT.
+	Disabled bool `mapstructure:"disabled" yaml:"disabled,omitempty"`
+	// CheckPort / CheckAddr: run checks against another port/address.
+	CheckPort int    `mapstructure:"check_port" yaml:"check_port,omitempty"`
+	CheckAddr string `mapstructure:"check_addr" yaml:"check_addr,omitempty"`
+	// Inter (default 2s), FastInter, DownInter, Rise (2), Fall (3), Maxconn
+	// (0: unlimited), Maxqueue (0: unlimited), OnMarkedDown
+	// ("shutdown-sessions" or empty).
+	ServerDefaults `mapstructure:",squash" yaml:",inline"`
+}
+
+// Stats configures the HTML/CSV statistics page.
+type Stats struct {
+	Enable bool   `mapstructure:"enable" yaml:"enable"`
+	URI    string `mapstructure:"uri" yaml:"uri,omitempty"`
+	Realm  string `mapstructure:"realm" yaml:"realm,omitempty"`
+	// Auth lists "user:password" pairs; empty means no authentication.
+	Auth        []string      `mapstructure:"auth" yaml:"auth,omitempty"`
+	HideVersion bool          `mapstructure:"hide_version" yaml:"hide_version,omitempty"`
+	Refresh     time.Duration `mapstructure:"refresh" yaml:"refresh,omitempty"`
+}
+
+// StatsListener is a stats page on its own bind.
+type StatsListener struct {
+	Bind  []string `mapstructure:"bind" yaml:"bind"`
+	Stats `mapstructure:",squash" yaml:",inline"`
+}
+
+// Metrics is the Prometheus endpoint; off unless configured.
+type Metrics struct {
+	Bind string `mapstructure:"bind" yaml:"bind"`
+	// Path defaults to /metrics.
+	Path string `mapstructure:"path" yaml:"path,omitempty"`
+}
