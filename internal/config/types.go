@@ -147,6 +147,8 @@ type Frontend struct {
 	FrontendPart `mapstructure:",squash" yaml:",inline"`
 	// FromListen is set when Load expanded a listen section into this frontend.
 	FromListen bool `mapstructure:"-" yaml:"-"`
+	// Source is the key path the section came from ("frontends[0]", "listen[1]").
+	Source string `mapstructure:"-" yaml:"-"`
 }
 
 // Backend is a pool of servers.
@@ -154,7 +156,8 @@ type Backend struct {
 	Name        string `mapstructure:"name" yaml:"name"`
 	Common      `mapstructure:",squash" yaml:",inline"`
 	BackendPart `mapstructure:",squash" yaml:",inline"`
-	FromListen  bool `mapstructure:"-" yaml:"-"`
+	FromListen  bool   `mapstructure:"-" yaml:"-"`
+	Source      string `mapstructure:"-" yaml:"-"`
 }
 
 // Listen is a frontend and a backend in one section, named once.
