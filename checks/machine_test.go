@@ -82,12 +82,12 @@ func TestMachineIntervals(t *testing.T) {
 		r    []Result
 		want time.Duration
 	}{
-		{nil, 500 * time.Millisecond},           // health=rise: transitioning
-		{seq("+"), 2 * time.Second},             // fully up
-		{seq("-"), 500 * time.Millisecond},      // going down
-		{seq("--"), 10 * time.Second},           // fully down
-		{seq("+"), 500 * time.Millisecond},      // going up
-		{seq("+"), 2 * time.Second},             // fully up again
+		{nil, 500 * time.Millisecond},      // health=rise: transitioning
+		{seq("+"), 2 * time.Second},        // fully up
+		{seq("-"), 500 * time.Millisecond}, // going down
+		{seq("--"), 10 * time.Second},      // fully down
+		{seq("+"), 500 * time.Millisecond}, // going up
+		{seq("+"), 2 * time.Second},        // fully up again
 	}
 	for i, st := range steps {
 		for _, r := range st.r {
