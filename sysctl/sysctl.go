@@ -1,0 +1,287 @@
+package sysctl
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/lbd-ha/lbd/internal/config"
+	"github.com/lbd-ha/lbd/internal/control"
+)
+
+// State reads and writes sysctl keys in dotted form (net.ipv4.ip_forward).
+type State interface {
+	Get(key string) (string, error)
+	Set(key, value string) error
+}
+
+// Errors a State returns (wrapped) so Apply can tell the cases apart.
+var (
+	// ErrNotFound: the kernel has no such key (module not loaded, IPv6 off).
+	ErrNotFound = errors.New("sysctl key not found")
+	// ErrReadOnly: the key exists but cannot be written (read-only /proc/sys,
+	// no CAP_SYS_ADMIN, a global key seen from a child namespace).
+	ErrReadOnly = errors.New("sysctl key is read-only")
+)
+
+// Mode says how a Setting's value is applied.
+type Mode int
+
+const (
+	// Exact writes Value unless the key already holds it.
+	Exact Mode = iota
+	// AtLeast treats Value as an integer minimum: the key is raised to it
+	// when lower and left alone when equal or higher (never lowered).
+	AtLeast
+)
+
+func (m Mode) String() string {
+	if m == AtLeast {
+		return ">="
+	}
+	return "="
+}
+
+// Setting is one row of the tuning table.
+type Setting struct {
+	// Key is the dotted sysctl name.
+	Key string
+	// Fallbacks are older names tried, in order, when Key does not exist.
+	Fallbacks []string
+	// Value is the wanted value (a minimum for AtLeast).
+	Value string
+	Mode  Mode
+	// Why is the operator-facing reason (docs/sysctl.md repeats it).
+	Why string
+}
+
+// NofileSlack is added to 2*maxconn for RLIMIT_NOFILE: listeners, health
+// checks, the control socket, log files and netlink/raw sockets.
+const NofileSlack = 1024
+
+// NofileFor returns the RLIMIT_NOFILE lbd wants for maxconn: every proxied
+// connection needs two descriptors (client and server side), plus slack.
+func NofileFor(maxconn int) uint64 {
+	if maxconn < 0 {
+		maxconn = 0
+	}
+	return 2*uint64(maxconn) + NofileSlack
+}
+
+// Settings is the table lbd applies for cfg and maxconn. Zero or nil config
+// fields mean the defaults (as config.Load would set them). Disabled flags
+// are absent from the table: lbd then leaves those keys as they are.
+func Settings(cfg config.Sysctl, maxconn int) []Setting {
+	on := func(b *bool) bool { return b == nil || *b }
+	var s []Setting
+	if on(cfg.IPNonlocalBind) {
+		s = append(s,
+			Setting{Key: "net.ipv4.ip_nonlocal_bind", Value: "1", Mode: Exact,
+				Why: "lets frontends bind the VIP on the backup node before VRRP moves it there, so failover needs no rebind"},
+			Setting{Key: "net.ipv6.ip_nonlocal_bind", Value: "1", Mode: Exact,
+				Why: "the same for IPv6 VIPs (absent when IPv6 is disabled: then a warning only)"},
+		)
+	}
+	if on(cfg.IPForward) {
+		s = append(s, Setting{Key: "net.ipv4.ip_forward", Value: "1", Mode: Exact,
+			Why: "routing through the load balancer (default on, as the keepalived/HAProxy guides set it); set sysctl.ip_forward: false to leave it alone"})
+	}
+	fileMax := cfg.FileMax
+	if fileMax <= 0 {
+		fileMax = config.DefaultFileMax
+	}
+	// The host-wide file table must hold at least this process's descriptors.
+	if n := NofileFor(maxconn); n <= 1<<62 && int64(n) > fileMax {
+		fileMax = int64(n)
+	}
+	s = append(s, Setting{Key: "fs.file-max", Value: strconv.FormatInt(fileMax, 10), Mode: AtLeast,
+		Why: "host-wide open file limit; must exceed the descriptors of every proxied connection (host-global: only raised)"})
+	ct := cfg.ConntrackMax
+	if ct <= 0 {
+		ct = config.DefaultConntrackMax
+	}
+	s = append(s, Setting{Key: "net.netfilter.nf_conntrack_max", Fallbacks: []string{"net.ipv4.netfilter.ip_conntrack_max"},
+		Value: strconv.FormatInt(ct, 10), Mode: AtLeast,
+		Why: "a full conntrack table drops new connections silently; absent when nf_conntrack is not loaded (then nothing is tracked and there is nothing to raise)"})
+	return s
+}
+
+// Apply applies the table for cfg and raises RLIMIT_NOFILE (when rl is not
+// nil) to NofileFor(maxconn). With cfg.Apply false the keys are only read
+// and reported ("not applied"); RLIMIT_NOFILE, a process-local limit, is
+// still raised. Apply never fails: problems are Warnings on the results.
+func Apply(cfg config.Sysctl, maxconn int, st State, rl Rlimit) []control.SysctlResult {
+	var rs []control.SysctlResult
+	if cfg.Apply != nil && !*cfg.Apply {
+		rs = Inspect(Settings(cfg, maxconn), st)
+	} else {
+		rs = ApplySettings(Settings(cfg, maxconn), st)
+	}
+	if rl != nil {
+		rs = append(rs, RaiseNofile(NofileFor(maxconn), rl))
+	}
+	return rs
+}
+
+// Inspect reads every setting's key without writing and reports it as
+// unchanged with the warning "not applied (sysctl.apply is false)".
+func Inspect(settings []Setting, st State) []control.SysctlResult {
+	rs := make([]control.SysctlResult, 0, len(settings))
+	for _, s := range settings {
+		key, old, err := resolve(s, st)
+		r := control.SysctlResult{Key: key, Old: old, New: old, Warning: "not applied (sysctl.apply is false)"}
+		if err != nil {
+			r.Warning = warnRead(key, err)
+		}
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+// ApplySettings applies each setting in order and returns one result per
+// setting, old -> new.
+func ApplySettings(settings []Setting, st State) []control.SysctlResult {
+	rs := make([]control.SysctlResult, 0, len(settings))
+	for _, s := range settings {
+		rs = append(rs, applyOne(s, st))
+	}
+	return rs
+}
+
+// resolve finds the first existing name of s and its current value.
+func resolve(s Setting, st State) (key, value string, err error) {
+	for _, k := range append([]string{s.Key}, s.Fallbacks...) {
+		v, err := st.Get(k)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		return k, strings.TrimSpace(v), err
+	}
+	return s.Key, "", fmt.Errorf("%w (also tried %s)", ErrNotFound, orNone(s.Fallbacks))
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "no other name"
+	}
+	return strings.Join(s, ", ")
+}
+
+func warnRead(key string, err error) string {
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Sprintf("%s: not present, skipped: %v", key, err)
+	}
+	return fmt.Sprintf("%s: cannot read, skipped: %v", key, err)
+}
+
+func applyOne(s Setting, st State) control.SysctlResult {
+	key, old, err := resolve(s, st)
+	r := control.SysctlResult{Key: key, Old: old, New: old}
+	if err != nil {
+		r.Warning = warnRead(key, err)
+		return r
+	}
+	want, err := decide(s, old)
+	if err != nil {
+		r.Warning = fmt.Sprintf("%s: %v, left unchanged", key, err)
+		return r
+	}
+	if want == "" { // already there
+		return r
+	}
+	if err := st.Set(key, want); err != nil {
+		r.Warning = fmt.Sprintf("%s: cannot write %s (read-only /proc/sys or no CAP_SYS_ADMIN?), left at %s: %v", key, want, old, err)
+		return r
+	}
+	now, err := st.Get(key)
+	if err != nil {
+		r.New = want
+		r.Changed = true
+		r.Warning = fmt.Sprintf("%s: wrote %s but cannot read it back: %v", key, want, err)
+		return r
+	}
+	r.New = strings.TrimSpace(now)
+	r.Changed = r.New != old
+	if r.New != want {
+		r.Warning = fmt.Sprintf("%s: wrote %s but the kernel reports %s", key, want, r.New)
+	}
+	return r
+}
+
+// decide returns the value to write, or "" when the key is already fine.
+func decide(s Setting, old string) (string, error) {
+	switch s.Mode {
+	case Exact:
+		if old == s.Value {
+			return "", nil
+		}
+		return s.Value, nil
+	case AtLeast:
+		min, err := strconv.ParseUint(s.Value, 10, 64)
+		if err != nil {
+			return "", fmt.Errorf("bad minimum %q in table", s.Value)
+		}
+		f := strings.Fields(old)
+		if len(f) != 1 {
+			return "", fmt.Errorf("current value %q is not one integer", old)
+		}
+		cur, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil {
+			// Values beyond uint64 or negative ones (-1 = unlimited in some keys)
+			// are treated as already high enough: never lower.
+			if _, ierr := strconv.ParseInt(f[0], 10, 64); ierr == nil || errors.Is(err, strconv.ErrRange) {
+				return "", nil
+			}
+			return "", fmt.Errorf("current value %q is not an integer", old)
+		}
+		if cur >= min {
+			return "", nil
+		}
+		return s.Value, nil
+	}
+	return "", fmt.Errorf("unknown mode %d", s.Mode)
+}
+
+// Format renders results as aligned "key  old -> new  (note)" lines, as
+// `lbd sysctl` prints them.
+func Format(rs []control.SysctlResult) string {
+	w := 0
+	for _, r := range rs {
+		w = max(w, len(r.Key))
+	}
+	var b strings.Builder
+	for _, r := range rs {
+		state := "unchanged"
+		if r.Changed {
+			state = "changed"
+		}
+		fmt.Fprintf(&b, "%-*s  %s -> %s  (%s)", w, r.Key, orDash(r.Old), orDash(r.New), state)
+		if r.Warning != "" {
+			b.WriteString("  warning: " + r.Warning)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// Log logs each result at Info (Warn when it has a warning) as
+// "sysctl key=... old=... new=... changed=...".
+func Log(l *slog.Logger, rs []control.SysctlResult) {
+	for _, r := range rs {
+		args := []any{"key", r.Key, "old", r.Old, "new", r.New, "changed", r.Changed}
+		if r.Warning != "" {
+			l.Warn("sysctl", append(args, "warning", r.Warning)...)
+			continue
+		}
+		l.Info("sysctl", args...)
+	}
+}
