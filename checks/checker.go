@@ -237,7 +237,7 @@ func (c *HTTPCheck) exchange(conn net.Conn) Result {
 		}
 		n, err := conn.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
-		eof := err != nil || len(buf) >= MaxResponse
+		eof := (err != nil && !isTimeout(err)) || len(buf) >= MaxResponse
 		if r, done := EvalResponse(buf, eof, c.Expect); done {
 			return r
 		}
@@ -277,9 +277,10 @@ func EvalResponse(buf []byte, eof bool, e Expect) (Result, bool) {
 		}
 		return Result{Code: L7STS, Status: code}, true
 	}
-	rest := buf[nl+1:]
-	end, sep := bytes.Index(rest, []byte("\r\n\r\n")), 4
-	if i := bytes.Index(rest, []byte("\n\n")); i >= 0 && (end < 0 || i < end) {
+	// The header block ends at the first empty line after the status line.
+	tail := buf[nl:]
+	end, sep := bytes.Index(tail, []byte("\n\r\n")), 3
+	if i := bytes.Index(tail, []byte("\n\n")); i >= 0 && (end < 0 || i < end) {
 		end, sep = i, 2
 	}
 	if end < 0 {
@@ -288,11 +289,12 @@ func EvalResponse(buf []byte, eof bool, e Expect) (Result, bool) {
 		}
 		return Result{}, false
 	}
-	body := rest[end+sep:]
+	rest := tail[:end+1]
+	body := tail[end+sep:]
 	if bytes.Contains(body, []byte(e.String)) {
 		return Result{Code: L7OK, Status: code}, true
 	}
-	cl := contentLength(rest[:end])
+	cl := contentLength(rest)
 	if eof || (cl >= 0 && len(body) >= cl) {
 		return Result{Code: L7RSP, Status: code, Info: "HTTP content check did not match"}, true
 	}
