@@ -258,12 +258,12 @@ const pageHTML = `<!DOCTYPE html>
 <style>
 :root{--up:#1b7f3b;--up-bg:#dff3e4;--down:#b3261e;--down-bg:#f9d6d3;--drain:#9a6700;--drain-bg:#fff0c2;--maint:#5f6368;--maint-bg:#e6e6e6;--line:#d0d7de;--head:#24292f}
 *{box-sizing:border-box}
-body{margin:0;font:13px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1f2328;background:#f6f8fa}
+body{margin:0;font:12px/1.35 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1f2328;background:#f6f8fa}
 header{background:var(--head);color:#fff;padding:10px 18px;display:flex;flex-wrap:wrap;gap:6px 22px;align-items:baseline}
 header h1{font-size:18px;margin:0 12px 0 0}
 header span{opacity:.85}
 header a{color:#9ecbff}
-main{padding:14px 18px}
+main{padding:12px 14px}
 .summary{font-weight:600;margin:0 0 10px}
 .summary.bad{color:var(--down)}
 .vrrp{display:flex;flex-wrap:wrap;gap:10px;margin-bottom:16px}
@@ -277,8 +277,8 @@ section.px{background:#fff;border:1px solid var(--line);border-radius:6px;margin
 section.px h2{font-size:14px;margin:0;padding:7px 10px;background:#eaeef2;border-bottom:1px solid var(--line)}
 section.px h2 small{font-weight:400;color:#57606a;margin-left:8px}
 table{border-collapse:collapse;width:100%;white-space:nowrap}
-th,td{padding:3px 8px;border-bottom:1px solid #eaeef2;text-align:right}
-th{background:#f6f8fa;font-weight:600;color:#57606a;font-size:12px}
+th,td{padding:3px 4px;border-bottom:1px solid #eaeef2;text-align:right}
+th{background:#f6f8fa;font-weight:600;color:#57606a;font-size:11px}
 th.grp{text-align:center;border-left:1px solid var(--line)}
 td.l,th.l{text-align:left}
 td.g{border-left:1px solid #eaeef2}
@@ -321,7 +321,7 @@ footer{color:#57606a;padding:0 18px 18px;font-size:12px}
 {{range .Proxies}}<section class="px" data-proxy="{{.Name}}">
 <h2>{{.Name}}<small>{{.Mode}}{{if .Balance}} · {{.Balance}}{{end}}</small></h2>
 <table>
-<thead><tr><th class="l" rowspan="2">Name</th><th class="l" rowspan="2">Status</th><th class="l" rowspan="2">Check</th><th rowspan="2">Weight</th>
+<thead><tr><th class="l" rowspan="2">Name</th><th class="l" rowspan="2">Status</th><th class="l" rowspan="2">Check</th><th rowspan="2">Wght</th>
 <th class="grp" colspan="4">Sessions</th><th class="grp" colspan="2">Queue</th><th class="grp">Rate</th><th class="grp" colspan="2">Bytes</th>
 <th class="grp" colspan="3">Errors</th><th class="grp" colspan="2">Warnings</th><th class="grp" colspan="4">Responses</th><th class="grp" colspan="2">State</th></tr>
 <tr><th class="g">Cur</th><th>Max</th><th>Limit</th><th>Total</th><th class="g">Cur</th><th>Max</th><th class="g">Req/s</th><th class="g">In</th><th>Out</th>
