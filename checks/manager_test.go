@@ -438,8 +438,14 @@ func TestManagerNoServerAvailable(t *testing.T) {
 		if err := m.Apply(cfgOf(0, be("app_servers", nil, srv("web01", "10.0.6.1:80", nil)))); err != nil {
 			t.Fatal(err)
 		}
+		if !m.BackendUsable("app_servers") {
+			t.Fatal("backend unusable before the first check")
+		}
 		time.Sleep(100 * time.Millisecond)
 		synctest.Wait()
+		if m.BackendUsable("app_servers") || m.BackendUsable("nope") {
+			t.Fatal("backend usable with its only server DOWN")
+		}
 		m.Close()
 		mu.Lock()
 		out := logs.String()
