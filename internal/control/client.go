@@ -13,6 +13,9 @@ import (
 	"time"
 )
 
+// DefaultSocket is where lbd listens unless global.control_socket says otherwise.
+const DefaultSocket = "/run/lbd/lbd.sock"
+
 // ErrDaemonDown means nothing answers on the control socket.
 var ErrDaemonDown = errors.New("lbd is not running")
 
@@ -42,7 +45,7 @@ func (c *Client) http() *http.Client {
 
 func (c *Client) socket() string {
 	if c.Socket == "" {
-		return "/run/lbd/lbd.sock"
+		return DefaultSocket
 	}
 	return c.Socket
 }

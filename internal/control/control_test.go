@@ -37,7 +37,7 @@ func (f *fakeBackend) SetServerWeight(b, s string, w int, who string) error {
 }
 func (f *fakeBackend) VRRPHandover(i, who string) error { f.log("handover " + i); return nil }
 func (f *fakeBackend) VRRPResume(i, who string) error   { return nil }
-func (f *fakeBackend) log(s string)                      { f.mu.Lock(); f.calls = append(f.calls, s); f.mu.Unlock() }
+func (f *fakeBackend) log(s string)                     { f.mu.Lock(); f.calls = append(f.calls, s); f.mu.Unlock() }
 
 func start(t *testing.T) (string, *fakeBackend) {
 	t.Helper()

@@ -1,0 +1,276 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/lbd-ha/lbd/internal/build"
+	"github.com/lbd-ha/lbd/internal/config"
+	"github.com/lbd-ha/lbd/internal/control"
+	"github.com/lbd-ha/lbd/sysctl"
+)
+
+// Options configure a Daemon. Zero values mean the real system.
+type Options struct {
+	ConfigPath string
+	Logger     *slog.Logger
+	// Sysctl and Rlimit are the OS seams; nil means /proc/sys and setrlimit.
+	Sysctl sysctl.State
+	Rlimit sysctl.Rlimit
+	// SocketPath overrides global.control_socket (tests, lbd run --socket).
+	SocketPath string
+	// Notify is called with sd_notify states (READY=1, RELOADING=1,
+	// STOPPING=1); nil means no notification.
+	Notify func(state string)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Daemon is one running lbd.
+type Daemon struct {
+	opts    Options
+	log     *slog.Logger
+	started time.Time
+
+	mu         sync.Mutex
+	cfg        *config.Config
+	loadedAt   time.Time
+	sysctls    []control.SysctlResult
+	lastReload *control.ReloadResult
+	rt         *runtime // the running components; nil before Run
+}
+
+// New loads and validates the config; nothing is started yet.
+func New(opts Options) (*Daemon, error) {
+	if opts.ConfigPath == "" {
+		opts.ConfigPath = config.DefaultPath
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if opts.Sysctl == nil {
+		opts.Sysctl = sysctl.NewState()
+	}
+	if opts.Rlimit == nil {
+		opts.Rlimit = sysctl.ProcessRlimit{}
+	}
+	if opts.Notify == nil {
+		opts.Notify = func(string) {}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	cfg, err := config.Load(opts.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	return &Daemon{opts: opts, log: opts.Logger, cfg: cfg, loadedAt: opts.Now()}, nil
+}
+
+// Config returns the config in force.
+func (d *Daemon) Config() *config.Config {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg
+}
+
+func (d *Daemon) socketPath() string {
+	if d.opts.SocketPath != "" {
+		return d.opts.SocketPath
+	}
+	return d.cfg.Global.ControlSocket
+}
+
+// ApplySysctl applies the config's sysctl table and RLIMIT_NOFILE and
+// returns what it found and changed. Problems are warnings in the results.
+func (d *Daemon) ApplySysctl() []control.SysctlResult {
+	cfg := d.Config()
+	var rs []control.SysctlResult
+	if config.True(cfg.Sysctl.Apply) {
+		rs = sysctl.Apply(cfg.Sysctl, cfg.Global.Maxconn, d.opts.Sysctl, d.opts.Rlimit)
+	} else {
+		rs = []control.SysctlResult{sysctl.RaiseNofile(sysctl.NofileFor(cfg.Global.Maxconn), d.opts.Rlimit)}
+	}
+	d.mu.Lock()
+	d.sysctls = rs
+	d.mu.Unlock()
+	return rs
+}
+
+// Run starts everything and blocks until ctx ends, then stops gracefully:
+// VRRP hands over (priority 0) and releases the VIPs first, then the proxy
+// stops accepting and lets in-flight requests finish.
+func (d *Daemon) Run(ctx context.Context) error {
+	d.started = d.opts.Now()
+	sysctl.Log(d.log, d.ApplySysctl())
+
+	l, err := control.Listen(d.socketPath())
+	if err != nil {
+		return err
+	}
+	rt, err := d.start(ctx, d.Config())
+	if err != nil {
+		l.Close()
+		return err
+	}
+	d.mu.Lock()
+	d.rt = rt
+	d.mu.Unlock()
+
+	cctx, cancel := context.WithCancel(context.Background())
+	ctlDone := make(chan error, 1)
+	go func() { ctlDone <- control.Serve(cctx, l, d) }()
+	d.log.Info("lbd started", "version", build.Version, "config", d.opts.ConfigPath, "socket", d.socketPath(), "pid", os.Getpid())
+	d.opts.Notify("READY=1")
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-rt.failed:
+		runErr = err
+	}
+	d.opts.Notify("STOPPING=1")
+	d.log.Info("lbd stopping")
+	stopCtx, stopCancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer stopCancel()
+	rt.stop(stopCtx)
+	cancel()
+	if err := <-ctlDone; err != nil && runErr == nil {
+		runErr = fmt.Errorf("control socket: %w", err)
+	}
+	d.log.Info("lbd stopped")
+	return runErr
+}
+
+// Reload re-reads the config file. An invalid file changes nothing: the
+// error is returned (and kept for status) and the old config keeps serving.
+func (d *Daemon) Reload(ctx context.Context, who string) control.ReloadResult {
+	d.opts.Notify("RELOADING=1")
+	defer d.opts.Notify("READY=1")
+	res := control.ReloadResult{At: d.opts.Now(), Source: who}
+	cfg, err := config.Load(d.opts.ConfigPath)
+	if err == nil {
+		d.mu.Lock()
+		rt := d.rt
+		d.mu.Unlock()
+		if rt != nil {
+			err = rt.reload(ctx, cfg)
+		}
+	}
+	if err != nil {
+		res.Error = err.Error()
+		d.log.Error("reload refused: the old config keeps serving", "by", who, "error", err)
+	} else {
+		res.OK = true
+		d.mu.Lock()
+		d.cfg, d.loadedAt = cfg, res.At
+		d.mu.Unlock()
+		d.log.Info("config reloaded", "by", who, "config", d.opts.ConfigPath)
+	}
+	d.mu.Lock()
+	d.lastReload = &res
+	d.mu.Unlock()
+	return res
+}
+
+// Status implements control.Backend.
+func (d *Daemon) Status() control.Status {
+	d.mu.Lock()
+	cfg, loaded, sys, last, rt := d.cfg, d.loadedAt, d.sysctls, d.lastReload, d.rt
+	d.mu.Unlock()
+	host, _ := os.Hostname()
+	now := d.opts.Now()
+	st := control.Status{
+		Version:    build.Version,
+		PID:        os.Getpid(),
+		Node:       host,
+		StartedAt:  d.started,
+		UptimeSec:  now.Sub(d.started).Seconds(),
+		ConfigFile: cfg.File,
+		ConfigLoad: loaded,
+		LastReload: last,
+		Sysctl:     sys,
+		VRRP:       []control.VRRPStatus{},
+		Frontends:  []control.FrontendStatus{},
+		Backends:   []control.BackendStatus{},
+	}
+	if rt != nil {
+		rt.fill(&st)
+	}
+	return st
+}
+
+var errNoRuntime = errors.New("lbd is starting")
+
+// SetServerAdmin implements control.Backend.
+func (d *Daemon) SetServerAdmin(backend, server, state, who string) error {
+	rt := d.runtime()
+	if rt == nil {
+		return errNoRuntime
+	}
+	if err := rt.setAdmin(backend, server, state); err != nil {
+		return err
+	}
+	d.log.Info("server admin state changed", "server", backend+"/"+server, "state", state, "by", who)
+	return nil
+}
+
+// SetServerWeight implements control.Backend.
+func (d *Daemon) SetServerWeight(backend, server string, weight int, who string) error {
+	rt := d.runtime()
+	if rt == nil {
+		return errNoRuntime
+	}
+	if weight < 0 || weight > 256 {
+		return fmt.Errorf("weight %d out of range 0..256", weight)
+	}
+	if err := rt.setWeight(backend, server, weight); err != nil {
+		return err
+	}
+	d.log.Info("server weight changed", "server", backend+"/"+server, "weight", weight, "by", who)
+	return nil
+}
+
+// VRRPHandover implements control.Backend.
+func (d *Daemon) VRRPHandover(instance, who string) error {
+	rt := d.runtime()
+	if rt == nil {
+		return errNoRuntime
+	}
+	if err := rt.handover(instance, true); err != nil {
+		return err
+	}
+	d.log.Info("vrrp handover", "instance", orAll(instance), "by", who)
+	return nil
+}
+
+// VRRPResume implements control.Backend.
+func (d *Daemon) VRRPResume(instance, who string) error {
+	rt := d.runtime()
+	if rt == nil {
+		return errNoRuntime
+	}
+	if err := rt.handover(instance, false); err != nil {
+		return err
+	}
+	d.log.Info("vrrp resume", "instance", orAll(instance), "by", who)
+	return nil
+}
+
+func (d *Daemon) runtime() *runtime {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.rt
+}
+
+func orAll(s string) string {
+	if s == "" {
+		return "all"
+	}
+	return s
+}
