@@ -11,11 +11,12 @@ import (
 	"github.com/lbd-ha/lbd/internal/control"
 )
 
-// DefaultURI is the stats URI when none is configured (HAProxy's).
-const DefaultURI = "/haproxy?stats"
+// DefaultURI is the stats URI when none is configured (config's default;
+// HAProxy's is "/haproxy?stats").
+const DefaultURI = config.DefaultStatsURI
 
 // DefaultRealm is the Basic-auth realm when none is configured.
-const DefaultRealm = "lbd Statistics"
+const DefaultRealm = config.DefaultStatsRealm
 
 type credential struct{ user, pass [sha256.Size]byte }
 

@@ -54,7 +54,7 @@ func TestAuth(t *testing.T) {
 				t.Fatalf("status %d, want %d", rec.Code, tt.want)
 			}
 			if tt.want == 401 {
-				if got := rec.Header().Get("WWW-Authenticate"); got != `Basic realm="lbd Statistics"` {
+				if got := rec.Header().Get("WWW-Authenticate"); got != `Basic realm="lbd statistics"` {
 					t.Fatalf("WWW-Authenticate %q", got)
 				}
 				if strings.Contains(rec.Body.String(), "web01") {
@@ -67,12 +67,12 @@ func TestAuth(t *testing.T) {
 
 func TestRealmAndNoAuth(t *testing.T) {
 	h := testHandler(config.Stats{Enable: true, Realm: `Strictly\ Private "x"`, Auth: []string{"a:b"}})
-	rec := get(h, "/haproxy?stats", nil)
+	rec := get(h, "/lbd?stats", nil)
 	if got := rec.Header().Get("WWW-Authenticate"); got != `Basic realm="Strictly Private \"x\""` {
 		t.Fatalf("WWW-Authenticate %q", got)
 	}
 	open := testHandler(config.Stats{Enable: true})
-	if rec := get(open, "/haproxy?stats", nil); rec.Code != 200 {
+	if rec := get(open, "/lbd?stats", nil); rec.Code != 200 {
 		t.Fatalf("no auth configured: status %d", rec.Code)
 	}
 }
@@ -96,7 +96,7 @@ func TestRouting(t *testing.T) {
 	if rec := get(off, "/stats", nil); rec.Code != 404 {
 		t.Errorf("disabled stats: %d, want 404", rec.Code)
 	}
-	if !Match(config.Stats{Enable: true}, httptest.NewRequest("GET", "/haproxy?stats;csv", nil)) {
+	if !Match(config.Stats{Enable: true}, httptest.NewRequest("GET", "/lbd?stats;csv", nil)) {
 		t.Error("Match misses the default URI")
 	}
 	if Match(config.Stats{Enable: true}, httptest.NewRequest("GET", "/index.html", nil)) {
@@ -202,7 +202,7 @@ func TestCSVQuotesOddNames(t *testing.T) {
 
 func TestHTML(t *testing.T) {
 	h := testHandler(config.Stats{Enable: true, Refresh: 10 * time.Second})
-	rec := get(h, "/haproxy?stats", nil)
+	rec := get(h, "/lbd?stats", nil)
 	if rec.Code != 200 || rec.Header().Get("Content-Type") != "text/html; charset=utf-8" {
 		t.Fatalf("status %d type %q", rec.Code, rec.Header().Get("Content-Type"))
 	}
@@ -217,7 +217,7 @@ func TestHTML(t *testing.T) {
 		`&lt;script&gt;alert(1)&lt;/script&gt;`,
 		`class="card vrrp-master" data-instance="VI_1"`, `<span class="badge">MASTER</span>`, `10.10.0.100/24 (held here)`,
 		`version 1.2.3`, `node <b>lb1</b>`, `up 1d2h`, `2 proxies, 6 servers, 1 down`,
-		`href="/haproxy?stats;csv"`,
+		`href="/lbd?stats;csv"`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
@@ -234,7 +234,7 @@ func TestHTML(t *testing.T) {
 	}
 
 	hidden := testHandler(config.Stats{Enable: true, HideVersion: true})
-	body = get(hidden, "/haproxy?stats;norefresh;up", nil).Body.String()
+	body = get(hidden, "/lbd?stats;norefresh;up", nil).Body.String()
 	if strings.Contains(body, "1.2.3") {
 		t.Error("hide_version leaks the version")
 	}
@@ -248,7 +248,7 @@ func TestHTML(t *testing.T) {
 
 func TestHEAD(t *testing.T) {
 	h := testHandler(config.Stats{Enable: true})
-	req := httptest.NewRequest(http.MethodHead, "/haproxy?stats", nil)
+	req := httptest.NewRequest(http.MethodHead, "/lbd?stats", nil)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	if b, _ := io.ReadAll(rec.Body); rec.Code != 200 || len(b) != 0 {
