@@ -45,6 +45,13 @@ func (m *mapper) mapHAProxy(f *hFile) error {
 		}
 	}
 	flatten := nDefaults > 1 || (nDefaults == 1 && proxyBefore)
+	defer func() {
+		// A lone defaults section without mode: HAProxy's default is tcp.
+		if !flatten && nDefaults == 1 && m.cfg.Defaults.Mode == "" {
+			m.cfg.Defaults.Mode = "tcp"
+			m.lineComment("defaults.mode", "HAProxy's default mode (lbd's default is http)")
+		}
+	}()
 	var curDefaults *hSection
 	for _, s := range f.Sections {
 		if s.Skipped {
@@ -190,6 +197,23 @@ func (m *mapper) mapProxy(s *hSection, inherited []hLine, flattened bool, defs *
 		if err := m.apply(t, l); err != nil {
 			return err
 		}
+	}
+	if t.kind == "stats" {
+		return nil
+	}
+	// HAProxy's default mode is tcp, lbd's is http: write tcp where
+	// neither the section nor lbd's defaults say.
+	mode := t.common.Mode
+	if mode == "" {
+		mode = m.cfg.Defaults.Mode
+	}
+	if mode == "" {
+		t.common.Mode, mode = "tcp", "tcp"
+		m.lineComment(keyPath(t.path, "mode"), "HAProxy's default mode (lbd's default is http)")
+	}
+	if mode == "tcp" && t.be != nil && t.be.Cookie != nil {
+		t.be.Cookie = nil
+		m.warnf(s.Num, "cookie", t.path, "cookie persistence needs mode http and HAProxy ignores it in mode tcp; left out")
 	}
 	return nil
 }

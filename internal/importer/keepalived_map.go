@@ -417,6 +417,13 @@ func (m *mapper) kaVIPs(c *kNode, in *config.VRRPInstance, path string) error {
 		vip := config.VIP{Address: addr}
 		idx := len(in.VIPs)
 		vp := fmt.Sprintf("%s.vips[%d]", path, idx)
+		if idx > 0 {
+			first, _, _ := strings.Cut(in.VIPs[0].Address, "/")
+			if (net.ParseIP(first).To4() == nil) != (net.ParseIP(host).To4() == nil) {
+				m.warnf(v.Line, "virtual_ipaddress", path+".vips", "%s: one instance carries one address family (keepalived needs virtual_ipaddress_excluded for this too): put it in a second vrrp instance; left out", addr)
+				continue
+			}
+		}
 		for i := 1; i < len(v.Args); i++ {
 			switch w := v.Args[i]; w {
 			case "dev", "label":
