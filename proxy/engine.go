@@ -1,0 +1,592 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lbd-ha/lbd/internal/config"
+	"github.com/lbd-ha/lbd/internal/control"
+	"github.com/lbd-ha/lbd/internal/logs"
+)
+
+// Options are the engine's collaborators.
+type Options struct {
+	// Logger receives engine events (listener errors, reloads); nil discards.
+	Logger *slog.Logger
+	// AccessLog receives one record per HTTP request or TCP session. It is
+	// called synchronously on the connection's goroutine and must be cheap;
+	// the record is reused after the call returns, so copy it (the struct
+	// value) if it is kept.
+	AccessLog func(*logs.Record)
+}
+
+// Engine is the proxy: listeners, routing, balancing and forwarding.
+type Engine struct {
+	opts Options
+	log  *slog.Logger
+	gen  atomic.Pointer[generation]
+	reg  *registry
+
+	mu        sync.Mutex // lifecycle: Start, Reload, Shutdown
+	listeners map[string]*listener
+	started   bool
+	stopping  atomic.Bool
+	gate      atomic.Pointer[gate]
+	actConn   atomic.Int64
+
+	connMu   sync.Mutex
+	conns    map[tracked]struct{}
+	connWG   sync.WaitGroup
+	acceptWG sync.WaitGroup
+	stopReap chan struct{}
+	statMu   sync.Mutex
+}
+
+// tracked is a live client connection, known for Shutdown.
+type tracked interface {
+	wakeIdle()
+	forceClose()
+}
+
+type gate struct{ ch chan struct{} }
+
+type listener struct {
+	key  string
+	ln   *net.TCPListener
+	fe   atomic.Pointer[frontend]
+	done chan struct{}
+	once sync.Once
+}
+
+func (l *listener) close() {
+	l.once.Do(func() {
+		close(l.done)
+		l.ln.Close()
+	})
+}
+
+// New validates cfg and prepares an engine; nothing is bound until Start.
+func New(cfg *config.Config, opts Options) (*Engine, error) {
+	e := &Engine{opts: opts, log: opts.Logger, reg: newRegistry(), listeners: map[string]*listener{}, conns: map[tracked]struct{}{}}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	g, next, err := compile(cfg, e.reg)
+	if err != nil {
+		return nil, fmt.Errorf("proxy config: %w", err)
+	}
+	e.commit(g, next)
+	e.gate.Store(&gate{ch: make(chan struct{}, g.maxconn)})
+	return e, nil
+}
+
+func (e *Engine) commit(g *generation, next *registry) {
+	e.reg.mu.Lock()
+	old := e.reg.servers
+	e.reg.servers, e.reg.backends, e.reg.frontends = next.servers, next.backends, next.frontends
+	e.reg.mu.Unlock()
+	for k, sh := range old {
+		if next.servers[k] != sh {
+			sh.pool.closeAll()
+		}
+	}
+	e.gen.Store(g)
+}
+
+// Start binds every listener and starts serving. It returns once all are
+// bound; an error closes those already opened.
+func (e *Engine) Start(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.started {
+		return errors.New("proxy already started")
+	}
+	g := e.gen.Load()
+	opened, err := e.openListeners(ctx, g, nil)
+	if err != nil {
+		return err
+	}
+	e.started = true
+	e.stopReap = make(chan struct{})
+	go e.reaper(e.stopReap)
+	for _, l := range opened {
+		e.listeners[l.key] = l
+		e.acceptWG.Add(1)
+		go e.acceptLoop(l)
+	}
+	return nil
+}
+
+// openListeners binds the listeners of g not in have.
+func (e *Engine) openListeners(ctx context.Context, g *generation, have map[string]*listener) ([]*listener, error) {
+	var opened []*listener
+	for _, f := range g.frontends {
+		for _, key := range f.binds {
+			if have[key] != nil {
+				continue
+			}
+			ln, err := listenTCP(ctx, key)
+			if err != nil {
+				for _, l := range opened {
+					l.ln.Close()
+				}
+				return nil, fmt.Errorf("frontend %s: bind %s: %w", f.name, bindDisplay(key), err)
+			}
+			l := &listener{key: key, ln: ln, done: make(chan struct{})}
+			l.fe.Store(f)
+			opened = append(opened, l)
+		}
+	}
+	return opened, nil
+}
+
+func (e *Engine) reaper(stop chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			e.reg.mu.Lock()
+			for _, sh := range e.reg.servers {
+				sh.pool.reap(now)
+			}
+			e.reg.mu.Unlock()
+		}
+	}
+}
+
+func acquire(ch chan struct{}, done chan struct{}) bool {
+	if ch == nil {
+		return true
+	}
+	select {
+	case ch <- struct{}{}:
+		return true
+	default:
+	}
+	select {
+	case ch <- struct{}{}:
+		return true
+	case <-done:
+		return false
+	}
+}
+
+func releaseSem(ch chan struct{}) {
+	if ch != nil {
+		<-ch
+	}
+}
+
+// acceptLoop accepts while the global and frontend maxconn allow; beyond
+// them connections wait in the kernel backlog.
+func (e *Engine) acceptLoop(l *listener) {
+	defer e.acceptWG.Done()
+	for {
+		fe := l.fe.Load()
+		gt := e.gate.Load()
+		if !acquire(gt.ch, l.done) {
+			return
+		}
+		if !acquire(fe.sem, l.done) {
+			releaseSem(gt.ch)
+			return
+		}
+		c, err := l.ln.AcceptTCP()
+		if err != nil {
+			releaseSem(fe.sem)
+			releaseSem(gt.ch)
+			select {
+			case <-l.done:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			e.log.Warn("accept failed", "frontend", fe.name, "bind", bindDisplay(l.key), "err", err)
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		e.connWG.Add(1)
+		go e.serveConn(c, fe, gt)
+	}
+}
+
+func (e *Engine) track(t tracked) {
+	e.connMu.Lock()
+	e.conns[t] = struct{}{}
+	e.connMu.Unlock()
+}
+
+func (e *Engine) untrack(t tracked) {
+	e.connMu.Lock()
+	delete(e.conns, t)
+	e.connMu.Unlock()
+}
+
+func (e *Engine) serveConn(c *net.TCPConn, fe *frontend, gt *gate) {
+	defer e.connWG.Done()
+	defer releaseSem(gt.ch)
+	defer releaseSem(fe.sem)
+	e.actConn.Add(1)
+	defer e.actConn.Add(-1)
+	fe.st.inc()
+	fe.st.total.Add(1)
+	defer fe.st.cur.Add(-1)
+	if fe.mode == "tcp" {
+		e.serveTCP(c, fe)
+		return
+	}
+	e.serveHTTP(c, fe)
+}
+
+// Shutdown stops accepting, closes idle keep-alive connections and waits
+// for in-flight requests until ctx ends; then it closes what remains.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.stopping.Store(true)
+	for k, l := range e.listeners {
+		l.close()
+		delete(e.listeners, k)
+	}
+	e.acceptWG.Wait()
+	e.connMu.Lock()
+	for t := range e.conns {
+		t.wakeIdle()
+	}
+	e.connMu.Unlock()
+	done := make(chan struct{})
+	go func() { e.connWG.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		e.connMu.Lock()
+		for t := range e.conns {
+			t.forceClose()
+		}
+		e.connMu.Unlock()
+		<-done
+		err = ctx.Err()
+	}
+	if e.stopReap != nil {
+		close(e.stopReap)
+		e.stopReap = nil
+	}
+	e.reg.mu.Lock()
+	for _, sh := range e.reg.servers {
+		sh.pool.closeAll()
+	}
+	e.reg.mu.Unlock()
+	return err
+}
+
+// Reload validates cfg and, if valid, swaps routing and backends
+// atomically. Listeners whose address remains are kept, new ones opened,
+// removed ones closed. Connections already accepted finish on the
+// configuration they started with. Servers kept (same backend and server
+// name) keep their state and counters. On error nothing changes.
+func (e *Engine) Reload(cfg *config.Config) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	g, next, err := compile(cfg, e.reg)
+	if err != nil {
+		return fmt.Errorf("proxy config: %w", err)
+	}
+	if !e.started || e.stopping.Load() {
+		e.commit(g, next)
+		e.gate.Store(&gate{ch: make(chan struct{}, g.maxconn)})
+		return nil
+	}
+	opened, err := e.openListeners(context.Background(), g, e.listeners)
+	if err != nil {
+		return err
+	}
+	if old := e.gen.Load(); old.maxconn != g.maxconn {
+		e.gate.Store(&gate{ch: make(chan struct{}, g.maxconn)})
+	}
+	e.commit(g, next)
+	want := map[string]*frontend{}
+	for _, f := range g.frontends {
+		for _, k := range f.binds {
+			want[k] = f
+		}
+	}
+	for k, l := range e.listeners {
+		if f, ok := want[k]; ok {
+			l.fe.Store(f)
+		} else {
+			l.close()
+			delete(e.listeners, k)
+		}
+	}
+	for _, l := range opened {
+		e.listeners[l.key] = l
+		e.acceptWG.Add(1)
+		go e.acceptLoop(l)
+	}
+	e.log.Info("proxy configuration reloaded", "frontends", len(g.frontends), "backends", len(g.backends), "listeners", len(e.listeners))
+	return nil
+}
+
+func (e *Engine) findServer(backend, srv string) (*backend, *server, error) {
+	g := e.gen.Load()
+	b, ok := g.backends[backend]
+	if !ok {
+		return nil, nil, fmt.Errorf("unknown backend %q (known: %s)", backend, strings.Join(sortedKeys(g.backends), ", "))
+	}
+	for _, s := range b.servers {
+		if s.name == srv {
+			return b, s, nil
+		}
+	}
+	names := make([]string, len(b.servers))
+	for i, s := range b.servers {
+		names[i] = s.name
+	}
+	return nil, nil, fmt.Errorf("unknown server %q in backend %s (known: %s)", srv, backend, strings.Join(names, ", "))
+}
+
+// SetServerState sets a server's health and admin state (the health
+// checker sets Up; operators set Admin).
+func (e *Engine) SetServerState(backend, server string, st ServerState) error {
+	if st.Admin < AdminReady || st.Admin > AdminMaint {
+		return fmt.Errorf("invalid admin state %d", st.Admin)
+	}
+	b, s, err := e.findServer(backend, server)
+	if err != nil {
+		return err
+	}
+	sh := s.sh
+	now := time.Now()
+	sh.mu.Lock()
+	wasUp, wasAdmin := sh.up.Load(), Admin(sh.admin.Load())
+	sh.up.Store(st.Up)
+	sh.admin.Store(int32(st.Admin))
+	if wasUp != st.Up || wasAdmin != st.Admin {
+		sh.transitions++
+		sh.lastChange = now
+	}
+	wasDown := !wasUp || wasAdmin == AdminMaint
+	isDown := !st.Up || st.Admin == AdminMaint
+	if !wasDown && isDown {
+		sh.downSince = now
+	} else if wasDown && !isDown && !sh.downSince.IsZero() {
+		sh.downtime += now.Sub(sh.downSince)
+		sh.downSince = time.Time{}
+	}
+	sh.mu.Unlock()
+	if isDown {
+		sh.pool.closeAll()
+		if b.redispatch || st.Admin == AdminMaint {
+			b.mu.Lock()
+			for _, w := range s.queue {
+				w.srv = nil
+				b.queue = append(b.queue, w)
+				s.sh.st.queueCur.Add(-1)
+				b.st.queueCur.Add(1)
+			}
+			s.queue = nil
+			b.mu.Unlock()
+		}
+	}
+	b.wake()
+	return nil
+}
+
+// SetServerWeight sets a server's runtime weight (0..256; 0 = no
+// load-balanced traffic).
+func (e *Engine) SetServerWeight(backend, server string, w int) error {
+	if w < 0 || w > 256 {
+		return fmt.Errorf("weight %d out of range 0..256", w)
+	}
+	b, s, err := e.findServer(backend, server)
+	if err != nil {
+		return err
+	}
+	s.sh.weight.Store(int32(w))
+	b.wake()
+	return nil
+}
+
+// BackendUsable reports whether some server of the backend can take
+// load-balanced traffic.
+func (e *Engine) BackendUsable(name string) bool {
+	b, ok := e.gen.Load().backends[name]
+	if !ok {
+		return false
+	}
+	return anyLB(b.servers)
+}
+
+// FrontendServing reports whether the frontend exists and all its
+// listeners are open.
+func (e *Engine) FrontendServing(name string) bool {
+	if e.stopping.Load() {
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.started {
+		return false
+	}
+	for _, f := range e.gen.Load().frontends {
+		if f.name != name {
+			continue
+		}
+		for _, k := range f.binds {
+			if e.listeners[k] == nil {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// BoundAddrs returns the addresses the frontend's listeners are bound to
+// (useful with port 0).
+func (e *Engine) BoundAddrs(name string) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	for _, f := range e.gen.Load().frontends {
+		if f.name != name {
+			continue
+		}
+		for _, k := range f.binds {
+			if l := e.listeners[k]; l != nil {
+				out = append(out, l.ln.Addr().String())
+			}
+		}
+	}
+	return out
+}
+
+func (e *Engine) rate(c *counters, now time.Time) float64 {
+	e.statMu.Lock()
+	defer e.statMu.Unlock()
+	n := c.requests.Load()
+	var r float64
+	if !c.lastReqSample.IsZero() {
+		if d := now.Sub(c.lastReqSample).Seconds(); d > 0 {
+			r = float64(n-c.lastReqCount) / d
+		}
+	}
+	c.lastReqCount, c.lastReqSample = n, now
+	return r
+}
+
+// Frontends returns a status snapshot of every frontend.
+func (e *Engine) Frontends() []control.FrontendStatus {
+	g := e.gen.Load()
+	now := time.Now()
+	out := make([]control.FrontendStatus, 0, len(g.frontends))
+	for _, f := range g.frontends {
+		binds := make([]string, len(f.binds))
+		for i, k := range f.binds {
+			binds[i] = bindDisplay(k)
+		}
+		limit := int64(f.maxconn)
+		if limit == 0 {
+			limit = int64(g.maxconn)
+		}
+		out = append(out, control.FrontendStatus{
+			Name: f.name, Mode: f.mode, Binds: binds, Serving: e.FrontendServing(f.name),
+			Sessions: f.st.cur.Load(), MaxSession: f.st.max.Load(), Limit: limit,
+			Total: f.st.total.Load(), Requests: f.st.requests.Load(), ReqRate: e.rate(f.st, now),
+			BytesIn: f.st.bytesIn.Load(), BytesOut: f.st.bytesOut.Load(),
+			DeniedReq: f.st.denied.Load(), ErrorsReq: f.st.errReq.Load(), Responses: f.st.respMap(),
+		})
+	}
+	return out
+}
+
+// Backends returns a status snapshot of every backend and its servers, in
+// configuration order. ServerStatus.Check is left for the checks package.
+func (e *Engine) Backends() []control.BackendStatus {
+	g := e.gen.Load()
+	names := make([]string, 0, len(g.backends))
+	for _, b := range g.cfg.Backends {
+		if _, ok := g.backends[b.Name]; ok {
+			names = append(names, b.Name)
+		}
+	}
+	if len(names) != len(g.backends) {
+		names = sortedKeys(g.backends)
+	}
+	out := make([]control.BackendStatus, 0, len(names))
+	now := time.Now()
+	for _, name := range names {
+		b := g.backends[name]
+		bs := control.BackendStatus{
+			Name: b.name, Mode: b.mode, Balance: b.balance, Usable: anyLB(b.servers),
+			Sessions: b.st.cur.Load(), MaxSession: b.st.max.Load(), Total: b.st.total.Load(),
+			Queue: b.st.queueCur.Load(), MaxQueue: b.st.queueMax.Load(),
+			BytesIn: b.st.bytesIn.Load(), BytesOut: b.st.bytesOut.Load(),
+			ErrorsConn: b.st.errConn.Load(), ErrorsResp: b.st.errResp.Load(),
+			Retries: b.st.retries.Load(), Redispatch: b.st.redispatch.Load(), Responses: b.st.respMap(),
+		}
+		for _, s := range b.servers {
+			st := &s.sh.st
+			s.sh.mu.Lock()
+			down := s.sh.downtime
+			if !s.sh.downSince.IsZero() {
+				down += now.Sub(s.sh.downSince)
+			}
+			lastChange, transitions := s.sh.lastChange, s.sh.transitions
+			s.sh.mu.Unlock()
+			bs.Servers = append(bs.Servers, control.ServerStatus{
+				Name: s.name, Address: s.addr, State: serverStateString(s), Weight: s.weight(), Backup: s.backup,
+				Sessions: st.cur.Load(), MaxSession: st.max.Load(), Limit: s.maxconn, Total: st.total.Load(),
+				Queue: st.queueCur.Load(), MaxQueue: st.queueMax.Load(),
+				BytesIn: st.bytesIn.Load(), BytesOut: st.bytesOut.Load(),
+				ErrorsConn: st.errConn.Load(), ErrorsResp: st.errResp.Load(),
+				Retries: st.retries.Load(), Redispatch: st.redispatch.Load(), Responses: st.respMap(),
+				LastChange: lastChange, DowntimeSec: down.Seconds(), Transitions: transitions,
+			})
+		}
+		out = append(out, bs)
+	}
+	return out
+}
+
+func serverStateString(s *server) string {
+	switch Admin(s.sh.admin.Load()) {
+	case AdminMaint:
+		return "MAINT"
+	case AdminDrain:
+		if s.sh.up.Load() {
+			return "DRAIN"
+		}
+	}
+	if s.sh.up.Load() {
+		return "UP"
+	}
+	return "DOWN"
+}
+
+// ServerNames lists "backend/server" for every server (sorted).
+func (e *Engine) ServerNames() []string {
+	g := e.gen.Load()
+	var out []string
+	for _, b := range g.backends {
+		for _, s := range b.servers {
+			out = append(out, b.name+"/"+s.name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,222 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lbd-ha/lbd/internal/config"
+	"github.com/lbd-ha/lbd/internal/logs"
+)
+
+func intp(i int) *int    { return &i }
+func boolp(b bool) *bool { return &b }
+
+// testConfig is one frontend "fe" on 127.0.0.1:0 with default backend "be"
+// holding the given servers; timeouts short enough for tests.
+func testConfig(servers ...config.Server) *config.Config {
+	cfg := &config.Config{}
+	cfg.Global.Maxconn = 1000
+	cfg.Defaults.Mode = "http"
+	cfg.Defaults.Retries = intp(3)
+	cfg.Defaults.Timeouts = config.Timeouts{Connect: time.Second, Client: 5 * time.Second, Server: 5 * time.Second, HTTPRequest: 5 * time.Second}
+	cfg.Frontends = []config.Frontend{{Name: "fe", FrontendPart: config.FrontendPart{Bind: []string{"127.0.0.1:0"}, DefaultBackend: "be"}}}
+	cfg.Backends = []config.Backend{{Name: "be", BackendPart: config.BackendPart{Servers: servers}}}
+	return cfg
+}
+
+func srv(name, addr string) config.Server {
+	return config.Server{Name: name, Address: addr, Cookie: name}
+}
+
+// logSink collects access-log records.
+type logSink struct {
+	mu   sync.Mutex
+	recs []logs.Record
+}
+
+func (l *logSink) add(r *logs.Record) {
+	l.mu.Lock()
+	l.recs = append(l.recs, *r)
+	l.mu.Unlock()
+}
+
+func (l *logSink) all() []logs.Record {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]logs.Record(nil), l.recs...)
+}
+
+// waitFor polls cond (the access log is written after the response).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func (l *logSink) last(t *testing.T) logs.Record {
+	t.Helper()
+	var r logs.Record
+	waitFor(t, "an access-log record", func() bool {
+		all := l.all()
+		if len(all) == 0 {
+			return false
+		}
+		r = all[len(all)-1]
+		return true
+	})
+	return r
+}
+
+// startEngine starts cfg and returns the engine, the first frontend
+// address and the log sink.
+func startEngine(t *testing.T, cfg *config.Config) (*Engine, string, *logSink) {
+	t.Helper()
+	sink := &logSink{}
+	e, err := New(cfg, Options{AccessLog: sink.add})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		e.Shutdown(ctx)
+	})
+	addrs := e.BoundAddrs(cfg.Frontends[0].Name)
+	if len(addrs) == 0 {
+		t.Fatal("no bound address")
+	}
+	return e, addrs[0], sink
+}
+
+// backend is a Go test server on loopback that records requests.
+type testBackend struct {
+	name string
+	ln   net.Listener
+	srv  *http.Server
+	mu   sync.Mutex
+	reqs []*http.Request
+	h    http.HandlerFunc
+}
+
+func newBackend(t *testing.T, name string, h http.HandlerFunc) *testBackend {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &testBackend{name: name, ln: ln, h: h}
+	b.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.mu.Lock()
+		b.reqs = append(b.reqs, r)
+		b.mu.Unlock()
+		if b.h != nil {
+			b.h(w, r)
+			return
+		}
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("X-Server", name)
+		fmt.Fprintf(w, "hello from %s", name)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go b.srv.Serve(ln)
+	t.Cleanup(func() { b.srv.Close() })
+	return b
+}
+
+func (b *testBackend) addr() string { return b.ln.Addr().String() }
+
+func (b *testBackend) requests() []*http.Request {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]*http.Request(nil), b.reqs...)
+}
+
+// rawClient speaks raw HTTP/1.1 over one connection.
+type rawClient struct {
+	t *testing.T
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dialRaw(t *testing.T, addr string) *rawClient {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return &rawClient{t: t, c: c, r: bufio.NewReader(c)}
+}
+
+func (rc *rawClient) send(s string) {
+	rc.t.Helper()
+	if _, err := io.WriteString(rc.c, s); err != nil {
+		rc.t.Fatal(err)
+	}
+}
+
+// resp reads one response (head and body as delimited).
+func (rc *rawClient) resp(method string) (*http.Response, string) {
+	rc.t.Helper()
+	req, _ := http.NewRequest(method, "/", nil)
+	res, err := http.ReadResponse(rc.r, req)
+	if err != nil {
+		rc.t.Fatalf("reading response: %v", err)
+	}
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		rc.t.Fatalf("reading body: %v", err)
+	}
+	return res, string(body)
+}
+
+// rawHead reads the raw response head bytes.
+func (rc *rawClient) rawHead() string {
+	rc.t.Helper()
+	var b strings.Builder
+	for {
+		line, err := rc.r.ReadString('\n')
+		if err != nil {
+			rc.t.Fatalf("reading head: %v (so far %q)", err, b.String())
+		}
+		b.WriteString(line)
+		if line == "\r\n" {
+			return b.String()
+		}
+	}
+}
+
+func (rc *rawClient) get(path string, hdrs ...string) (*http.Response, string) {
+	rc.t.Helper()
+	rc.send("GET " + path + " HTTP/1.1\r\nHost: test\r\n" + strings.Join(hdrs, "") + "\r\n")
+	return rc.resp("GET")
+}
+
+// expectClosed asserts the proxy closes the connection.
+func (rc *rawClient) expectClosed() {
+	rc.t.Helper()
+	rc.c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	n, err := rc.r.Read(make([]byte, 1))
+	if err == nil {
+		rc.t.Fatalf("connection still open (read %d bytes)", n)
+	}
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		rc.t.Fatal("connection not closed by the proxy")
+	}
+}

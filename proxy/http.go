@@ -1,0 +1,828 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/lbd-ha/lbd/internal/logs"
+	"github.com/lbd-ha/lbd/proxy/h1"
+)
+
+// clientConn is one client connection in mode http.
+type clientConn struct {
+	e      *Engine
+	fe     *frontend
+	c      *net.TCPConn
+	rc     syscall.RawConn
+	readFn func(fd uintptr) bool
+	rn     int
+	rerr   error
+	src    netip.AddrPort
+	in     bufReader // client -> proxy
+	out    bufWriter // proxy -> client
+	idle   atomic.Bool
+	closed atomic.Bool
+
+	req  h1.Request
+	resp h1.Response
+	rec  logs.Record
+	term [4]byte
+}
+
+func (cc *clientConn) wakeIdle() {
+	if cc.idle.Load() {
+		cc.c.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+func (cc *clientConn) forceClose() { cc.c.Close() }
+
+func (e *Engine) serveHTTP(c *net.TCPConn, fe *frontend) {
+	cc := &clientConn{e: e, fe: fe, c: c}
+	cc.in.c, cc.out.c = c, c
+	cc.in.timeout, cc.out.timeout = fe.client, fe.client
+	cc.req.Headers = make([]h1.Header, 0, 16)
+	cc.resp.Headers = make([]h1.Header, 0, 16)
+	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+		cc.src = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		c.Close()
+		return
+	}
+	cc.rc = rc
+	cc.readFn = cc.rawRead
+	e.track(cc)
+	defer e.untrack(cc)
+	cc.serve()
+	c.Close()
+	cc.in.releaseAll()
+	cc.out.releaseBuf()
+}
+
+// rawRead runs inside RawConn.Read: it takes a pooled buffer only when the
+// socket has data, so an idle keep-alive connection holds no buffer.
+func (cc *clientConn) rawRead(fd uintptr) bool {
+	b := &cc.in
+	b.hold()
+	for {
+		n, err := syscall.Read(int(fd), (*b.buf)[b.w:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err == syscall.EAGAIN {
+			b.release()
+			return false
+		}
+		cc.rn, cc.rerr = n, err
+		return true
+	}
+}
+
+// waitRequest waits (without holding a buffer) for the first bytes of the
+// next request.
+func (cc *clientConn) waitRequest(deadline time.Time) error {
+	cc.in.release()
+	cc.idle.Store(true)
+	cc.c.SetReadDeadline(deadline)
+	if cc.e.stopping.Load() {
+		cc.idle.Store(false)
+		return io.EOF
+	}
+	err := cc.rc.Read(cc.readFn)
+	cc.idle.Store(false)
+	if err != nil {
+		return err
+	}
+	if cc.rerr != nil {
+		return cc.rerr
+	}
+	if cc.rn <= 0 {
+		return io.EOF
+	}
+	cc.in.w += cc.rn
+	cc.in.n += int64(cc.rn)
+	return nil
+}
+
+func (cc *clientConn) serve() {
+	fe := cc.fe
+	first := true
+	accepted := time.Now()
+	for {
+		tStart := accepted
+		if cc.in.buffered() == 0 {
+			deadline := accepted.Add(fe.httpRequest)
+			if !first {
+				deadline = time.Now().Add(fe.keepAlive)
+			}
+			if err := cc.waitRequest(deadline); err != nil {
+				if first && isTimeout(err) && !cc.e.stopping.Load() {
+					cc.fail(408, "cR", tStart, nil)
+				}
+				return
+			}
+			if !first {
+				tStart = time.Now()
+			}
+		} else if !first {
+			tStart = time.Now()
+		}
+		// Headers must be complete by tStart + timeout http-request.
+		cc.c.SetReadDeadline(tStart.Add(fe.httpRequest))
+		cc.in.timeout = 0
+		for {
+			err := h1.ParseRequest((*cc.in.buf)[cc.in.r:cc.in.w], &cc.req)
+			if err == nil {
+				break
+			}
+			if err != h1.ErrIncomplete {
+				fe.st.errReq.Add(1)
+				code := 400
+				var pe *h1.Error
+				if errors.As(err, &pe) {
+					code = pe.Status
+				}
+				cc.fail(code, "PR", tStart, nil)
+				return
+			}
+			if ferr := cc.in.fill(); ferr != nil {
+				if isTimeout(ferr) {
+					cc.fail(408, "cR", tStart, nil)
+				} else if ferr == errHeadTooLarge {
+					fe.st.errReq.Add(1)
+					cc.fail(400, "PR", tStart, nil)
+				} else if cc.in.buffered() > 0 {
+					fe.st.errReq.Add(1)
+					cc.fail(400, "CR", tStart, nil)
+				}
+				return
+			}
+		}
+		cc.in.timeout = fe.client
+		if !cc.handle(tStart) {
+			return
+		}
+		first = false
+		accepted = time.Now()
+	}
+}
+
+// fail answers an error before routing: fresh record, then failReq.
+func (cc *clientConn) fail(code int, term string, tStart time.Time, be *backend) {
+	cc.resetRecord(tStart)
+	if term != "cR" && term != "CR" {
+		cc.rec.TR = time.Since(tStart)
+	}
+	cc.failReq(code, term, tStart, be)
+}
+
+// failReq answers with an error page, logs and leaves the connection to
+// close; the record keeps what the exchange filled so far.
+func (cc *clientConn) failReq(code int, term string, tStart time.Time, be *backend) {
+	fe := cc.fe
+	page := fe.errorPage(code)
+	cc.c.SetWriteDeadline(time.Now().Add(fe.client))
+	n, _ := cc.c.Write(page)
+	fe.st.bytesOut.Add(uint64(n))
+	fe.st.status(code)
+	if be != nil {
+		be.st.status(code)
+		cc.rec.Backend = be.name
+		cc.rec.BeConn = be.st.cur.Load()
+	}
+	cc.rec.Status = code
+	cc.rec.BytesRead = int64(n)
+	cc.term[0], cc.term[1] = term[0], term[1]
+	cc.emit(tStart, true)
+}
+
+func (cc *clientConn) resetRecord(tStart time.Time) {
+	cc.rec = logs.Record{
+		Client: cc.src, AcceptedAt: tStart, Frontend: cc.fe.name, Backend: cc.fe.name,
+		TR: -1, Tw: -1, Tc: -1, Tr: -1, ReqCookie: "-", RespCookie: "-",
+	}
+	cc.term = [4]byte{'-', '-', '-', '-'}
+}
+
+func (cc *clientConn) emit(tStart time.Time, withLine bool) {
+	fe := cc.fe
+	if cc.e.opts.AccessLog == nil || !fe.log {
+		return
+	}
+	r := &cc.rec
+	r.Ta = time.Since(tStart)
+	r.Termination = string(cc.term[:])
+	r.ActConn = cc.e.actConn.Load()
+	r.FeConn = fe.st.cur.Load()
+	if withLine && cc.req.Method != nil {
+		b := make([]byte, 0, len(cc.req.Method)+len(cc.req.URI)+10)
+		b = append(b, cc.req.Method...)
+		b = append(b, ' ')
+		b = append(b, cc.req.URI...)
+		b = append(b, " HTTP/1."...)
+		b = append(b, byte('0'+cc.req.Minor))
+		r.RequestLine = string(b)
+	} else if withLine {
+		r.RequestLine = "<BADREQ>"
+	}
+	cc.e.opts.AccessLog(r)
+}
+
+func (fe *frontend) route(m *matchCtx) *backend {
+	for i := range fe.rules {
+		r := &fe.rules[i]
+		if r.cond == nil || r.cond.eval(m) {
+			return r.be
+		}
+	}
+	return fe.defBackend
+}
+
+// exchange is the per-request forwarding state.
+type exchange struct {
+	be       *backend
+	srv      *server
+	persist  *server
+	direct   bool // sent to the server designated by a valid cookie
+	ckValue  []byte
+	ckSent   bool
+	sconn    *net.TCPConn
+	reused   bool
+	retries  int
+	bodyKind h1.BodyKind
+}
+
+// handle forwards one parsed request; it reports whether the client
+// connection may carry another request.
+func (cc *clientConn) handle(tStart time.Time) bool {
+	fe, e := cc.fe, cc.e
+	req := &cc.req
+	tHead := time.Now()
+	fe.st.requests.Add(1)
+	fe.st.bytesIn.Add(uint64(req.Len))
+	cc.resetRecord(tStart)
+	cc.rec.TR = tHead.Sub(tStart)
+
+	m := matchCtx{req: req, path: requestPath(req.URI), src: cc.src.Addr()}
+	be := fe.route(&m)
+	if be == nil {
+		cc.failReq(503, "PR", tStart, nil)
+		return false
+	}
+	cc.rec.Backend = be.name
+	be.st.requests.Add(1)
+	be.st.inc()
+	defer be.st.cur.Add(-1)
+	be.st.total.Add(1)
+
+	x := exchange{be: be, bodyKind: req.RequestBody()}
+	if ck := be.cookie; ck != nil {
+		cc.term[2] = 'N'
+		if v, ok := findCookie(req, ck.name); ok {
+			x.ckValue, x.ckSent = v, true
+			if s := be.persistTarget(v); s == nil {
+				cc.term[2] = 'I'
+			} else if s.usablePersist() {
+				x.persist = s
+				cc.term[2] = 'V'
+			} else {
+				cc.term[2] = 'D'
+			}
+		}
+		cc.term[3] = 'N'
+	}
+
+	// Queue, connect, retry, redispatch.
+	if !cc.connect(&x, tStart) {
+		return false
+	}
+	srv := x.srv
+	defer func() {
+		if x.srv != nil {
+			be.release(x.srv)
+		}
+	}()
+	cc.rec.Server = srv.name
+
+	// Head for the server.
+	ka := cc.wantServerKeepAlive(be)
+	sw := bufWriter{c: x.sconn, timeout: be.server}
+	sw.hold()
+	defer sw.releaseBuf()
+	sr := bufReader{c: x.sconn, timeout: be.server}
+	defer sr.releaseAll()
+
+	bodyStart := cc.in.r + req.Len
+	replayable := x.bodyKind == h1.BodyNone || (x.bodyKind == h1.BodyLength && int64(cc.in.w-bodyStart) >= req.ContentLength)
+	var tSent time.Time
+	for attempt := 0; ; attempt++ {
+		sw.b = cc.appendServerHead(sw.b[:0], &x, ka)
+		if req.Expect100 && x.bodyKind != h1.BodyNone && attempt == 0 {
+			cc.c.SetWriteDeadline(time.Now().Add(fe.client))
+			if _, err := cc.c.Write(continue100); err != nil {
+				cc.abort(&x, "CC", tStart)
+				return false
+			}
+		}
+		cc.in.r = bodyStart
+		var err error
+		switch x.bodyKind {
+		case h1.BodyLength:
+			err = copyN(&sw, &cc.in, req.ContentLength)
+		case h1.BodyChunked:
+			err = copyChunked(&sw, &cc.in)
+		}
+		if err == nil {
+			err = sw.flush()
+		}
+		tSent = time.Now()
+		if err == nil {
+			err = cc.readResponseHead(&x, &sr, fe)
+		}
+		if err == nil {
+			break
+		}
+		var ce *copyErr
+		if errors.As(err, &ce) && ce.read {
+			// The client failed while sending its body.
+			if isTimeout(ce.err) {
+				cc.abort(&x, "cD", tStart)
+			} else if errors.Is(ce.err, errBadChunked) {
+				fe.st.errReq.Add(1)
+				cc.failReq(400, "PD", tStart, be)
+			} else {
+				cc.abort(&x, "CD", tStart)
+			}
+			return false
+		}
+		if x.reused && !sr.gotAny && replayable && attempt == 0 {
+			// A pooled connection the server had closed: replay once on
+			// a fresh one.
+			x.sconn.Close()
+			c, err := cc.dial(&x)
+			if err != nil {
+				srv.sh.st.errConn.Add(1)
+				be.st.errConn.Add(1)
+				cc.failReq(503, "SC", tStart, be)
+				return false
+			}
+			x.sconn, x.reused = c, false
+			sw.c, sr.c = c, c
+			sr.r, sr.w, sr.n, sr.gotAny = 0, 0, 0, false
+			continue
+		}
+		x.sconn.Close()
+		srv.sh.st.errResp.Add(1)
+		be.st.errResp.Add(1)
+		switch {
+		case isTimeout(err):
+			cc.failReq(504, "sH", tStart, be)
+		case errors.Is(err, errBadResponse) || errors.Is(err, errHeadTooLarge):
+			cc.failReq(502, "PH", tStart, be)
+		default:
+			cc.failReq(502, "SH", tStart, be)
+		}
+		return false
+	}
+	cc.in.timeout = fe.client
+	reqBytes := sw.n
+	srv.sh.st.bytesIn.Add(uint64(reqBytes))
+	be.st.bytesIn.Add(uint64(reqBytes))
+	fe.st.bytesIn.Add(uint64(cc.in.r - bodyStart))
+	cc.rec.Tr = time.Since(tSent)
+	resp := &cc.resp
+
+	// Protocol switch (WebSocket): forward the 101 and tunnel.
+	if resp.Status == 101 {
+		if !req.Upgrade {
+			x.sconn.Close()
+			cc.failReq(502, "PH", tStart, be)
+			return false
+		}
+		return cc.tunnel(&x, &sr, tStart)
+	}
+
+	bodyKind := resp.ResponseBody(string(req.Method) == "HEAD")
+	clientKA := req.KeepAlive() && !fe.httpClose && !be.httpClose && bodyKind != h1.BodyClose && !e.stopping.Load()
+	cc.out.hold()
+	cc.out.b = cc.appendClientHead(cc.out.b[:0], &x, clientKA, bodyKind)
+	var err error
+	switch bodyKind {
+	case h1.BodyLength:
+		err = copyN(&cc.out, &sr, resp.ContentLength)
+	case h1.BodyChunked:
+		err = copyChunked(&cc.out, &sr)
+	case h1.BodyClose:
+		err = copyUntilEOF(&cc.out, &sr)
+	}
+	if err == nil {
+		err = cc.out.flush()
+	}
+	sent := cc.out.n
+	cc.out.n = 0
+	cc.out.releaseBuf()
+	fe.st.bytesOut.Add(uint64(sent))
+	be.st.bytesOut.Add(uint64(sent))
+	srv.sh.st.bytesOut.Add(uint64(sent))
+	cc.rec.BytesRead = sent
+	cc.rec.Status = resp.Status
+	fe.st.status(resp.Status)
+	be.st.status(resp.Status)
+	srv.sh.st.status(resp.Status)
+	if err != nil {
+		x.sconn.Close()
+		var ce *copyErr
+		errors.As(err, &ce)
+		switch {
+		case ce != nil && ce.read && isTimeout(ce.err):
+			cc.term[0], cc.term[1] = 's', 'D'
+		case ce != nil && ce.read:
+			cc.term[0], cc.term[1] = 'S', 'D'
+			srv.sh.st.errResp.Add(1)
+			be.st.errResp.Add(1)
+		case isTimeout(err):
+			cc.term[0], cc.term[1] = 'c', 'D'
+		default:
+			cc.term[0], cc.term[1] = 'C', 'D'
+		}
+		cc.logExchange(&x, tStart)
+		return false
+	}
+	// Return the server connection to the pool when it can carry more.
+	if ka && resp.KeepAlive() && bodyKind != h1.BodyClose && sr.buffered() == 0 {
+		srv.sh.pool.put(x.sconn, time.Now())
+	} else {
+		x.sconn.Close()
+	}
+	x.sconn = nil
+	cc.logExchange(&x, tStart)
+	return clientKA
+}
+
+var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
+
+var errBadResponse = errors.New("invalid response")
+
+func (cc *clientConn) wantServerKeepAlive(be *backend) bool {
+	fe := cc.fe
+	return !(fe.serverClose || be.serverClose || fe.httpClose || be.httpClose) && !cc.req.Upgrade
+}
+
+func (cc *clientConn) logExchange(x *exchange, tStart time.Time) {
+	cc.rec.Retries = x.retries
+	if x.srv != nil {
+		cc.rec.SrvConn = x.srv.sh.st.cur.Load()
+	}
+	cc.rec.BeConn = x.be.st.cur.Load()
+	cc.emit(tStart, true)
+}
+
+// abort ends an exchange without a response (the client went away).
+func (cc *clientConn) abort(x *exchange, term string, tStart time.Time) {
+	if x.sconn != nil {
+		x.sconn.Close()
+		x.sconn = nil
+	}
+	cc.term[0], cc.term[1] = term[0], term[1]
+	cc.logExchange(x, tStart)
+}
+
+// connect obtains a server slot and a connection, applying retries and
+// redispatch. On failure it has answered the client.
+func (cc *clientConn) connect(x *exchange, tStart time.Time) bool {
+	be := x.be
+	tq := time.Now()
+	res, err := be.acquire(x.persist, cc.src.Addr(), nil, be.queueTO)
+	cc.rec.SrvQueue, cc.rec.BackendQueue = res.srvQueue, res.beQueue
+	if err != nil {
+		cc.rec.Tw = time.Since(tq)
+		switch err {
+		case errQueueTime:
+			cc.failReq(503, "sQ", tStart, be)
+		default:
+			cc.failReq(503, "SC", tStart, be)
+		}
+		return false
+	}
+	cc.rec.Tw = time.Since(tq)
+	x.srv = res.srv
+	x.direct = x.persist != nil && res.srv == x.persist
+	if x.persist != nil && !x.direct {
+		cc.term[2] = 'D'
+	}
+	tc := time.Now()
+	left := be.retries
+	for {
+		conn, reused, err := cc.getConn(x)
+		if err == nil {
+			x.sconn, x.reused = conn, reused
+			cc.rec.Tc = time.Since(tc)
+			return true
+		}
+		s := x.srv
+		s.sh.st.errConn.Add(1)
+		be.st.errConn.Add(1)
+		if left == 0 {
+			be.release(s)
+			x.srv = nil
+			cc.rec.Tc = time.Since(tc)
+			cc.rec.Server = s.name
+			cc.failReq(503, "SC", tStart, be)
+			return false
+		}
+		left--
+		x.retries++
+		s.sh.st.retries.Add(1)
+		be.st.retries.Add(1)
+		redispatch := be.redispatch && (!s.sh.up.Load() || left == 0 || (!x.direct && be.algo != algoSource && countLB(be.active) > 1))
+		be.release(s)
+		x.srv = nil
+		var persist, exclude *server
+		if redispatch {
+			exclude = s
+			s.sh.st.redispatch.Add(1)
+			be.st.redispatch.Add(1)
+			cc.rec.Redispatch = true
+		} else {
+			persist = s
+			d := be.connect
+			if d > time.Second {
+				d = time.Second
+			}
+			time.Sleep(d)
+		}
+		res, err := be.acquire(persist, cc.src.Addr(), exclude, be.queueTO)
+		if err != nil {
+			cc.rec.Server = s.name
+			if err == errQueueTime {
+				cc.failReq(503, "sQ", tStart, be)
+			} else {
+				cc.failReq(503, "SC", tStart, be)
+			}
+			return false
+		}
+		x.srv = res.srv
+		x.direct = x.persist != nil && res.srv == x.persist
+	}
+}
+
+func countLB(set []*server) int {
+	n := 0
+	for _, s := range set {
+		if s.usableLB() {
+			n++
+		}
+	}
+	return n
+}
+
+func (cc *clientConn) getConn(x *exchange) (*net.TCPConn, bool, error) {
+	if cc.wantServerKeepAlive(x.be) {
+		if c := x.srv.sh.pool.get(time.Now()); c != nil {
+			return c, true, nil
+		}
+	}
+	c, err := cc.dial(x)
+	return c, false, err
+}
+
+func (cc *clientConn) dial(x *exchange) (*net.TCPConn, error) {
+	d := net.Dialer{Timeout: x.be.connect}
+	c, err := d.Dial("tcp", x.srv.addr)
+	if err != nil {
+		return nil, err
+	}
+	return c.(*net.TCPConn), nil
+}
+
+// readResponseHead reads the server's response head into cc.resp,
+// forwarding interim 1xx responses (other than 101) to the client.
+func (cc *clientConn) readResponseHead(x *exchange, sr *bufReader, fe *frontend) error {
+	for {
+		if sr.buf != nil && sr.buffered() > 0 {
+			err := h1.ParseResponse((*sr.buf)[sr.r:sr.w], &cc.resp)
+			if err == nil {
+				sr.r += cc.resp.Len
+				if cc.resp.Status >= 200 || cc.resp.Status == 101 {
+					return nil
+				}
+				// Interim response: forward it and read on.
+				cc.out.hold()
+				cc.out.b = h1.AppendStatusLine(cc.out.b[:0], cc.resp.Minor, cc.resp.Status, cc.resp.Reason)
+				for _, h := range cc.resp.Headers {
+					cc.out.b = h1.AppendHeader(cc.out.b, h.Name, h.Value)
+				}
+				cc.out.b = append(cc.out.b, crlf...)
+				if err := cc.out.flush(); err != nil {
+					return &copyErr{read: true, err: err}
+				}
+				continue
+			}
+			if err != h1.ErrIncomplete {
+				return errBadResponse
+			}
+		}
+		if err := sr.fill(); err != nil {
+			return err
+		}
+	}
+}
+
+// appendServerHead re-serialises the request for the server.
+func (cc *clientConn) appendServerHead(dst []byte, x *exchange, ka bool) []byte {
+	req := &cc.req
+	be := x.be
+	dst = h1.AppendRequestLine(dst, req)
+	var ck *cookieCfg
+	if x.ckSent {
+		ck = be.cookie
+	}
+	hasFwd := false
+	fwd := be.fwd
+	if fwd == nil {
+		fwd = cc.fe.fwd
+	}
+	for i := range req.Headers {
+		h := &req.Headers[i]
+		switch h.Kind {
+		case h1.KindContentLength, h1.KindTransferEncoding, h1.KindConnection, h1.KindKeepAlive, h1.KindProxyConnection:
+			continue
+		case h1.KindExpect:
+			if req.Expect100 {
+				continue // answered by the proxy
+			}
+		case h1.KindUpgrade:
+			if !req.Upgrade {
+				continue
+			}
+		case h1.KindCookie:
+			dst = appendCookieHeader(dst, h, ck)
+			continue
+		}
+		if fwd != nil && !hasFwd && len(h.Name) == len(fwd.header) && h1.EqualFold(h.Name, string(fwd.header)) {
+			hasFwd = true
+		}
+		dst = h1.AppendHeader(dst, h.Name, h.Value)
+	}
+	switch x.bodyKind {
+	case h1.BodyLength:
+		dst = h1.AppendContentLength(dst, req.ContentLength)
+	case h1.BodyChunked:
+		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+	}
+	if fwd != nil && !(fwd.ifNone && hasFwd) && !prefixesContain(fwd.except, cc.src.Addr()) {
+		dst = append(dst, fwd.header...)
+		dst = append(dst, ':', ' ')
+		dst = cc.src.Addr().AppendTo(dst)
+		dst = append(dst, crlf...)
+	}
+	switch {
+	case req.Upgrade:
+		dst = append(dst, "Connection: upgrade\r\n"...)
+	case !ka && req.Minor == 1:
+		dst = append(dst, "Connection: close\r\n"...)
+	case ka && req.Minor == 0:
+		dst = append(dst, "Connection: keep-alive\r\n"...)
+	}
+	return append(dst, crlf...)
+}
+
+// appendClientHead re-serialises the response for the client, applying
+// cookie persistence.
+func (cc *clientConn) appendClientHead(dst []byte, x *exchange, ka bool, body h1.BodyKind) []byte {
+	resp := &cc.resp
+	be := x.be
+	ck := be.cookie
+	dst = h1.AppendStatusLine(dst, resp.Minor, resp.Status, resp.Reason)
+	serverKept := false
+	for i := range resp.Headers {
+		h := &resp.Headers[i]
+		switch h.Kind {
+		case h1.KindContentLength, h1.KindTransferEncoding, h1.KindConnection, h1.KindKeepAlive, h1.KindProxyConnection:
+			continue
+		case h1.KindSetCookie:
+			if ck == nil {
+				break
+			}
+			name, val, attrs := setCookieName(h.Value)
+			if string(name) != ck.name {
+				break
+			}
+			switch ck.mode {
+			case cookieInsert:
+				if ck.preserve {
+					serverKept = true
+					cc.term[3] = 'P'
+					break
+				}
+				cc.term[3] = 'D'
+				continue
+			case cookieRewrite:
+				dst = append(dst, "Set-Cookie: "...)
+				dst = append(dst, name...)
+				dst = append(dst, '=')
+				dst = append(dst, x.srv.cookie...)
+				dst = append(dst, attrs...)
+				dst = append(dst, crlf...)
+				cc.term[3] = 'R'
+				continue
+			case cookiePrefix:
+				dst = append(dst, "Set-Cookie: "...)
+				dst = append(dst, name...)
+				dst = append(dst, '=')
+				dst = append(dst, x.srv.cookie...)
+				dst = append(dst, '~')
+				dst = append(dst, val...)
+				dst = append(dst, attrs...)
+				dst = append(dst, crlf...)
+				cc.term[3] = 'R'
+				continue
+			}
+		}
+		dst = h1.AppendHeader(dst, h.Name, h.Value)
+	}
+	switch body {
+	case h1.BodyLength:
+		dst = h1.AppendContentLength(dst, resp.ContentLength)
+	case h1.BodyChunked:
+		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+	case h1.BodyNone:
+		if resp.ContentLength >= 0 && resp.Status != 204 && resp.Status >= 200 {
+			dst = h1.AppendContentLength(dst, resp.ContentLength)
+		}
+	}
+	if ck != nil && ck.mode == cookieInsert && !serverKept && (!ck.indirect || !x.direct) {
+		if x.srv.cookie != "" {
+			dst = appendInsertedCookie(dst, ck, x.srv.cookie)
+			cc.term[3] = 'I'
+			if ck.nocache && !uncacheable(resp) {
+				dst = append(dst, "Cache-Control: private\r\n"...)
+			}
+		} else if x.ckSent {
+			dst = appendInsertedCookie(dst, ck, "")
+			cc.term[3] = 'D'
+		}
+	}
+	if !ka {
+		dst = append(dst, "Connection: close\r\n"...)
+	} else if cc.req.Minor == 0 {
+		dst = append(dst, "Connection: keep-alive\r\n"...)
+	}
+	return append(dst, crlf...)
+}
+
+// tunnel forwards a 101 response and then bytes both ways (WebSocket).
+func (cc *clientConn) tunnel(x *exchange, sr *bufReader, tStart time.Time) bool {
+	fe, be := cc.fe, x.be
+	cc.out.hold()
+	cc.out.b = h1.AppendStatusLine(cc.out.b[:0], cc.resp.Minor, cc.resp.Status, cc.resp.Reason)
+	for _, h := range cc.resp.Headers {
+		if h.Kind == h1.KindKeepAlive || h.Kind == h1.KindProxyConnection {
+			continue
+		}
+		cc.out.b = h1.AppendHeader(cc.out.b, h.Name, h.Value)
+	}
+	cc.out.b = append(cc.out.b, crlf...)
+	if sr.buffered() > 0 {
+		cc.out.b = append(cc.out.b, (*sr.buf)[sr.r:sr.w]...)
+		sr.r = sr.w
+	}
+	err := cc.out.flush()
+	if err == nil && cc.in.buffered() > 0 {
+		x.sconn.SetWriteDeadline(time.Now().Add(be.server))
+		_, err = x.sconn.Write((*cc.in.buf)[cc.in.r:cc.in.w])
+		cc.in.r = cc.in.w
+	}
+	cc.out.releaseBuf()
+	cc.in.releaseAll()
+	sr.releaseAll()
+	cc.rec.Status = 101
+	fe.st.status(101)
+	be.st.status(101)
+	if err != nil {
+		x.sconn.Close()
+		cc.term[0], cc.term[1] = 'C', 'D'
+		cc.logExchange(x, tStart)
+		return false
+	}
+	idle := pickDur(be.tunnel, fe.tunnel, max(fe.client, be.server))
+	cc.c.SetDeadline(time.Time{})
+	x.sconn.SetDeadline(time.Time{})
+	up, down, term := splice2(cc.c, x.sconn, idle)
+	x.sconn = nil
+	cc.rec.BytesRead = down
+	fe.st.bytesOut.Add(uint64(down))
+	fe.st.bytesIn.Add(uint64(up))
+	be.st.bytesOut.Add(uint64(down))
+	be.st.bytesIn.Add(uint64(up))
+	cc.term[0], cc.term[1] = term[0], term[1]
+	cc.logExchange(x, tStart)
+	return false
+}

@@ -1,0 +1,331 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/lbd-ha/lbd/proxy/h1"
+)
+
+var (
+	errHeadTooLarge = errors.New("message head too large")
+	errBadChunked   = errors.New("malformed chunked body")
+	errIdleTimeout  = errors.New("idle timeout")
+)
+
+const maxChunkLine = 4096
+const maxTrailers = 64
+
+// bufReader reads from a connection through a pooled buffer; buf[r:w] holds
+// unread bytes.
+type bufReader struct {
+	c       *net.TCPConn
+	buf     *[]byte
+	r, w    int
+	timeout time.Duration // inactivity timeout per read; 0 = none
+	n       int64         // bytes read from the connection
+	gotAny  bool
+}
+
+func (b *bufReader) hold() {
+	if b.buf == nil {
+		b.buf = getBuf()
+		b.r, b.w = 0, 0
+	}
+}
+
+func (b *bufReader) release() {
+	if b.buf != nil && b.r == b.w {
+		putBuf(b.buf)
+		b.buf = nil
+		b.r, b.w = 0, 0
+	}
+}
+
+func (b *bufReader) releaseAll() {
+	if b.buf != nil {
+		putBuf(b.buf)
+		b.buf = nil
+		b.r, b.w = 0, 0
+	}
+}
+
+func (b *bufReader) buffered() int { return b.w - b.r }
+
+// fill reads more bytes, compacting first when the buffer is full.
+func (b *bufReader) fill() error {
+	b.hold()
+	buf := *b.buf
+	if b.w == len(buf) {
+		if b.r == 0 {
+			return errHeadTooLarge
+		}
+		copy(buf, buf[b.r:b.w])
+		b.w -= b.r
+		b.r = 0
+	}
+	if b.timeout > 0 {
+		b.c.SetReadDeadline(time.Now().Add(b.timeout))
+	}
+	n, err := b.c.Read(buf[b.w:])
+	b.w += n
+	b.n += int64(n)
+	if n > 0 {
+		b.gotAny = true
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+// readLine returns the next CRLF-terminated line without CRLF; a bare LF is
+// an error. The slice is valid until the next read.
+func (b *bufReader) readLine() ([]byte, error) {
+	for {
+		if b.buf != nil {
+			buf := (*b.buf)[b.r:b.w]
+			if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+				if i == 0 || buf[i-1] != '\r' {
+					return nil, errBadChunked
+				}
+				line := buf[:i-1]
+				b.r += i + 1
+				return line, nil
+			}
+			if len(buf) >= maxChunkLine {
+				return nil, errBadChunked
+			}
+		}
+		if err := b.fill(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// bufWriter batches writes to a connection in a pooled buffer.
+type bufWriter struct {
+	c       *net.TCPConn
+	buf     *[]byte
+	b       []byte // pending bytes, backed by *buf
+	timeout time.Duration
+	n       int64 // bytes written to the connection
+}
+
+func (w *bufWriter) hold() {
+	if w.buf == nil {
+		w.buf = getBuf()
+		w.b = (*w.buf)[:0]
+	}
+}
+
+func (w *bufWriter) releaseBuf() {
+	if w.buf != nil {
+		if cap(w.b) > cap(*w.buf) {
+			*w.buf = w.b[:cap(w.b)]
+		}
+		putBuf(w.buf)
+		w.buf = nil
+		w.b = nil
+	}
+}
+
+func (w *bufWriter) flush() error {
+	if len(w.b) == 0 {
+		return nil
+	}
+	if w.timeout > 0 {
+		w.c.SetWriteDeadline(time.Now().Add(w.timeout))
+	}
+	n, err := w.c.Write(w.b)
+	w.n += int64(n)
+	w.b = w.b[:0]
+	return err
+}
+
+func (w *bufWriter) write(p []byte) error {
+	if len(w.b)+len(p) <= cap(w.b) {
+		w.b = append(w.b, p...)
+		return nil
+	}
+	if err := w.flush(); err != nil {
+		return err
+	}
+	if len(p) < cap(w.b)/2 {
+		w.b = append(w.b, p...)
+		return nil
+	}
+	if w.timeout > 0 {
+		w.c.SetWriteDeadline(time.Now().Add(w.timeout))
+	}
+	n, err := w.c.Write(p)
+	w.n += int64(n)
+	return err
+}
+
+// ensure makes room for n more bytes in the pending buffer.
+func (w *bufWriter) ensure(n int) error {
+	if len(w.b)+n > cap(w.b) {
+		return w.flush()
+	}
+	return nil
+}
+
+// copyErr tells which side failed during a body copy.
+type copyErr struct {
+	read bool // the source failed (else the destination)
+	err  error
+}
+
+func (e *copyErr) Error() string { return e.err.Error() }
+func (e *copyErr) Unwrap() error { return e.err }
+
+func rerr(err error) error { return &copyErr{read: true, err: err} }
+func werr(err error) error { return &copyErr{read: false, err: err} }
+
+// copyN moves exactly n body bytes from src to dst.
+func copyN(dst *bufWriter, src *bufReader, n int64) error {
+	for n > 0 {
+		if src.buffered() == 0 {
+			src.r, src.w = 0, 0
+			if err := src.fill(); err != nil {
+				if err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return rerr(err)
+			}
+		}
+		k := int64(src.buffered())
+		if k > n {
+			k = n
+		}
+		if err := dst.write((*src.buf)[src.r : src.r+int(k)]); err != nil {
+			return werr(err)
+		}
+		src.r += int(k)
+		n -= k
+	}
+	return nil
+}
+
+// copyUntilEOF moves a close-delimited body.
+func copyUntilEOF(dst *bufWriter, src *bufReader) error {
+	for {
+		if src.buffered() > 0 {
+			if err := dst.write((*src.buf)[src.r:src.w]); err != nil {
+				return werr(err)
+			}
+			src.r = src.w
+		}
+		src.r, src.w = 0, 0
+		if err := src.fill(); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return rerr(err)
+		}
+	}
+}
+
+// copyChunked re-serialises a chunked body: canonical chunk-size lines
+// (extensions dropped), data, validated trailers.
+func copyChunked(dst *bufWriter, src *bufReader) error {
+	for {
+		line, err := src.readLine()
+		if err != nil {
+			return rerr(err)
+		}
+		size, err := h1.ParseChunkSize(line)
+		if err != nil {
+			return rerr(errBadChunked)
+		}
+		if err := dst.ensure(24); err != nil {
+			return werr(err)
+		}
+		dst.b = h1.AppendChunkSize(dst.b, size)
+		if size == 0 {
+			for i := 0; ; i++ {
+				line, err := src.readLine()
+				if err != nil {
+					return rerr(err)
+				}
+				if len(line) == 0 {
+					break
+				}
+				if i >= maxTrailers || !h1.ValidTrailerLine(line) {
+					return rerr(errBadChunked)
+				}
+				if err := dst.write(line); err != nil {
+					return werr(err)
+				}
+				if err := dst.write(crlf); err != nil {
+					return werr(err)
+				}
+			}
+			if err := dst.write(crlf); err != nil {
+				return werr(err)
+			}
+			return nil
+		}
+		if err := copyN(dst, src, size); err != nil {
+			return err
+		}
+		for src.buffered() < 2 {
+			if err := src.fill(); err != nil {
+				return rerr(err)
+			}
+		}
+		if (*src.buf)[src.r] != '\r' || (*src.buf)[src.r+1] != '\n' {
+			return rerr(errBadChunked)
+		}
+		src.r += 2
+		if err := dst.write(crlf); err != nil {
+			return werr(err)
+		}
+	}
+}
+
+var crlf = []byte("\r\n")
+
+func isTimeout(err error) bool {
+	return errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// pipe copies src to dst until EOF with an inactivity timeout shared by both
+// directions (last holds the unix-nano time of the latest activity). It
+// stays on Go's splice path: dst.ReadFrom with an *io.LimitedReader over a
+// *net.TCPConn.
+func pipe(dst, src *net.TCPConn, idle time.Duration, last *atomic.Int64) (int64, error) {
+	var total int64
+	lr := &io.LimitedReader{R: src}
+	for {
+		if idle > 0 {
+			src.SetReadDeadline(time.Now().Add(idle))
+		}
+		const chunk = 1 << 20
+		lr.N = chunk
+		n, err := dst.ReadFrom(lr)
+		total += n
+		if n > 0 {
+			last.Store(time.Now().UnixNano())
+		}
+		if err != nil {
+			if isTimeout(err) && idle > 0 && time.Since(time.Unix(0, last.Load())) < idle {
+				continue
+			}
+			if isTimeout(err) {
+				return total, errIdleTimeout
+			}
+			return total, err
+		}
+		if lr.N > 0 { // EOF before the limit
+			return total, nil
+		}
+	}
+}

@@ -1,0 +1,82 @@
+package proxy
+
+import (
+	"net"
+	"sync"
+	"time"
+)
+
+// bufSize matches HAProxy's tune.bufsize.
+const bufSize = 16384
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+
+func getBuf() *[]byte  { return bufPool.Get().(*[]byte) }
+func putBuf(b *[]byte) { bufPool.Put(b) }
+
+type idleConn struct {
+	c     *net.TCPConn
+	since time.Time
+}
+
+// connPool keeps idle keep-alive connections to one server address, most
+// recently used first out.
+type connPool struct {
+	mu   sync.Mutex
+	idle []idleConn
+}
+
+func newConnPool() *connPool { return &connPool{} }
+
+func (p *connPool) get(now time.Time) *net.TCPConn {
+	p.mu.Lock()
+	for len(p.idle) > 0 {
+		ic := p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		if now.Sub(ic.since) < poolIdleTimeout {
+			p.mu.Unlock()
+			return ic.c
+		}
+		ic.c.Close()
+	}
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *connPool) put(c *net.TCPConn, now time.Time) {
+	p.mu.Lock()
+	if len(p.idle) >= poolMaxIdle {
+		p.mu.Unlock()
+		c.Close()
+		return
+	}
+	p.idle = append(p.idle, idleConn{c: c, since: now})
+	p.mu.Unlock()
+}
+
+// reap closes connections idle longer than poolIdleTimeout.
+func (p *connPool) reap(now time.Time) {
+	p.mu.Lock()
+	keep := p.idle[:0]
+	for _, ic := range p.idle {
+		if now.Sub(ic.since) < poolIdleTimeout {
+			keep = append(keep, ic)
+		} else {
+			ic.c.Close()
+		}
+	}
+	for i := len(keep); i < len(p.idle); i++ {
+		p.idle[i] = idleConn{}
+	}
+	p.idle = keep
+	p.mu.Unlock()
+}
+
+func (p *connPool) closeAll() {
+	p.mu.Lock()
+	for _, ic := range p.idle {
+		ic.c.Close()
+	}
+	p.idle = nil
+	p.mu.Unlock()
+}

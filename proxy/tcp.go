@@ -1,0 +1,182 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lbd-ha/lbd/internal/logs"
+)
+
+// tcpSession is one client connection in mode tcp.
+type tcpSession struct {
+	c, s *net.TCPConn
+	mu   sync.Mutex
+}
+
+func (t *tcpSession) wakeIdle() {}
+func (t *tcpSession) forceClose() {
+	t.mu.Lock()
+	t.c.Close()
+	if t.s != nil {
+		t.s.Close()
+	}
+	t.mu.Unlock()
+}
+
+// serveTCP forwards a TCP connection to a server picked by the backend,
+// copying with splice(2) (io.Copy between *net.TCPConn, no wrappers).
+func (e *Engine) serveTCP(c *net.TCPConn, fe *frontend) {
+	defer c.Close()
+	tStart := time.Now()
+	sess := &tcpSession{c: c}
+	e.track(sess)
+	defer e.untrack(sess)
+	var src netip.AddrPort
+	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+		src = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	rec := logs.Record{Client: src, AcceptedAt: tStart, Frontend: fe.name, Backend: fe.name, TCP: true, Status: -1,
+		TR: -1, Tw: -1, Tc: -1, Tr: -1, ReqCookie: "-", RespCookie: "-"}
+	term := "--"
+	defer func() {
+		if e.opts.AccessLog != nil && fe.log {
+			rec.Ta = time.Since(tStart)
+			rec.Termination = term
+			rec.ActConn = e.actConn.Load()
+			rec.FeConn = fe.st.cur.Load()
+			e.opts.AccessLog(&rec)
+		}
+	}()
+	m := matchCtx{src: src.Addr()}
+	be := fe.route(&m)
+	if be == nil {
+		term = "PR"
+		return
+	}
+	rec.Backend = be.name
+	be.st.inc()
+	defer be.st.cur.Add(-1)
+	be.st.total.Add(1)
+	tq := time.Now()
+	res, err := be.acquire(nil, src.Addr(), nil, be.queueTO)
+	rec.Tw = time.Since(tq)
+	rec.SrvQueue, rec.BackendQueue = res.srvQueue, res.beQueue
+	if err != nil {
+		if err == errQueueTime {
+			term = "sQ"
+		} else {
+			term = "SC"
+		}
+		return
+	}
+	srv := res.srv
+	tc := time.Now()
+	var sc *net.TCPConn
+	for left := be.retries; ; left-- {
+		d := net.Dialer{Timeout: be.connect}
+		conn, derr := d.Dial("tcp", srv.addr)
+		if derr == nil {
+			sc = conn.(*net.TCPConn)
+			break
+		}
+		srv.sh.st.errConn.Add(1)
+		be.st.errConn.Add(1)
+		if left == 0 {
+			be.release(srv)
+			rec.Server = srv.name
+			rec.Tc = time.Since(tc)
+			term = "SC"
+			return
+		}
+		rec.Retries++
+		srv.sh.st.retries.Add(1)
+		be.st.retries.Add(1)
+		redispatch := be.redispatch && (!srv.sh.up.Load() || left == 1 || (be.algo != algoSource && countLB(be.active) > 1))
+		be.release(srv)
+		var persist, exclude *server
+		if redispatch {
+			exclude = srv
+			rec.Redispatch = true
+			srv.sh.st.redispatch.Add(1)
+			be.st.redispatch.Add(1)
+		} else {
+			persist = srv
+			time.Sleep(min(be.connect, time.Second))
+		}
+		res, err := be.acquire(persist, src.Addr(), exclude, be.queueTO)
+		if err != nil {
+			term = "SC"
+			return
+		}
+		srv = res.srv
+	}
+	defer be.release(srv)
+	rec.Tc = time.Since(tc)
+	rec.Server = srv.name
+	rec.SrvConn = srv.sh.st.cur.Load()
+	rec.BeConn = be.st.cur.Load()
+	sess.mu.Lock()
+	sess.s = sc
+	sess.mu.Unlock()
+	idle := pickDur(be.tunnel, fe.tunnel, max(fe.client, be.server))
+	up, down, t := splice2(c, sc, idle)
+	term = t
+	rec.BytesRead = down
+	fe.st.bytesIn.Add(uint64(up))
+	fe.st.bytesOut.Add(uint64(down))
+	be.st.bytesIn.Add(uint64(up))
+	be.st.bytesOut.Add(uint64(down))
+	srv.sh.st.bytesIn.Add(uint64(up))
+	srv.sh.st.bytesOut.Add(uint64(down))
+}
+
+// splice2 copies both ways until both sides are done, half-closing as each
+// direction ends; it closes s (the server) and returns the byte counts and
+// a two-letter termination code.
+func splice2(c, s *net.TCPConn, idle time.Duration) (up, down int64, term string) {
+	var last atomic.Int64
+	last.Store(time.Now().UnixNano())
+	type result struct {
+		n   int64
+		err error
+	}
+	upCh := make(chan result, 1)
+	go func() {
+		n, err := pipe(s, c, idle, &last)
+		if err == nil {
+			s.CloseWrite()
+		} else {
+			s.Close()
+			c.Close()
+		}
+		upCh <- result{n, err}
+	}()
+	down, derr := pipe(c, s, idle, &last)
+	if derr == nil {
+		c.CloseWrite()
+	} else {
+		s.Close()
+		c.Close()
+	}
+	r := <-upCh
+	s.Close()
+	up = r.n
+	switch {
+	case errors.Is(r.err, errIdleTimeout):
+		term = "cD"
+	case errors.Is(derr, errIdleTimeout):
+		term = "sD"
+	case r.err != nil && !errors.Is(r.err, net.ErrClosed) && !errors.Is(r.err, io.EOF):
+		term = "CD"
+	case derr != nil && !errors.Is(derr, net.ErrClosed) && !errors.Is(derr, io.EOF):
+		term = "SD"
+	default:
+		term = "--"
+	}
+	return up, down, term
+}
