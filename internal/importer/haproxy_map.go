@@ -45,13 +45,6 @@ func (m *mapper) mapHAProxy(f *hFile) error {
 		}
 	}
 	flatten := nDefaults > 1 || (nDefaults == 1 && proxyBefore)
-	defer func() {
-		// A lone defaults section without mode: HAProxy's default is tcp.
-		if !flatten && nDefaults == 1 && m.cfg.Defaults.Mode == "" {
-			m.cfg.Defaults.Mode = "tcp"
-			m.lineComment("defaults.mode", "HAProxy's default mode (lbd's default is http)")
-		}
-	}()
 	var curDefaults *hSection
 	for _, s := range f.Sections {
 		if s.Skipped {
@@ -87,6 +80,10 @@ func (m *mapper) mapHAProxy(f *hFile) error {
 				if err := m.apply(t, l); err != nil {
 					return err
 				}
+			}
+			if m.cfg.Defaults.Mode == "" { // HAProxy's default is tcp
+				m.cfg.Defaults.Mode = "tcp"
+				m.lineComment("defaults.mode", "HAProxy's default mode (lbd's default is http)")
 			}
 		case "frontend", "backend", "listen":
 			var inherited []hLine
@@ -619,6 +616,16 @@ func (m *mapper) setHealthCheck(t *target, l hLine, f func(*config.HealthCheck))
 	}
 	if *dst == nil {
 		*dst = &config.HealthCheck{}
+		if t.def == nil && m.cfg.Defaults.HealthCheck != nil {
+			// lbd replaces the defaults' health_check as a whole; HAProxy
+			// merges, so start from the inherited one.
+			hc := *m.cfg.Defaults.HealthCheck
+			if hc.Expect != nil {
+				e := *hc.Expect
+				hc.Expect = &e
+			}
+			*dst = &hc
+		}
 	}
 	f(*dst)
 	m.done(t, l, "health_check")

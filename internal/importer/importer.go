@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"unicode/utf8"
 
 	"github.com/lbd-ha/lbd/internal/config"
@@ -157,6 +158,20 @@ func Import(opts Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("import: render yaml: %w", err)
 	}
+	// Warnings in file order: haproxy.cfg first, then keepalived.conf.
+	rank := map[string]int{}
+	for _, w := range m.warnings {
+		if _, ok := rank[w.File]; !ok {
+			rank[w.File] = len(rank)
+		}
+	}
+	sort.SliceStable(m.warnings, func(i, j int) bool {
+		a, b := m.warnings[i], m.warnings[j]
+		if rank[a.File] != rank[b.File] {
+			return rank[a.File] < rank[b.File]
+		}
+		return a.Line < b.Line
+	})
 	return &Result{YAML: out, Config: m.cfg, Warnings: m.warnings}, nil
 }
 
