@@ -22,6 +22,10 @@
 // mistake runs in the host namespace fails instead of touching eth0.
 // The bridge has multicast snooping off, so VRRP multicast and IPv6
 // neighbour discovery are flooded to every port like on a dumb switch.
+// New returns only once every node interface, bridge port and the bridge
+// are operationally up: the kernel drops frames sent on a veth before its
+// carrier has been processed, which would eat a test's first packet.
+// SetPortUp(true) and SetLinkUp(true) wait the same way.
 //
 // # Use
 //

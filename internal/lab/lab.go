@@ -148,7 +148,39 @@ func New(t testing.TB, cfg Config) *Lab {
 			t.Fatalf("lab: node %s: %v", name, err)
 		}
 	}
+	for _, n := range l.Nodes {
+		if err := waitOperUp(n.nl, n.IfName, n.NS); err != nil {
+			t.Fatalf("lab: %v", err)
+		}
+		if err := waitOperUp(l.Switch.nl, n.Port, l.Switch.NS); err != nil {
+			t.Fatalf("lab: %v", err)
+		}
+	}
+	if err := waitOperUp(l.Switch.nl, "br0", l.Switch.NS); err != nil {
+		t.Fatalf("lab: %v", err)
+	}
 	return l
+}
+
+// waitOperUp waits (bounded) until the kernel reports name operationally
+// up. The kernel activates a device's queueing discipline asynchronously
+// (linkwatch) after carrier comes up; until then every frame sent on it is
+// silently dropped, so a test that sends right after setup could lose its
+// first packet. Operstate UP is set in the same step.
+func waitOperUp(h *netlink.Handle, name, ns string) error {
+	var state netlink.LinkOperState
+	ok := WaitFor(5*time.Second, func() bool {
+		l, err := h.LinkByName(name)
+		if err != nil {
+			return false
+		}
+		state = l.Attrs().OperState
+		return state == netlink.OperUp
+	})
+	if !ok {
+		return fmt.Errorf("link %s in %s not operationally up after 5s (state %s)", name, ns, state)
+	}
+	return nil
 }
 
 func (c *Config) check() error {
@@ -418,14 +450,29 @@ func (n *Node) HasAddr(ifname string, addr netip.Addr) (bool, error) {
 }
 
 // SetLinkUp sets the node's lab interface up or down (inside the node).
+// Up returns once both ends of the cable are operationally up again.
 func (n *Node) SetLinkUp(up bool) error {
-	return setUp(n.nl, n.IfName, up, n.NS)
+	if err := setUp(n.nl, n.IfName, up, n.NS); err != nil || !up {
+		return err
+	}
+	return n.waitCable()
 }
 
 // SetPortUp sets the node's bridge port up or down: a pulled cable, as seen
-// from the switch; the node's own interface stays up.
+// from the switch; the node's own interface stays administratively up.
+// Up returns once both ends are operationally up again.
 func (n *Node) SetPortUp(up bool) error {
-	return setUp(n.lab.Switch.nl, n.Port, up, n.lab.Switch.NS)
+	if err := setUp(n.lab.Switch.nl, n.Port, up, n.lab.Switch.NS); err != nil || !up {
+		return err
+	}
+	return n.waitCable()
+}
+
+func (n *Node) waitCable() error {
+	if err := waitOperUp(n.nl, n.IfName, n.NS); err != nil {
+		return err
+	}
+	return waitOperUp(n.lab.Switch.nl, n.Port, n.lab.Switch.NS)
 }
 
 func setUp(h *netlink.Handle, name string, up bool, ns string) error {
