@@ -110,22 +110,22 @@ lbd_server_check_duration_seconds{backend="web",server="a"} 0.004
 lbd_server_check_duration_seconds{backend="web",server="b"} 0
 # HELP lbd_vrrp_state VRRP state of this node: 1 for the current state.
 # TYPE lbd_vrrp_state gauge
-lbd_vrrp_state{instance="VI_1",state="BACKUP"} 1
-lbd_vrrp_state{instance="VI_1",state="FAULT"} 0
-lbd_vrrp_state{instance="VI_1",state="INIT"} 0
-lbd_vrrp_state{instance="VI_1",state="MASTER"} 0
+lbd_vrrp_state{state="BACKUP",vrrp_instance="VI_1"} 1
+lbd_vrrp_state{state="FAULT",vrrp_instance="VI_1"} 0
+lbd_vrrp_state{state="INIT",vrrp_instance="VI_1"} 0
+lbd_vrrp_state{state="MASTER",vrrp_instance="VI_1"} 0
 # HELP lbd_vrrp_priority Effective VRRP priority (after tracking).
 # TYPE lbd_vrrp_priority gauge
-lbd_vrrp_priority{instance="VI_1"} 90
+lbd_vrrp_priority{vrrp_instance="VI_1"} 90
 # HELP lbd_vrrp_transitions_total VRRP state transitions.
 # TYPE lbd_vrrp_transitions_total counter
-lbd_vrrp_transitions_total{instance="VI_1"} 4
+lbd_vrrp_transitions_total{vrrp_instance="VI_1"} 4
 # HELP lbd_vrrp_adverts_received_total VRRP advertisements received and accepted.
 # TYPE lbd_vrrp_adverts_received_total counter
-lbd_vrrp_adverts_received_total{instance="VI_1"} 1000
+lbd_vrrp_adverts_received_total{vrrp_instance="VI_1"} 1000
 # HELP lbd_vrrp_dropped_packets_total VRRP packets dropped, by reason.
 # TYPE lbd_vrrp_dropped_packets_total counter
-lbd_vrrp_dropped_packets_total{instance="VI_1",reason="ttl"} 2
+lbd_vrrp_dropped_packets_total{reason="ttl",vrrp_instance="VI_1"} 2
 # HELP lbd_sysctl_applied 1 if the kernel setting holds the wanted value, 0 if it could not be read or written.
 # TYPE lbd_sysctl_applied gauge
 lbd_sysctl_applied{key="fs.file-max"} 0
