@@ -13,6 +13,7 @@ import (
 
 // vrrpScript is a keepalived vrrp_script block.
 type vrrpScript struct {
+	head   []string
 	line   int
 	script string
 	weight int
@@ -36,6 +37,7 @@ func (m *mapper) mapKeepalived(f *kFile) error {
 	for _, n := range f.Nodes {
 		switch n.Args[0] {
 		case "global_defs":
+			m.head["vrrp"] = append(m.head["vrrp"], n.Head...)
 			if err := m.kaGlobalDefs(n, &g); err != nil {
 				return err
 			}
@@ -43,7 +45,7 @@ func (m *mapper) mapKeepalived(f *kFile) error {
 			if len(n.Args) < 2 || !n.HasBlock {
 				return m.errf(n.Line, "vrrp_script: want vrrp_script NAME { ... }")
 			}
-			s := &vrrpScript{line: n.Line}
+			s := &vrrpScript{line: n.Line, head: n.Head}
 			for _, c := range n.Block {
 				switch c.Args[0] {
 				case "script":
@@ -96,6 +98,7 @@ func (m *mapper) mapKeepalived(f *kFile) error {
 func (m *mapper) kaGlobalDefs(n *kNode, g *kaGlobals) error {
 	for _, c := range n.Block {
 		kw := c.Args[0]
+		m.head["vrrp"] = append(m.head["vrrp"], c.Head...)
 		switch kw {
 		case "vrrp_version":
 			if len(c.Args) < 2 {
@@ -317,6 +320,7 @@ func (m *mapper) kaInstance(n *kNode, g *kaGlobals, scripts map[string]*vrrpScri
 		case "dont_track_primary":
 			m.note(c.Line, kw, path, "lbd does not track the instance's interface unless it is listed in track.interfaces")
 		default:
+			m.head[path] = append(m.head[path], c.Head...)
 			m.warnf(c.Line, kw, path, "not supported; left out")
 		}
 		if err != nil {
@@ -494,6 +498,8 @@ func (m *mapper) kaTrackScripts(c *kNode, in *config.VRRPInstance, path string, 
 		for _, fe := range m.trackable {
 			in.Track.Frontends = append(in.Track.Frontends, config.TrackItem{Name: fe, Weight: lw})
 		}
+		m.head[path+".frontends"] = append(m.head[path+".frontends"], s.head...)
+		m.head[path+".frontends"] = append(m.head[path+".frontends"], c.Head...)
 		m.head[path+".frontends"] = append(m.head[path+".frontends"], t.Head...)
 		m.note(t.Line, "track_script "+name, path+".frontends", "vrrp_script %q replaced by lbd's built-in tracking of its own frontends: the proxy runs inside lbd, so no script is needed to see whether it is alive and listening; %s", s.script, how)
 	}
