@@ -336,3 +336,13 @@ func Handler(source func() control.Status, extra ...prometheus.Collector) http.H
 		Registry:            reg,
 	})
 }
+
+// LogDropped returns the lbd_log_dropped_total counter, read from dropped
+// at scrape time (pass (*logs.Logger).Dropped), for NewRegistry's extra
+// collectors.
+func LogDropped(dropped func() uint64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "lbd_log_dropped_total",
+		Help: "Access and event log lines dropped because the log queue was full.",
+	}, func() float64 { return float64(dropped()) })
+}

@@ -183,9 +183,7 @@ func TestDuplicateNamesDoNotBreakScrape(t *testing.T) {
 func TestHandlerScrape(t *testing.T) {
 	calls := 0
 	src := func() control.Status { calls++; return sample() }
-	srv := httptest.NewServer(Handler(src, prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "lbd_log_dropped_total", Help: "Access-log lines dropped.",
-	}, func() float64 { return 7 })))
+	srv := httptest.NewServer(Handler(src, LogDropped(func() uint64 { return 7 })))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL)
 	if err != nil {
