@@ -218,6 +218,17 @@ func (e *Engine) acceptLoop(l *listener) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
+		if cur := l.fe.Load(); cur != fe {
+			// Reloaded while waiting in Accept: serve with the new
+			// configuration and its connection limit.
+			releaseSem(fe.sem)
+			fe = cur
+			if !acquire(fe.sem, l.done) {
+				releaseSem(gt.ch)
+				c.Close()
+				return
+			}
+		}
 		e.connWG.Add(1)
 		go e.serveConn(c, fe, gt)
 	}

@@ -180,6 +180,9 @@ func (cc *clientConn) fail(code int, term string, tStart time.Time, be *backend)
 	if term != "cR" && term != "CR" {
 		cc.rec.TR = time.Since(tStart)
 	}
+	if term[0] == 'P' || term[0] == 'c' {
+		cc.req.Method = nil // logged as <BADREQ>
+	}
 	cc.failReq(code, term, tStart, be)
 }
 
@@ -424,6 +427,8 @@ func (cc *clientConn) handle(tStart time.Time) bool {
 	}
 	if err == nil {
 		err = cc.out.flush()
+	} else if ce, ok := err.(*copyErr); ok && ce.read {
+		cc.out.flush() // the client gets what arrived, then a close
 	}
 	sent := cc.out.n
 	cc.out.n = 0
@@ -532,6 +537,7 @@ func (cc *clientConn) connect(x *exchange, tStart time.Time) bool {
 		if left == 0 {
 			be.release(s)
 			x.srv = nil
+			cc.rec.Retries = x.retries
 			cc.rec.Tc = time.Since(tc)
 			cc.rec.Server = s.name
 			cc.failReq(503, "SC", tStart, be)

@@ -1,0 +1,439 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lbd-ha/lbd/internal/config"
+)
+
+func TestTimeouts(t *testing.T) {
+	t.Run("http_request 408 cR", func(t *testing.T) {
+		a := newBackend(t, "a", nil)
+		cfg := testConfig(srv("a", a.addr()))
+		cfg.Defaults.Timeouts.HTTPRequest = 150 * time.Millisecond
+		_, addr, sink := startEngine(t, cfg)
+		rc := dialRaw(t, addr)
+		rc.send("GET / HTTP/1.1\r\nHost: x\r\n") // never finishes: slowloris
+		res, _ := rc.resp("GET")
+		if res.StatusCode != 408 {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+		rc.expectClosed()
+		if rec := sink.last(t); rec.Termination != "cR--" || rec.Status != 408 {
+			t.Errorf("record %q %d", rec.Termination, rec.Status)
+		}
+	})
+	t.Run("http_keep_alive closes silently", func(t *testing.T) {
+		a := newBackend(t, "a", nil)
+		cfg := testConfig(srv("a", a.addr()))
+		cfg.Defaults.Timeouts.HTTPKeepAlive = 100 * time.Millisecond
+		_, addr, sink := startEngine(t, cfg)
+		rc := dialRaw(t, addr)
+		rc.get("/")
+		n := len(sink.all())
+		start := time.Now()
+		rc.expectClosed()
+		if time.Since(start) > 2*time.Second {
+			t.Error("keep-alive timeout not applied")
+		}
+		time.Sleep(20 * time.Millisecond)
+		if len(sink.all()) != n {
+			t.Error("idle keep-alive expiry must not be logged")
+		}
+	})
+	t.Run("server 504 sH", func(t *testing.T) {
+		block := make(chan struct{})
+		defer close(block)
+		a := newBackend(t, "a", func(w http.ResponseWriter, r *http.Request) { <-block })
+		cfg := testConfig(srv("a", a.addr()))
+		cfg.Defaults.Timeouts.Server = 150 * time.Millisecond
+		_, addr, sink := startEngine(t, cfg)
+		res, _ := dialRaw(t, addr).get("/")
+		if res.StatusCode != 504 {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+		if rec := sink.last(t); rec.Termination != "sH--" {
+			t.Errorf("termination %q", rec.Termination)
+		}
+	})
+	t.Run("client cD during body", func(t *testing.T) {
+		a := newBackend(t, "a", nil)
+		cfg := testConfig(srv("a", a.addr()))
+		cfg.Defaults.Timeouts.Client = 150 * time.Millisecond
+		_, addr, sink := startEngine(t, cfg)
+		rc := dialRaw(t, addr)
+		rc.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+		rc.expectClosed()
+		if rec := sink.last(t); rec.Termination[:2] != "cD" {
+			t.Errorf("termination %q", rec.Termination)
+		}
+	})
+	t.Run("connect SC", func(t *testing.T) {
+		// A non-routable address with a tiny connect timeout.
+		cfg := testConfig(srv("a", "127.0.0.1:1"))
+		cfg.Defaults.Retries = intp(1)
+		cfg.Defaults.Timeouts.Connect = 50 * time.Millisecond
+		_, addr, sink := startEngine(t, cfg)
+		res, _ := dialRaw(t, addr).get("/")
+		if res.StatusCode != 503 {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+		if rec := sink.last(t); rec.Termination != "SC--" || rec.Retries != 1 || rec.Server != "a" {
+			t.Errorf("record %+v", rec)
+		}
+	})
+}
+
+func TestMaxconnQueueAndQueueTimeout(t *testing.T) {
+	var active, peak atomic.Int64
+	release := make(chan struct{})
+	a := newBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		n := active.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+		active.Add(-1)
+		w.Write([]byte("ok"))
+	})
+	cfg := testConfig(config.Server{Name: "a", Address: a.addr(), ServerDefaults: config.ServerDefaults{Maxconn: 2}})
+	cfg.Defaults.Timeouts.Queue = 5 * time.Second
+	e, addr, sink := startEngine(t, cfg)
+	var wg sync.WaitGroup
+	codes := make(chan int, 6)
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, _ := dialRaw(t, addr).get("/slow")
+			codes <- res.StatusCode
+		}()
+	}
+	waitFor(t, "4 queued requests", func() bool { return e.Backends()[0].Queue == 4 })
+	if s := e.Backends()[0].Servers[0].Sessions; s != 2 {
+		t.Errorf("server sessions %d, want 2 (maxconn)", s)
+	}
+	close(release)
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if c != 200 {
+			t.Errorf("queued request got %d", c)
+		}
+	}
+	if p := peak.Load(); p > 2 {
+		t.Errorf("server saw %d concurrent requests, maxconn 2", p)
+	}
+	bs := e.Backends()[0]
+	if bs.MaxQueue != 4 || bs.Queue != 0 {
+		t.Errorf("queue stats cur %d max %d", bs.Queue, bs.MaxQueue)
+	}
+
+	// timeout queue -> 503 sQ.
+	block := make(chan struct{})
+	defer close(block)
+	b := newBackend(t, "b", func(w http.ResponseWriter, r *http.Request) { <-block })
+	cfg2 := testConfig(config.Server{Name: "b", Address: b.addr(), ServerDefaults: config.ServerDefaults{Maxconn: 1}})
+	cfg2.Defaults.Timeouts.Queue = 100 * time.Millisecond
+	cfg2.Defaults.Timeouts.Server = 5 * time.Second
+	e2, addr2, sink2 := startEngine(t, cfg2)
+	bg, err := net.Dial("tcp", addr2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bg.Close()
+	io.WriteString(bg, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	waitFor(t, "server busy", func() bool { return e2.Backends()[0].Servers[0].Sessions == 1 })
+	res, _ := dialRaw(t, addr2).get("/")
+	if res.StatusCode != 503 {
+		t.Fatalf("queue timeout status %d", res.StatusCode)
+	}
+	if rec := sink2.last(t); rec.Termination != "sQ--" || rec.Tw < 100*time.Millisecond {
+		t.Errorf("record term %q Tw %v", rec.Termination, rec.Tw)
+	}
+	_ = sink
+}
+
+func TestFrontendMaxconnStopsAccepting(t *testing.T) {
+	block := make(chan struct{})
+	a := newBackend(t, "a", func(w http.ResponseWriter, r *http.Request) { <-block; w.Write([]byte("ok")) })
+	cfg := testConfig(srv("a", a.addr()))
+	cfg.Frontends[0].Maxconn = 1
+	e, addr, _ := startEngine(t, cfg)
+	first := dialRaw(t, addr)
+	first.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	waitFor(t, "first connection accepted", func() bool { return e.Frontends()[0].Sessions == 1 })
+	second := dialRaw(t, addr) // completes in the kernel backlog
+	second.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	time.Sleep(100 * time.Millisecond)
+	if fs := e.Frontends()[0]; fs.Sessions != 1 || fs.Total != 1 {
+		t.Errorf("frontend sessions %d total %d while at maxconn 1", fs.Sessions, fs.Total)
+	}
+	close(block)
+	first.resp("GET")
+	first.c.Close()
+	if res, _ := second.resp("GET"); res.StatusCode != 200 {
+		t.Errorf("second: %d", res.StatusCode)
+	}
+}
+
+func TestRetriesRedispatchZeroErrors(t *testing.T) {
+	good := newBackend(t, "good", nil)
+	// A port that refuses connections.
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := l.Addr().String()
+	l.Close()
+	cfg := testConfig(srv("dead", dead), srv("good", good.addr()))
+	cfg.Defaults.Options.Redispatch = boolp(true)
+	cfg.Defaults.Options.HTTPServerClose = boolp(true)
+	e, addr, sink := startEngine(t, cfg)
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rc := dialRaw(t, addr)
+			for i := 0; i < 25; i++ {
+				res, _ := rc.get("/")
+				if res.StatusCode != 200 {
+					bad.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := bad.Load(); n != 0 {
+		t.Fatalf("%d client errors with a refusing server and redispatch", n)
+	}
+	bs := e.Backends()[0]
+	if bs.Redispatch == 0 || bs.Servers[0].ErrorsConn == 0 {
+		t.Errorf("redispatch %d econ %d", bs.Redispatch, bs.Servers[0].ErrorsConn)
+	}
+	var saw bool
+	for _, r := range sink.all() {
+		if r.Redispatch && r.Retries == 1 && r.Server == "good" {
+			saw = true
+		}
+	}
+	if !saw {
+		t.Error("no log record with +1 retries on good")
+	}
+}
+
+func TestBackendDiesMidResponse(t *testing.T) {
+	var n atomic.Int64
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				if _, err := c.Read(buf); err != nil {
+					return
+				}
+				switch n.Add(1) {
+				case 1: // dies before answering
+				case 2: // dies in the middle of the body
+					c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial"))
+				case 3: // garbage
+					c.Write([]byte("SMTP ready\r\n\r\n"))
+				default:
+					c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"))
+				}
+			}()
+		}
+	}()
+	_, addr, sink := startEngine(t, testConfig(srv("a", ln.Addr().String())))
+	res, _ := dialRaw(t, addr).get("/")
+	if res.StatusCode != 502 {
+		t.Fatalf("died before answering: %d", res.StatusCode)
+	}
+
+	if rec := sink.last(t); rec.Termination != "SH--" || rec.Status != 502 {
+		t.Errorf("record %q %d", rec.Termination, rec.Status)
+	}
+	rc := dialRaw(t, addr)
+	rc.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	head := rc.rawHead()
+	if !strings.HasPrefix(head, "HTTP/1.1 200") {
+		t.Fatalf("head %q", head)
+	}
+	if rest, _ := io.ReadAll(rc.r); string(rest) != "partial" {
+		t.Errorf("truncated body %q", rest)
+	}
+	waitFor(t, "SD record", func() bool { r := sink.all(); return r[len(r)-1].Termination == "SD--" })
+	if res, _ := dialRaw(t, addr).get("/"); res.StatusCode != 502 {
+		t.Errorf("garbage response: %d", res.StatusCode)
+	}
+	if rec := sink.last(t); rec.Termination != "PH--" {
+		t.Errorf("garbage termination %q", rec.Termination)
+	}
+	// The proxy keeps serving.
+	if res, body := dialRaw(t, addr).get("/"); res.StatusCode != 200 || body != "ok" {
+		t.Errorf("after failures: %d %q", res.StatusCode, body)
+	}
+}
+
+func TestReloadKeepsListenersAndServesNewRoutes(t *testing.T) {
+	a, b := newBackend(t, "a", nil), newBackend(t, "b", nil)
+	// A fixed port so the bind survives the reload.
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	bindAddr := l.Addr().String()
+	l.Close()
+	cfg := testConfig(srv("a", a.addr()))
+	cfg.Frontends[0].Bind = []string{bindAddr}
+	e, addr, _ := startEngine(t, cfg)
+	old := dialRaw(t, addr)
+	if res, _ := old.get("/"); res.Header.Get("X-Server") != "a" {
+		t.Fatal("before reload")
+	}
+	e.SetServerWeight("be", "a", 7)
+
+	cfg2 := testConfig(srv("a", a.addr()))
+	cfg2.Frontends[0].Bind = []string{bindAddr}
+	cfg2.Backends = append(cfg2.Backends, config.Backend{Name: "new", BackendPart: config.BackendPart{Servers: []config.Server{srv("b", b.addr())}}})
+	cfg2.Frontends[0].ACLs = []config.ACL{{Name: "n", Criterion: "path_beg", Values: []string{"/new"}}}
+	cfg2.Frontends[0].UseBackends = []config.UseBackend{{Backend: "new", If: "n"}}
+
+	bad := testConfig(srv("a", a.addr()))
+	bad.Frontends[0].DefaultBackend = "missing"
+	if err := e.Reload(bad); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("invalid reload accepted: %v", err)
+	}
+	if err := e.Reload(cfg2); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.BoundAddrs("fe"); len(got) != 1 || got[0] != bindAddr {
+		t.Errorf("listeners after reload %v", got)
+	}
+	fresh := dialRaw(t, addr)
+	if res, _ := fresh.get("/new/x"); res.Header.Get("X-Server") != "b" {
+		t.Errorf("new route not served: %s", res.Header.Get("X-Server"))
+	}
+	// The old keep-alive connection finishes on its old configuration.
+	if res, _ := old.get("/new/x"); res.Header.Get("X-Server") != "a" {
+		t.Errorf("old connection switched config: %s", res.Header.Get("X-Server"))
+	}
+	bs := e.Backends()
+	if bs[0].Servers[0].Total < 2 || bs[0].Servers[0].Weight != 7 {
+		t.Errorf("server a lost counters/state across reload: %+v", bs[0].Servers[0])
+	}
+
+	// Moving the bind: the old address closes, the new one serves.
+	l2, _ := net.Listen("tcp", "127.0.0.1:0")
+	bind2 := l2.Addr().String()
+	l2.Close()
+	cfg3 := testConfig(srv("a", a.addr()))
+	cfg3.Frontends[0].Bind = []string{bind2}
+	if err := e.Reload(cfg3); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.DialTimeout("tcp", bindAddr, time.Second); err == nil {
+		t.Error("removed listener still accepts")
+	}
+	if res, _ := dialRaw(t, bind2).get("/"); res.StatusCode != 200 {
+		t.Error("new listener not serving")
+	}
+	if !e.FrontendServing("fe") || e.FrontendServing("nope") {
+		t.Error("FrontendServing")
+	}
+}
+
+func TestShutdownDrains(t *testing.T) {
+	release := make(chan struct{})
+	a := newBackend(t, "a", func(w http.ResponseWriter, r *http.Request) { <-release; w.Write([]byte("done")) })
+	cfg := testConfig(srv("a", a.addr()))
+	sink := &logSink{}
+	e, err := New(cfg, Options{AccessLog: sink.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	addr := e.BoundAddrs("fe")[0]
+	idle := dialRaw(t, addr)
+	busy := dialRaw(t, addr)
+	busy.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	waitFor(t, "busy request", func() bool { return e.Backends()[0].Sessions == 1 })
+	done := make(chan error)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done <- e.Shutdown(ctx)
+	}()
+	idle.expectClosed()
+	close(release)
+	res, body := busy.resp("GET")
+	if res.StatusCode != 200 || body != "done" || !res.Close {
+		t.Errorf("in-flight request during shutdown: %d %q close=%v", res.StatusCode, body, res.Close)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		t.Error("still accepting after shutdown")
+	}
+}
+
+func TestBadRequestsThroughProxy(t *testing.T) {
+	a := newBackend(t, "a", nil)
+	_, addr, sink := startEngine(t, testConfig(srv("a", a.addr())))
+	for _, raw := range []string{
+		"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\x00b\r\n\r\n",
+		"GET / HTTP/1.1\r\n: empty\r\n\r\n",
+		"GET / HTTP/1.1\r\nX: " + strings.Repeat("a", 16000) + "\r\n\r\n",
+	} {
+		rc := dialRaw(t, addr)
+		rc.send(raw)
+		res, _ := rc.resp("GET")
+		if res.StatusCode != 400 {
+			t.Errorf("%.40q: %d", raw, res.StatusCode)
+		}
+		rc.expectClosed()
+	}
+	if len(a.requests()) != 0 {
+		t.Errorf("server saw %d bad requests", len(a.requests()))
+	}
+	if rec := sink.last(t); rec.Termination != "PR--" || rec.RequestLine != "<BADREQ>" {
+		t.Errorf("record %q %q", rec.Termination, rec.RequestLine)
+	}
+
+	// CL + TE: CL is dropped, body read as chunked, connection closed.
+	seen := make(chan string, 1)
+	a.h = func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		seen <- fmt.Sprintf("%v|%d|%s", r.TransferEncoding, r.ContentLength, body)
+	}
+	rc := dialRaw(t, addr)
+	rc.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+	res, _ := rc.resp("POST")
+	if got := <-seen; got != "[chunked]|-1|hello" || !res.Close {
+		t.Errorf("CL+TE forwarded as %q, close=%v", got, res.Close)
+	}
+}
