@@ -33,8 +33,11 @@ type VRRPInstance struct {
 	Track        Track    `mapstructure:"track" yaml:"track,omitempty"`
 	Notify       Notify   `mapstructure:"notify" yaml:"notify,omitempty"`
 	GARP         GARP     `mapstructure:"garp" yaml:"garp,omitempty"`
-	// StrictChecksum: for VRRPv2-over-... keepalived compatibility switch; see
-	// docs/config.md. Default false (keepalived's default behaviour).
+	// StrictChecksum: IPv4 VRRPv3 only. false (default) computes the checksum
+	// over an IPv4 pseudo-header as keepalived and FRR do by default; true
+	// leaves the pseudo-header out as RFC 9568, Cisco and Juniper do
+	// (keepalived's v3_checksum_as_v2). Either form is accepted on receive.
+	// See docs/vrrp.md.
 	StrictChecksum bool `mapstructure:"strict_checksum" yaml:"strict_checksum,omitempty"`
 }
 
