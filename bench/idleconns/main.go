@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+const maxConns = 100000
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "idleconns:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("idleconns", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "proxy address (loopback only)")
+	n := fs.Int("n", 10000, "connections to open")
+	parallel := fs.Int("parallel", 200, "connections being set up at once")
+	hold := fs.Duration("hold", 60*time.Second, "longest time to hold the idle connections")
+	setup := fs.Duration("setup-timeout", 60*time.Second, "longest time to open all connections")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *n < 1 || *n > maxConns || *parallel < 1 {
+		return fmt.Errorf("-n must be 1..%d and -parallel >= 1", maxConns)
+	}
+	if err := loopbackOnly(*addr); err != nil {
+		return err
+	}
+	if err := raiseNofile(uint64(*n) + 1024); err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), *setup)
+	defer cancel()
+	conns, err := openAll(ctx, *addr, *n, *parallel)
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "ready %d\n", len(conns))
+	if f, ok := stdout.(*os.File); ok {
+		f.Sync()
+	}
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case <-sig:
+	case <-time.After(*hold):
+	}
+	return nil
+}
+
+// loopbackOnly refuses anything but 127.0.0.0/8 and ::1.
+func loopbackOnly(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("addr: %w", err)
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("addr %s: only loopback addresses are allowed", addr)
+	}
+	return nil
+}
+
+// raiseNofile lifts RLIMIT_NOFILE to at least want (up to the hard limit,
+// raising the hard limit too when running as root).
+func raiseNofile(want uint64) error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("getrlimit: %w", err)
+	}
+	if lim.Cur >= want {
+		return nil
+	}
+	if lim.Max < want {
+		lim.Max = want // works as root only
+	}
+	lim.Cur = want
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("raise RLIMIT_NOFILE to %d: %w", want, err)
+	}
+	return nil
+}
+
+// openAll dials n connections, each sending one request and reading the
+// whole response, with at most parallel in flight.
+func openAll(ctx context.Context, addr string, n, parallel int) ([]net.Conn, error) {
+	conns := make([]net.Conn, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errc := make(chan error, parallel)
+	for w := 0; w < parallel; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := net.Dialer{}
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				c, err := d.DialContext(ctx, "tcp", addr)
+				if err != nil {
+					errc <- fmt.Errorf("connection %d: %w", i, err)
+					return
+				}
+				conns[i] = c
+				if err := oneRequest(ctx, c); err != nil {
+					errc <- fmt.Errorf("connection %d: %w", i, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	if err := <-errc; err != nil {
+		return conns, err
+	}
+	if err := ctx.Err(); err != nil {
+		return conns, fmt.Errorf("setup: %w", err)
+	}
+	return conns, nil
+}
+
+func oneRequest(ctx context.Context, c net.Conn) error {
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+		defer c.SetDeadline(time.Time{})
+	}
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: idleconns\r\n\r\n"); err != nil {
+		return fmt.Errorf("write request: %w", err)
+	}
+	// One small response; the buffered reader is dropped afterwards, so an
+	// unread byte would be lost, but a keep-alive response has none.
+	resp, err := http.ReadResponse(bufio.NewReaderSize(c, 4096), nil)
+	if err != nil {
+		return fmt.Errorf("read response: %w", err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)); err != nil {
+		return fmt.Errorf("read body: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	if resp.Close {
+		return errors.New("proxy closed the keep-alive connection")
+	}
+	return nil
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoopbackOnly(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"127.0.0.1:80": true, "127.1.2.3:8080": true, "[::1]:80": true,
+		"10.0.0.1:80": false, "example.com:80": false, "0.0.0.0:80": false, "127.0.0.1": false,
+	} {
+		if err := loopbackOnly(addr); (err == nil) != ok {
+			t.Errorf("loopbackOnly(%q) = %v, want ok=%v", addr, err, ok)
+		}
+	}
+}
+
+func TestOpenAllHoldsConnections(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("hello"))
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conns, err := openAll(ctx, addr, 40, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range conns {
+		if c == nil {
+			t.Fatalf("connection %d missing", i)
+		}
+		defer c.Close()
+	}
+	// Every connection is still open and reusable: a second request works.
+	for _, c := range conns[:3] {
+		if err := oneRequest(ctx, c); err != nil {
+			t.Errorf("keep-alive connection unusable: %v", err)
+		}
+	}
+}
+
+func TestOpenAllReportsErrors(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		w.Write([]byte("bye"))
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conns, err := openAll(ctx, strings.TrimPrefix(srv.URL, "http://"), 5, 2)
+	for _, c := range conns {
+		if c != nil {
+			c.Close()
+		}
+	}
+	if err == nil || !strings.Contains(err.Error(), "closed the keep-alive") {
+		t.Errorf("got %v, want a closed keep-alive error", err)
+	}
+}
