@@ -2,50 +2,247 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vishvananda/netlink"
 
 	"github.com/lbd-ha/lbd/checks"
 	"github.com/lbd-ha/lbd/internal/config"
 	"github.com/lbd-ha/lbd/internal/control"
+	"github.com/lbd-ha/lbd/internal/logs"
+	"github.com/lbd-ha/lbd/internal/metrics"
+	"github.com/lbd-ha/lbd/internal/stats"
+	"github.com/lbd-ha/lbd/proxy"
+	"github.com/lbd-ha/lbd/vip"
+	"github.com/lbd-ha/lbd/vrrp"
 )
+
+// trackInterval is how often tracked interfaces, frontends and backends are
+// sampled for VRRP. Backend health changes are also pushed at once.
+const trackInterval = 100 * time.Millisecond
 
 // runtime is the set of running components for one daemon. Reload swaps
 // configuration inside each component; the components themselves live for
 // the whole process so listeners, check history and VRRP state survive.
 type runtime struct {
 	d      *Daemon
+	engine *proxy.Engine
 	checks *checks.Manager
-	failed chan error // a component that cannot go on reports here
+	access atomic.Pointer[logs.Logger]
+	nodes  []*vrrpNode
+	side   *sideServers // standalone stats page and /metrics
+	failed chan error   // a component that cannot go on reports here
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
-func (d *Daemon) start(ctx context.Context, cfg *config.Config) (*runtime, error) {
-	rt := &runtime{d: d, failed: make(chan error, 4)}
-	rt.checks = checks.New(checks.Options{
-		Logger:   d.log,
-		OnChange: rt.onServerChange,
-		Now:      d.opts.Now,
-	})
+type vrrpNode struct {
+	cfg  config.VRRPInstance
+	node *vrrp.Node
+	done chan error
+}
+
+func (d *Daemon) start(ctx context.Context, cfg *config.Config) (rt *runtime, err error) {
+	rctx, cancel := context.WithCancel(context.Background())
+	rt = &runtime{d: d, failed: make(chan error, 8), cancel: cancel}
+	defer func() {
+		if err != nil {
+			rt.stop(context.Background())
+		}
+	}()
+
+	lg, err := logs.NewLogger(cfg.Global.Log, logs.Options{})
+	if err != nil {
+		return rt, fmt.Errorf("opening log targets: %w", err)
+	}
+	rt.access.Store(lg)
+
+	rt.engine, err = proxy.New(cfg, proxy.Options{Logger: d.log, AccessLog: rt.logAccess})
+	if err != nil {
+		return rt, fmt.Errorf("building proxy: %w", err)
+	}
+	rt.checks = checks.New(checks.Options{Logger: d.log, OnChange: rt.onServerChange, Now: d.opts.Now})
 	if err := rt.checks.Apply(cfg); err != nil {
-		rt.checks.Close()
-		return nil, fmt.Errorf("starting health checks: %w", err)
+		return rt, fmt.Errorf("starting health checks: %w", err)
+	}
+	rt.pushServerStates()
+	if err := rt.engine.Start(rctx); err != nil {
+		return rt, fmt.Errorf("starting proxy: %w", err)
+	}
+	rt.side = &sideServers{}
+	if err := rt.side.apply(cfg, d.Status); err != nil {
+		return rt, err
+	}
+
+	for _, in := range cfg.VRRP.Instances {
+		vn, err := rt.startNode(rctx, in)
+		if err != nil {
+			return rt, err
+		}
+		rt.nodes = append(rt.nodes, vn)
+	}
+	if len(rt.nodes) > 0 {
+		rt.wg.Add(1)
+		go rt.trackLoop(rctx)
 	}
 	return rt, nil
 }
 
-// onServerChange forwards a health or admin change to the proxy.
-func (rt *runtime) onServerChange(ev checks.Event) {
-	_ = ev
+func (rt *runtime) startNode(ctx context.Context, in config.VRRPInstance) (*vrrpNode, error) {
+	node, err := vrrp.NewNode(in, vrrp.Deps{
+		VIPs:      vip.NewNetlink(),
+		Announcer: vip.NewAnnouncer(in.GARP.Reply, false),
+		Logger:    rt.d.log.With("vrrp", in.Name),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vrrp instance %s: %w", in.Name, err)
+	}
+	vn := &vrrpNode{cfg: in, node: node, done: make(chan error, 1)}
+	rt.track(vn)
+	go func() {
+		err := node.Run(ctx)
+		vn.done <- err
+		if err != nil && ctx.Err() == nil {
+			rt.failed <- fmt.Errorf("vrrp instance %s: %w", in.Name, err)
+		}
+	}()
+	return vn, nil
 }
 
+// logAccess filters per section and hands the record to the async logger.
+func (rt *runtime) logAccess(rec *logs.Record) {
+	rt.access.Load().Log(rec)
+}
+
+// onServerChange forwards a health or admin change to the proxy and
+// re-evaluates VRRP tracking at once.
+func (rt *runtime) onServerChange(ev checks.Event) {
+	if rt.engine != nil {
+		rt.engine.SetServerState(ev.Backend, ev.Server, proxy.ServerState{Up: ev.Up, Admin: proxy.Admin(ev.Admin)})
+	}
+	for _, vn := range rt.nodes {
+		rt.track(vn)
+	}
+}
+
+// pushServerStates copies every server's check and admin state to the proxy
+// (start and reload: new servers begin UP in both, disabled ones in MAINT).
+func (rt *runtime) pushServerStates() {
+	for _, si := range rt.checks.Snapshot() {
+		rt.engine.SetServerState(si.Backend, si.Server, proxy.ServerState{Up: si.Up, Admin: proxy.Admin(si.Admin)})
+	}
+}
+
+// track samples what one instance tracks and feeds the node.
+func (rt *runtime) track(vn *vrrpNode) {
+	for _, t := range vn.cfg.Track.Backends {
+		ok := rt.checks.BackendUsable(t.Name)
+		if rt.engine != nil {
+			ok = ok && rt.engine.BackendUsable(t.Name)
+		}
+		vn.node.SetTrack("backend/"+t.Name, ok)
+	}
+	for _, t := range vn.cfg.Track.Frontends {
+		ok := rt.engine != nil && rt.engine.FrontendServing(t.Name)
+		vn.node.SetTrack("frontend/"+t.Name, ok)
+	}
+	for _, t := range vn.cfg.Track.Interfaces {
+		vn.node.SetTrack("interface/"+t.Name, linkUp(t.Name))
+	}
+}
+
+func linkUp(name string) bool {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return false
+	}
+	a := l.Attrs()
+	return a.Flags&net.FlagUp != 0 && (a.OperState == netlink.OperUp || a.OperState == netlink.OperUnknown)
+}
+
+func (rt *runtime) trackLoop(ctx context.Context) {
+	defer rt.wg.Done()
+	t := time.NewTicker(trackInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for _, vn := range rt.nodes {
+				rt.track(vn)
+			}
+		}
+	}
+}
+
+// errVRRPRestart explains why a reload that changes VRRP is refused.
+var errVRRPRestart = errors.New("the vrrp section changed: VRRP instances are not reloaded in place (a restart hands the VIP over cleanly: systemctl restart lbd); nothing was changed")
+
 func (rt *runtime) reload(ctx context.Context, cfg *config.Config) error {
+	old := rt.d.Config()
+	if !reflect.DeepEqual(old.VRRP, cfg.VRRP) {
+		return errVRRPRestart
+	}
+	// Validate what can fail before touching anything.
+	lg, err := logs.NewLogger(cfg.Global.Log, logs.Options{})
+	if err != nil {
+		return fmt.Errorf("opening log targets: %w", err)
+	}
+	if err := rt.engine.Reload(cfg); err != nil {
+		lg.Close()
+		return fmt.Errorf("proxy: %w", err)
+	}
 	if err := rt.checks.Apply(cfg); err != nil {
+		lg.Close()
 		return fmt.Errorf("health checks: %w", err)
+	}
+	rt.pushServerStates()
+	if prev := rt.access.Swap(lg); prev != nil {
+		prev.Close()
+	}
+	if err := rt.side.apply(cfg, rt.d.Status); err != nil {
+		return err
 	}
 	return nil
 }
 
+// stop shuts down in the order that loses nothing: VRRP first (priority 0,
+// VIPs removed: the peer takes over within skew time), then the proxy stops
+// accepting and finishes in-flight requests, then checks and logs.
 func (rt *runtime) stop(ctx context.Context) {
-	rt.checks.Close()
+	if rt.cancel != nil {
+		rt.cancel()
+	}
+	for _, vn := range rt.nodes {
+		select {
+		case <-vn.done:
+		case <-ctx.Done():
+		}
+	}
+	rt.wg.Wait()
+	if rt.engine != nil {
+		if err := rt.engine.Shutdown(ctx); err != nil {
+			rt.d.log.Warn("proxy shutdown", "error", err)
+		}
+	}
+	if rt.side != nil {
+		rt.side.close()
+	}
+	if rt.checks != nil {
+		rt.checks.Close()
+	}
+	if lg := rt.access.Load(); lg != nil {
+		lg.Close()
+	}
 }
 
 func (rt *runtime) setAdmin(backend, server, state string) error {
@@ -60,29 +257,123 @@ func (rt *runtime) setAdmin(backend, server, state string) error {
 }
 
 func (rt *runtime) setWeight(backend, server string, w int) error {
-	return fmt.Errorf("weights need the proxy engine")
+	if err := rt.engine.SetServerWeight(backend, server, w); err != nil {
+		return &control.NotFoundError{Msg: err.Error()}
+	}
+	return nil
 }
 
 func (rt *runtime) handover(instance string, on bool) error {
-	return fmt.Errorf("no VRRP instance %q", instance)
+	var names []string
+	found := false
+	for _, vn := range rt.nodes {
+		names = append(names, vn.cfg.Name)
+		if instance != "" && vn.cfg.Name != instance {
+			continue
+		}
+		found = true
+		if on {
+			vn.node.Handover()
+		} else {
+			vn.node.Resume()
+		}
+	}
+	if !found {
+		if len(names) == 0 {
+			return &control.NotFoundError{Msg: "no VRRP instances are configured"}
+		}
+		return &control.NotFoundError{Msg: fmt.Sprintf("no VRRP instance %q (valid: %v)", instance, names)}
+	}
+	return nil
 }
 
 // fill adds the components' sections to a status snapshot.
 func (rt *runtime) fill(st *control.Status) {
-	cfg := rt.d.Config()
-	for _, b := range cfg.Backends {
-		bs := control.BackendStatus{Name: b.Name, Mode: b.Mode, Balance: b.Balance}
-		for _, s := range b.Servers {
-			ss := control.ServerStatus{Name: s.Name, Address: s.Address, Backup: s.Backup}
-			if s.Weight != nil {
-				ss.Weight = *s.Weight
+	st.Frontends = rt.engine.Frontends()
+	st.Backends = rt.engine.Backends()
+	for bi := range st.Backends {
+		b := &st.Backends[bi]
+		for si := range b.Servers {
+			if info, ok := rt.checks.Info(b.Name, b.Servers[si].Name); ok {
+				info.Fill(&b.Servers[si])
 			}
-			if info, ok := rt.checks.Info(b.Name, s.Name); ok {
-				info.Fill(&ss)
-				bs.Usable = bs.Usable || info.Usable
-			}
-			bs.Servers = append(bs.Servers, ss)
 		}
-		st.Backends = append(st.Backends, bs)
+	}
+	for _, vn := range rt.nodes {
+		st.VRRP = append(st.VRRP, vn.node.Status())
+	}
+}
+
+// sideServers are the plain net/http listeners: the standalone stats page
+// and the Prometheus endpoint. They are rebuilt on reload when changed.
+type sideServers struct {
+	stats, metrics       *httpListener
+	statsCfg, metricsCfg any
+}
+
+type httpListener struct {
+	srvs []*http.Server
+}
+
+func (s *sideServers) apply(cfg *config.Config, status func() control.Status) error {
+	if !reflect.DeepEqual(s.statsCfg, cfg.Stats) {
+		var nl *httpListener
+		if cfg.Stats != nil && cfg.Stats.Enable {
+			var err error
+			nl, err = serveHTTP(cfg.Stats.Bind, stats.New(cfg.Stats.Stats, status))
+			if err != nil {
+				return fmt.Errorf("stats listener: %w", err)
+			}
+		}
+		s.stats.close()
+		s.stats, s.statsCfg = nl, cfg.Stats
+	}
+	if !reflect.DeepEqual(s.metricsCfg, cfg.Metrics) {
+		var nl *httpListener
+		if cfg.Metrics != nil {
+			mux := http.NewServeMux()
+			mux.Handle(cfg.Metrics.Path, metrics.Handler(status))
+			var err error
+			nl, err = serveHTTP([]string{cfg.Metrics.Bind}, mux)
+			if err != nil {
+				return fmt.Errorf("metrics listener: %w", err)
+			}
+		}
+		s.metrics.close()
+		s.metrics, s.metricsCfg = nl, cfg.Metrics
+	}
+	return nil
+}
+
+func (s *sideServers) close() {
+	s.stats.close()
+	s.metrics.close()
+}
+
+func serveHTTP(binds []string, h http.Handler) (*httpListener, error) {
+	hl := &httpListener{}
+	for _, b := range binds {
+		addr := b
+		if len(addr) > 1 && addr[0] == '*' {
+			addr = addr[1:]
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			hl.close()
+			return nil, fmt.Errorf("binding %s: %w", b, err)
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
+		hl.srvs = append(hl.srvs, srv)
+		go srv.Serve(l)
+	}
+	return hl, nil
+}
+
+func (hl *httpListener) close() {
+	if hl == nil {
+		return
+	}
+	for _, s := range hl.srvs {
+		s.Close()
 	}
 }
