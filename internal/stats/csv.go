@@ -285,10 +285,22 @@ func setResponses(row *[numCols]string, r map[string]uint64) {
 	row[cHrsp4xx], row[cHrsp5xx], row[cHrspOther] = u(r["4xx"]), u(r["5xx"]), u(r["other"])
 }
 
-// writeCSVField writes s, quoted RFC 4180 style only when it holds a comma,
-// quote or line break (HAProxy's own names never do).
+// csvClean replaces control characters (line breaks included) by '_' so
+// every row stays on one line for line-oriented tools.
+func csvClean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+// writeCSVField writes s without control characters, quoted RFC 4180 style
+// only when it holds a comma or quote (HAProxy's own names never do).
 func writeCSVField(b *strings.Builder, s string) {
-	if !strings.ContainsAny(s, ",\"\r\n") {
+	s = csvClean(s)
+	if !strings.ContainsAny(s, ",\"") {
 		b.WriteString(s)
 		return
 	}
