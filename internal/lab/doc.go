@@ -43,8 +43,7 @@
 //
 // Require(t) skips the test with a remedy when it cannot create namespaces
 // (not root, no CAP_SYS_ADMIN, no `ip` command) and fails it instead when
-// the environment variable CI is "true". New, NewNS and the Node methods
-// call it themselves.
+// the environment variable CI is "true". New and NewNS call it themselves.
 //
 // # Threads and namespaces
 //
