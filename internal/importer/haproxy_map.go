@@ -48,6 +48,7 @@ func (m *mapper) mapHAProxy(f *hFile) error {
 	var curDefaults *hSection
 	for _, s := range f.Sections {
 		if s.Skipped {
+			m.head[""] = append(m.head[""], s.Head...)
 			m.warnf(s.Num, s.Kind, "", "%s sections are not supported; section %q skipped (%d lines)", s.Kind, s.Name, len(s.Lines))
 			continue
 		}
@@ -387,6 +388,14 @@ func (m *mapper) apply(t *target, l hLine) error {
 			return err
 		}
 		if t.fe == nil {
+			if t.kind == "defaults" {
+				m.refs = append(m.refs, backendRef{l.Num, a[1]})
+				if t.path != "" {
+					m.pushdown = append(m.pushdown, l)
+					m.note(l.Num, "default_backend", t.path, "lbd's defaults have no default_backend: written into each frontend and listen section instead")
+				}
+				return nil
+			}
 			m.notHere(t, l)
 			return nil
 		}

@@ -165,6 +165,12 @@ func (m *mapper) kaSeconds(n *kNode, lo, hi float64) (time.Duration, error) {
 	return time.Duration(math.Round(f*1000)) * time.Millisecond, nil
 }
 
+// blockKeywords are the vrrp_instance keywords that take a { } block.
+var blockKeywords = map[string]bool{
+	"authentication": true, "virtual_ipaddress": true, "unicast_peer": true,
+	"track_interface": true, "track_script": true, "virtual_ipaddress_excluded": true,
+}
+
 func (m *mapper) kaInstance(n *kNode, g *kaGlobals, scripts map[string]*vrrpScript) error {
 	if len(n.Args) < 2 || !n.HasBlock {
 		return m.errf(n.Line, "vrrp_instance: want vrrp_instance NAME { ... }")
@@ -199,6 +205,9 @@ func (m *mapper) kaInstance(n *kNode, g *kaGlobals, scripts map[string]*vrrpScri
 			return nil
 		}
 		var err error
+		if blockKeywords[kw] && !c.HasBlock {
+			return m.errf(c.Line, "%s: want a { ... } block", kw)
+		}
 		switch kw {
 		case "state":
 			if err = needVal(); err == nil {

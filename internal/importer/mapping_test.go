@@ -101,3 +101,21 @@ func TestDefaultsStatsAndCookiePushedDown(t *testing.T) {
 		t.Errorf("backend cookie = %+v", ck)
 	}
 }
+
+func TestDefaultBackendInDefaults(t *testing.T) {
+	r := importString(t, "defaults\n mode http\n default_backend b\nfrontend f\n bind :80\nfrontend g\n bind :81\n default_backend c\nbackend b\n server s 127.0.0.1:1\nbackend c\n server s 127.0.0.1:2\n")
+	if r.Config.Frontends[0].DefaultBackend != "b" || r.Config.Frontends[1].DefaultBackend != "c" {
+		t.Errorf("default_backend = %q, %q; want b, c", r.Config.Frontends[0].DefaultBackend, r.Config.Frontends[1].DefaultBackend)
+	}
+	_, err := Import(Options{HAProxyPath: "t.cfg", HAProxy: strings.NewReader("defaults\n default_backend nope\n")})
+	if err == nil || !strings.Contains(err.Error(), `t.cfg:2: backend "nope" not found`) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestKeepalivedBlockKeywordNeedsBlock(t *testing.T) {
+	_, err := Import(Options{KeepalivedPath: "k.conf", Keepalived: strings.NewReader("vrrp_instance V {\n interface e\n virtual_router_id 1\n virtual_ipaddress 10.0.0.1\n}\n")})
+	if err == nil || !strings.Contains(err.Error(), "k.conf:4: virtual_ipaddress: want a { ... } block") {
+		t.Errorf("err = %v", err)
+	}
+}
