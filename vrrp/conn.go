@@ -35,6 +35,10 @@ type DialConfig struct {
 	Exclude []netip.Addr
 	// Unicast skips joining the multicast group (unicast peers mode).
 	Unicast bool
+	// VRID, when not 0, attaches a socket filter so that only adverts of
+	// this virtual router reach the socket: several instances on one
+	// interface then do not count each other's adverts as "vrid" drops.
+	VRID uint8
 }
 
 // ErrUnsupported is returned by Dial on systems without raw IP sockets.

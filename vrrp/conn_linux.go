@@ -11,6 +11,7 @@ import (
 	"slices"
 	"syscall"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
@@ -70,10 +71,43 @@ func Dial(cfg DialConfig) (*IPConn, error) {
 	return ic, nil
 }
 
+// vridFilter accepts only VRRP messages whose VRID byte (offset 1 of the
+// VRRP header) is vrid. IPv4 raw sockets see the IP header first (its length
+// in the low nibble of byte 0); IPv6 raw sockets see the payload only.
+func vridFilter(vrid uint8, v6 bool) ([]bpf.RawInstruction, error) {
+	var prog []bpf.Instruction
+	if v6 {
+		prog = []bpf.Instruction{bpf.LoadAbsolute{Off: 1, Size: 1}}
+	} else {
+		prog = []bpf.Instruction{
+			bpf.LoadMemShift{Off: 0},
+			bpf.LoadIndirect{Off: 1, Size: 1},
+		}
+	}
+	prog = append(prog,
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(vrid), SkipFalse: 1},
+		bpf.RetConstant{Val: 0xffff},
+		bpf.RetConstant{Val: 0},
+	)
+	return bpf.Assemble(prog)
+}
+
 func (c *IPConn) setup(cfg DialConfig) error {
+	var filter []bpf.RawInstruction
+	if cfg.VRID != 0 {
+		var err error
+		if filter, err = vridFilter(cfg.VRID, cfg.IPv6); err != nil {
+			return fmt.Errorf("vrid filter: %w", err)
+		}
+	}
 	if cfg.IPv6 {
 		p := ipv6.NewPacketConn(c.c)
 		c.p6 = p
+		if filter != nil {
+			if err := p.SetBPF(filter); err != nil {
+				return fmt.Errorf("vrid filter: %w", err)
+			}
+		}
 		if !cfg.Unicast {
 			if err := p.JoinGroup(c.ifi, &net.IPAddr{IP: Group6.AsSlice()}); err != nil {
 				return fmt.Errorf("join %v: %w", Group6, err)
@@ -90,6 +124,11 @@ func (c *IPConn) setup(cfg DialConfig) error {
 	}
 	p := ipv4.NewPacketConn(c.c)
 	c.p4 = p
+	if filter != nil {
+		if err := p.SetBPF(filter); err != nil {
+			return fmt.Errorf("vrid filter: %w", err)
+		}
+	}
 	if !cfg.Unicast {
 		if err := p.JoinGroup(c.ifi, &net.IPAddr{IP: Group4.AsSlice()}); err != nil {
 			return fmt.Errorf("join %v: %w", Group4, err)

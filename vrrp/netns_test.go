@@ -2,7 +2,9 @@ package vrrp
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +13,8 @@ import (
 	"github.com/lbd-ha/lbd/internal/config"
 	"github.com/lbd-ha/lbd/internal/lab"
 	"github.com/lbd-ha/lbd/vip"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // The netns tests run real Nodes (raw sockets, netlink VIPs, GARP) in lab
@@ -33,6 +37,18 @@ func (c *crashConn) WriteAdvert(b []byte, dst netip.Addr) error {
 	return c.Conn.WriteAdvert(b, dst)
 }
 
+// tWriter sends log lines to the test log.
+type tWriter struct {
+	t    *testing.T
+	name string
+}
+
+func (w tWriter) Write(b []byte) (int, error) {
+	w.t.Helper()
+	w.t.Logf("[%s] %s", w.name, strings.TrimSpace(string(b)))
+	return len(b), nil
+}
+
 // nsAnnouncer sends announcements from inside the node's namespace.
 type nsAnnouncer struct {
 	node *lab.Node
@@ -47,6 +63,7 @@ type labVRRP struct {
 	*Node
 	ln     *lab.Node
 	conn   *crashConn
+	vip    netip.Addr
 	cancel context.CancelFunc
 	done   chan error
 	once   sync.Once
@@ -66,26 +83,33 @@ func startLab(t *testing.T, ln *lab.Node, cfg config.VRRPInstance) *labVRRP {
 	var c *IPConn
 	if err := ln.Do(func() error {
 		var err error
-		c, err = Dial(DialConfig{Interface: ln.IfName, Exclude: []netip.Addr{labVIP.Addr()}, Unicast: len(cfg.UnicastPeers) > 0})
+		var exclude []netip.Addr
+		for _, v := range cfg.VIPs {
+			p, _ := parseVIP(v.Address)
+			exclude = append(exclude, p.Addr())
+		}
+		c, err = Dial(DialConfig{Interface: ln.IfName, Exclude: exclude, Unicast: len(cfg.UnicastPeers) > 0, VRID: uint8(cfg.VRID), IPv6: strings.Contains(cfg.VIPs[0].Address, ":")})
 		return err
 	}); err != nil {
 		t.Fatalf("dial in %s: %v", ln.Name, err)
 	}
-	if c.LocalAddr() != ln.Addr.Addr() {
+	if want := ln.Addr.Addr(); want.Is4() == c.LocalAddr().Is4() && c.LocalAddr() != want {
 		t.Fatalf("local address %v, want %v", c.LocalAddr(), ln.Addr.Addr())
 	}
 	cc := &crashConn{Conn: c}
 	n, err := NewNode(cfg, Deps{
 		Conn: cc, VIPs: vip.NewNetlinkAt(ln.Netlink()),
-		Announcer: nsAnnouncer{ln, vip.NewGARP(false)},
+		Announcer: nsAnnouncer{ln, vip.NewAnnouncer(false, false)},
 		RunNotify: func(string, ...string) error { return nil },
+		Logger:    slog.New(slog.NewTextHandler(tWriter{t, ln.Name}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		c.Close()
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	lv := &labVRRP{Node: n, ln: ln, conn: cc, cancel: cancel, done: make(chan error, 1)}
+	first, _ := parseVIP(cfg.VIPs[0].Address)
+	lv := &labVRRP{Node: n, ln: ln, conn: cc, vip: first.Addr(), cancel: cancel, done: make(chan error, 1)}
 	go func() { lv.done <- n.Run(ctx) }()
 	t.Cleanup(func() { lv.stop() })
 	return lv
@@ -105,7 +129,7 @@ func (lv *labVRRP) stop() error {
 
 func (lv *labVRRP) hasVIP(t *testing.T) bool {
 	t.Helper()
-	ok, err := lv.ln.HasAddr("", labVIP.Addr())
+	ok, err := lv.ln.HasAddr("", lv.vip)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,4 +273,94 @@ func TestNetnsNoPreemptAndUnicast(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitState(t, a, Master, 2*time.Second)
+}
+
+// TestNetnsActiveActive runs two instances per node with opposite
+// priorities: each node is master of one VIP, and the VRID socket filter
+// keeps each instance from seeing (and counting) the other's adverts.
+func TestNetnsActiveActive(t *testing.T) {
+	l := lab.New(t, lab.Config{Nodes: []string{"a", "b"}})
+	interval := 100 * time.Millisecond
+	inst := func(name string, vrid, prio int, addr string) config.VRRPInstance {
+		c := labInstance(prio, interval)
+		c.Name, c.VRID, c.VIPs = name, vrid, []config.VIP{{Address: addr}}
+		return c
+	}
+	a1 := startLab(t, l.Node("a"), inst("VI_1", 51, 150, "192.0.2.100/24"))
+	a2 := startLab(t, l.Node("a"), inst("VI_2", 52, 100, "192.0.2.101/24"))
+	b1 := startLab(t, l.Node("b"), inst("VI_1", 51, 100, "192.0.2.100/24"))
+	b2 := startLab(t, l.Node("b"), inst("VI_2", 52, 150, "192.0.2.101/24"))
+	waitState(t, a1, Master, 5*time.Second)
+	waitState(t, b2, Master, 5*time.Second)
+	// Once adverts flow (both backups have heard their master).
+	waitState(t, b1, Backup, time.Second)
+	waitState(t, a2, Backup, time.Second)
+	if !lab.WaitFor(time.Second, func() bool { return b1.Status().AdvertsRx > 0 && a2.Status().AdvertsRx > 0 }) {
+		t.Fatal("backups hear no adverts")
+	}
+	t.Logf("transitions before sampling: a1 %d a2 %d b1 %d b2 %d", a1.Status().Transitions, a2.Status().Transitions, b1.Status().Transitions, b2.Status().Transitions)
+	noSplitBrain(t, time.Second, a1, b1)
+	noSplitBrain(t, 10*time.Millisecond, a2, b2)
+	for _, n := range []*labVRRP{a1, a2, b1, b2} {
+		st := n.Status()
+		if len(st.Drops) != 0 {
+			t.Errorf("%s/%s drops %v", n.ln.Name, st.Name, st.Drops)
+		}
+		if st.State == "BACKUP" && st.AdvertsRx < 5 {
+			t.Errorf("%s/%s received %d adverts", n.ln.Name, st.Name, st.AdvertsRx)
+		}
+	}
+	if !a1.hasVIP(t) || !b2.hasVIP(t) || b1.hasVIP(t) || a2.hasVIP(t) {
+		t.Errorf("VIPs: a has .100=%v .101=%v; b has .100=%v .101=%v", a1.hasVIP(t), a2.hasVIP(t), b1.hasVIP(t), b2.hasVIP(t))
+	}
+}
+
+func TestNetnsIPv6(t *testing.T) {
+	l := lab.New(t, lab.Config{Nodes: []string{"a", "b"}, IPv6: true})
+	// Adverts come from the link-local address, usable once its DAD is done.
+	for _, ln := range l.Nodes {
+		link, err := ln.Netlink().LinkByName(ln.IfName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !lab.WaitFor(10*time.Second, func() bool {
+			addrs, err := ln.Netlink().AddrList(link, netlink.FAMILY_V6)
+			if err != nil {
+				return false
+			}
+			for _, a := range addrs {
+				if a.IP.IsLinkLocalUnicast() && a.Flags&unix.IFA_F_TENTATIVE == 0 {
+					return true
+				}
+			}
+			return false
+		}) {
+			t.Fatalf("%s: no usable IPv6 link-local address", ln.Name)
+		}
+	}
+	interval := 100 * time.Millisecond
+	inst := func(prio int) config.VRRPInstance {
+		c := labInstance(prio, interval)
+		c.VIPs = []config.VIP{{Address: "2001:db8::100/64"}}
+		return c
+	}
+	a := startLab(t, l.Node("a"), inst(150))
+	b := startLab(t, l.Node("b"), inst(100))
+	waitState(t, a, Master, 5*time.Second)
+	waitState(t, b, Backup, time.Second)
+	noSplitBrain(t, time.Second, a, b)
+	st := b.Status()
+	if st.AdvertsRx < 5 || len(st.Drops) != 0 || !netip.MustParseAddr(st.MasterIP).IsLinkLocalUnicast() {
+		t.Fatalf("IPv6 backup status %+v", st)
+	}
+	if !a.hasVIP(t) || b.hasVIP(t) {
+		t.Fatalf("VIP on a=%v b=%v", a.hasVIP(t), b.hasVIP(t))
+	}
+	if err := a.stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, b, Master, 2*time.Second)
+	if !lab.WaitFor(time.Second, func() bool { return b.hasVIP(t) && !a.hasVIP(t) }) {
+		t.Fatalf("after stop VIP on a=%v b=%v", a.hasVIP(t), b.hasVIP(t))
+	}
 }

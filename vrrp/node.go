@@ -213,7 +213,7 @@ func NewNode(cfg config.VRRPInstance, deps Deps) (*Node, error) {
 	if _, vips, err := instanceSettings(cfg, netip.AddrFrom4([4]byte{192, 0, 2, 1})); err != nil {
 		return nil, err
 	} else if deps.Conn == nil {
-		dc := DialConfig{Interface: cfg.Interface, IPv6: vips[0].Prefix.Addr().Is6(), Unicast: len(cfg.UnicastPeers) > 0}
+		dc := DialConfig{Interface: cfg.Interface, IPv6: vips[0].Prefix.Addr().Is6(), Unicast: len(cfg.UnicastPeers) > 0, VRID: uint8(cfg.VRID)}
 		if cfg.UnicastSrc != "" {
 			dc.Src = netip.MustParseAddr(cfg.UnicastSrc)
 		}
