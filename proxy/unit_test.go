@@ -224,7 +224,9 @@ func TestCompileErrors(t *testing.T) {
 		},
 		func(c *config.Config) { c.Frontends = append(c.Frontends, c.Frontends[0]) },
 		func(c *config.Config) { c.Backends[0].Cookie = &config.Cookie{Name: "X", Mode: "bogus"} },
-		func(c *config.Config) { c.Frontends[0].ErrorFiles = []config.ErrorFile{{Code: 503, File: "/nonexistent/x"}} },
+		func(c *config.Config) {
+			c.Frontends[0].ErrorFiles = []config.ErrorFile{{Code: 503, File: "/nonexistent/x"}}
+		},
 	}
 	for i, m := range mut {
 		cfg := testConfig(srv("a", "127.0.0.1:1"))
