@@ -77,7 +77,7 @@ func (d *Daemon) start(ctx context.Context, cfg *config.Config) (rt *runtime, er
 	if err := rt.engine.Start(rctx); err != nil {
 		return rt, fmt.Errorf("starting proxy: %w", err)
 	}
-	rt.side = &sideServers{}
+	rt.side = &sideServers{dropped: func() uint64 { return rt.access.Load().Dropped() }}
 	if err := rt.side.apply(cfg, d.Status); err != nil {
 		return rt, err
 	}
@@ -307,6 +307,7 @@ func (rt *runtime) fill(st *control.Status) {
 // sideServers are the plain net/http listeners: the standalone stats page
 // and the Prometheus endpoint. They are rebuilt on reload when changed.
 type sideServers struct {
+	dropped              func() uint64 // access-log lines dropped (lbd_log_dropped_total)
 	stats, metrics       *httpListener
 	statsCfg, metricsCfg any
 }
@@ -332,7 +333,7 @@ func (s *sideServers) apply(cfg *config.Config, status func() control.Status) er
 		var nl *httpListener
 		if cfg.Metrics != nil {
 			mux := http.NewServeMux()
-			mux.Handle(cfg.Metrics.Path, metrics.Handler(status))
+			mux.Handle(cfg.Metrics.Path, metrics.Handler(status, metrics.LogDropped(s.dropped)))
 			var err error
 			nl, err = serveHTTP([]string{cfg.Metrics.Bind}, mux)
 			if err != nil {
