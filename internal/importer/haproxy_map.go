@@ -517,9 +517,6 @@ func (m *mapper) option(t *target, l hLine, name string, rest []string, on bool)
 		if name == "forceclose" && !t.quiet {
 			m.note(l.Num, "option forceclose", keyPath(t.path, "options.httpclose"), "mapped to httpclose: lbd closes both sides after each response")
 		}
-		if (name == "httpclose" || name == "http-server-close") && on && !t.quiet && t.kind != "defaults" {
-			// nothing more: lbd parses every request on a connection either way.
-		}
 		return nil
 	}
 	switch name {

@@ -192,8 +192,7 @@ func quoteArgs(args []string) string {
 	return strings.Join(out, " ")
 }
 
-// sortedKeys returns the comment paths in file order of first use is not
-// tracked, so sort them for stable output: "" first, then by name.
+// sortedKeys returns the comment paths sorted, for stable output.
 func sortedKeys(m map[string][]string) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
