@@ -30,6 +30,8 @@ const (
 	notifyQueue         = 32
 	readBufferSize      = 2048
 	shutdownNotifyDrain = 10 * time.Second
+	readRetry           = 100 * time.Millisecond
+	maxReadFailures     = 600 // one minute of consecutive read errors
 )
 
 // Deps are the side effects a Node uses.
@@ -263,7 +265,6 @@ func NewNode(cfg config.VRRPInstance, deps Deps) (*Node, error) {
 		} else {
 			n.dsts = []netip.Addr{Group6}
 		}
-		n.expect.Peers = nil
 	} else {
 		n.expect.Peers = n.dsts
 	}
@@ -443,17 +444,37 @@ func (n *Node) Run(ctx context.Context) error {
 	readerWG.Add(1)
 	go func() {
 		defer readerWG.Done()
+		fails := 0
 		for {
 			b := make([]byte, readBufferSize)
 			k, info, err := n.deps.Conn.ReadAdvert(b)
 			if err != nil {
 				select {
 				case <-done:
+					return
 				default:
-					rxErr <- err
 				}
-				return
+				// A read error does not stop the instance (that would drop
+				// the VIPs): back off and retry; give up after a long run
+				// of failures.
+				fails++
+				if fails >= maxReadFailures {
+					rxErr <- err
+					return
+				}
+				if fails == 1 || fails%10 == 0 {
+					n.log.Warn("vrrp read failed, retrying", "err", err, "failures", fails)
+				}
+				c, stop := n.clock.NewTimer(readRetry)
+				select {
+				case <-c:
+				case <-done:
+					stop()
+					return
+				}
+				continue
 			}
+			fails = 0
 			select {
 			case rx <- received{b[:k], info}:
 			case <-done:

@@ -451,3 +451,56 @@ func TestNewNodeRejects(t *testing.T) {
 		t.Errorf("defaults: %+v", st)
 	}
 }
+
+// flakyConn fails its first reads.
+type flakyConn struct {
+	*fakeConn
+	mu    sync.Mutex
+	fails int
+}
+
+func (c *flakyConn) ReadAdvert(b []byte) (int, RecvInfo, error) {
+	c.mu.Lock()
+	if c.fails > 0 {
+		c.fails--
+		c.mu.Unlock()
+		return 0, RecvInfo{}, errClosed
+	}
+	c.mu.Unlock()
+	return c.fakeConn.ReadAdvert(b)
+}
+
+func TestNodeReadErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// Transient read errors: the instance keeps running and receiving.
+		fc := &flakyConn{fakeConn: newFakeConn(nil, "10.9.0.1"), fails: 5}
+		n, err := NewNode(testInstance(100), Deps{Conn: fc, VIPs: newFakeVIPs()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- n.Run(ctx) }()
+		time.Sleep(time.Second)
+		fc.inject(advertBytes(t, "10.9.0.2", 51, 150), RecvInfo{Src: netip.MustParseAddr("10.9.0.2"), Dst: Group4, TTL: 255})
+		synctest.Wait()
+		if n.Status().AdvertsRx != 1 || n.State() != Backup {
+			t.Errorf("after transient errors: %v %+v", n.State(), n.Status())
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		// A socket that never recovers ends Run with an error, gracefully.
+		fc = &flakyConn{fakeConn: newFakeConn(nil, "10.9.0.1"), fails: maxReadFailures}
+		vips := newFakeVIPs()
+		n, _ = NewNode(testInstance(255), Deps{Conn: fc, VIPs: vips})
+		err = n.Run(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "read") || n.State() != Init || vips.held() != 0 {
+			t.Errorf("Run = %v, state %v, VIPs %d", err, n.State(), vips.held())
+		}
+		if out := fc.sent(); out[len(out)-1].p.Priority != 0 {
+			t.Errorf("no priority 0 on the way out")
+		}
+	})
+}
