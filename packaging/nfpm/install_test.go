@@ -285,3 +285,43 @@ func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
 }
+
+// TestRPMLint runs rpmlint with packaging/lbd.rpmlintrc. Never as root:
+// rpmlint unpacks absolute paths from nFPM packages into /, so as root the
+// test drops to nobody with setpriv. rpmlint is optional (not installed by
+// make test-tools), so it is skipped when missing.
+func TestRPMLint(t *testing.T) {
+	lint, err := exec.LookPath("rpmlint")
+	if err != nil {
+		t.Skip("rpmlint not installed (optional): apt-get install rpmlint")
+	}
+	// t.TempDir's parent is 0700: nobody could not reach it.
+	scratch, err := os.MkdirTemp("", "lbd-rpmlint-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(scratch) })
+	if err := os.Chmod(scratch, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	p := buildPkg(t, fakeBins(t), pkgSpec{packager: "rpm", version: "1.0.0"})
+	pkg := filepath.Join(scratch, filepath.Base(p))
+	mustWrite(t, pkg, readFile(t, p))
+	rc, err := filepath.Abs(filepath.Join(srcDir, "lbd.rpmlintrc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, filepath.Join(scratch, "lbd.rpmlintrc"), readFile(t, rc))
+	args := []string{lint, "-r", filepath.Join(scratch, "lbd.rpmlintrc"), pkg}
+	if os.Geteuid() == 0 {
+		setpriv := needTool(t, "setpriv", "apt-get install util-linux")
+		args = append([]string{setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir = scratch
+	cmd.Env = append(os.Environ(), "HOME="+scratch, "TMPDIR="+scratch)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Errorf("rpmlint: %v\n%s", err, out)
+	}
+}

@@ -347,6 +347,7 @@ func packageInfo(o options, v pkgVersion, gen generated) *nfpm.Info {
 			},
 			RPM: nfpm.RPM{
 				Summary:     pkgSummary,
+				Group:       "System Environment/Daemons",
 				Compression: "xz",
 				BuildHost:   o.BuildHost,
 				Packager:    pkgMaint,
