@@ -253,7 +253,7 @@ ratio() { # a b -> a/b
 }
 lbdver=$("$LBD" version 2>/dev/null | head -1 || :)
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), $(nproc) CPUs: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
-echo "# $(haproxy -v | head -1 | cut -d' ' -f1-3); nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'); lbd ${lbdver:-not built}"
+echo "# $(haproxy -v | head -1 | cut -d' ' -f1-3); nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'); ${lbdver:-lbd not built}"
 echo "# load average before: $LOADAVG (other work on the machine skews the numbers)"
 echo "# wrk -t1 -c$CONNS -d${DURATION}s --latency (after ${WARMUP}s warm-up); proxy on CPU $PROXY_CPU, nginx x2 + wrk on CPU $LOAD_CPU"
 fmt='%-15s %-12s %10s %9s %9s %11s %9s %7s\n'
