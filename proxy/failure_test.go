@@ -39,6 +39,7 @@ func TestTimeouts(t *testing.T) {
 		_, addr, sink := startEngine(t, cfg)
 		rc := dialRaw(t, addr)
 		rc.get("/")
+		sink.last(t)
 		n := len(sink.all())
 		start := time.Now()
 		rc.expectClosed()

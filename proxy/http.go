@@ -91,6 +91,7 @@ func (cc *clientConn) waitRequest(deadline time.Time) error {
 	cc.in.release()
 	cc.idle.Store(true)
 	cc.c.SetReadDeadline(deadline)
+	cc.in.dl = deadline
 	if cc.e.stopping.Load() {
 		cc.idle.Store(false)
 		return io.EOF
@@ -134,9 +135,10 @@ func (cc *clientConn) serve() {
 		} else if !first {
 			tStart = time.Now()
 		}
-		// Headers must be complete by tStart + timeout http-request.
-		cc.c.SetReadDeadline(tStart.Add(fe.httpRequest))
+		// Headers must be complete by tStart + timeout http-request (set
+		// only when the head did not arrive whole).
 		cc.in.timeout = 0
+		armed := false
 		for {
 			err := h1.ParseRequest((*cc.in.buf)[cc.in.r:cc.in.w], &cc.req)
 			if err == nil {
@@ -151,6 +153,11 @@ func (cc *clientConn) serve() {
 				}
 				cc.fail(code, "PR", tStart, nil)
 				return
+			}
+			if !armed {
+				armed = true
+				cc.in.dl = tStart.Add(fe.httpRequest)
+				cc.c.SetReadDeadline(cc.in.dl)
 			}
 			if ferr := cc.in.fill(); ferr != nil {
 				if isTimeout(ferr) {
@@ -191,9 +198,7 @@ func (cc *clientConn) fail(code int, term string, tStart time.Time, be *backend)
 func (cc *clientConn) failReq(code int, term string, tStart time.Time, be *backend) {
 	fe := cc.fe
 	page := fe.errorPage(code)
-	cc.c.SetWriteDeadline(time.Now().Add(fe.client))
-	n, _ := cc.c.Write(page)
-	fe.st.bytesOut.Add(uint64(n))
+	fe.st.bytesOut.Add(uint64(len(page)))
 	fe.st.status(code)
 	if be != nil {
 		be.st.status(code)
@@ -201,9 +206,11 @@ func (cc *clientConn) failReq(code int, term string, tStart time.Time, be *backe
 		cc.rec.BeConn = be.st.cur.Load()
 	}
 	cc.rec.Status = code
-	cc.rec.BytesRead = int64(n)
+	cc.rec.BytesRead = int64(len(page))
 	cc.term[0], cc.term[1] = term[0], term[1]
 	cc.emit(tStart, true)
+	cc.c.SetWriteDeadline(time.Now().Add(fe.client))
+	cc.c.Write(page)
 }
 
 func (cc *clientConn) resetRecord(tStart time.Time) {
@@ -258,6 +265,7 @@ type exchange struct {
 	ckSent   bool
 	sconn    *net.TCPConn
 	reused   bool
+	rdl, wdl time.Time // deadlines already set on sconn
 	retries  int
 	bodyKind h1.BodyKind
 }
@@ -316,10 +324,10 @@ func (cc *clientConn) handle(tStart time.Time) bool {
 
 	// Head for the server.
 	ka := cc.wantServerKeepAlive(be)
-	sw := bufWriter{c: x.sconn, timeout: be.server}
+	sw := bufWriter{c: x.sconn, timeout: be.server, dl: x.wdl}
 	sw.hold()
 	defer sw.releaseBuf()
-	sr := bufReader{c: x.sconn, timeout: be.server}
+	sr := bufReader{c: x.sconn, timeout: be.server, dl: x.rdl}
 	defer sr.releaseAll()
 
 	bodyStart := cc.in.r + req.Len
@@ -328,7 +336,8 @@ func (cc *clientConn) handle(tStart time.Time) bool {
 	for attempt := 0; ; attempt++ {
 		sw.b = cc.appendServerHead(sw.b[:0], &x, ka)
 		if req.Expect100 && x.bodyKind != h1.BodyNone && attempt == 0 {
-			cc.c.SetWriteDeadline(time.Now().Add(fe.client))
+			cc.out.dl = time.Now().Add(fe.client)
+			cc.c.SetWriteDeadline(cc.out.dl)
 			if _, err := cc.c.Write(continue100); err != nil {
 				cc.abort(&x, "CC", tStart)
 				return false
@@ -378,6 +387,7 @@ func (cc *clientConn) handle(tStart time.Time) bool {
 			}
 			x.sconn, x.reused = c, false
 			sw.c, sr.c = c, c
+			sw.dl, sr.dl = time.Time{}, time.Time{}
 			sr.r, sr.w, sr.n, sr.gotAny = 0, 0, 0, false
 			continue
 		}
@@ -425,50 +435,58 @@ func (cc *clientConn) handle(tStart time.Time) bool {
 	case h1.BodyClose:
 		err = copyUntilEOF(&cc.out, &sr)
 	}
-	if err == nil {
-		err = cc.out.flush()
-	} else if ce, ok := err.(*copyErr); ok && ce.read {
-		cc.out.flush() // the client gets what arrived, then a close
-	}
-	sent := cc.out.n
-	cc.out.n = 0
-	cc.out.releaseBuf()
-	fe.st.bytesOut.Add(uint64(sent))
-	be.st.bytesOut.Add(uint64(sent))
-	srv.sh.st.bytesOut.Add(uint64(sent))
-	cc.rec.BytesRead = sent
 	cc.rec.Status = resp.Status
 	fe.st.status(resp.Status)
 	be.st.status(resp.Status)
 	srv.sh.st.status(resp.Status)
-	if err != nil {
-		x.sconn.Close()
-		var ce *copyErr
-		errors.As(err, &ce)
-		switch {
-		case ce != nil && ce.read && isTimeout(ce.err):
-			cc.term[0], cc.term[1] = 's', 'D'
-		case ce != nil && ce.read:
-			cc.term[0], cc.term[1] = 'S', 'D'
-			srv.sh.st.errResp.Add(1)
-			be.st.errResp.Add(1)
-		case isTimeout(err):
-			cc.term[0], cc.term[1] = 'c', 'D'
-		default:
-			cc.term[0], cc.term[1] = 'C', 'D'
+	if err == nil {
+		// The whole response is in hand: recycle the server connection
+		// and log before the last write, so the record exists by the time
+		// the client has the response.
+		if ka && resp.KeepAlive() && bodyKind != h1.BodyClose && sr.buffered() == 0 {
+			srv.sh.pool.put(idleConn{c: x.sconn, since: time.Now(), rdl: sr.dl, wdl: sw.dl})
+		} else {
+			x.sconn.Close()
 		}
+		x.sconn = nil
+		sent := cc.out.n + int64(len(cc.out.b))
+		cc.countOut(&x, sent)
 		cc.logExchange(&x, tStart)
-		return false
+		err = cc.out.flush()
+		cc.out.n = 0
+		cc.out.releaseBuf()
+		return err == nil && clientKA
 	}
-	// Return the server connection to the pool when it can carry more.
-	if ka && resp.KeepAlive() && bodyKind != h1.BodyClose && sr.buffered() == 0 {
-		srv.sh.pool.put(x.sconn, time.Now())
-	} else {
-		x.sconn.Close()
+	x.sconn.Close()
+	var ce *copyErr
+	errors.As(err, &ce)
+	if ce != nil && ce.read {
+		cc.out.flush() // the client gets what arrived, then a close
 	}
-	x.sconn = nil
+	cc.countOut(&x, cc.out.n)
+	cc.out.n = 0
+	cc.out.releaseBuf()
+	switch {
+	case ce != nil && ce.read && isTimeout(ce.err):
+		cc.term[0], cc.term[1] = 's', 'D'
+	case ce != nil && ce.read:
+		cc.term[0], cc.term[1] = 'S', 'D'
+		srv.sh.st.errResp.Add(1)
+		be.st.errResp.Add(1)
+	case isTimeout(err):
+		cc.term[0], cc.term[1] = 'c', 'D'
+	default:
+		cc.term[0], cc.term[1] = 'C', 'D'
+	}
 	cc.logExchange(&x, tStart)
-	return clientKA
+	return false
+}
+
+func (cc *clientConn) countOut(x *exchange, sent int64) {
+	cc.fe.st.bytesOut.Add(uint64(sent))
+	x.be.st.bytesOut.Add(uint64(sent))
+	x.srv.sh.st.bytesOut.Add(uint64(sent))
+	cc.rec.BytesRead = sent
 }
 
 var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
@@ -525,9 +543,9 @@ func (cc *clientConn) connect(x *exchange, tStart time.Time) bool {
 	tc := time.Now()
 	left := be.retries
 	for {
-		conn, reused, err := cc.getConn(x)
+		ic, reused, err := cc.getConn(x)
 		if err == nil {
-			x.sconn, x.reused = conn, reused
+			x.sconn, x.reused, x.rdl, x.wdl = ic.c, reused, ic.rdl, ic.wdl
 			cc.rec.Tc = time.Since(tc)
 			return true
 		}
@@ -589,14 +607,14 @@ func countLB(set []*server) int {
 	return n
 }
 
-func (cc *clientConn) getConn(x *exchange) (*net.TCPConn, bool, error) {
+func (cc *clientConn) getConn(x *exchange) (idleConn, bool, error) {
 	if cc.wantServerKeepAlive(x.be) {
-		if c := x.srv.sh.pool.get(time.Now()); c != nil {
-			return c, true, nil
+		if ic, ok := x.srv.sh.pool.get(time.Now()); ok {
+			return ic, true, nil
 		}
 	}
 	c, err := cc.dial(x)
-	return c, false, err
+	return idleConn{c: c}, false, err
 }
 
 func (cc *clientConn) dial(x *exchange) (*net.TCPConn, error) {

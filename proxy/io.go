@@ -28,6 +28,7 @@ type bufReader struct {
 	buf     *[]byte
 	r, w    int
 	timeout time.Duration // inactivity timeout per read; 0 = none
+	dl      time.Time     // read deadline currently set on c
 	n       int64         // bytes read from the connection
 	gotAny  bool
 }
@@ -70,7 +71,7 @@ func (b *bufReader) fill() error {
 		b.r = 0
 	}
 	if b.timeout > 0 {
-		b.c.SetReadDeadline(time.Now().Add(b.timeout))
+		b.dl = armDeadline(b.c.SetReadDeadline, b.dl, b.timeout)
 	}
 	n, err := b.c.Read(buf[b.w:])
 	b.w += n
@@ -115,7 +116,21 @@ type bufWriter struct {
 	buf     *[]byte
 	b       []byte // pending bytes, backed by *buf
 	timeout time.Duration
-	n       int64 // bytes written to the connection
+	dl      time.Time // write deadline currently set on c
+	n       int64     // bytes written to the connection
+}
+
+// armDeadline extends an inactivity deadline to now+timeout, skipping the
+// (costly) update while the current one is still at least 7/8 of timeout
+// away: the effective timeout is between 7/8 and 8/8 of the configured one.
+func armDeadline(set func(time.Time) error, cur time.Time, timeout time.Duration) time.Time {
+	now := time.Now()
+	if left := cur.Sub(now); left >= timeout-timeout/8 && left <= timeout {
+		return cur
+	}
+	d := now.Add(timeout)
+	set(d)
+	return d
 }
 
 func (w *bufWriter) hold() {
@@ -141,7 +156,7 @@ func (w *bufWriter) flush() error {
 		return nil
 	}
 	if w.timeout > 0 {
-		w.c.SetWriteDeadline(time.Now().Add(w.timeout))
+		w.dl = armDeadline(w.c.SetWriteDeadline, w.dl, w.timeout)
 	}
 	n, err := w.c.Write(w.b)
 	w.n += int64(n)
@@ -162,7 +177,7 @@ func (w *bufWriter) write(p []byte) error {
 		return nil
 	}
 	if w.timeout > 0 {
-		w.c.SetWriteDeadline(time.Now().Add(w.timeout))
+		w.dl = armDeadline(w.c.SetWriteDeadline, w.dl, w.timeout)
 	}
 	n, err := w.c.Write(p)
 	w.n += int64(n)

@@ -15,8 +15,9 @@ func getBuf() *[]byte  { return bufPool.Get().(*[]byte) }
 func putBuf(b *[]byte) { bufPool.Put(b) }
 
 type idleConn struct {
-	c     *net.TCPConn
-	since time.Time
+	c        *net.TCPConn
+	since    time.Time
+	rdl, wdl time.Time // deadlines set on c when it was parked
 }
 
 // connPool keeps idle keep-alive connections to one server address, most
@@ -28,29 +29,30 @@ type connPool struct {
 
 func newConnPool() *connPool { return &connPool{} }
 
-func (p *connPool) get(now time.Time) *net.TCPConn {
+func (p *connPool) get(now time.Time) (idleConn, bool) {
 	p.mu.Lock()
 	for len(p.idle) > 0 {
 		ic := p.idle[len(p.idle)-1]
+		p.idle[len(p.idle)-1] = idleConn{}
 		p.idle = p.idle[:len(p.idle)-1]
 		if now.Sub(ic.since) < poolIdleTimeout {
 			p.mu.Unlock()
-			return ic.c
+			return ic, true
 		}
 		ic.c.Close()
 	}
 	p.mu.Unlock()
-	return nil
+	return idleConn{}, false
 }
 
-func (p *connPool) put(c *net.TCPConn, now time.Time) {
+func (p *connPool) put(ic idleConn) {
 	p.mu.Lock()
 	if len(p.idle) >= poolMaxIdle {
 		p.mu.Unlock()
-		c.Close()
+		ic.c.Close()
 		return
 	}
-	p.idle = append(p.idle, idleConn{c: c, since: now})
+	p.idle = append(p.idle, ic)
 	p.mu.Unlock()
 }
 
