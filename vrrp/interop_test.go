@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -32,8 +33,26 @@ func requireKeepalived(t *testing.T) string {
 }
 
 // startKeepalived runs keepalived (VRRP only, foreground) in node ln.
+//
+// The child gets PR_SET_PDEATHSIG from lab.Node.Start, which the kernel ties
+// to the forking OS thread, and lab.Do (used by the Nodes under test) throws
+// threads away: forked from an arbitrary thread, keepalived could be killed
+// when that thread later serves a Do call and dies. So fork it from a locked
+// goroutine that stays alive until keepalived exits.
 func startKeepalived(t *testing.T, bin string, ln *lab.Node, version, prio int, interval time.Duration, pass string) *lab.Process {
 	t.Helper()
+	ch := make(chan *lab.Process, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		p := forkKeepalived(t, bin, ln, version, prio, interval, pass)
+		ch <- p
+		<-p.Done()
+	}()
+	return <-ch
+}
+
+func forkKeepalived(t *testing.T, bin string, ln *lab.Node, version, prio int, interval time.Duration, pass string) *lab.Process {
 	dir := t.TempDir()
 	auth := ""
 	if pass != "" {
@@ -56,7 +75,7 @@ vrrp_instance VI_1 {
 `, ln.Name, version, ln.IfName, prio, interval.Seconds(), auth, labVIP, ln.IfName)
 	path := filepath.Join(dir, "keepalived.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
+		t.Error(err) // not on the test goroutine: no Fatal
 	}
 	return ln.Start(t, bin, "--dont-fork", "--log-console", "--log-detail", "--vrrp",
 		"--use-file", path, "--pid", filepath.Join(dir, "ka.pid"), "--vrrp_pid", filepath.Join(dir, "vrrp.pid"))
