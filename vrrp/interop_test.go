@@ -39,25 +39,23 @@ func requireKeepalived(t *testing.T) string {
 // threads away: forked from an arbitrary thread, keepalived could be killed
 // when that thread later serves a Do call and dies. So fork it from a locked
 // goroutine that stays alive until keepalived exits.
-func startKeepalived(t *testing.T, bin string, ln *lab.Node, version, prio int, interval time.Duration, pass string) *lab.Process {
+func startKeepalived(t *testing.T, bin string, ln *lab.Node, version, prio int, interval time.Duration, extra string) *lab.Process {
 	t.Helper()
 	ch := make(chan *lab.Process, 1)
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		p := forkKeepalived(t, bin, ln, version, prio, interval, pass)
+		p := forkKeepalived(t, bin, ln, version, prio, interval, extra)
 		ch <- p
 		<-p.Done()
 	}()
 	return <-ch
 }
 
-func forkKeepalived(t *testing.T, bin string, ln *lab.Node, version, prio int, interval time.Duration, pass string) *lab.Process {
+// forkKeepalived writes the config (extra is inserted into the instance
+// block) and starts keepalived.
+func forkKeepalived(t *testing.T, bin string, ln *lab.Node, version, prio int, interval time.Duration, extra string) *lab.Process {
 	dir := t.TempDir()
-	auth := ""
-	if pass != "" {
-		auth = fmt.Sprintf("  authentication {\n    auth_type PASS\n    auth_pass %s\n  }\n", pass)
-	}
 	conf := fmt.Sprintf(`global_defs {
   router_id ka-%s
   vrrp_version %d
@@ -72,7 +70,7 @@ vrrp_instance VI_1 {
     %s dev %s
   }
 }
-`, ln.Name, version, ln.IfName, prio, interval.Seconds(), auth, labVIP, ln.IfName)
+`, ln.Name, version, ln.IfName, prio, interval.Seconds(), extra, labVIP, ln.IfName)
 	path := filepath.Join(dir, "keepalived.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Error(err) // not on the test goroutine: no Fatal
@@ -92,9 +90,11 @@ func TestNetnsKeepalivedInterop(t *testing.T) {
 		version  int
 		interval time.Duration
 		pass     string
+		unicast  bool
 	}{
-		{"v3", 3, 100 * time.Millisecond, ""},
-		{"v2", 2, time.Second, "secret12"},
+		{"v3", 3, 100 * time.Millisecond, "", false},
+		{"v3-unicast", 3, 100 * time.Millisecond, "", true},
+		{"v2", 2, time.Second, "secret12", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			l := lab.New(t, lab.Config{Nodes: []string{"lbd", "ka"}})
@@ -102,9 +102,18 @@ func TestNetnsKeepalivedInterop(t *testing.T) {
 			mdi := MasterDownInterval(tt.version, 100, tt.interval)
 			cfg := labInstance(150, tt.interval)
 			cfg.Version, cfg.AuthPass = tt.version, tt.pass
+			extra := ""
+			if tt.pass != "" {
+				extra += fmt.Sprintf("  authentication {\n    auth_type PASS\n    auth_pass %s\n  }\n", tt.pass)
+			}
+			if tt.unicast {
+				lbdAddr, kaAddr := l.Node("lbd").Addr.Addr(), kaNode.Addr.Addr()
+				extra += fmt.Sprintf("  unicast_src_ip %s\n  unicast_peer {\n    %s\n  }\n", kaAddr, lbdAddr)
+				cfg.UnicastSrc, cfg.UnicastPeers = lbdAddr.String(), []string{kaAddr.String()}
+			}
 
 			// lbd higher (150), keepalived lower (100).
-			ka := startKeepalived(t, bin, kaNode, tt.version, 100, tt.interval, tt.pass)
+			ka := startKeepalived(t, bin, kaNode, tt.version, 100, tt.interval, extra)
 			if !lab.WaitFor(10*time.Second, func() bool { return strings.Contains(ka.Output(), "Entering BACKUP STATE") }) {
 				t.Fatalf("keepalived did not start:\n%s", ka.Output())
 			}
