@@ -158,6 +158,29 @@ func TestNetnsKeepalivedInterop(t *testing.T) {
 			if !lab.WaitFor(time.Second, func() bool { return a.hasVIP(t) && !hasKA() }) {
 				t.Fatalf("VIP on lbd=%v keepalived=%v", a.hasVIP(t), hasKA())
 			}
+			if tt.version == 2 {
+				return // slow at 1 s adverts; the v3 runs cover the rest
+			}
+
+			// keepalived comes back with priority 200 and preempts lbd.
+			ka = startKeepalived(t, bin, kaNode, tt.version, 200, tt.interval, extra)
+			waitState(t, a, Backup, 5*time.Second)
+			if !lab.WaitFor(time.Second, func() bool { return hasKA() && !a.hasVIP(t) }) {
+				t.Fatalf("after keepalived preempted: VIP on lbd=%v keepalived=%v", a.hasVIP(t), hasKA())
+			}
+			// keepalived crashes (SIGKILL, no priority 0, its VIP stays):
+			// lbd takes over after Master_Down_Interval.
+			lowMDI := MasterDownInterval(tt.version, 50, tt.interval)
+			start = time.Now()
+			if err := syscall.Kill(-ka.Pid(), syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			took := waitState(t, a, Master, lowMDI+time.Second)
+			t.Logf("lbd took over %v after keepalived's SIGKILL (Master_Down_Interval %v)", took, lowMDI)
+			if took < lowMDI-tt.interval-50*time.Millisecond {
+				t.Errorf("crash takeover after %v, before Master_Down_Interval - interval", took)
+			}
+			noSplitBrain(t, 300*time.Millisecond, a)
 		})
 	}
 }
