@@ -443,3 +443,89 @@ func TestMachineConvergence(t *testing.T) {
 		}
 	}
 }
+
+// FuzzMachine feeds arbitrary event sequences and checks the invariants the
+// driver relies on: VIPs are held exactly while master, a timer runs exactly
+// in Backup and Master, a Notify is the last action and names the new state.
+func FuzzMachine(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+	f.Add([]byte{0, 3, 3, 3, 2, 200, 5, 9, 6, 3, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) > 512 {
+			b = b[:512]
+		}
+		version, interval := 3, 100*time.Millisecond
+		if len(b) > 0 && b[0]&1 == 1 {
+			version, interval = 2, time.Second
+		}
+		m, err := NewMachine(MachineConfig{Version: version, Priority: 100, Interval: interval, Preempt: len(b) > 1 && b[1]&1 == 0,
+			PreemptDelay: 300 * time.Millisecond, LocalAddr: local})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now, held := t0, false
+		for i := 0; i < len(b); i++ {
+			var ev Event
+			arg := func() byte {
+				if i+1 < len(b) {
+					i++
+					return b[i]
+				}
+				return 0
+			}
+			switch b[i] % 10 {
+			case 0:
+				ev = Startup{}
+			case 1:
+				ev = Shutdown{}
+			case 2:
+				now = now.Add(time.Duration(arg()) * 10 * time.Millisecond)
+				ev = Timer{}
+			case 3:
+				if d := m.Deadline(); !d.IsZero() {
+					now = d
+				}
+				ev = Timer{}
+			case 4:
+				src := []netip.Addr{lower, upper, local}[arg()%3]
+				ev = AdvertReceived{Src: src, Priority: arg(), Interval: time.Duration(1+arg()) * 10 * time.Millisecond}
+			case 5:
+				ev = TrackChange{Priority: int(arg()), Fault: arg()%4 == 0}
+			case 6:
+				ev = AdminHandover{}
+			case 7:
+				ev = AdminResume{}
+			default:
+				now = now.Add(time.Duration(arg()) * time.Millisecond)
+				ev = Timer{}
+			}
+			acts := m.Handle(now, ev)
+			for k, a := range acts {
+				switch a := a.(type) {
+				case AddVIPs:
+					held = true
+				case RemoveVIPs:
+					held = false
+				case SendGARP:
+					if !held {
+						t.Fatalf("event %d %T: GARP without VIPs", i, ev)
+					}
+				case Notify:
+					if k != len(acts)-1 || a.To != m.State() || a.From == a.To {
+						t.Fatalf("event %d %T: notify %+v in %v (actions %s)", i, ev, a, m.State(), render(acts))
+					}
+				}
+			}
+			s := m.State()
+			if held != (s == Master) {
+				t.Fatalf("event %d %T: state %v but VIPs held=%v (actions %s)", i, ev, s, held, render(acts))
+			}
+			if timer := !m.Deadline().IsZero(); timer != (s == Master || s == Backup) {
+				t.Fatalf("event %d %T: state %v with deadline %v", i, ev, s, m.Deadline())
+			}
+			if p := m.Priority(); p < 1 || p > 255 {
+				t.Fatalf("priority %d", p)
+			}
+		}
+	})
+}

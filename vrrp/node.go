@@ -586,15 +586,17 @@ func (n *Node) exec(ctx context.Context, acts []Action) {
 		case SendAdvert:
 			n.sendAdvert(a.Priority)
 		case AddVIPs:
+			all := true
 			for _, v := range n.vips {
 				octx, cancel := context.WithTimeout(ctx, vipOpTimeout)
 				if err := n.deps.VIPs.Add(octx, v); err != nil {
+					all = false
 					n.log.Error("vrrp adding VIP", "vip", v.String(), "err", err)
 				}
 				cancel()
 			}
 			n.mu.Lock()
-			n.st.VIPsHeld = true
+			n.st.VIPsHeld = all
 			n.mu.Unlock()
 		case RemoveVIPs:
 			n.stopGARP()
