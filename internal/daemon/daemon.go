@@ -122,6 +122,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.rt = rt
 	d.mu.Unlock()
 
+	// Everything privileged is open now: listeners, raw VRRP sockets, the
+	// control socket. Drop root as HAProxy does (global.user/group/chroot).
+	g := d.Config().Global
+	note, err := dropPrivileges(g.User, g.Group, g.Chroot)
+	if err != nil {
+		rt.stop(context.Background())
+		l.Close()
+		return fmt.Errorf("dropping privileges: %w", err)
+	}
+	if note != "" {
+		d.log.Info(note)
+	}
+
 	cctx, cancel := context.WithCancel(context.Background())
 	ctlDone := make(chan error, 1)
 	go func() { ctlDone <- control.Serve(cctx, l, d) }()
