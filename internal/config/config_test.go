@@ -77,12 +77,11 @@ backends:
 			t.Errorf("missing %q in:\n%s", want, msg)
 		}
 	}
-	// Decode errors stop before semantic checks; the dangling backend is
-	// reported once the types are right.
-	src2 := strings.Replace(strings.Replace(src, "    bindd: [\"*:8081\"]\n", "", 1), "10x", "10s", 1)
-	_, err = LoadBytes("bad.yaml", []byte(src2))
-	if err == nil || !strings.Contains(err.Error(), `bad.yaml:9: frontends[0].use_backends[0].backend: backend "nowhere" does not exist`) {
-		t.Errorf("dangling use_backend not reported with line:\n%v", err)
+	if !strings.Contains(msg, `bad.yaml:10: frontends[0].use_backends[0].backend: backend "nowhere" does not exist`) {
+		t.Errorf("dangling use_backend not reported with its line:\n%s", msg)
+	}
+	if n := strings.Count(msg, "\n") + 1; n != 3 {
+		t.Errorf("want exactly the 3 problems, got %d:\n%s", n, msg)
 	}
 }
 

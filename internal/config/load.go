@@ -111,18 +111,38 @@ func LoadBytes(name string, data []byte) (*Config, error) {
 		probs = append(probs, decodeProblems(name, idx, err)...)
 	}
 	cfg.File = name
-	if len(probs) == 0 {
-		c := &checker{file: name, idx: idx}
-		c.checkDurations(reflect.ValueOf(cfg).Elem(), "")
-		cfg.normalize()
-		c.validate(cfg)
-		probs = c.probs
+	// Semantic checks run on whatever decoded, so one pass reports type
+	// errors and, say, a dangling use_backend together. A key that failed
+	// to decode holds its zero value: problems at or under it are noise.
+	c := &checker{file: name, idx: idx}
+	c.checkDurations(reflect.ValueOf(cfg).Elem(), "")
+	cfg.normalize()
+	c.validate(cfg)
+	for _, p := range c.probs {
+		if !underAny(p.Path, probs) {
+			probs = append(probs, p)
+		}
 	}
 	if len(probs) > 0 {
 		sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
 		return nil, &Error{Problems: probs}
 	}
 	return cfg, nil
+}
+
+// underAny reports whether path is one of the decode problems' paths, or
+// lies under or above one of them.
+func underAny(path string, decoded []Problem) bool {
+	for _, d := range decoded {
+		if d.Path == "" {
+			continue
+		}
+		if path == d.Path || strings.HasPrefix(path, d.Path+".") || strings.HasPrefix(path, d.Path+"[") ||
+			strings.HasPrefix(d.Path, path+".") || strings.HasPrefix(d.Path, path+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 func topNode(root *yaml.Node) *yaml.Node {
