@@ -438,3 +438,67 @@ func TestBadRequestsThroughProxy(t *testing.T) {
 		t.Errorf("CL+TE forwarded as %q, close=%v", got, res.Close)
 	}
 }
+
+func TestTunnelTimeoutAndDontLogNull(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	cfg := testConfig(srv("db", ln.Addr().String()))
+	cfg.Defaults.Mode = "tcp"
+	cfg.Defaults.Timeouts.Tunnel = 150 * time.Millisecond
+	cfg.Defaults.Options.DontLogNull = boolp(true)
+	_, addr, sink := startEngine(t, cfg)
+	// A silent session: closed by timeout tunnel and, with dontlognull, not logged.
+	rc := dialRaw(t, addr)
+	rc.expectClosed()
+	// A session that sent data: closed by the timeout and logged.
+	rc2 := dialRaw(t, addr)
+	rc2.send("hello")
+	rc2.expectClosed()
+	rec := sink.last(t)
+	if !rec.TCP || rec.Termination[1] != 'D' || (rec.Termination[0] != 'c' && rec.Termination[0] != 's') {
+		t.Errorf("record %+v", rec)
+	}
+	if n := len(sink.all()); n != 1 {
+		t.Errorf("%d records, want 1 (null session not logged)", n)
+	}
+}
+
+func TestBindFreebindAndIPv6(t *testing.T) {
+	a := newBackend(t, "a", nil)
+	cfg := testConfig(srv("a", a.addr()))
+	// 192.0.2.1 (TEST-NET-1) is not configured here: binding works only
+	// thanks to IP_FREEBIND. No traffic is sent to it.
+	cfg.Frontends[0].Bind = []string{"127.0.0.1:0", "192.0.2.1:0"}
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err == nil {
+		ln.Close()
+		cfg.Frontends[0].Bind = append(cfg.Frontends[0].Bind, "[::1]:0")
+	}
+	e, _, _ := startEngine(t, cfg)
+	addrs := e.BoundAddrs("fe")
+	if len(addrs) != len(cfg.Frontends[0].Bind) {
+		t.Fatalf("bound %v", addrs)
+	}
+	for _, ad := range addrs {
+		if strings.HasPrefix(ad, "192.0.2.1") {
+			continue
+		}
+		if res, _ := dialRaw(t, ad).get("/"); res.StatusCode != 200 {
+			t.Errorf("%s: %d", ad, res.StatusCode)
+		}
+	}
+	if !e.FrontendServing("fe") {
+		t.Error("frontend not serving")
+	}
+}

@@ -226,6 +226,9 @@ func (cc *clientConn) emit(tStart time.Time, withLine bool) {
 	if cc.e.opts.AccessLog == nil || !fe.log {
 		return
 	}
+	if fe.dontLogNull && cc.in.n == 0 {
+		return // option dontlognull: nothing was received
+	}
 	r := &cc.rec
 	r.Ta = time.Since(tStart)
 	r.Termination = string(cc.term[:])
@@ -618,7 +621,9 @@ func (cc *clientConn) getConn(x *exchange) (idleConn, bool, error) {
 }
 
 func (cc *clientConn) dial(x *exchange) (*net.TCPConn, error) {
-	d := net.Dialer{Timeout: x.be.connect}
+	// No TCP keepalive on server connections (HAProxy's default without
+	// option srvtcpka): saves setsockopt calls per connection.
+	d := net.Dialer{Timeout: x.be.connect, KeepAlive: -1}
 	c, err := d.Dial("tcp", x.srv.addr)
 	if err != nil {
 		return nil, err

@@ -13,7 +13,10 @@ import (
 // ip_nonlocal_bind sysctl.
 func listenTCP(ctx context.Context, key string) (*net.TCPListener, error) {
 	network, addr := splitBindKey(key)
-	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+	// KeepAlive -1: no TCP keepalive on accepted connections (HAProxy's
+	// default without option clitcpka); idle clients are bounded by
+	// timeouts instead.
+	lc := net.ListenConfig{KeepAlive: -1, Control: func(network, address string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
 			if network == "tcp6" {

@@ -43,8 +43,9 @@ func (e *Engine) serveTCP(c *net.TCPConn, fe *frontend) {
 	rec := logs.Record{Client: src, AcceptedAt: tStart, Frontend: fe.name, Backend: fe.name, TCP: true, Status: -1,
 		TR: -1, Tw: -1, Tc: -1, Tr: -1, ReqCookie: "-", RespCookie: "-"}
 	term := "--"
+	sentAny := false
 	defer func() {
-		if e.opts.AccessLog != nil && fe.log {
+		if e.opts.AccessLog != nil && fe.log && !(fe.dontLogNull && rec.BytesRead == 0 && !sentAny) {
 			rec.Ta = time.Since(tStart)
 			rec.Termination = term
 			rec.ActConn = e.actConn.Load()
@@ -78,7 +79,7 @@ func (e *Engine) serveTCP(c *net.TCPConn, fe *frontend) {
 	tc := time.Now()
 	var sc *net.TCPConn
 	for left := be.retries; ; left-- {
-		d := net.Dialer{Timeout: be.connect}
+		d := net.Dialer{Timeout: be.connect, KeepAlive: -1}
 		conn, derr := d.Dial("tcp", srv.addr)
 		if derr == nil {
 			sc = conn.(*net.TCPConn)
@@ -126,6 +127,7 @@ func (e *Engine) serveTCP(c *net.TCPConn, fe *frontend) {
 	idle := pickDur(be.tunnel, fe.tunnel, max(fe.client, be.server))
 	up, down, t := splice2(c, sc, idle)
 	term = t
+	sentAny = up > 0
 	rec.BytesRead = down
 	fe.st.bytesIn.Add(uint64(up))
 	fe.st.bytesOut.Add(uint64(down))
