@@ -35,14 +35,35 @@ if [ "$(nproc)" -lt 2 ]; then
 	PROXY_CPU=0 LOAD_CPU=0
 fi
 
-TMP=$(mktemp -d /tmp/lbd-bench.XXXXXX)
-chmod 755 "$TMP" # nginx workers (nobody) read the docroot
+# The run happens in its own process group (setsid) under this supervisor:
+# on exit, Ctrl-C or SIGTERM the supervisor kills the whole group (proxies,
+# nginx, wrk, idleconns) and removes the temp dir, whatever state the run
+# is in.
+if [ -z "${LBD_BENCH_TMP:-}" ]; then
+	LBD_BENCH_TMP=$(mktemp -d /tmp/lbd-bench.XXXXXX)
+	export LBD_BENCH_TMP
+	chmod 755 "$LBD_BENCH_TMP" # nginx workers (nobody) read the docroot
+	setsid "$0" "$@" &
+	child=$!
+	stop() {
+		kill -TERM -- "-$child" 2>/dev/null || :
+		wait "$child" 2>/dev/null || :
+		sleep 0.2
+		kill -KILL -- "-$child" 2>/dev/null || :
+		rm -rf "$LBD_BENCH_TMP"
+	}
+	trap 'stop; exit 130' INT TERM
+	rc=0
+	wait "$child" || rc=$?
+	stop
+	exit "$rc"
+fi
+TMP=$LBD_BENCH_TMP
 PIDS=()
 cleanup() {
 	local p
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || :; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || :; done
-	rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
