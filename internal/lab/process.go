@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"os/exec"
 	"strings"
 	"sync"
@@ -44,14 +45,25 @@ func (n *Node) Start(t testing.TB, name string, args ...string) *Process {
 	w := &logWriter{t: t, prefix: "[" + n.Name + "] ", p: p}
 	cmd.Stdout = w
 	cmd.Stderr = w
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("lab: starting %s in %s: %v", name, n.NS, err)
-	}
+	// Pdeathsig fires when the *thread* that forked the child exits, and
+	// Do throws its threads away. So fork from a goroutine locked to its
+	// thread that lives until the child has exited.
+	started := make(chan error, 1)
 	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		p.err = cmd.Wait()
 		w.flush()
 		close(p.done)
 	}()
+	if err := <-started; err != nil {
+		t.Fatalf("lab: starting %s in %s: %v", name, n.NS, err)
+	}
 	t.Cleanup(func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		select {
