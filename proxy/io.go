@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/lbd-ha/lbd/proxy/h1"
@@ -312,20 +313,136 @@ func isTimeout(err error) bool {
 	return errors.Is(err, os.ErrDeadlineExceeded)
 }
 
-// pipe copies src to dst until EOF with an inactivity timeout shared by both
-// directions (last holds the unix-nano time of the latest activity). It
-// stays on Go's splice path: dst.ReadFrom with an *io.LimitedReader over a
-// *net.TCPConn.
+// pipe copies src to dst until EOF with an inactivity timeout shared by
+// both directions (last holds the unix-nano time of the latest activity).
+//
+// Small messages are copied with read/write inside one RawConn.Read call:
+// after a read that did not fill the buffer the goroutine waits for the next
+// readiness edge instead of issuing a speculative read that would return
+// EAGAIN, and holds no buffer while waiting. After bulkAfter consecutive
+// full buffers the copy switches to Go's splice(2) path
+// (dst.ReadFrom(*io.LimitedReader over *net.TCPConn)) for a while.
 func pipe(dst, src *net.TCPConn, idle time.Duration, last *atomic.Int64) (int64, error) {
+	rc, err := src.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	p := &rawPipe{dst: dst, src: src, idle: idle, last: last}
+	fn := p.step
+	for {
+		if idle > 0 {
+			p.rdl = armDeadline(src.SetReadDeadline, p.rdl, idle)
+		}
+		p.bulk = false
+		err := rc.Read(fn)
+		if p.buf != nil {
+			putBuf(p.buf)
+			p.buf = nil
+		}
+		switch {
+		case err != nil:
+			if isTimeout(err) && idle > 0 && time.Since(time.Unix(0, last.Load())) < idle {
+				p.rdl = time.Time{}
+				continue
+			}
+			if isTimeout(err) {
+				return p.n, errIdleTimeout
+			}
+			return p.n, err
+		case p.werr != nil:
+			return p.n, p.werr
+		case p.rerr != nil:
+			return p.n, p.rerr
+		case p.eof:
+			return p.n, nil
+		case p.bulk:
+			n, err := spliceChunk(dst, src, idle, last)
+			p.n += n
+			p.rdl = time.Time{}
+			if err != nil || n == 0 {
+				return p.n, err
+			}
+		}
+	}
+}
+
+const bulkAfter = 4
+
+type rawPipe struct {
+	dst, src *net.TCPConn
+	buf      *[]byte
+	idle     time.Duration
+	last     *atomic.Int64
+	rdl, wdl time.Time
+	n        int64
+	full     int
+	eof      bool
+	bulk     bool
+	rerr     error
+	werr     error
+}
+
+// step runs inside RawConn.Read; returning false waits for readability.
+func (p *rawPipe) step(fd uintptr) bool {
+	for {
+		if p.buf == nil {
+			p.buf = getBuf()
+		}
+		n, err := syscall.Read(int(fd), *p.buf)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err == syscall.EAGAIN {
+			putBuf(p.buf)
+			p.buf = nil
+			return false
+		}
+		if err != nil {
+			p.rerr = err
+			return true
+		}
+		if n == 0 {
+			p.eof = true
+			return true
+		}
+		if p.idle > 0 {
+			p.wdl = armDeadline(p.dst.SetWriteDeadline, p.wdl, p.idle)
+		}
+		if _, err := p.dst.Write((*p.buf)[:n]); err != nil {
+			p.werr = err
+			return true
+		}
+		p.n += int64(n)
+		now := time.Now()
+		p.last.Store(now.UnixNano())
+		if p.idle > 0 {
+			p.rdl = armDeadline(p.src.SetReadDeadline, p.rdl, p.idle)
+		}
+		if n < len(*p.buf) {
+			// Drained: wait for the next edge without a speculative read.
+			p.full = 0
+			putBuf(p.buf)
+			p.buf = nil
+			return false
+		}
+		if p.full++; p.full >= bulkAfter {
+			p.full = 0
+			p.bulk = true
+			return true
+		}
+	}
+}
+
+// spliceChunk moves up to 4 MiB with splice(2); it returns 0 bytes and a nil
+// error at EOF.
+func spliceChunk(dst, src *net.TCPConn, idle time.Duration, last *atomic.Int64) (int64, error) {
+	lr := io.LimitedReader{R: src, N: 4 << 20}
 	var total int64
-	lr := &io.LimitedReader{R: src}
 	for {
 		if idle > 0 {
 			src.SetReadDeadline(time.Now().Add(idle))
 		}
-		const chunk = 1 << 20
-		lr.N = chunk
-		n, err := dst.ReadFrom(lr)
+		n, err := dst.ReadFrom(&lr)
 		total += n
 		if n > 0 {
 			last.Store(time.Now().UnixNano())
@@ -339,8 +456,6 @@ func pipe(dst, src *net.TCPConn, idle time.Duration, last *atomic.Int64) (int64,
 			}
 			return total, err
 		}
-		if lr.N > 0 { // EOF before the limit
-			return total, nil
-		}
+		return total, nil
 	}
 }
