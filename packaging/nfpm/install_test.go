@@ -288,13 +288,9 @@ func lastLine(s string) string {
 
 // TestRPMLint runs rpmlint with packaging/lbd.rpmlintrc. Never as root:
 // rpmlint unpacks absolute paths from nFPM packages into /, so as root the
-// test drops to nobody with setpriv. rpmlint is optional (not installed by
-// make test-tools), so it is skipped when missing.
+// test drops to nobody with setpriv. make test installs rpmlint.
 func TestRPMLint(t *testing.T) {
-	lint, err := exec.LookPath("rpmlint")
-	if err != nil {
-		t.Skip("rpmlint not installed (optional): apt-get install rpmlint")
-	}
+	lint := needTool(t, "rpmlint", "apt-get install rpmlint (make test does)")
 	// t.TempDir's parent is 0700: nobody could not reach it.
 	scratch, err := os.MkdirTemp("", "lbd-rpmlint-")
 	if err != nil {
