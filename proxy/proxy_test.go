@@ -507,3 +507,47 @@ func TestTCPModeEcho(t *testing.T) {
 func writeFile(name, s string) error {
 	return os.WriteFile(name, []byte(s), 0o600)
 }
+
+func TestLargeBodiesAndPipelining(t *testing.T) {
+	big := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
+	a := newBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		switch r.URL.Path {
+		case "/echo":
+			w.Write(body)
+		case "/big":
+			w.Header().Set("Content-Length", fmt.Sprint(len(big)))
+			io.WriteString(w, big)
+		default:
+			fmt.Fprintf(w, "%s", r.URL.Path)
+		}
+	})
+	_, addr, _ := startEngine(t, testConfig(srv("a", a.addr())))
+	rc := dialRaw(t, addr)
+	rc.send(fmt.Sprintf("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(big), big))
+	if _, body := rc.resp("POST"); body != big {
+		t.Fatalf("1 MiB echo: got %d bytes", len(body))
+	}
+	// Chunked upload in many chunks, chunked (streamed) response.
+	var sb strings.Builder
+	sb.WriteString("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+	for i := 0; i < len(big); i += 5000 {
+		end := min(i+5000, len(big))
+		fmt.Fprintf(&sb, "%x\r\n%s\r\n", end-i, big[i:end])
+	}
+	sb.WriteString("0\r\n\r\n")
+	rc.send(sb.String())
+	if _, body := rc.resp("POST"); body != big {
+		t.Fatalf("chunked echo: got %d bytes", len(body))
+	}
+	if _, body := rc.get("/big"); body != big {
+		t.Fatalf("big response: %d bytes", len(body))
+	}
+	// Three pipelined requests in one write.
+	rc.send("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost: x\r\n\r\n")
+	for _, want := range []string{"/1", "/2", "/3"} {
+		if _, body := rc.resp("GET"); body != want {
+			t.Errorf("pipelined: %q, want %q", body, want)
+		}
+	}
+}
