@@ -28,6 +28,9 @@ type clientConn struct {
 	idle   atomic.Bool
 	closed atomic.Bool
 
+	await   awaitState
+	awaitFn func(fd uintptr) bool
+
 	req  h1.Request
 	resp h1.Response
 	rec  logs.Record
@@ -58,6 +61,7 @@ func (e *Engine) serveHTTP(c *net.TCPConn, fe *frontend) {
 	}
 	cc.rc = rc
 	cc.readFn = cc.rawRead
+	cc.awaitFn = cc.awaitStep
 	e.track(cc)
 	defer e.untrack(cc)
 	cc.serve()
@@ -268,7 +272,9 @@ type exchange struct {
 	ckSent   bool
 	sconn    *net.TCPConn
 	reused   bool
-	rdl, wdl time.Time // deadlines already set on sconn
+	rdl, wdl time.Time       // deadlines already set on sconn
+	rc       syscall.RawConn // sconn's RawConn
+	awaitOK  bool            // sendAwait may be used on sconn
 	retries  int
 	bodyKind h1.BodyKind
 }
@@ -354,7 +360,11 @@ func (cc *clientConn) handle(tStart time.Time) bool {
 		case h1.BodyChunked:
 			err = copyChunked(&sw, &cc.in)
 		}
-		if err == nil {
+		if err == nil && sw.n == 0 && x.awaitOK && x.rc != nil && len(sw.b) > 0 {
+			// The whole request is in hand: write it and wait for the
+			// answer without a speculative read.
+			err = cc.sendAwait(&x, &sw, &sr)
+		} else if err == nil {
 			err = sw.flush()
 		}
 		tSent = time.Now()
@@ -388,7 +398,7 @@ func (cc *clientConn) handle(tStart time.Time) bool {
 				cc.failReq(503, "SC", tStart, be)
 				return false
 			}
-			x.sconn, x.reused = c, false
+			x.sconn, x.reused, x.rc, x.awaitOK = c, false, nil, false
 			sw.c, sr.c = c, c
 			sw.dl, sr.dl = time.Time{}, time.Time{}
 			sr.r, sr.w, sr.n, sr.gotAny = 0, 0, 0, false
@@ -447,7 +457,7 @@ func (cc *clientConn) handle(tStart time.Time) bool {
 		// and log before the last write, so the record exists by the time
 		// the client has the response.
 		if ka && resp.KeepAlive() && bodyKind != h1.BodyClose && sr.buffered() == 0 {
-			srv.sh.pool.put(idleConn{c: x.sconn, since: time.Now(), rdl: sr.dl, wdl: sw.dl})
+			srv.sh.pool.put(idleConn{c: x.sconn, since: time.Now(), rdl: sr.dl, wdl: sw.dl, rc: x.rc})
 		} else {
 			x.sconn.Close()
 		}
@@ -548,7 +558,7 @@ func (cc *clientConn) connect(x *exchange, tStart time.Time) bool {
 	for {
 		ic, reused, err := cc.getConn(x)
 		if err == nil {
-			x.sconn, x.reused, x.rdl, x.wdl = ic.c, reused, ic.rdl, ic.wdl
+			x.sconn, x.reused, x.rdl, x.wdl, x.rc, x.awaitOK = ic.c, reused, ic.rdl, ic.wdl, ic.rc, ic.awaitOK
 			cc.rec.Tc = time.Since(tc)
 			return true
 		}
@@ -612,12 +622,107 @@ func countLB(set []*server) int {
 
 func (cc *clientConn) getConn(x *exchange) (idleConn, bool, error) {
 	if cc.wantServerKeepAlive(x.be) {
-		if ic, ok := x.srv.sh.pool.get(time.Now()); ok {
+		now := time.Now()
+		if ic, ok := x.srv.sh.pool.get(now); ok {
+			// The server may have closed a connection idle for long:
+			// then read first (no sendAwait).
+			ic.awaitOK = now.Sub(ic.since) <= awaitMaxIdle
 			return ic, true, nil
 		}
 	}
 	c, err := cc.dial(x)
-	return idleConn{c: c}, false, err
+	if err != nil {
+		return idleConn{}, false, err
+	}
+	ic := idleConn{c: c, awaitOK: true}
+	ic.rc, _ = c.SyscallConn()
+	return ic, false, nil
+}
+
+// awaitMaxIdle: pooled connections idle longer than this are not used with
+// sendAwait, whose wait would miss a close that happened before the write.
+const awaitMaxIdle = 500 * time.Millisecond
+
+// sendAwait writes the complete request (sw.b) and waits for the server's
+// first bytes inside one RawConn.Read: the readiness state is reset before
+// the write, so the answer's edge cannot be missed and no read returning
+// EAGAIN is issued. A short or failed write falls back to the plain path.
+func (cc *clientConn) sendAwait(x *exchange, sw *bufWriter, sr *bufReader) error {
+	sr.hold()
+	if sr.timeout > 0 {
+		sr.dl = armDeadline(sr.c.SetReadDeadline, sr.dl, sr.timeout)
+	}
+	st := &cc.await
+	*st = awaitState{out: sw.b, sr: sr}
+	err := x.rc.Read(cc.awaitFn)
+	sw.n += int64(st.wrote)
+	if st.wrote < len(sw.b) {
+		if err != nil && st.wrote == 0 {
+			return err
+		}
+		// Finish the write the ordinary way, then read normally.
+		sw.b = sw.b[st.wrote:]
+		return sw.flush()
+	}
+	sw.b = sw.b[:0]
+	if err != nil {
+		return err
+	}
+	if st.rerr != nil {
+		return st.rerr
+	}
+	if st.rn == 0 {
+		return io.EOF
+	}
+	sr.w += st.rn
+	sr.n += int64(st.rn)
+	sr.gotAny = true
+	return nil
+}
+
+type awaitState struct {
+	out   []byte
+	sr    *bufReader
+	wrote int
+	done  bool // the whole request was written
+	rn    int
+	rerr  error
+}
+
+func (cc *clientConn) awaitStep(fd uintptr) bool {
+	st := &cc.await
+	if !st.done {
+		for {
+			n, err := syscall.Write(int(fd), st.out[st.wrote:])
+			if err == syscall.EINTR {
+				continue
+			}
+			if n > 0 {
+				st.wrote += n
+			}
+			if err != nil || st.wrote < len(st.out) {
+				return true // fall back to conn.Write
+			}
+			st.done = true
+			return false // wait for the answer
+		}
+	}
+	buf := *st.sr.buf
+	for {
+		n, err := syscall.Read(int(fd), buf[st.sr.w:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err == syscall.EAGAIN {
+			return false
+		}
+		if err != nil {
+			st.rerr = err
+			return true
+		}
+		st.rn = n
+		return true
+	}
 }
 
 func (cc *clientConn) dial(x *exchange) (*net.TCPConn, error) {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net"
+	"syscall"
 	"sync"
 	"time"
 )
@@ -18,6 +19,8 @@ type idleConn struct {
 	c        *net.TCPConn
 	since    time.Time
 	rdl, wdl time.Time // deadlines set on c when it was parked
+	rc       syscall.RawConn
+	awaitOK  bool
 }
 
 // connPool keeps idle keep-alive connections to one server address, most
