@@ -2,8 +2,8 @@ package proxy
 
 import (
 	"net"
-	"syscall"
 	"sync"
+	"syscall"
 	"time"
 )
 
