@@ -427,10 +427,10 @@ func TestBadRequestsThroughProxy(t *testing.T) {
 
 	// CL + TE: CL is dropped, body read as chunked, connection closed.
 	seen := make(chan string, 1)
-	a.h = func(w http.ResponseWriter, r *http.Request) {
+	a.setHandler(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		seen <- fmt.Sprintf("%v|%d|%s", r.TransferEncoding, r.ContentLength, body)
-	}
+	})
 	rc := dialRaw(t, addr)
 	rc.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
 	res, _ := rc.resp("POST")
@@ -500,5 +500,23 @@ func TestBindFreebindAndIPv6(t *testing.T) {
 	}
 	if !e.FrontendServing("fe") {
 		t.Error("frontend not serving")
+	}
+}
+
+func TestPooledConnectionClosedByServer(t *testing.T) {
+	// The server closes idle keep-alive connections after 40ms.
+	a := newBackend(t, "a", nil, func(s *http.Server) { s.IdleTimeout = 40 * time.Millisecond })
+	_, addr, sink := startEngine(t, testConfig(srv("a", a.addr())))
+	rc := dialRaw(t, addr)
+	for i := 0; i < 4; i++ {
+		if res, _ := rc.get("/"); res.StatusCode != 200 {
+			t.Fatalf("request %d after the server closed the pooled connection: %d", i, res.StatusCode)
+		}
+		time.Sleep(120 * time.Millisecond)
+	}
+	for _, r := range sink.all() {
+		if r.Status != 200 {
+			t.Errorf("record %+v", r)
+		}
 	}
 }

@@ -114,7 +114,7 @@ type testBackend struct {
 	h    http.HandlerFunc
 }
 
-func newBackend(t *testing.T, name string, h http.HandlerFunc) *testBackend {
+func newBackend(t *testing.T, name string, h http.HandlerFunc, opts ...func(*http.Server)) *testBackend {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -124,21 +124,31 @@ func newBackend(t *testing.T, name string, h http.HandlerFunc) *testBackend {
 	b.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.mu.Lock()
 		b.reqs = append(b.reqs, r)
+		h := b.h
 		b.mu.Unlock()
-		if b.h != nil {
-			b.h(w, r)
+		if h != nil {
+			h(w, r)
 			return
 		}
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("X-Server", name)
 		fmt.Fprintf(w, "hello from %s", name)
 	}), ReadHeaderTimeout: 5 * time.Second}
+	for _, o := range opts {
+		o(b.srv)
+	}
 	go b.srv.Serve(ln)
 	t.Cleanup(func() { b.srv.Close() })
 	return b
 }
 
 func (b *testBackend) addr() string { return b.ln.Addr().String() }
+
+func (b *testBackend) setHandler(h http.HandlerFunc) {
+	b.mu.Lock()
+	b.h = h
+	b.mu.Unlock()
+}
 
 func (b *testBackend) requests() []*http.Request {
 	b.mu.Lock()

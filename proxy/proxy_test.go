@@ -190,7 +190,7 @@ func TestForwardFor(t *testing.T) {
 	cfg3 := testConfig(srv("s1", a.addr()))
 	cfg3.Backends[0].Options.ForwardFor = &config.ForwardFor{IfNone: true, Header: "X-Client"}
 	_, addr3, _ := startEngine(t, cfg3)
-	a.h = func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "%q", r.Header.Values("X-Client")) }
+	a.setHandler(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "%q", r.Header.Values("X-Client")) })
 	rc3 := dialRaw(t, addr3)
 	if _, body := rc3.get("/", "X-Client: 1.2.3.4\r\n"); body != `["1.2.3.4"]` {
 		t.Errorf("if-none with header: %s", body)
