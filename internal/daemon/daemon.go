@@ -69,7 +69,9 @@ func New(opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Daemon{opts: opts, log: opts.Logger, cfg: cfg, loadedAt: opts.Now()}, nil
+	d := &Daemon{opts: opts, cfg: cfg, loadedAt: opts.Now()}
+	d.log = d.eventLogger(opts.Logger)
+	return d, nil
 }
 
 // Config returns the config in force.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -109,7 +110,7 @@ func TestDrainPatchEnableUnderLoad(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			deadline := time.Now().Add(10 * time.Second)
-			for n := 0; n < 2000 && time.Now().Before(deadline); n++ {
+			for n := 0; n < 50000 && time.Now().Before(deadline); n++ { // bounded; stop ends it first
 				select {
 				case <-stop:
 					return
@@ -147,7 +148,7 @@ func TestDrainPatchEnableUnderLoad(t *testing.T) {
 		t.Errorf("%d of %d requests failed during drain/enable; first: %v", failed.Load(), total.Load(), firstErr.Load())
 	}
 	if b1.hits.Load() == before {
-		t.Error("web01 got no traffic after enable")
+		t.Errorf("web01 got no traffic after enable (%d requests in all)", total.Load())
 	}
 	st, _ = c.Status(ctx)
 	if s := st.Backends[0].Servers[0]; s.State != "UP" || !s.Check.Enabled {
@@ -186,5 +187,34 @@ func TestDrainPatchEnableUnderLoad(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(m), `server="web01"`) || !strings.Contains(string(m), "lbd_log_dropped_total") {
 		t.Errorf("metrics missing server series:\n%.500s", m)
+	}
+}
+
+// TestEventsReachSyslog: reloads and admin actions are logged to the
+// global.log syslog target too, not only stderr.
+func TestEventsReachSyslog(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	cfg := strings.Replace(goodConfig, "global:\n", "global:\n  log:\n    - {address: \""+pc.LocalAddr().String()+"\", facility: local2}\n", 1)
+	td := startDaemon(t, cfg)
+	c := &control.Client{Socket: td.sock}
+	if err := c.SetServerState(context.Background(), "app", "web01", "drain"); err != nil {
+		t.Fatal(err)
+	}
+	pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 4096)
+	for {
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("no admin event on syslog: %v", err)
+		}
+		line := string(buf[:n])
+		// local2.info = 18*8+6 = 150
+		if strings.HasPrefix(line, "<150>") && strings.Contains(line, "server admin state changed") && strings.Contains(line, "app/web01") {
+			return
+		}
 	}
 }

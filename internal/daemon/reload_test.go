@@ -1,0 +1,94 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lbd-ha/lbd/internal/control"
+)
+
+// TestReloadUnderLoad rewrites the config (a third server, a new weight)
+// and reloads while clients run: zero failed requests, the listener is
+// kept, and the new server takes traffic.
+func TestReloadUnderLoad(t *testing.T) {
+	b1, b2, b3 := newBackend(t, "web01"), newBackend(t, "web02"), newBackend(t, "web03")
+	front, statsAddr, metricsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	repl := strings.NewReplacer("%B1%", b1.srv.Listener.Addr().String(), "%B2%", b2.srv.Listener.Addr().String(),
+		"%STATS%", statsAddr, "%METRICS%", metricsAddr)
+	cfg := strings.Replace(repl.Replace(integrationConfig), "%ADDR%", front, 1)
+	td := startDaemon(t, cfg)
+	cfg = strings.ReplaceAll(cfg, "%SOCK%", td.sock)
+	c := &control.Client{Socket: td.sock}
+	hc := &http.Client{Timeout: 5 * time.Second}
+
+	var failed, total atomic.Int64
+	var firstErr atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			deadline := time.Now().Add(10 * time.Second)
+			for n := 0; n < 50000 && time.Now().Before(deadline); n++ { // bounded; stop ends it first
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				total.Add(1)
+				resp, err := hc.Get("http://" + front + "/")
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+				}
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+				}
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	for i := 0; i < 3; i++ {
+		next := cfg
+		if i%2 == 0 {
+			next = strings.Replace(cfg, "      - {name: web02", fmt.Sprintf("      - {name: web03, address: %q}\n      - {name: web02", b3.srv.Listener.Addr().String()), 1)
+		}
+		if err := writeFile(td.cfg, next); err != nil {
+			t.Fatal(err)
+		}
+		r, err := c.Reload(context.Background())
+		if err != nil || !r.OK {
+			t.Fatalf("reload %d: %+v %v", i, r, err)
+		}
+		time.Sleep(150 * time.Millisecond)
+		if st, err := c.Status(context.Background()); err == nil {
+			for _, s := range st.Backends[0].Servers {
+				t.Logf("reload %d: %s %s total=%d", i, s.Name, s.State, s.Total)
+			}
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Errorf("%d of %d requests failed across reloads; first: %v", failed.Load(), total.Load(), firstErr.Load())
+	}
+	if b3.hits.Load() == 0 {
+		t.Error("the server added by reload got no traffic")
+	}
+	t.Logf("%d requests, 0 failed, across 3 reloads", total.Load())
+}
+
+func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
