@@ -230,3 +230,14 @@ func (rc *rawClient) expectClosed() {
 		rc.t.Fatal("connection not closed by the proxy")
 	}
 }
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
