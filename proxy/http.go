@@ -19,9 +19,8 @@ type clientConn struct {
 	fe     *frontend
 	c      *net.TCPConn
 	rc     syscall.RawConn
-	readFn func(fd uintptr) bool
-	rn     int
-	rerr   error
+	stepFn func(fd uintptr) bool
+	st     serveState
 	src    netip.AddrPort
 	in     bufReader // client -> proxy
 	out    bufWriter // proxy -> client
@@ -60,7 +59,7 @@ func (e *Engine) serveHTTP(c *net.TCPConn, fe *frontend) {
 		return
 	}
 	cc.rc = rc
-	cc.readFn = cc.rawRead
+	cc.stepFn = cc.step
 	cc.awaitFn = cc.awaitStep
 	e.track(cc)
 	defer e.untrack(cc)
@@ -70,118 +69,193 @@ func (e *Engine) serveHTTP(c *net.TCPConn, fe *frontend) {
 	cc.out.releaseBuf()
 }
 
-// rawRead runs inside RawConn.Read: it takes a pooled buffer only when the
-// socket has data, so an idle keep-alive connection holds no buffer.
-func (cc *clientConn) rawRead(fd uintptr) bool {
-	b := &cc.in
-	b.hold()
+// serveState is the request loop's state shared with step, which runs
+// inside RawConn.Read.
+type serveState struct {
+	first    bool      // no request completed yet on this connection
+	tStart   time.Time // first byte of the current request (accept for the first)
+	waiting  bool      // waiting for the first byte of a request
+	needMore bool      // the buffered head is incomplete
+	armed    bool      // the http-request deadline is set for this head
+	drained  bool      // the last read did not fill the buffer
+	outcome  uint8
+	err      error // read error (outErr) or parse error (outParse)
+}
+
+const (
+	outNone  uint8 = iota
+	outErr         // the client connection failed or closed
+	outParse       // invalid request head
+	outSlow        // a request with a body or an upgrade: ordinary path
+	outClose       // close the connection
+)
+
+// serve runs the request loop. Bodiless requests (the common case) are
+// read, forwarded and answered inside one long RawConn.Read call, so that
+// after a response the goroutine waits for the next request's readiness
+// edge without a speculative read, and holds no buffer while idle.
+// Requests with a body or an Upgrade leave it for the ordinary path.
+func (cc *clientConn) serve() {
+	fe := cc.fe
+	st := &cc.st
+	st.first, st.tStart = true, time.Now()
+	if !cc.beginWait(st.tStart.Add(fe.httpRequest)) {
+		return
+	}
 	for {
-		n, err := syscall.Read(int(fd), (*b.buf)[b.w:])
+		st.outcome, st.err = outNone, nil
+		st.drained = false // readiness was reset: read before waiting
+		err := cc.rc.Read(cc.stepFn)
+		cc.idle.Store(false)
+		if err != nil {
+			if isTimeout(err) && !cc.e.stopping.Load() && (!st.waiting || st.first) {
+				cc.fail(408, "cR", st.tStart, nil)
+			}
+			return
+		}
+		switch st.outcome {
+		case outErr:
+			if !st.waiting && cc.in.buffered() > 0 {
+				fe.st.errReq.Add(1)
+				cc.fail(400, "CR", st.tStart, nil)
+			}
+			return
+		case outParse:
+			fe.st.errReq.Add(1)
+			code := 400
+			var pe *h1.Error
+			if errors.As(st.err, &pe) {
+				code = pe.Status
+			}
+			cc.fail(code, "PR", st.tStart, nil)
+			return
+		case outSlow:
+			cc.in.timeout = fe.client
+			if !cc.handle(st.tStart) || cc.e.stopping.Load() {
+				return
+			}
+			if !cc.nextRequest() {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+// beginWait prepares the wait for the next request: no buffer held, the
+// given (keep-alive or first request) deadline. False: shutting down.
+func (cc *clientConn) beginWait(deadline time.Time) bool {
+	st := &cc.st
+	cc.in.release()
+	st.waiting, st.needMore, st.armed = true, false, false
+	cc.idle.Store(true)
+	if !deadline.IsZero() {
+		cc.in.dl = deadline
+		cc.c.SetReadDeadline(deadline)
+	}
+	return !cc.e.stopping.Load()
+}
+
+// nextRequest moves to the next request after a response. False: close.
+func (cc *clientConn) nextRequest() bool {
+	st := &cc.st
+	st.first = false
+	if cc.in.buffered() > 0 {
+		st.waiting, st.needMore, st.armed = false, false, false
+		st.tStart = time.Now()
+		return true
+	}
+	// Keep-alive wait; the deadline is only moved when it has drifted.
+	ka := cc.fe.keepAlive
+	now := time.Now()
+	var dl time.Time
+	if left := cc.in.dl.Sub(now); left < ka-ka/8 || left > ka {
+		dl = now.Add(ka)
+	}
+	return cc.beginWait(dl)
+}
+
+// step runs inside RawConn.Read; false means "wait for readability".
+func (cc *clientConn) step(fd uintptr) bool {
+	st := &cc.st
+	fe := cc.fe
+	for {
+		if cc.in.buffered() > 0 && !st.needMore {
+			err := h1.ParseRequest((*cc.in.buf)[cc.in.r:cc.in.w], &cc.req)
+			if err == h1.ErrIncomplete {
+				if cc.in.r == 0 && cc.in.w == len(*cc.in.buf) {
+					st.outcome, st.err = outParse, errHeadTooLarge
+					return true
+				}
+				if !st.armed {
+					st.armed = true
+					cc.in.dl = st.tStart.Add(fe.httpRequest)
+					cc.c.SetReadDeadline(cc.in.dl)
+				}
+				st.needMore = true
+				continue
+			}
+			if err != nil {
+				st.outcome, st.err = outParse, err
+				return true
+			}
+			req := &cc.req
+			if req.Chunked || req.ContentLength > 0 || req.Upgrade || req.Expect100 {
+				st.outcome = outSlow
+				return true
+			}
+			if !cc.handle(st.tStart) || cc.e.stopping.Load() {
+				st.outcome = outClose
+				return true
+			}
+			if !cc.nextRequest() {
+				st.outcome = outClose
+				return true
+			}
+			continue
+		}
+		if st.drained {
+			// The socket was empty after the last read: any byte since
+			// has raised a fresh readiness edge, so wait without reading.
+			st.drained = false
+			return false
+		}
+		cc.in.hold()
+		buf := *cc.in.buf
+		if cc.in.w == len(buf) && cc.in.r > 0 {
+			copy(buf, buf[cc.in.r:cc.in.w])
+			cc.in.w -= cc.in.r
+			cc.in.r = 0
+		}
+		space := len(buf) - cc.in.w
+		n, err := syscall.Read(int(fd), buf[cc.in.w:])
 		if err == syscall.EINTR {
 			continue
 		}
 		if err == syscall.EAGAIN {
-			b.release()
+			cc.in.release()
 			return false
 		}
-		cc.rn, cc.rerr = n, err
-		return true
-	}
-}
-
-// waitRequest waits (without holding a buffer) for the first bytes of the
-// next request.
-func (cc *clientConn) waitRequest(deadline time.Time) error {
-	cc.in.release()
-	cc.idle.Store(true)
-	cc.c.SetReadDeadline(deadline)
-	cc.in.dl = deadline
-	if cc.e.stopping.Load() {
-		cc.idle.Store(false)
-		return io.EOF
-	}
-	err := cc.rc.Read(cc.readFn)
-	cc.idle.Store(false)
-	if err != nil {
-		return err
-	}
-	if cc.rerr != nil {
-		return cc.rerr
-	}
-	if cc.rn <= 0 {
-		return io.EOF
-	}
-	cc.in.w += cc.rn
-	cc.in.n += int64(cc.rn)
-	return nil
-}
-
-func (cc *clientConn) serve() {
-	fe := cc.fe
-	first := true
-	accepted := time.Now()
-	for {
-		tStart := accepted
-		if cc.in.buffered() == 0 {
-			deadline := accepted.Add(fe.httpRequest)
-			if !first {
-				deadline = time.Now().Add(fe.keepAlive)
-			}
-			if err := cc.waitRequest(deadline); err != nil {
-				if first && isTimeout(err) && !cc.e.stopping.Load() {
-					cc.fail(408, "cR", tStart, nil)
-				}
-				return
-			}
-			if !first {
-				tStart = time.Now()
-			}
-		} else if !first {
-			tStart = time.Now()
+		if err != nil {
+			st.outcome, st.err = outErr, err
+			return true
 		}
-		// Headers must be complete by tStart + timeout http-request (set
-		// only when the head did not arrive whole).
-		cc.in.timeout = 0
-		armed := false
-		for {
-			err := h1.ParseRequest((*cc.in.buf)[cc.in.r:cc.in.w], &cc.req)
-			if err == nil {
-				break
-			}
-			if err != h1.ErrIncomplete {
-				fe.st.errReq.Add(1)
-				code := 400
-				var pe *h1.Error
-				if errors.As(err, &pe) {
-					code = pe.Status
-				}
-				cc.fail(code, "PR", tStart, nil)
-				return
-			}
-			if !armed {
-				armed = true
-				cc.in.dl = tStart.Add(fe.httpRequest)
-				cc.c.SetReadDeadline(cc.in.dl)
-			}
-			if ferr := cc.in.fill(); ferr != nil {
-				if isTimeout(ferr) {
-					cc.fail(408, "cR", tStart, nil)
-				} else if ferr == errHeadTooLarge {
-					fe.st.errReq.Add(1)
-					cc.fail(400, "PR", tStart, nil)
-				} else if cc.in.buffered() > 0 {
-					fe.st.errReq.Add(1)
-					cc.fail(400, "CR", tStart, nil)
-				}
-				return
+		if n == 0 {
+			st.outcome, st.err = outErr, io.EOF
+			return true
+		}
+		cc.in.w += n
+		cc.in.n += int64(n)
+		st.drained = n < space
+		st.needMore = false
+		if st.waiting {
+			st.waiting = false
+			cc.idle.Store(false)
+			if !st.first {
+				st.tStart = time.Now()
 			}
 		}
-		cc.in.timeout = fe.client
-		if !cc.handle(tStart) {
-			return
-		}
-		first = false
-		accepted = time.Now()
 	}
 }
 
