@@ -727,8 +727,9 @@ func (cc *clientConn) sendAwait(x *exchange, sw *bufWriter, sr *bufReader) error
 		sr.dl = armDeadline(sr.c.SetReadDeadline, sr.dl, sr.timeout)
 	}
 	st := &cc.await
-	*st = awaitState{out: sw.b, sr: sr}
+	*st = awaitState{out: sw.b, in: (*sr.buf)[sr.w:]}
 	err := x.rc.Read(cc.awaitFn)
+	st.out, st.in = nil, nil
 	sw.n += int64(st.wrote)
 	if st.wrote < len(sw.b) {
 		if err != nil && st.wrote == 0 {
@@ -755,8 +756,8 @@ func (cc *clientConn) sendAwait(x *exchange, sw *bufWriter, sr *bufReader) error
 }
 
 type awaitState struct {
-	out   []byte
-	sr    *bufReader
+	out   []byte // the request to write
+	in    []byte // free space of the response buffer
 	wrote int
 	done  bool // the whole request was written
 	rn    int
@@ -781,9 +782,8 @@ func (cc *clientConn) awaitStep(fd uintptr) bool {
 			return false // wait for the answer
 		}
 	}
-	buf := *st.sr.buf
 	for {
-		n, err := syscall.Read(int(fd), buf[st.sr.w:])
+		n, err := syscall.Read(int(fd), st.in)
 		if err == syscall.EINTR {
 			continue
 		}
