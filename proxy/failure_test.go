@@ -520,3 +520,105 @@ func TestPooledConnectionClosedByServer(t *testing.T) {
 		}
 	}
 }
+
+func TestPersistentRequestsUseServerQueue(t *testing.T) {
+	release := make(chan struct{})
+	slow := newBackend(t, "s1", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+		w.Header().Set("X-Server", "s1")
+	})
+	other := newBackend(t, "s2", nil)
+	cfg := testConfig(config.Server{Name: "s1", Address: slow.addr(), Cookie: "s1", ServerDefaults: config.ServerDefaults{Maxconn: 1}},
+		config.Server{Name: "s2", Address: other.addr(), Cookie: "s2"})
+	cfg.Backends[0].Cookie = &config.Cookie{Name: "SERVERID", Indirect: true}
+	e, addr, sink := startEngine(t, cfg)
+	busy := dialRaw(t, addr)
+	busy.send("GET /slow HTTP/1.1\r\nHost: x\r\nCookie: SERVERID=s1\r\n\r\n")
+	waitFor(t, "s1 busy", func() bool { return e.Backends()[0].Servers[0].Sessions == 1 })
+	// A persistent request waits in s1's queue instead of going to s2.
+	done := make(chan string, 1)
+	go func() {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		defer c.Close()
+		io.WriteString(c, "GET /x HTTP/1.1\r\nHost: x\r\nCookie: SERVERID=s1\r\n\r\n")
+		buf := make([]byte, 4096)
+		n, _ := c.Read(buf)
+		done <- string(buf[:n])
+	}()
+	waitFor(t, "a request in s1's queue", func() bool { return e.Backends()[0].Servers[0].Queue == 1 })
+	if q := e.Backends()[0].Queue; q != 0 {
+		t.Errorf("backend queue %d, want 0 (server queue used)", q)
+	}
+	// A new client is not queued: it goes to s2.
+	if res, _ := dialRaw(t, addr).get("/"); res.Header.Get("X-Server") != "s2" {
+		t.Errorf("new client went to %q", res.Header.Get("X-Server"))
+	}
+	close(release)
+	busy.resp("GET")
+	if got := <-done; !strings.Contains(got, "X-Server: s1") {
+		t.Errorf("queued persistent request answered by %q", got)
+	}
+	waitFor(t, "queued record", func() bool {
+		for _, r := range sink.all() {
+			if r.SrvQueue == 1 && r.Server == "s1" {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func TestRuntimeStateSurvivesReload(t *testing.T) {
+	a, b := newBackend(t, "a", nil), newBackend(t, "b", nil)
+	bind := freeAddr(t)
+	mk := func() *config.Config {
+		cfg := testConfig(srv("a", a.addr()), srv("b", b.addr()))
+		cfg.Frontends[0].Bind = []string{bind}
+		return cfg
+	}
+	e, addr, _ := startEngine(t, mk())
+	if err := e.SetServerState("be", "a", ServerState{Up: true, Admin: AdminMaint}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetServerWeight("be", "b", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetServerWeight("be", "b", 300); err == nil {
+		t.Error("weight 300 accepted")
+	}
+	if err := e.SetServerState("nope", "a", ServerState{}); err == nil || !strings.Contains(err.Error(), "be") {
+		t.Errorf("unknown backend error %v should list backends", err)
+	}
+	if e.BackendUsable("be") {
+		t.Error("a in maint and b at weight 0: backend should be unusable")
+	}
+	if err := e.SetServerWeight("be", "b", 5); err != nil {
+		t.Fatal(err)
+	}
+	rc := dialRaw(t, addr)
+	for i := 0; i < 3; i++ {
+		if res, _ := rc.get("/"); res.Header.Get("X-Server") != "b" {
+			t.Fatalf("maint server got traffic")
+		}
+	}
+	if err := e.Reload(mk()); err != nil {
+		t.Fatal(err)
+	}
+	bs := e.Backends()[0]
+	if bs.Servers[0].State != "MAINT" || bs.Servers[1].Weight != 5 || bs.Servers[1].Total != 3 || bs.Servers[0].Transitions != 1 {
+		t.Errorf("after reload: %+v", bs.Servers)
+	}
+	if bs.Responses["2xx"] != 3 || bs.Total != 3 {
+		t.Errorf("backend counters %+v", bs)
+	}
+	fs := e.Frontends()[0]
+	if fs.Requests != 3 || fs.Responses["2xx"] != 3 || !fs.Serving || fs.BytesOut == 0 {
+		t.Errorf("frontend status %+v", fs)
+	}
+}
