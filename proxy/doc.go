@@ -20,6 +20,9 @@
 // listing the valid ones. BoundAddrs returns a frontend's bound addresses
 // (handy with port 0 in tests).
 //
+// Options.StatsHandler renders the stats page for frontends with `stats`
+// enabled; the proxy matches the stats URI and checks `stats auth` first.
+//
 // Options.AccessLog is called synchronously once per HTTP request or TCP
 // session with a *logs.Record that is reused afterwards: copy the struct if
 // it must outlive the call.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -26,6 +27,10 @@ type Options struct {
 	// the record is reused after the call returns, so copy it (the struct
 	// value) if it is kept.
 	AccessLog func(*logs.Record)
+	// StatsHandler renders the statistics page for frontends with
+	// `stats: {enable: true}` (matched on the stats URI prefix, after the
+	// proxy checked `stats auth`); nil answers 503 there.
+	StatsHandler http.Handler
 }
 
 // Engine is the proxy: listeners, routing, balancing and forwarding.

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -361,9 +362,13 @@ func (cc *clientConn) handle(tStart time.Time) bool {
 	tHead := time.Now()
 	fe.st.requests.Add(1)
 	fe.st.bytesIn.Add(uint64(req.Len))
+	cc.in.r += req.Len // the head is consumed; the body (if any) follows
 	cc.resetRecord(tStart)
 	cc.rec.TR = tHead.Sub(tStart)
 
+	if fe.stats != nil && bytes.HasPrefix(req.URI, fe.stats.uri) {
+		return cc.serveStats(tStart)
+	}
 	m := matchCtx{req: req, path: requestPath(req.URI), src: cc.src.Addr()}
 	be := fe.route(&m)
 	if be == nil {
@@ -413,7 +418,7 @@ func (cc *clientConn) handle(tStart time.Time) bool {
 	sr := bufReader{c: x.sconn, timeout: be.server, dl: x.rdl}
 	defer sr.releaseAll()
 
-	bodyStart := cc.in.r + req.Len
+	bodyStart := cc.in.r
 	replayable := x.bodyKind == h1.BodyNone || (x.bodyKind == h1.BodyLength && int64(cc.in.w-bodyStart) >= req.ContentLength)
 	var tSent time.Time
 	for attempt := 0; ; attempt++ {

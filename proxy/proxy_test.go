@@ -551,3 +551,43 @@ func TestLargeBodiesAndPipelining(t *testing.T) {
 		}
 	}
 }
+
+func TestStatsPageInFrontend(t *testing.T) {
+	a := newBackend(t, "a", nil)
+	cfg := testConfig(srv("a", a.addr()))
+	cfg.Frontends[0].Stats = &config.Stats{Enable: true, URI: "/haproxy?stats", Realm: "Stats", Auth: []string{"admin:secret"}}
+	sink := &logSink{}
+	e, err := New(cfg, Options{AccessLog: sink.add, StatsHandler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "stats page csv=%v", r.URL.RawQuery == "stats;csv" || strings.HasSuffix(r.RequestURI, ";csv"))
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Shutdown(t.Context()) })
+	rc := dialRaw(t, e.BoundAddrs("fe")[0])
+	res, _ := rc.get("/haproxy?stats")
+	if res.StatusCode != 401 || res.Header.Get("WWW-Authenticate") != `Basic realm="Stats"` {
+		t.Fatalf("no auth: %d %q", res.StatusCode, res.Header.Get("WWW-Authenticate"))
+	}
+	res, body := rc.get("/haproxy?stats;csv", "Authorization: Basic YWRtaW46c2VjcmV0\r\n")
+	if res.StatusCode != 200 || body != "stats page csv=true" {
+		t.Fatalf("stats: %d %q", res.StatusCode, body)
+	}
+	if res, _ := rc.get("/other"); res.Header.Get("X-Server") != "a" {
+		t.Error("non-stats request not proxied")
+	}
+	if len(a.requests()) != 1 {
+		t.Errorf("backend saw %d requests, want 1", len(a.requests()))
+	}
+	waitFor(t, "stats record", func() bool {
+		for _, r := range sink.all() {
+			if r.Server == "<STATS>" && r.Status == 200 {
+				return true
+			}
+		}
+		return false
+	})
+}

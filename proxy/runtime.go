@@ -66,6 +66,7 @@ type frontend struct {
 	serverClose bool
 	log         bool
 	dontLogNull bool
+	stats       *statsCfg
 	st          *counters
 }
 
@@ -379,6 +380,7 @@ func compileFrontend(fc *config.Frontend, d *config.Defaults, g *generation, reg
 		dontLogNull: pickBool(fc.Options.DontLogNull, d.Options.DontLogNull),
 	}
 	f.keepAlive = pickDur(t.HTTPKeepAlive, dt.HTTPKeepAlive, f.httpRequest)
+	f.stats = compileStats(fc.Stats)
 	if f.mode != "http" && f.mode != "tcp" {
 		return nil, fmt.Errorf("mode %q: want http or tcp", f.mode)
 	}
