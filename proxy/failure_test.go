@@ -622,3 +622,66 @@ func TestRuntimeStateSurvivesReload(t *testing.T) {
 		t.Errorf("frontend status %+v", fs)
 	}
 }
+
+// TestForwardedBytesAreCanonical records the exact bytes the server gets.
+func TestForwardedBytesAreCanonical(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				var acc []byte
+				buf := make([]byte, 4096)
+				for {
+					n, err := c.Read(buf)
+					acc = append(acc, buf[:n]...)
+					if i := strings.Index(string(acc), "\r\n\r\n"); i >= 0 && (!strings.Contains(string(acc), "chunked") || strings.HasSuffix(string(acc), "0\r\n\r\n")) {
+						got <- string(acc)
+						c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+						return
+					}
+					if err != nil {
+						got <- string(acc)
+						return
+					}
+				}
+			}()
+		}
+	}()
+	cfg := testConfig(srv("raw", ln.Addr().String()))
+	cfg.Defaults.Options.HTTPServerClose = boolp(true)
+	_, addr, _ := startEngine(t, cfg)
+	cases := []struct{ in, want string }{
+		{
+			"GET /a HTTP/1.1\r\nHost:   example.com  \r\nX-A:\tv \r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n",
+			"GET /a HTTP/1.1\r\nHost: example.com\r\nX-A: v\r\nConnection: close\r\n\r\n",
+		},
+		{
+			"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=x\r\nabc\r\n0\r\n\r\n",
+			"POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+		},
+		{
+			"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 003, 3\r\n\r\nxyz",
+			"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nConnection: close\r\n\r\nxyz",
+		},
+	}
+	for _, c := range cases {
+		rc := dialRaw(t, addr)
+		rc.send(c.in)
+		if res, _ := rc.resp("GET"); res.StatusCode != 200 {
+			t.Fatalf("%q: %d", c.in, res.StatusCode)
+		}
+		if g := <-got; g != c.want {
+			t.Errorf("forwarded\n%q\nwant\n%q", g, c.want)
+		}
+	}
+}
