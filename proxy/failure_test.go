@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -683,5 +684,56 @@ func TestForwardedBytesAreCanonical(t *testing.T) {
 		if g := <-got; g != c.want {
 			t.Errorf("forwarded\n%q\nwant\n%q", g, c.want)
 		}
+	}
+}
+
+// blackhole returns a loopback address whose accept queue is full, so new
+// SYNs are dropped and connects time out.
+func blackhole(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := syscall.Getsockname(fd)
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+	// Fill the queue (backlog 0 still admits one connection).
+	for i := 0; i < 2; i++ {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			break
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+		c.Close()
+		t.Skip("kernel accepted a connection beyond the backlog; cannot build a blackhole here")
+	}
+	return addr
+}
+
+func TestConnectTimeout(t *testing.T) {
+	cfg := testConfig(srv("hole", blackhole(t)))
+	cfg.Defaults.Retries = intp(1)
+	cfg.Defaults.Timeouts.Connect = 100 * time.Millisecond
+	_, addr, sink := startEngine(t, cfg)
+	start := time.Now()
+	res, _ := dialRaw(t, addr).get("/")
+	if res.StatusCode != 503 {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	// Two attempts of 100ms plus a 100ms turn-around.
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Errorf("answered after %v: connect timeout not applied", d)
+	}
+	if rec := sink.last(t); rec.Termination != "SC--" || rec.Retries != 1 || rec.Tc < 250*time.Millisecond {
+		t.Errorf("record %q retries %d Tc %v", rec.Termination, rec.Retries, rec.Tc)
 	}
 }
