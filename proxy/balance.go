@@ -158,7 +158,6 @@ var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan *serve
 
 var (
 	errNoServer  = errors.New("no server available")
-	errQueueFull = errors.New("queue full")
 	errQueueTime = errors.New("queue timeout")
 )
 

@@ -26,7 +26,6 @@ type clientConn struct {
 	in     bufReader // client -> proxy
 	out    bufWriter // proxy -> client
 	idle   atomic.Bool
-	closed atomic.Bool
 
 	await   awaitState
 	awaitFn func(fd uintptr) bool

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"io"
 	"net"
 	"runtime"
 	"testing"
@@ -30,7 +29,7 @@ func BenchmarkIdleKeepAliveMemory(b *testing.B) {
 				b.Fatal(err)
 			}
 			conns = append(conns, c)
-			io.WriteString(c, string(benchReq))
+			c.Write(benchReq)
 			got := 0
 			for {
 				k, err := c.Read(buf[got:])
