@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,13 +33,14 @@ const trackInterval = 100 * time.Millisecond
 // configuration inside each component; the components themselves live for
 // the whole process so listeners, check history and VRRP state survive.
 type runtime struct {
-	d      *Daemon
-	engine *proxy.Engine
-	checks *checks.Manager
-	access atomic.Pointer[logs.Logger]
-	nodes  []*vrrpNode
-	side   *sideServers // standalone stats page and /metrics
-	failed chan error   // a component that cannot go on reports here
+	d       *Daemon
+	feStats atomic.Pointer[[]frontendStats] // stats pages inside frontends
+	engine  *proxy.Engine
+	checks  *checks.Manager
+	access  atomic.Pointer[logs.Logger]
+	nodes   []*vrrpNode
+	side    *sideServers // standalone stats page and /metrics
+	failed  chan error   // a component that cannot go on reports here
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -65,7 +67,8 @@ func (d *Daemon) start(ctx context.Context, cfg *config.Config) (rt *runtime, er
 	}
 	rt.access.Store(lg)
 
-	rt.engine, err = proxy.New(cfg, proxy.Options{Logger: d.log, AccessLog: rt.logAccess})
+	rt.setFrontendStats(cfg)
+	rt.engine, err = proxy.New(cfg, proxy.Options{Logger: d.log, AccessLog: rt.logAccess, StatsHandler: http.HandlerFunc(rt.serveFrontendStats)})
 	if err != nil {
 		return rt, fmt.Errorf("building proxy: %w", err)
 	}
@@ -115,6 +118,44 @@ func (rt *runtime) startNode(ctx context.Context, in config.VRRPInstance) (*vrrp
 		}
 	}()
 	return vn, nil
+}
+
+// frontendStats is the stats page of one frontend with `stats: enable`.
+type frontendStats struct {
+	uri string
+	h   http.Handler
+}
+
+// setFrontendStats builds the stats pages served inside frontends. The
+// proxy matches the URI and checks `stats auth` itself, then calls
+// serveFrontendStats; the page keeps its own realm, refresh and version
+// settings.
+func (rt *runtime) setFrontendStats(cfg *config.Config) {
+	var list []frontendStats
+	for _, f := range cfg.Frontends {
+		if f.Stats == nil || !f.Stats.Enable {
+			continue
+		}
+		sc := *f.Stats
+		sc.Auth = nil // already checked by the proxy
+		list = append(list, frontendStats{uri: sc.URI, h: stats.New(sc, rt.d.Status)})
+	}
+	rt.feStats.Store(&list)
+}
+
+func (rt *runtime) serveFrontendStats(w http.ResponseWriter, r *http.Request) {
+	list := rt.feStats.Load()
+	var best *frontendStats
+	for i, fs := range *list {
+		if strings.HasPrefix(r.RequestURI, fs.uri) && (best == nil || len(fs.uri) > len(best.uri)) {
+			best = &(*list)[i]
+		}
+	}
+	if best == nil {
+		http.Error(w, "no stats page here", http.StatusNotFound)
+		return
+	}
+	best.h.ServeHTTP(w, r)
 }
 
 // logAccess filters per section and hands the record to the async logger.
@@ -206,6 +247,7 @@ func (rt *runtime) reload(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("health checks: %w", err)
 	}
 	rt.pushServerStates()
+	rt.setFrontendStats(cfg)
 	if prev := rt.access.Swap(lg); prev != nil {
 		prev.Close()
 	}

@@ -217,10 +217,7 @@ func TestRoundTripArticle2(t *testing.T) {
 
 	resp, _ := get(t, "http://"+front+"/haproxy?stats", nil)
 	if by := resp.Header.Get("X-Served-By"); by != "" {
-		// The request was proxied to a server: the proxy does not serve
-		// stats configured inside a frontend/listen yet (stats.Match is not
-		// called). Reported to the proxy owner; this check runs once it is.
-		t.Skipf("stats inside listen %s not served by lbd yet (GET /haproxy?stats went to %s)", cfg.Listen[0].Name, by)
+		t.Fatalf("GET /haproxy?stats was proxied to %s: the stats page inside listen %s must be served by lbd", by, cfg.Listen[0].Name)
 	}
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `realm="Strictly Private"`) {
 		t.Errorf("stats without auth: %d %q (served by %q), want 401 with realm \"Strictly Private\"", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), resp.Header.Get("X-Served-By"))
