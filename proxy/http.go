@@ -476,7 +476,8 @@ func (cc *clientConn) handle(tStart time.Time) bool {
 				cc.failReq(503, "SC", tStart, be)
 				return false
 			}
-			x.sconn, x.reused, x.rc, x.awaitOK = c, false, nil, false
+			x.sconn, x.reused, x.awaitOK = c, false, false
+			x.rc, _ = c.SyscallConn()
 			sw.c, sr.c = c, c
 			sw.dl, sr.dl = time.Time{}, time.Time{}
 			sr.r, sr.w, sr.n, sr.gotAny = 0, 0, 0, false
