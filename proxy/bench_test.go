@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lbd-ha/lbd/internal/config"
+	"github.com/lbd-ha/lbd/internal/logs"
 	"github.com/lbd-ha/lbd/proxy/h1"
 )
 
@@ -58,14 +59,18 @@ func rawServer(tb testing.TB) string {
 	return ln.Addr().String()
 }
 
-func benchEngine(b *testing.B, serverClose bool) string {
+func benchEngine(b *testing.B, serverClose bool, opts ...Options) string {
 	s1, s2 := rawServer(b), rawServer(b)
 	cfg := testConfig(config.Server{Name: "s1", Address: s1, Cookie: "s1"}, config.Server{Name: "s2", Address: s2, Cookie: "s2"})
 	if serverClose {
 		cfg.Defaults.Options.HTTPServerClose = boolp(true)
 		cfg.Backends[0].Cookie = &config.Cookie{Name: "SERVERID", Indirect: true, NoCache: true}
 	}
-	e, err := New(cfg, Options{})
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	e, err := New(cfg, o)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -120,6 +125,17 @@ func benchClient(b *testing.B, addr string, n func() bool) {
 // to keep-alive loopback servers (allocs/op counts the whole process).
 func BenchmarkProxyKeepAlive(b *testing.B) {
 	addr := benchEngine(b, false)
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	benchClient(b, addr, func() bool { i++; return i <= b.N })
+}
+
+// BenchmarkProxyKeepAliveLogged is BenchmarkProxyKeepAlive with an access
+// log callback: repeated requests log without allocating.
+func BenchmarkProxyKeepAliveLogged(b *testing.B) {
+	var n int64
+	addr := benchEngine(b, false, Options{AccessLog: func(r *logs.Record) { n += r.BytesRead }})
 	b.ReportAllocs()
 	b.ResetTimer()
 	i := 0

@@ -34,6 +34,10 @@ type clientConn struct {
 	resp h1.Response
 	rec  logs.Record
 	term [4]byte
+
+	lastTerm    [4]byte // cached strings for the access log
+	lastTermStr string
+	lastLine    string
 }
 
 func (cc *clientConn) wakeIdle() {
@@ -309,17 +313,28 @@ func (cc *clientConn) emit(tStart time.Time, withLine bool) {
 	}
 	r := &cc.rec
 	r.Ta = time.Since(tStart)
-	r.Termination = string(cc.term[:])
+	if cc.term != cc.lastTerm || cc.lastTermStr == "" {
+		cc.lastTerm, cc.lastTermStr = cc.term, string(cc.term[:])
+	}
+	r.Termination = cc.lastTermStr
 	r.ActConn = cc.e.actConn.Load()
 	r.FeConn = fe.st.cur.Load()
 	if withLine && cc.req.Method != nil {
-		b := make([]byte, 0, len(cc.req.Method)+len(cc.req.URI)+10)
-		b = append(b, cc.req.Method...)
-		b = append(b, ' ')
-		b = append(b, cc.req.URI...)
-		b = append(b, " HTTP/1."...)
-		b = append(b, byte('0'+cc.req.Minor))
-		r.RequestLine = string(b)
+		// Reuse the previous line's string when the request repeats it
+		// (keep-alive clients often do): no allocation then.
+		req := &cc.req
+		l := cc.lastLine
+		n := len(req.Method) + 1 + len(req.URI) + 9
+		if len(l) != n || l[:len(req.Method)] != string(req.Method) || l[len(req.Method)+1:n-9] != string(req.URI) || l[n-1] != byte('0'+req.Minor) {
+			b := make([]byte, 0, n)
+			b = append(b, req.Method...)
+			b = append(b, ' ')
+			b = append(b, req.URI...)
+			b = append(b, " HTTP/1."...)
+			b = append(b, byte('0'+req.Minor))
+			cc.lastLine = string(b)
+		}
+		r.RequestLine = cc.lastLine
 	} else if withLine {
 		r.RequestLine = "<BADREQ>"
 	}
