@@ -6,7 +6,7 @@
 // The daemon builds an Engine from a loaded *config.Config and drives it:
 //
 //	e, err := proxy.New(cfg, proxy.Options{Logger: log, AccessLog: logq.Push})
-//	err = e.Start(ctx)            // bind every listener, serve in background
+//	err = e.Start(ctx)            // bind every listener (ctx bounds binding), serve in background
 //	err = e.Reload(newCfg)        // validate, then swap atomically
 //	err = e.SetServerState("app", "s1", proxy.ServerState{Up: false})
 //	err = e.SetServerWeight("app", "s1", 50)
@@ -14,6 +14,8 @@
 //	ok := e.BackendUsable("app"); ok = e.FrontendServing("www")
 //	err = e.Shutdown(ctx)         // stop accepting, drain, then close
 //
+// Start returns once every listener is bound (an error closes the ones
+// opened); serving goes on in background goroutines until Shutdown.
 // Servers start Up; the health checker corrects that with SetServerState.
 // Admin states: AdminReady, AdminDrain (persistent cookie traffic only),
 // AdminMaint (no traffic). Unknown backend or server names return an error
