@@ -591,3 +591,36 @@ func TestStatsPageInFrontend(t *testing.T) {
 		return false
 	})
 }
+
+func TestInterimResponsesForwarded(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 4096)
+		c.Read(buf)
+		c.Write([]byte("HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"))
+		time.Sleep(20 * time.Millisecond)
+		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+		c.Read(buf)
+	}()
+	_, addr, sink := startEngine(t, testConfig(srv("s", ln.Addr().String())))
+	rc := dialRaw(t, addr)
+	rc.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if head := rc.rawHead(); head != "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n" {
+		t.Fatalf("interim %q", head)
+	}
+	if res, body := rc.resp("GET"); res.StatusCode != 200 || body != "ok" {
+		t.Fatalf("final %d %q", res.StatusCode, body)
+	}
+	if rec := sink.last(t); rec.Status != 200 {
+		t.Errorf("logged status %d", rec.Status)
+	}
+}
