@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X github.com/lbd-ha/lbd/internal/build.Version=$(VERSION) -X g
 export CGO_ENABLED := 0
 # Tools the tests use; installed from apt when missing (root only).
 TEST_TOOLS := ip:iproute2 keepalived:keepalived rpm:rpm dpkg-deb:dpkg systemd-analyze:systemd rpmlint:rpmlint chromium:chromium chromedriver:chromium-driver setpriv:util-linux
-BENCH_TOOLS := haproxy:haproxy nginx:nginx wrk:wrk ip:iproute2
+BENCH_TOOLS := haproxy:haproxy nginx:nginx wrk:wrk ip:iproute2 keepalived:keepalived
 
 .DEFAULT_GOAL := help
 
@@ -49,9 +49,10 @@ fuzz: deps ## run every fuzz target for FUZZTIME each
 demo: build test-tools ## run the built-in lab demo (root)
 	scripts/demo.sh
 
-bench: build ## lbd vs HAProxy side by side (installs haproxy, nginx, wrk)
+bench: build ## lbd vs HAProxy and vs keepalived side by side (installs haproxy, nginx, wrk, keepalived; root)
 	@scripts/need.sh $(BENCH_TOOLS)
 	bench/run.sh
+	bench/failover.sh
 
 rpm: build ## build dist/lbd-*.rpm with nfpm
 	$(GO) run ./packaging/nfpm -packager rpm -version $(VERSION) -out dist

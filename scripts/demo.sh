@@ -15,9 +15,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "make demo needs root (network namespaces): sudo make demo" >&2; exit 1; }
 
+. scripts/lab.sh
 P="lbdemo$(printf '%04x' $((RANDOM % 65536)))"   # unique per run
 RUN=$(mktemp -d "/tmp/$P.XXXX")
-NODES=(lb1 lb2 web01 web02 static01 client)
 declare -A ADDR=([lb1]=10.10.0.10 [lb2]=10.10.0.20 [web01]=10.10.0.11 [web02]=10.10.0.12 [static01]=10.10.0.13 [client]=10.10.0.50)
 PIDS=()
 
@@ -26,33 +26,18 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	sleep 0.3
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	for n in "${NODES[@]}" sw; do ip netns del "$P-$n" 2>/dev/null; done
+	lab_down
 	rm -rf "$RUN"
 	echo "demo: cleaned up namespaces $P-*"
 }
 trap cleanup EXIT INT TERM
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-inns() { local n=$1; shift; ip netns exec "$P-$n" "$@"; }
+inns() { lab_exec "$@"; }
 
-say "building the lab ($P-*: ${NODES[*]})"
+say "building the lab ($P-*: lb1 lb2 web01 web02 static01 client)"
 go build -o "$RUN/demo" ./internal/lab/demo
-ip netns add "$P-sw"
-ip -n "$P-sw" link add br0 type bridge mcast_snooping 0
-ip -n "$P-sw" link set br0 up
-i=0
-for n in "${NODES[@]}"; do
-	ip netns add "$P-$n"
-	ip link add "${P}v$i" type veth peer name "${P}p$i"
-	ip link set "${P}v$i" netns "$P-$n"
-	ip link set "${P}p$i" netns "$P-sw"
-	ip -n "$P-sw" link set "${P}p$i" master br0 up
-	ip -n "$P-$n" link set "${P}v$i" name eth0
-	ip -n "$P-$n" addr add "${ADDR[$n]}/24" dev eth0
-	ip -n "$P-$n" link set eth0 up
-	ip -n "$P-$n" link set lo up
-	i=$((i+1))
-done
+lab_up "$P" lb1=10.10.0.10/24 lb2=10.10.0.20/24 web01=10.10.0.11/24 web02=10.10.0.12/24 static01=10.10.0.13/24 client=10.10.0.50/24
 
 say "starting three demo backends"
 for n in web01 web02 static01; do

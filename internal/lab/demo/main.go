@@ -71,14 +71,15 @@ func client(args []string) error {
 	url := fs.String("url", "http://10.10.0.100/", "URL")
 	dur := fs.Duration("for", 8*time.Second, "run this long (bounded)")
 	every := fs.Duration("every", 10*time.Millisecond, "one request per interval")
+	timeout := fs.Duration("timeout", 200*time.Millisecond, "per-request timeout (connect and response)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	hc := &http.Client{
-		Timeout: 200 * time.Millisecond,
+		Timeout: *timeout,
 		Transport: &http.Transport{
 			DisableKeepAlives: true, // each request finds the VIP's current owner
-			DialContext:       (&net.Dialer{Timeout: 200 * time.Millisecond}).DialContext,
+			DialContext:       (&net.Dialer{Timeout: *timeout}).DialContext,
 		},
 	}
 	start := time.Now()
