@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -101,29 +100,7 @@ func TestDrainPatchEnableUnderLoad(t *testing.T) {
 	}
 
 	// A bounded client loop runs during drain / patch / enable.
-	var failed, total atomic.Int64
-	var firstErr atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			deadline := time.Now().Add(10 * time.Second)
-			for n := 0; n < 50000 && time.Now().Before(deadline); n++ { // bounded; stop ends it first
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				total.Add(1)
-				if _, err := get(); err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-				}
-			}
-		}()
-	}
+	ld := startLoad("http://"+front+"/", 4)
 	time.Sleep(200 * time.Millisecond)
 	if err := c.SetServerState(ctx, "app", "web01", "drain"); err != nil {
 		t.Fatal(err)
@@ -142,13 +119,12 @@ func TestDrainPatchEnableUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	if failed.Load() != 0 {
-		t.Errorf("%d of %d requests failed during drain/enable; first: %v", failed.Load(), total.Load(), firstErr.Load())
+	total, failed, firstErr := ld.stop()
+	if failed != 0 {
+		t.Errorf("%d of %d requests failed during drain/enable; first: %v", failed, total, firstErr)
 	}
 	if b1.hits.Load() == before {
-		t.Errorf("web01 got no traffic after enable (%d requests in all)", total.Load())
+		t.Errorf("web01 got no traffic after enable (%d requests in all)", total)
 	}
 	st, _ = c.Status(ctx)
 	if s := st.Backends[0].Servers[0]; s.State != "UP" || !s.Check.Enabled {

@@ -2,12 +2,7 @@ package daemon
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,38 +33,7 @@ backends:
 `
 	td := startDaemon(t, cfg)
 	c := &control.Client{Socket: td.sock}
-	hc := &http.Client{Timeout: 5 * time.Second}
-	var failed, total atomic.Int64
-	var firstErr atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			deadline := time.Now().Add(10 * time.Second)
-			for n := 0; n < 50000 && time.Now().Before(deadline); n++ { // bounded; stop ends it first
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				total.Add(1)
-				resp, err := hc.Get("http://" + front + "/")
-				if err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != 200 {
-						err = fmt.Errorf("status %d", resp.StatusCode)
-					}
-				}
-				if err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-				}
-			}
-		}()
-	}
+	ld := startLoad("http://"+front+"/", 4)
 	time.Sleep(300 * time.Millisecond)
 	killed := time.Now()
 	b1.srv.CloseClientConnections()
@@ -84,8 +48,7 @@ backends:
 		time.Sleep(5 * time.Millisecond)
 	}
 	time.Sleep(200 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	total, failed, firstErr := ld.stop()
 	if detected == 0 {
 		t.Fatal("web01 never went DOWN")
 	}
@@ -94,12 +57,12 @@ backends:
 	if detected < 150*time.Millisecond || detected > 1500*time.Millisecond {
 		t.Errorf("detection took %v, want about fall x inter = 300ms", detected)
 	}
-	if failed.Load() != 0 {
-		t.Errorf("%d of %d requests failed; first: %v", failed.Load(), total.Load(), firstErr.Load())
+	if failed != 0 {
+		t.Errorf("%d of %d requests failed; first: %v", failed, total, firstErr)
 	}
 	st, _ := c.Status(context.Background())
 	if r := st.Backends[0].Servers[0].Check; !strings.HasPrefix(r.Result, "L4") {
 		t.Errorf("check result after kill: %+v", r)
 	}
-	t.Logf("%d requests, 0 failed; web01 DOWN %v after the kill (fall 3 x inter 100ms)", total.Load(), detected.Round(time.Millisecond))
+	t.Logf("%d requests, 0 failed; web01 DOWN %v after the kill (fall 3 x inter 100ms)", total, detected.Round(time.Millisecond))
 }

@@ -3,12 +3,8 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,39 +23,8 @@ func TestReloadUnderLoad(t *testing.T) {
 	td := startDaemon(t, cfg)
 	cfg = strings.ReplaceAll(cfg, "%SOCK%", td.sock)
 	c := &control.Client{Socket: td.sock}
-	hc := &http.Client{Timeout: 5 * time.Second}
 
-	var failed, total atomic.Int64
-	var firstErr atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			deadline := time.Now().Add(10 * time.Second)
-			for n := 0; n < 50000 && time.Now().Before(deadline); n++ { // bounded; stop ends it first
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				total.Add(1)
-				resp, err := hc.Get("http://" + front + "/")
-				if err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != 200 {
-						err = fmt.Errorf("status %d", resp.StatusCode)
-					}
-				}
-				if err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-				}
-			}
-		}()
-	}
+	ld := startLoad("http://"+front+"/", 4)
 	time.Sleep(200 * time.Millisecond)
 	for i := 0; i < 3; i++ {
 		next := cfg
@@ -80,15 +45,14 @@ func TestReloadUnderLoad(t *testing.T) {
 			}
 		}
 	}
-	close(stop)
-	wg.Wait()
-	if failed.Load() != 0 {
-		t.Errorf("%d of %d requests failed across reloads; first: %v", failed.Load(), total.Load(), firstErr.Load())
+	total, failed, firstErr := ld.stop()
+	if failed != 0 {
+		t.Errorf("%d of %d requests failed across reloads; first: %v", failed, total, firstErr)
 	}
 	if b3.hits.Load() == 0 {
 		t.Error("the server added by reload got no traffic")
 	}
-	t.Logf("%d requests, 0 failed, across 3 reloads", total.Load())
+	t.Logf("%d requests, 0 failed, across 3 reloads", total)
 }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
