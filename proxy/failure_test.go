@@ -237,6 +237,47 @@ func TestRetriesRedispatchZeroErrors(t *testing.T) {
 	}
 }
 
+// TestIdempotentRetriedAfterEmptyResponse: a server that closes without a
+// byte of answer makes an idempotent request go again (HAProxy's retry-on
+// empty-response), counted as a retry, instead of a 502.
+func TestIdempotentRetriedAfterEmptyResponse(t *testing.T) {
+	var n atomic.Int64
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				if _, err := c.Read(buf); err != nil {
+					return
+				}
+				if n.Add(1) == 1 {
+					return // dies before answering
+				}
+				c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"))
+			}()
+		}
+	}()
+	_, addr, sink := startEngine(t, testConfig(srv("a", ln.Addr().String())))
+	if res, body := dialRaw(t, addr).get("/"); res.StatusCode != 200 || body != "ok" {
+		t.Fatalf("GET after an empty response: %d %q", res.StatusCode, body)
+	}
+	if rec := sink.last(t); rec.Retries != 1 || rec.Status != 200 {
+		t.Errorf("record retries %d status %d, want 1 retry and 200", rec.Retries, rec.Status)
+	}
+	if n.Load() != 2 {
+		t.Errorf("server saw %d requests, want 2", n.Load())
+	}
+}
+
 func TestBackendDiesMidResponse(t *testing.T) {
 	var n atomic.Int64
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -269,8 +310,10 @@ func TestBackendDiesMidResponse(t *testing.T) {
 		}
 	}()
 	_, addr, sink := startEngine(t, testConfig(srv("a", ln.Addr().String())))
-	res, _ := dialRaw(t, addr).get("/")
-	if res.StatusCode != 502 {
+	// A POST is not idempotent: a server dying before answering gives 502.
+	pc := dialRaw(t, addr)
+	pc.send("POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\n\r\n")
+	if res, _ := pc.resp("POST"); res.StatusCode != 502 {
 		t.Fatalf("died before answering: %d", res.StatusCode)
 	}
 

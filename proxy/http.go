@@ -501,6 +501,21 @@ func (cc *clientConn) handle(tStart time.Time) bool {
 		x.sconn.Close()
 		srv.sh.st.errResp.Add(1)
 		be.st.errResp.Add(1)
+		if !sr.gotAny && replayable && !isTimeout(err) && idempotent(req.Method) && x.retries < be.retries {
+			// The server closed without a byte of answer (it died or
+			// restarted under us): an idempotent request is sent again,
+			// to another server with option redispatch (HAProxy's
+			// retry-on empty-response), instead of a 502.
+			if !cc.reconnect(&x, tStart) {
+				return false
+			}
+			srv = x.srv
+			cc.rec.Server = srv.name
+			sw.c, sr.c = x.sconn, x.sconn
+			sw.dl, sr.dl = x.wdl, x.rdl
+			sr.r, sr.w, sr.n, sr.gotAny = 0, 0, 0, false
+			continue
+		}
 		switch {
 		case isTimeout(err):
 			cc.failReq(504, "sH", tStart, be)
@@ -702,6 +717,58 @@ func (cc *clientConn) connect(x *exchange, tStart time.Time) bool {
 		x.srv = res.srv
 		x.direct = x.persist != nil && res.srv == x.persist
 	}
+}
+
+// reconnect moves an exchange whose server failed before answering to a
+// new connection: another server with option redispatch, else the same one.
+// It counts the retry; on failure it has answered the client.
+func (cc *clientConn) reconnect(x *exchange, tStart time.Time) bool {
+	be, s := x.be, x.srv
+	x.retries++
+	cc.rec.Retries = x.retries
+	s.sh.st.retries.Add(1)
+	be.st.retries.Add(1)
+	var persist, exclude *server
+	if be.redispatch {
+		exclude = s
+		s.sh.st.redispatch.Add(1)
+		be.st.redispatch.Add(1)
+		cc.rec.Redispatch = true
+	} else {
+		persist = s
+	}
+	be.release(s)
+	x.srv = nil
+	res, err := be.acquire(persist, cc.src.Addr(), exclude, be.queueTO)
+	if err != nil {
+		if err == errQueueTime {
+			cc.failReq(503, "sQ", tStart, be)
+		} else {
+			cc.failReq(503, "SC", tStart, be)
+		}
+		return false
+	}
+	x.srv = res.srv
+	x.direct = x.persist != nil && res.srv == x.persist
+	ic, reused, err := cc.getConn(x)
+	if err != nil {
+		x.srv.sh.st.errConn.Add(1)
+		be.st.errConn.Add(1)
+		cc.failReq(503, "SC", tStart, be)
+		return false
+	}
+	x.sconn, x.reused, x.rdl, x.wdl, x.rc, x.awaitOK = ic.c, reused, ic.rdl, ic.wdl, ic.rc, ic.awaitOK
+	return true
+}
+
+// idempotent methods may be sent again after a server failed to answer
+// (RFC 9110 section 9.2.2).
+func idempotent(m []byte) bool {
+	switch string(m) {
+	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
+		return true
+	}
+	return false
 }
 
 func countLB(set []*server) int {
