@@ -235,7 +235,7 @@ func (e *Engine) acceptLoop(l *listener) {
 			}
 		}
 		e.connWG.Add(1)
-		go e.serveConn(c, fe, gt)
+		go e.serveConn(c, fe, gt, &l.fe)
 	}
 }
 
@@ -251,7 +251,7 @@ func (e *Engine) untrack(t tracked) {
 	e.connMu.Unlock()
 }
 
-func (e *Engine) serveConn(c *net.TCPConn, fe *frontend, gt *gate) {
+func (e *Engine) serveConn(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend]) {
 	defer e.connWG.Done()
 	defer releaseSem(gt.ch)
 	defer releaseSem(fe.sem)
@@ -264,7 +264,7 @@ func (e *Engine) serveConn(c *net.TCPConn, fe *frontend, gt *gate) {
 		e.serveTCP(c, fe)
 		return
 	}
-	e.serveHTTP(c, fe)
+	e.serveHTTP(c, fe, cur)
 }
 
 // Shutdown stops accepting, closes idle keep-alive connections and waits

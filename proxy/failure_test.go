@@ -378,10 +378,12 @@ func TestReloadKeepsListenersAndServesNewRoutes(t *testing.T) {
 	if res, _ := fresh.get("/new/x"); res.Header.Get("X-Server") != "b" {
 		t.Errorf("new route not served: %s", res.Header.Get("X-Server"))
 	}
-	// The old keep-alive connection finishes on its old configuration.
-	if res, _ := old.get("/new/x"); res.Header.Get("X-Server") != "a" {
-		t.Errorf("old connection switched config: %s", res.Header.Get("X-Server"))
+	// The old keep-alive connection finishes on its old configuration,
+	// then closes so that its client reconnects to the new one.
+	if res, _ := old.get("/new/x"); res.Header.Get("X-Server") != "a" || !res.Close {
+		t.Errorf("old connection after reload: served by %s, Connection: close %v", res.Header.Get("X-Server"), res.Close)
 	}
+	old.expectClosed()
 	bs := e.Backends()
 	if bs[0].Servers[0].Total < 2 || bs[0].Servers[0].Weight != 7 {
 		t.Errorf("server a lost counters/state across reload: %+v", bs[0].Servers[0])

@@ -16,8 +16,11 @@ import (
 
 // clientConn is one client connection in mode http.
 type clientConn struct {
-	e      *Engine
-	fe     *frontend
+	e  *Engine
+	fe *frontend // the frontend of the current request
+	// cur is the listener's frontend, swapped by Reload: a connection
+	// whose fe is no longer cur closes after its current response.
+	cur    *atomic.Pointer[frontend]
 	c      *net.TCPConn
 	rc     syscall.RawConn
 	stepFn func(fd uintptr) bool
@@ -48,8 +51,8 @@ func (cc *clientConn) wakeIdle() {
 
 func (cc *clientConn) forceClose() { cc.c.Close() }
 
-func (e *Engine) serveHTTP(c *net.TCPConn, fe *frontend) {
-	cc := &clientConn{e: e, fe: fe, c: c}
+func (e *Engine) serveHTTP(c *net.TCPConn, fe *frontend, cur *atomic.Pointer[frontend]) {
+	cc := &clientConn{e: e, fe: fe, cur: cur, c: c}
 	cc.in.c, cc.out.c = c, c
 	cc.in.timeout, cc.out.timeout = fe.client, fe.client
 	cc.req.Headers = make([]h1.Header, 0, 16)
@@ -100,10 +103,9 @@ const (
 // edge without a speculative read, and holds no buffer while idle.
 // Requests with a body or an Upgrade leave it for the ordinary path.
 func (cc *clientConn) serve() {
-	fe := cc.fe
 	st := &cc.st
 	st.first, st.tStart = true, time.Now()
-	if !cc.beginWait(st.tStart.Add(fe.httpRequest)) {
+	if !cc.beginWait(st.tStart.Add(cc.fe.httpRequest)) {
 		return
 	}
 	for {
@@ -120,12 +122,12 @@ func (cc *clientConn) serve() {
 		switch st.outcome {
 		case outErr:
 			if !st.waiting && cc.in.buffered() > 0 {
-				fe.st.errReq.Add(1)
+				cc.fe.st.errReq.Add(1)
 				cc.fail(400, "CR", st.tStart, nil)
 			}
 			return
 		case outParse:
-			fe.st.errReq.Add(1)
+			cc.fe.st.errReq.Add(1)
 			code := 400
 			var pe *h1.Error
 			if errors.As(st.err, &pe) {
@@ -134,7 +136,7 @@ func (cc *clientConn) serve() {
 			cc.fail(code, "PR", st.tStart, nil)
 			return
 		case outSlow:
-			cc.in.timeout = fe.client
+			cc.in.timeout = cc.fe.client
 			if !cc.handle(st.tStart) || cc.e.stopping.Load() {
 				return
 			}
@@ -545,7 +547,10 @@ func (cc *clientConn) handle(tStart time.Time) bool {
 	}
 
 	bodyKind := resp.ResponseBody(string(req.Method) == "HEAD")
-	clientKA := req.KeepAlive() && !fe.httpClose && !be.httpClose && bodyKind != h1.BodyClose && !e.stopping.Load()
+	// After a reload, a connection accepted before it finishes the request
+	// in hand on its old config and then closes (as HAProxy's old process
+	// does), so long-lived keep-alive clients move to the new config.
+	clientKA := req.KeepAlive() && !fe.httpClose && !be.httpClose && bodyKind != h1.BodyClose && !e.stopping.Load() && cc.cur.Load() == fe
 	cc.out.hold()
 	cc.out.b = cc.appendClientHead(cc.out.b[:0], &x, clientKA, bodyKind)
 	var err error
