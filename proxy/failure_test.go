@@ -237,16 +237,16 @@ func TestRetriesRedispatchZeroErrors(t *testing.T) {
 	}
 }
 
-// TestIdempotentRetriedAfterEmptyResponse: a server that closes without a
-// byte of answer makes an idempotent request go again (HAProxy's retry-on
-// empty-response), counted as a retry, instead of a 502.
-func TestIdempotentRetriedAfterEmptyResponse(t *testing.T) {
-	var n atomic.Int64
+// scriptedServer accepts connections on loopback, reads one request from
+// each and hands the connection to answer (which may say nothing and return:
+// the connection is closed after it).
+func scriptedServer(t *testing.T, answer func(c net.Conn)) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -259,13 +259,24 @@ func TestIdempotentRetriedAfterEmptyResponse(t *testing.T) {
 				if _, err := c.Read(buf); err != nil {
 					return
 				}
-				if n.Add(1) == 1 {
-					return // dies before answering
-				}
-				c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"))
+				answer(c)
 			}()
 		}
 	}()
+	return ln
+}
+
+// TestIdempotentRetriedAfterEmptyResponse: a server that closes without a
+// byte of answer makes an idempotent request go again (HAProxy's retry-on
+// empty-response), counted as a retry, instead of a 502.
+func TestIdempotentRetriedAfterEmptyResponse(t *testing.T) {
+	var n atomic.Int64
+	ln := scriptedServer(t, func(c net.Conn) {
+		if n.Add(1) == 1 {
+			return // dies before answering
+		}
+		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"))
+	})
 	_, addr, sink := startEngine(t, testConfig(srv("a", ln.Addr().String())))
 	if res, body := dialRaw(t, addr).get("/"); res.StatusCode != 200 || body != "ok" {
 		t.Fatalf("GET after an empty response: %d %q", res.StatusCode, body)
@@ -280,35 +291,17 @@ func TestIdempotentRetriedAfterEmptyResponse(t *testing.T) {
 
 func TestBackendDiesMidResponse(t *testing.T) {
 	var n atomic.Int64
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 4096)
-				if _, err := c.Read(buf); err != nil {
-					return
-				}
-				switch n.Add(1) {
-				case 1: // dies before answering
-				case 2: // dies in the middle of the body
-					c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial"))
-				case 3: // garbage
-					c.Write([]byte("SMTP ready\r\n\r\n"))
-				default:
-					c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"))
-				}
-			}()
+	ln := scriptedServer(t, func(c net.Conn) {
+		switch n.Add(1) {
+		case 1: // dies before answering
+		case 2: // dies in the middle of the body
+			c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial"))
+		case 3: // garbage
+			c.Write([]byte("SMTP ready\r\n\r\n"))
+		default:
+			c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"))
 		}
-	}()
+	})
 	_, addr, sink := startEngine(t, testConfig(srv("a", ln.Addr().String())))
 	// A POST is not idempotent: a server dying before answering gives 502.
 	pc := dialRaw(t, addr)
