@@ -20,42 +20,28 @@ var benchResp = []byte("HTTP/1.1 200 OK\r\nServer: bench\r\nContent-Type: text/p
 // rawServer answers every request head with benchResp (no allocation per
 // request), standing in for nginx.
 func rawServer(tb testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { ln.Close() })
-	go func() {
+	ln := serveLoopback(tb, func(c net.Conn) {
+		buf := make([]byte, 8192)
+		n := 0
 		for {
-			c, err := ln.Accept()
+			k, err := c.Read(buf[n:])
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 8192)
-				n := 0
-				for {
-					k, err := c.Read(buf[n:])
-					if err != nil {
-						return
-					}
-					n += k
-					for {
-						i := bytes.Index(buf[:n], []byte("\r\n\r\n"))
-						if i < 0 {
-							break
-						}
-						if _, err := c.Write(benchResp); err != nil {
-							return
-						}
-						copy(buf, buf[i+4:n])
-						n -= i + 4
-					}
+			n += k
+			for {
+				i := bytes.Index(buf[:n], []byte("\r\n\r\n"))
+				if i < 0 {
+					break
 				}
-			}()
+				if _, err := c.Write(benchResp); err != nil {
+					return
+				}
+				copy(buf, buf[i+4:n])
+				n -= i + 4
+			}
 		}
-	}()
+	})
 	return ln.Addr().String()
 }
 

@@ -237,16 +237,15 @@ func TestRetriesRedispatchZeroErrors(t *testing.T) {
 	}
 }
 
-// scriptedServer accepts connections on loopback, reads one request from
-// each and hands the connection to answer (which may say nothing and return:
-// the connection is closed after it).
-func scriptedServer(t *testing.T, answer func(c net.Conn)) net.Listener {
-	t.Helper()
+// serveLoopback accepts connections on a loopback port until the test ends
+// and runs handle on each in its own goroutine, closing it afterwards.
+func serveLoopback(tb testing.TB, handle func(c net.Conn)) net.Listener {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	tb.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -255,15 +254,22 @@ func scriptedServer(t *testing.T, answer func(c net.Conn)) net.Listener {
 			}
 			go func() {
 				defer c.Close()
-				buf := make([]byte, 4096)
-				if _, err := c.Read(buf); err != nil {
-					return
-				}
-				answer(c)
+				handle(c)
 			}()
 		}
 	}()
 	return ln
+}
+
+// scriptedServer reads one request from each connection and hands the
+// connection to answer (which may say nothing: the server then "dies").
+func scriptedServer(t *testing.T, answer func(c net.Conn)) net.Listener {
+	t.Helper()
+	return serveLoopback(t, func(c net.Conn) {
+		if _, err := c.Read(make([]byte, 4096)); err == nil {
+			answer(c)
+		}
+	})
 }
 
 // TestIdempotentRetriedAfterEmptyResponse: a server that closes without a
@@ -664,38 +670,24 @@ func TestRuntimeStateSurvivesReload(t *testing.T) {
 
 // TestForwardedBytesAreCanonical records the exact bytes the server gets.
 func TestForwardedBytesAreCanonical(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	got := make(chan string, 4)
-	go func() {
+	ln := serveLoopback(t, func(c net.Conn) {
+		var acc []byte
+		buf := make([]byte, 4096)
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			n, err := c.Read(buf)
+			acc = append(acc, buf[:n]...)
+			if i := strings.Index(string(acc), "\r\n\r\n"); i >= 0 && (!strings.Contains(string(acc), "chunked") || strings.HasSuffix(string(acc), "0\r\n\r\n")) {
+				got <- string(acc)
+				c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
 				return
 			}
-			go func() {
-				defer c.Close()
-				var acc []byte
-				buf := make([]byte, 4096)
-				for {
-					n, err := c.Read(buf)
-					acc = append(acc, buf[:n]...)
-					if i := strings.Index(string(acc), "\r\n\r\n"); i >= 0 && (!strings.Contains(string(acc), "chunked") || strings.HasSuffix(string(acc), "0\r\n\r\n")) {
-						got <- string(acc)
-						c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
-						return
-					}
-					if err != nil {
-						got <- string(acc)
-						return
-					}
-				}
-			}()
+			if err != nil {
+				got <- string(acc)
+				return
+			}
 		}
-	}()
+	})
 	cfg := testConfig(srv("raw", ln.Addr().String()))
 	cfg.Defaults.Options.HTTPServerClose = boolp(true)
 	_, addr, _ := startEngine(t, cfg)
