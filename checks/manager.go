@@ -182,7 +182,7 @@ func (m *Manager) Apply(cfg *config.Config) error {
 	want := make(map[string]bool, len(specs))
 	order := make([]string, 0, len(specs))
 	backends := map[string][]string{}
-	for _, b := range backendsOf(cfg) {
+	for _, b := range cfg.Backends {
 		backends[b.Name] = []string{}
 	}
 	for _, sp := range specs {

@@ -524,8 +524,12 @@ func TestSpecDefaults(t *testing.T) {
 	if !ok || string(hc.Request) != "GET /health_check.php HTTP/1.0\r\n\r\n" {
 		t.Fatalf("checker %#v", s.check.checker())
 	}
-	// A listen section not yet expanded by Load is checked too.
-	cfg2 := &config.Config{Listen: []config.Listen{{Name: "l", BackendPart: config.BackendPart{Servers: []config.Server{srv("x", "10.0.0.3:80", nil)}}}}}
+	// A listen section's servers are checked too (config.Load expands it
+	// into a backend of the same name).
+	cfg2, err := config.LoadBytes("l.yaml", []byte("listen:\n  - name: l\n    bind: [\"127.0.0.1:8080\"]\n    servers:\n      - {name: x, address: \"10.0.0.3:80\", check: true}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	specs, err = buildSpecs(cfg2)
 	if err != nil || len(specs) != 1 || specs[0].backend != "l" || specs[0].check.typ != "tcp" {
 		t.Fatalf("listen specs %+v %v", specs, err)

@@ -34,23 +34,6 @@ type checkSpec struct {
 
 func (s serverSpec) key() string { return s.backend + "/" + s.name }
 
-// backendsOf returns the config's backends, plus listen sections that Load
-// has not expanded yet.
-func backendsOf(cfg *config.Config) []config.Backend {
-	out := append([]config.Backend(nil), cfg.Backends...)
-	seen := make(map[string]bool, len(out))
-	for _, b := range out {
-		seen[b.Name] = true
-	}
-	for _, l := range cfg.Listen {
-		if seen[l.Name] {
-			continue
-		}
-		out = append(out, config.Backend{Name: l.Name, Common: l.Common, BackendPart: l.BackendPart, FromListen: true})
-	}
-	return out
-}
-
 func firstDur(ds ...time.Duration) time.Duration {
 	for _, d := range ds {
 		if d > 0 {
@@ -81,7 +64,7 @@ func buildSpecs(cfg *config.Config) ([]serverSpec, error) {
 		ds = *cfg.Defaults.DefaultServer
 	}
 	seenBE := map[string]bool{}
-	for _, b := range backendsOf(cfg) {
+	for _, b := range cfg.Backends {
 		if seenBE[b.Name] {
 			errs = append(errs, fmt.Errorf("backend %q defined twice", b.Name))
 			continue

@@ -14,15 +14,15 @@ import (
 	"github.com/lbd-ha/lbd/internal/config"
 )
 
-// Fallbacks for fields a hand-built Config leaves zero (config.Load fills
-// them; the values match its defaults).
+// Fallbacks for fields a hand-built Config leaves zero: config.Load fills
+// them with these same defaults.
 const (
-	fallbackConnect     = 5 * time.Second
-	fallbackClient      = 50 * time.Second
-	fallbackServer      = 50 * time.Second
-	fallbackHTTPRequest = 10 * time.Second
-	fallbackRetries     = 3
-	fallbackMaxconn     = 4096
+	fallbackConnect     = config.DefaultConnect
+	fallbackClient      = config.DefaultClient
+	fallbackServer      = config.DefaultServer
+	fallbackHTTPRequest = config.DefaultHTTPRequest
+	fallbackRetries     = config.DefaultRetries
+	fallbackMaxconn     = config.DefaultMaxconn
 	// poolIdleTimeout retires idle backend connections well before common
 	// backend keep-alive timeouts (Apache 5s, nginx 75s, Go 90s+).
 	poolIdleTimeout = 2 * time.Second

@@ -158,7 +158,8 @@ func (rt *runtime) serveFrontendStats(w http.ResponseWriter, r *http.Request) {
 	best.h.ServeHTTP(w, r)
 }
 
-// logAccess filters per section and hands the record to the async logger.
+// logAccess hands a record to the current async logger (the proxy has
+// already applied the section's log: none and dontlognull).
 func (rt *runtime) logAccess(rec *logs.Record) {
 	rt.access.Load().Log(rec)
 }
