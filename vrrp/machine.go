@@ -135,8 +135,14 @@ func (m *Machine) Handle(now time.Time, ev Event) []Action {
 		if m.state != Init {
 			return nil
 		}
+		if ev.Resume == Master && !m.fault && !m.handover {
+			return m.becomeMaster(now, "resumed as master from the previous lbd process (binary upgrade)")
+		}
 		return m.start(now, "startup")
 	case Shutdown:
+		if ev.Detach {
+			return m.detach()
+		}
 		return m.shutdown()
 	case Timer:
 		return m.timer(now)
@@ -220,6 +226,15 @@ func (m *Machine) shutdown() []Action {
 	m.deadline = time.Time{}
 	m.master = netip.Addr{}
 	return append(acts, m.transition(Init, "shutdown"))
+}
+
+// detach stops silently: no priority-0 advert, the VIPs stay, no notify.
+func (m *Machine) detach() []Action {
+	m.state = Init
+	m.reason = "detached for a binary upgrade"
+	m.deadline = time.Time{}
+	m.master = netip.Addr{}
+	return nil
 }
 
 func (m *Machine) timer(now time.Time) []Action {

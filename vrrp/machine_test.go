@@ -213,6 +213,21 @@ func TestMachineTransitions(t *testing.T) {
 			{5 * s, Timer{}, Init, "", noTimer},
 			{5 * s, adv(upper, 200, s), Init, "", noTimer},
 		}},
+		{"binary upgrade: detach is silent, resume as master at once", v3, []step{
+			{0, Startup{}, Backup, "notify(BACKUP)", mdi100},
+			{mdi100, Timer{}, Master, fmt.Sprintf(becameMaster, 100), 0},
+			{4 * s, Shutdown{Detach: true}, Init, "", noTimer},
+		}},
+		{"binary upgrade: the new process resumes as master", v3, []step{
+			{0, Startup{Resume: Master}, Master, fmt.Sprintf(becameMaster, 100), s},
+		}},
+		{"binary upgrade: resume as master but a tracked object is down", v3, []step{
+			{0, TrackChange{Priority: 100, Fault: true}, Init, "", noTimer},
+			{0, Startup{Resume: Master}, Fault, "notify(FAULT)", noTimer},
+		}},
+		{"binary upgrade: a backup resumes as backup", v3, []step{
+			{0, Startup{Resume: Backup}, Backup, "notify(BACKUP)", mdi100},
+		}},
 		{"track: fault and recovery of a master", MachineConfig{Version: 3, Priority: 255, Interval: s, LocalAddr: local}, []step{
 			{0, Startup{}, Master, fmt.Sprintf(becameMaster, 255), s},
 			{500 * ms, TrackChange{Priority: 255, Fault: true}, Fault, "advert(prio 0), remove-vips, notify(FAULT)", noTimer},

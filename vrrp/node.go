@@ -81,6 +81,9 @@ type Node struct {
 	notifyWG  sync.WaitGroup
 	lastTrack TrackChange
 	state     State
+	resume    State // ResumeFrom: the previous process's state
+	detach    bool  // Detach: the next stop leaves the VIPs to a new process
+	stoppedAs State // the state Run stopped in
 }
 
 type trackState struct {
@@ -239,8 +242,8 @@ func NewNode(cfg config.VRRPInstance, deps Deps) (*Node, error) {
 	n := &Node{
 		cfg: cfg, mcfg: mc, m: m, deps: deps, clock: deps.Clock, log: deps.Logger,
 		vips: vips, authPass: cfg.AuthPass,
-		wake:    make(chan struct{}, 1),
-		state:   Init,
+		wake:  make(chan struct{}, 1),
+		state: Init, stoppedAs: Init,
 		notifyQ: make(chan []string, notifyQueue),
 	}
 	if n.clock == nil {
@@ -432,9 +435,14 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}()
 
-	if err := n.removeStale(opCtx); err != nil {
-		n.deps.Conn.Close()
-		return err
+	n.mu.Lock()
+	resume := n.resume
+	n.mu.Unlock()
+	if resume != Master {
+		if err := n.removeStale(opCtx); err != nil {
+			n.deps.Conn.Close()
+			return err
+		}
 	}
 
 	rx := make(chan received)
@@ -489,7 +497,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 
 	n.reconcile(opCtx)
-	n.exec(opCtx, n.m.Handle(n.clock.Now(), Startup{}))
+	n.exec(opCtx, n.m.Handle(n.clock.Now(), Startup{Resume: resume}))
 	var runErr error
 loop:
 	for {
@@ -516,10 +524,42 @@ loop:
 			n.exec(opCtx, n.m.Handle(n.clock.Now(), Timer{}))
 		}
 	}
-	n.exec(opCtx, n.m.Handle(n.clock.Now(), Shutdown{}))
+	n.mu.Lock()
+	detach := n.detach && runErr == nil
+	n.stoppedAs = n.m.State()
+	n.mu.Unlock()
+	if detach {
+		n.log.Info("vrrp instance detached: the new lbd process takes it over", "state", n.stoppedAs.String())
+	}
+	n.exec(opCtx, n.m.Handle(n.clock.Now(), Shutdown{Detach: detach}))
 	n.stopGARP()
 	stopAll()
 	return runErr
+}
+
+// ResumeFrom tells a node that has not run yet that the previous lbd
+// process left the instance in state s (binary upgrade). A master resumes
+// as master at once, keeping the VIPs on the interface.
+func (n *Node) ResumeFrom(s State) {
+	n.mu.Lock()
+	n.resume = s
+	n.mu.Unlock()
+}
+
+// Detach makes the coming stop (ctx cancelled) silent: no priority-0
+// advert, VIPs left in place, no stop notify, because a new lbd process
+// resumes the instance. StoppedAs then tells the state to hand over.
+func (n *Node) Detach() {
+	n.mu.Lock()
+	n.detach = true
+	n.mu.Unlock()
+}
+
+// StoppedAs is the state Run was in when it stopped (Init before that).
+func (n *Node) StoppedAs() State {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.stoppedAs
 }
 
 // removeStale deletes configured VIPs found on the interfaces at start.

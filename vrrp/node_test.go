@@ -504,3 +504,69 @@ func TestNodeReadErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestNodeBinaryUpgrade: the old process detaches (no priority-0 advert, the
+// VIP stays), the new one resumes as master at once, and the backup peer
+// never takes over.
+func TestNodeBinaryUpgrade(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := &hub{}
+		connA, connB := newFakeConn(lan, "10.9.0.1"), newFakeConn(lan, "10.9.0.2")
+		cfgA, cfgB := testInstance(150), testInstance(100)
+		cfgA.AdvertInterval, cfgB.AdvertInterval = 100*time.Millisecond, 100*time.Millisecond
+		a := startNode(t, cfgA, connA)
+		b := startNode(t, cfgB, connB)
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if a.State() != Master || b.State() != Backup {
+			t.Fatalf("election: a %v b %v", a.State(), b.State())
+		}
+		a.Detach()
+		a.stop(t)
+		if a.StoppedAs() != Master {
+			t.Fatalf("StoppedAs = %v, want MASTER", a.StoppedAs())
+		}
+		outA := connA.sent()
+		if last := outA[len(outA)-1]; last.p.Priority != 150 {
+			t.Errorf("detach sent priority %d, want no resignation", last.p.Priority)
+		}
+		if a.vips.held() != 1 || strings.Contains(a.vips.log(), "del") {
+			t.Errorf("detach touched the VIP: %q", a.vips.log())
+		}
+		if strings.Contains(a.notes.String(), "STOP") {
+			t.Errorf("detach ran the stop notify: %q", a.notes.String())
+		}
+
+		// The new process starts 50 ms later with the VIP still present.
+		time.Sleep(50 * time.Millisecond)
+		connA2 := newFakeConn(lan, "10.9.0.1")
+		vips := newFakeVIPs(vip100)
+		n, err := NewNode(cfgA, Deps{Conn: connA2, VIPs: vips, Announcer: &fakeAnnouncer{}, RunNotify: (&notifyLog{}).run})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.ResumeFrom(a.StoppedAs())
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- n.Run(ctx) }()
+		defer func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}()
+		synctest.Wait()
+		if n.State() != Master || len(connA2.sent()) != 1 || connA2.sent()[0].at.Sub(outA[len(outA)-1].at) > 150*time.Millisecond {
+			t.Fatalf("resumed node: state %v, adverts %d", n.State(), len(connA2.sent()))
+		}
+		if got := vips.log(); got != "add 10.9.0.100/24 dev eth0" {
+			t.Errorf("resume VIP ops = %q, want only the idempotent add", got)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if b.State() != Backup || len(connB.sent()) != 0 || b.Status().Transitions != 1 {
+			t.Errorf("peer during the upgrade: %v, %d adverts, %d transitions", b.State(), len(connB.sent()), b.Status().Transitions)
+		}
+		b.stop(t)
+	})
+}

@@ -36,10 +36,20 @@ func (s State) String() string {
 type Event interface{ isEvent() }
 
 // Startup starts the instance (Init -> Backup, Master or Fault).
-type Startup struct{}
+type Startup struct {
+	// Resume is the state the previous lbd process left this instance in
+	// when it handed over to this one (binary upgrade; zero: a fresh
+	// start). Master resumes as master at once, so the VIP stays where it
+	// is and the peers never miss an advert long enough to take over.
+	Resume State
+}
 
 // Shutdown stops the instance: a master resigns with priority 0.
-type Shutdown struct{}
+type Shutdown struct {
+	// Detach stops without a word to the peers and keeps the VIPs: the
+	// new lbd process of a binary upgrade resumes the instance.
+	Detach bool
+}
 
 // AdvertReceived is a valid advert (it passed Decode) from Src.
 type AdvertReceived struct {
