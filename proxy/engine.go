@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/lbd-ha/lbd/internal/config"
@@ -31,6 +32,10 @@ type Options struct {
 	// `stats: {enable: true}` (matched on the stats URI prefix, after the
 	// proxy checked `stats auth`); nil answers 503 there.
 	StatsHandler http.Handler
+	// Inherited returns the listening socket a previous lbd process handed
+	// over for a bind key ("tcp4|10.0.0.1:80"), or nil to bind a new one
+	// (binary upgrade). Nil: always bind.
+	Inherited func(key string) (*net.TCPListener, error)
 }
 
 // Engine is the proxy: listeners, routing, balancing and forwarding.
@@ -138,7 +143,7 @@ func (e *Engine) openListeners(ctx context.Context, g *generation, have map[stri
 			if have[key] != nil {
 				continue
 			}
-			ln, err := listenTCP(ctx, key)
+			ln, err := e.listen(ctx, key)
 			if err != nil {
 				for _, l := range opened {
 					l.ln.Close()
@@ -151,6 +156,29 @@ func (e *Engine) openListeners(ctx context.Context, g *generation, have map[stri
 		}
 	}
 	return opened, nil
+}
+
+// listen takes key's socket from a previous process, or binds it.
+func (e *Engine) listen(ctx context.Context, key string) (*net.TCPListener, error) {
+	if e.opts.Inherited != nil {
+		ln, err := e.opts.Inherited(key)
+		if err != nil || ln != nil {
+			return ln, err
+		}
+	}
+	return listenTCP(ctx, key)
+}
+
+// Listeners returns the listening sockets open now, by bind key, for a
+// binary upgrade to hand over.
+func (e *Engine) Listeners() map[string]syscall.Conn {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	m := make(map[string]syscall.Conn, len(e.listeners))
+	for k, l := range e.listeners {
+		m[k] = l.ln
+	}
+	return m
 }
 
 func (e *Engine) reaper(stop chan struct{}) {

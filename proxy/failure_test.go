@@ -767,3 +767,42 @@ func TestConnectTimeout(t *testing.T) {
 		t.Errorf("record %q retries %d Tc %v", rec.Termination, rec.Retries, rec.Tc)
 	}
 }
+
+// TestInheritedListener: a listening socket handed over by a previous
+// process (binary upgrade) is served as is: binding its address again
+// would fail with EADDRINUSE, and Listeners offers it to the next upgrade.
+func TestInheritedListener(t *testing.T) {
+	b := newBackend(t, "web01", nil)
+	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	cfg := testConfig(srv("web01", b.addr()))
+	cfg.Frontends[0].Bind = []string{addr}
+	var asked []string
+	e, err := New(cfg, Options{Inherited: func(key string) (*net.TCPListener, error) {
+		asked = append(asked, key)
+		if key == "tcp4|"+addr {
+			return ln, nil
+		}
+		return nil, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatalf("Start with an inherited listener: %v", err)
+	}
+	defer e.Shutdown(context.Background())
+	if len(asked) != 1 || asked[0] != "tcp4|"+addr {
+		t.Errorf("Inherited asked for %q", asked)
+	}
+	resp, body := dialRaw(t, addr).get("/")
+	if resp.StatusCode != 200 || !strings.Contains(body, "web01") {
+		t.Errorf("through the inherited listener: %d %q", resp.StatusCode, body)
+	}
+	if got := e.Listeners(); len(got) != 1 || got["tcp4|"+addr] != ln {
+		t.Errorf("Listeners() = %v", got)
+	}
+}
