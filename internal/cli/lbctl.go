@@ -95,6 +95,30 @@ func lbctlRoot(stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 
+	upgradeCmd := &cobra.Command{
+		Use:   "upgrade",
+		Short: "replace the running lbd with the installed binary, keeping the listeners and the VIP",
+		Long: `upgrade starts the installed /usr/bin/lbd as a new process that takes over
+the listening sockets, the control socket and the VRRP instances (a master
+stays master: no priority-0 advert, the VIP stays up). The old process then
+finishes its in-flight requests and exits. If the new process does not
+become ready, it is stopped and the old one keeps serving. Same as SIGUSR2.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c := client()
+			c.Timeout = time.Minute
+			r, err := c.Upgrade(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if !r.OK {
+				return fmt.Errorf("upgrade failed, pid %d keeps serving: %s", r.OldPID, r.Error)
+			}
+			fmt.Fprintf(stdout, "upgraded: pid %d serves, pid %d drains and exits\n", r.NewPID, r.OldPID)
+			return nil
+		},
+	}
+
 	server := &cobra.Command{Use: "server", Short: "change a server at runtime: drain, disable, enable, weight"}
 	for _, v := range []struct{ use, state, short string }{
 		{"drain", "drain", "stop new non-persistent traffic to BACKEND/SERVER; sessions finish"},
@@ -166,7 +190,7 @@ func lbctlRoot(stdout, stderr io.Writer) *cobra.Command {
 		},
 	})
 
-	root.AddCommand(status, reload, server, vrrpCmd, importCmd(stdout, stderr), versionCmd("lbctl"), manCmd(root))
+	root.AddCommand(status, reload, upgradeCmd, server, vrrpCmd, importCmd(stdout, stderr), versionCmd("lbctl"), manCmd(root))
 	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
 		cmd.SetContext(context.Background())
 	}

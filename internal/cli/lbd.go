@@ -14,6 +14,7 @@ import (
 
 	"github.com/lbd-ha/lbd/internal/config"
 	"github.com/lbd-ha/lbd/internal/daemon"
+	"github.com/lbd-ha/lbd/internal/upgrade"
 	"github.com/lbd-ha/lbd/sysctl"
 )
 
@@ -37,7 +38,7 @@ health checks, and the sysctl tuning both need. lbctl is its console.`,
 
 	run := &cobra.Command{
 		Use:   "run",
-		Short: "run the daemon in the foreground (SIGHUP reloads, SIGTERM stops)",
+		Short: "run the daemon in the foreground (SIGHUP reloads, SIGUSR2 upgrades the binary, SIGTERM stops)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			socket, _ := cmd.Flags().GetString("socket")
@@ -84,9 +85,22 @@ health checks, and the sysctl tuning both need. lbctl is its console.`,
 	return root
 }
 
+// upgradeEnv is set by tableflip in a process started by a binary upgrade.
+const upgradeEnv = "TABLEFLIP_HAS_PARENT_7DIU3"
+
 // runDaemon is `lbd run`: signals in, exit status out.
 func runDaemon(cfgPath, socket string, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// Binary upgrades (lbctl upgrade, SIGUSR2): this process may also be
+	// the new one, started by the previous lbd with its listeners.
+	upg, err := upgrade.New(upgrade.Options{})
+	if err != nil {
+		if os.Getenv(upgradeEnv) != "" {
+			return err // started by an upgrade that cannot be completed
+		}
+		log.Warn("binary upgrade unavailable", "error", err)
+		upg = nil
+	}
 	d, err := daemon.New(daemon.Options{
 		ConfigPath: cfgPath,
 		Logger:     log,
@@ -94,6 +108,7 @@ func runDaemon(cfgPath, socket string, stderr io.Writer) error {
 		Notify: func(state string) {
 			sddaemon.SdNotify(false, state)
 		},
+		Upgrader: upg,
 	})
 	if err != nil {
 		return err
@@ -101,15 +116,19 @@ func runDaemon(cfgPath, socket string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+	signal.Notify(hup, syscall.SIGHUP, syscall.SIGUSR2)
 	defer signal.Stop(hup)
 	go func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-hup:
-				d.Reload(ctx, "SIGHUP")
+			case sig := <-hup:
+				if sig == syscall.SIGUSR2 {
+					d.Upgrade(ctx, "SIGUSR2")
+				} else {
+					d.Reload(ctx, "SIGHUP")
+				}
 			}
 		}
 	}()

@@ -118,6 +118,15 @@ func (c *Client) Reload(ctx context.Context) (*ReloadResult, error) {
 	return &r, nil
 }
 
+// Upgrade asks the daemon to replace itself with the installed binary.
+func (c *Client) Upgrade(ctx context.Context) (*UpgradeResult, error) {
+	var r UpgradeResult
+	if err := c.do(ctx, http.MethodPost, "/v1/upgrade", nil, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
 // SetServerState sets a server's admin state: ready, drain or maint.
 func (c *Client) SetServerState(ctx context.Context, backend, server, state string) error {
 	return c.do(ctx, http.MethodPost, "/v1/servers/"+url.PathEscape(backend)+"/"+url.PathEscape(server)+"/state", ServerStateRequest{State: state}, nil)

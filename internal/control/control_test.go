@@ -37,6 +37,10 @@ func (f *fakeBackend) SetServerWeight(b, s string, w int, who string) error {
 }
 func (f *fakeBackend) VRRPHandover(i, who string) error { f.log("handover " + i); return nil }
 func (f *fakeBackend) VRRPResume(i, who string) error   { return nil }
+func (f *fakeBackend) Upgrade(ctx context.Context, who string) UpgradeResult {
+	f.log("upgrade " + who)
+	return UpgradeResult{OK: true, Source: who, OldPID: 42, NewPID: 43}
+}
 func (f *fakeBackend) log(s string)                     { f.mu.Lock(); f.calls = append(f.calls, s); f.mu.Unlock() }
 
 func start(t *testing.T) (string, *fakeBackend) {
@@ -96,6 +100,9 @@ func TestSocketModeAndRoundTrip(t *testing.T) {
 	}
 	if err := c.VRRPHandover(ctx, "VI_1"); err != nil {
 		t.Error(err)
+	}
+	if u, err := c.Upgrade(ctx); err != nil || !u.OK || u.NewPID != 43 || !strings.HasPrefix(u.Source, "uid=") {
+		t.Errorf("upgrade = %+v, %v", u, err)
 	}
 	fb.mu.Lock()
 	defer fb.mu.Unlock()

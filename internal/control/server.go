@@ -26,6 +26,9 @@ type Backend interface {
 	SetServerWeight(backend, server string, weight int, who string) error
 	VRRPHandover(instance, who string) error
 	VRRPResume(instance, who string) error
+	// Upgrade starts the installed binary as a new process that takes the
+	// listeners and VRRP instances over; this process then drains and exits.
+	Upgrade(ctx context.Context, who string) UpgradeResult
 }
 
 // NotFoundError is returned by a Backend for unknown names; the client maps
@@ -127,6 +130,9 @@ func Handler(b Backend) http.Handler {
 	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, r *http.Request) {
 		res := b.Reload(r.Context(), who(r))
 		writeJSON(w, http.StatusOK, res)
+	})
+	mux.HandleFunc("POST /v1/upgrade", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, b.Upgrade(r.Context(), who(r)))
 	})
 	mux.HandleFunc("POST /v1/servers/{backend}/{server}/state", func(w http.ResponseWriter, r *http.Request) {
 		var req ServerStateRequest

@@ -29,6 +29,18 @@ type ReloadResult struct {
 	Source string    `json:"source"` // "SIGHUP", "lbctl", ...
 }
 
+// UpgradeResult is the outcome of a binary upgrade: OK means the new
+// process (NewPID) is serving and the old one (OldPID) drains and exits;
+// otherwise Error says why and the old process keeps serving.
+type UpgradeResult struct {
+	At     time.Time `json:"at"`
+	OK     bool      `json:"ok"`
+	Error  string    `json:"error,omitempty"`
+	Source string    `json:"source"`
+	OldPID int       `json:"old_pid"`
+	NewPID int       `json:"new_pid,omitempty"`
+}
+
 // SysctlResult is one sysctl key as lbd found and left it.
 type SysctlResult struct {
 	Key     string `json:"key"`

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/lbd-ha/lbd/internal/build"
 	"github.com/lbd-ha/lbd/internal/config"
 	"github.com/lbd-ha/lbd/internal/control"
+	"github.com/lbd-ha/lbd/internal/upgrade"
 	"github.com/lbd-ha/lbd/sysctl"
 )
 
@@ -29,6 +31,10 @@ type Options struct {
 	Notify func(state string)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Upgrader enables binary upgrades (lbctl upgrade, SIGUSR2) and, when
+	// this process was started by one, supplies the previous process's
+	// listeners and VRRP states. Nil: no binary upgrade.
+	Upgrader *upgrade.Upgrader
 }
 
 // Daemon is one running lbd.
@@ -36,6 +42,10 @@ type Daemon struct {
 	opts    Options
 	log     *slog.Logger
 	started time.Time
+
+	opMu     sync.Mutex    // serialises Reload and Upgrade
+	upgraded chan struct{} // closed when a new process has taken over
+	ctl      net.Listener  // the control socket
 
 	mu         sync.Mutex
 	cfg        *config.Config
@@ -69,7 +79,7 @@ func New(opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{opts: opts, cfg: cfg, loadedAt: opts.Now()}
+	d := &Daemon{opts: opts, cfg: cfg, loadedAt: opts.Now(), upgraded: make(chan struct{})}
 	d.log = d.eventLogger(opts.Logger)
 	return d, nil
 }
@@ -106,17 +116,35 @@ func (d *Daemon) ApplySysctl() []control.SysctlResult {
 
 // Run starts everything and blocks until ctx ends, then stops gracefully:
 // VRRP hands over (priority 0) and releases the VIPs first, then the proxy
-// stops accepting and lets in-flight requests finish.
+// stops accepting and lets in-flight requests finish. After a binary
+// upgrade (Upgrade) it returns nil once the old connections have drained,
+// leaving VRRP and the listeners to the new process.
 func (d *Daemon) Run(ctx context.Context) error {
 	d.started = d.opts.Now()
-	sysctl.Log(d.log, d.ApplySysctl())
+	u := d.opts.Upgrader
+	resumed := u != nil && u.HasParent()
+	if resumed {
+		d.log.Info("binary upgrade: taking over from the previous lbd process", "pid", os.Getpid(), "parent", os.Getppid())
+	} else {
+		sysctl.Log(d.log, d.ApplySysctl())
+	}
+	var inherit func(string) (net.Listener, error)
+	if resumed {
+		inherit = u.Listener
+	}
 
-	l, err := control.Listen(d.socketPath())
+	l, err := d.controlListener(inherit)
 	if err != nil {
 		return err
 	}
-	rt, err := d.start(ctx, d.Config())
+	d.ctl = l
+	cfg := d.Config()
+	rt, err := d.start(ctx, cfg, inherit)
+	if err == nil && !resumed {
+		err = rt.startVRRP(cfg, nil)
+	}
 	if err != nil {
+		rt.stop(context.Background())
 		l.Close()
 		return err
 	}
@@ -126,7 +154,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	// Everything privileged is open now: listeners, raw VRRP sockets, the
 	// control socket. Drop root as HAProxy does (global.user/group/chroot).
-	g := d.Config().Global
+	g := cfg.Global
 	note, err := dropPrivileges(g.User, g.Group, g.Chroot)
 	if err != nil {
 		rt.stop(context.Background())
@@ -140,17 +168,39 @@ func (d *Daemon) Run(ctx context.Context) error {
 	cctx, cancel := context.WithCancel(context.Background())
 	ctlDone := make(chan error, 1)
 	go func() { ctlDone <- control.Serve(cctx, l, d) }()
+	if u != nil {
+		if err := u.Ready(); err != nil {
+			d.log.Error("binary upgrade readiness", "error", err)
+		}
+	}
+	if resumed {
+		d.resumeVRRP(rt, cfg)
+		// The old process already made this one the main PID; READY
+		// repeats it for service managers that missed it.
+		d.opts.Notify(fmt.Sprintf("MAINPID=%d\nREADY=1", os.Getpid()))
+	} else {
+		d.opts.Notify("READY=1")
+	}
 	d.log.Info("lbd started", "version", build.Version, "config", d.opts.ConfigPath, "socket", d.socketPath(), "pid", os.Getpid())
-	d.opts.Notify("READY=1")
 
 	var runErr error
+	upgraded := false
 	select {
 	case <-ctx.Done():
 	case err := <-rt.failed:
 		runErr = err
+	case <-d.upgraded:
+		upgraded = true
 	}
-	d.opts.Notify("STOPPING=1")
-	d.log.Info("lbd stopping")
+	if upgraded {
+		d.log.Info("lbd draining: a new process took over", "pid", os.Getpid())
+	} else {
+		if u != nil {
+			u.Stop()
+		}
+		d.opts.Notify("STOPPING=1")
+		d.log.Info("lbd stopping")
+	}
 	stopCtx, stopCancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer stopCancel()
 	rt.stop(stopCtx)
@@ -158,13 +208,37 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := <-ctlDone; err != nil && runErr == nil {
 		runErr = fmt.Errorf("control socket: %w", err)
 	}
+	if !upgraded && resumed {
+		// An inherited socket does not unlink itself on close.
+		os.Remove(d.socketPath())
+	}
 	d.log.Info("lbd stopped")
 	return runErr
+}
+
+// controlListener takes the control socket from the previous process or
+// opens it.
+func (d *Daemon) controlListener(inherit func(string) (net.Listener, error)) (net.Listener, error) {
+	if inherit != nil {
+		l, err := inherit("unix|" + d.socketPath())
+		if err != nil || l != nil {
+			return l, err
+		}
+	}
+	return control.Listen(d.socketPath())
 }
 
 // Reload re-reads the config file. An invalid file changes nothing: the
 // error is returned (and kept for status) and the old config keeps serving.
 func (d *Daemon) Reload(ctx context.Context, who string) control.ReloadResult {
+	d.opMu.Lock()
+	defer d.opMu.Unlock()
+	select {
+	case <-d.upgraded:
+		res := control.ReloadResult{At: d.opts.Now(), Source: who, Error: "this process has handed over to a new one (binary upgrade) and is draining: reload the new one"}
+		return res
+	default:
+	}
 	d.opts.Notify("RELOADING=1")
 	defer d.opts.Notify("READY=1")
 	res := control.ReloadResult{At: d.opts.Now(), Source: who}

@@ -86,6 +86,13 @@ func dropPrivileges(userName, groupName, chroot string) (note string, err error)
 	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); e != 0 {
 		return "", fmt.Errorf("capset: %w", e)
 	}
+	// Ambient too, so a binary upgrade's new process (execve as this
+	// user) keeps them.
+	for _, c := range keptCaps {
+		if _, _, e := syscall.AllThreadsSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, c, 0, 0, 0); e != 0 {
+			return "", fmt.Errorf("prctl(PR_CAP_AMBIENT_RAISE, %d): %w", c, e)
+		}
+	}
 	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 0, 0); e != 0 {
 		return "", fmt.Errorf("prctl(PR_SET_KEEPCAPS, 0): %w", e)
 	}

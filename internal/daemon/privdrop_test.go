@@ -22,8 +22,17 @@ func init() {
 	}
 	status, _ := os.ReadFile("/proc/self/status")
 	for _, l := range strings.Split(string(status), "\n") {
-		if strings.HasPrefix(l, "Uid:") || strings.HasPrefix(l, "Gid:") || strings.HasPrefix(l, "CapEff:") || strings.HasPrefix(l, "CapPrm:") {
+		if strings.HasPrefix(l, "Uid:") || strings.HasPrefix(l, "Gid:") || strings.HasPrefix(l, "CapEff:") || strings.HasPrefix(l, "CapPrm:") || strings.HasPrefix(l, "CapAmb:") {
 			fmt.Println(l)
+		}
+	}
+	// A program this process starts (a binary upgrade's new lbd) keeps
+	// the capabilities through execve.
+	if out, err := exec.Command("cat", "/proc/self/status").Output(); err == nil {
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(l, "CapEff:") {
+				fmt.Println("exec", l)
+			}
 		}
 	}
 	// CAP_NET_BIND_SERVICE kept: a port below 1024 still binds.
@@ -59,7 +68,7 @@ func TestPrivilegeDropKeepsOnlyNetCaps(t *testing.T) {
 	}
 	s := string(out)
 	// CAP_NET_BIND_SERVICE(10) | CAP_NET_ADMIN(12) | CAP_NET_RAW(13) = 0x3400.
-	for _, want := range []string{"Uid:\t65534\t65534\t65534\t65534", "CapEff:\t0000000000003400", "CapPrm:\t0000000000003400", "bind<1024 ok", "shadow denied", "NOTE dropped to uid 65534"} {
+	for _, want := range []string{"Uid:\t65534\t65534\t65534\t65534", "CapEff:\t0000000000003400", "CapPrm:\t0000000000003400", "CapAmb:\t0000000000003400", "exec CapEff:\t0000000000003400", "bind<1024 ok", "shadow denied", "NOTE dropped to uid 65534"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("missing %q in child output:\n%s", want, s)
 		}

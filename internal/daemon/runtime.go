@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -42,19 +43,29 @@ type runtime struct {
 	side    *sideServers // standalone stats page and /metrics
 	failed  chan error   // a component that cannot go on reports here
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// inherit returns a listening socket handed over by the previous
+	// process (binary upgrade), or nil.
+	inherit func(key string) (net.Listener, error)
+
+	cancel     context.CancelFunc
+	vrrpCancel context.CancelFunc // the VRRP nodes and the tracking loop
+	wg         sync.WaitGroup
 }
 
 type vrrpNode struct {
 	cfg  config.VRRPInstance
 	node *vrrp.Node
-	done chan error
+	done chan struct{} // closed when Run returned
 }
 
-func (d *Daemon) start(ctx context.Context, cfg *config.Config) (rt *runtime, err error) {
+// start runs everything but VRRP (startVRRP): logs, proxy, checks, side
+// servers. inherit (nil: none) supplies listeners from a previous process.
+func (d *Daemon) start(ctx context.Context, cfg *config.Config, inherit func(string) (net.Listener, error)) (rt *runtime, err error) {
 	rctx, cancel := context.WithCancel(context.Background())
-	rt = &runtime{d: d, failed: make(chan error, 8), cancel: cancel}
+	rt = &runtime{d: d, failed: make(chan error, 8), cancel: cancel, inherit: inherit}
+	if rt.inherit == nil {
+		rt.inherit = func(string) (net.Listener, error) { return nil, nil }
+	}
 	defer func() {
 		if err != nil {
 			rt.stop(context.Background())
@@ -68,7 +79,7 @@ func (d *Daemon) start(ctx context.Context, cfg *config.Config) (rt *runtime, er
 	rt.access.Store(lg)
 
 	rt.setFrontendStats(cfg)
-	rt.engine, err = proxy.New(cfg, proxy.Options{Logger: d.log, AccessLog: rt.logAccess, StatsHandler: http.HandlerFunc(rt.serveFrontendStats)})
+	rt.engine, err = proxy.New(cfg, proxy.Options{Logger: d.log, AccessLog: rt.logAccess, StatsHandler: http.HandlerFunc(rt.serveFrontendStats), Inherited: rt.inheritTCP})
 	if err != nil {
 		return rt, fmt.Errorf("building proxy: %w", err)
 	}
@@ -80,26 +91,77 @@ func (d *Daemon) start(ctx context.Context, cfg *config.Config) (rt *runtime, er
 	if err := rt.engine.Start(rctx); err != nil {
 		return rt, fmt.Errorf("starting proxy: %w", err)
 	}
-	rt.side = &sideServers{dropped: func() uint64 { return rt.access.Load().Dropped() }}
+	rt.side = &sideServers{dropped: func() uint64 { return rt.access.Load().Dropped() }, inherit: rt.inherit}
 	if err := rt.side.apply(cfg, d.Status); err != nil {
 		return rt, err
 	}
 
+	return rt, nil
+}
+
+// startVRRP starts the VRRP instances. resume maps an instance name to the
+// state the previous process detached it in (binary upgrade; nil: fresh).
+func (rt *runtime) startVRRP(cfg *config.Config, resume map[string]string) error {
+	vctx, cancel := context.WithCancel(context.Background())
+	rt.vrrpCancel = cancel
 	for _, in := range cfg.VRRP.Instances {
-		vn, err := rt.startNode(rctx, in)
+		vn, err := rt.startNode(vctx, in, resume[in.Name])
 		if err != nil {
-			return rt, err
+			return err
 		}
 		rt.nodes = append(rt.nodes, vn)
 	}
 	if len(rt.nodes) > 0 {
 		rt.wg.Add(1)
-		go rt.trackLoop(rctx)
+		go rt.trackLoop(vctx)
 	}
-	return rt, nil
+	return nil
 }
 
-func (rt *runtime) startNode(ctx context.Context, in config.VRRPInstance) (*vrrpNode, error) {
+// detachVRRP stops every instance silently for a binary upgrade and returns
+// the state each was in, for the new process to resume.
+func (rt *runtime) detachVRRP() map[string]string {
+	states := map[string]string{}
+	if rt.vrrpCancel == nil {
+		return states
+	}
+	for _, vn := range rt.nodes {
+		vn.node.Detach()
+	}
+	rt.vrrpCancel()
+	for _, vn := range rt.nodes {
+		<-vn.done
+		states[vn.cfg.Name] = vn.node.StoppedAs().String()
+	}
+	return states
+}
+
+// inheritTCP adapts inherit for the proxy.
+func (rt *runtime) inheritTCP(key string) (*net.TCPListener, error) {
+	ln, err := rt.inherit(key)
+	if ln == nil || err != nil {
+		return nil, err
+	}
+	tl, ok := ln.(*net.TCPListener)
+	if !ok {
+		ln.Close()
+		return nil, fmt.Errorf("inherited listener %s is a %T, not TCP", key, ln)
+	}
+	return tl, nil
+}
+
+// listeners are the listening sockets to hand to a new process: the
+// proxy's binds and the side servers' (the control socket is the
+// daemon's).
+func (rt *runtime) listeners() map[string]syscall.Conn {
+	ls := rt.engine.Listeners()
+	for k, l := range rt.side.listeners() {
+		ls[k] = l
+	}
+	return ls
+}
+
+func (rt *runtime) startNode(ctx context.Context, in config.VRRPInstance, resume string) (*vrrpNode, error) {
 	node, err := vrrp.NewNode(in, vrrp.Deps{
 		VIPs:      vip.NewNetlink(),
 		Announcer: vip.NewAnnouncer(in.GARP.Reply, false),
@@ -108,11 +170,17 @@ func (rt *runtime) startNode(ctx context.Context, in config.VRRPInstance) (*vrrp
 	if err != nil {
 		return nil, fmt.Errorf("vrrp instance %s: %w", in.Name, err)
 	}
-	vn := &vrrpNode{cfg: in, node: node, done: make(chan error, 1)}
+	switch resume {
+	case vrrp.Master.String():
+		node.ResumeFrom(vrrp.Master)
+	case vrrp.Backup.String():
+		node.ResumeFrom(vrrp.Backup)
+	}
+	vn := &vrrpNode{cfg: in, node: node, done: make(chan struct{})}
 	rt.track(vn)
 	go func() {
 		err := node.Run(ctx)
-		vn.done <- err
+		close(vn.done)
 		if err != nil && ctx.Err() == nil {
 			rt.failed <- fmt.Errorf("vrrp instance %s: %w", in.Name, err)
 		}
@@ -262,6 +330,9 @@ func (rt *runtime) reload(ctx context.Context, cfg *config.Config) error {
 // VIPs removed: the peer takes over within skew time), then the proxy stops
 // accepting and finishes in-flight requests, then checks and logs.
 func (rt *runtime) stop(ctx context.Context) {
+	if rt.vrrpCancel != nil {
+		rt.vrrpCancel()
+	}
 	if rt.cancel != nil {
 		rt.cancel()
 	}
@@ -351,12 +422,14 @@ func (rt *runtime) fill(st *control.Status) {
 // and the Prometheus endpoint. They are rebuilt on reload when changed.
 type sideServers struct {
 	dropped              func() uint64 // access-log lines dropped (lbd_log_dropped_total)
+	inherit              func(key string) (net.Listener, error)
 	stats, metrics       *httpListener
 	statsCfg, metricsCfg any
 }
 
 type httpListener struct {
 	srvs []*http.Server
+	lns  map[string]net.Listener // by key "tcp|addr", for a binary upgrade
 }
 
 func (s *sideServers) apply(cfg *config.Config, status func() control.Status) error {
@@ -364,7 +437,7 @@ func (s *sideServers) apply(cfg *config.Config, status func() control.Status) er
 		var nl *httpListener
 		if cfg.Stats != nil && cfg.Stats.Enable {
 			var err error
-			nl, err = serveHTTP(cfg.Stats.Bind, stats.New(cfg.Stats.Stats, status))
+			nl, err = serveHTTP(cfg.Stats.Bind, stats.New(cfg.Stats.Stats, status), s.inherit)
 			if err != nil {
 				return fmt.Errorf("stats listener: %w", err)
 			}
@@ -378,7 +451,7 @@ func (s *sideServers) apply(cfg *config.Config, status func() control.Status) er
 			mux := http.NewServeMux()
 			mux.Handle(cfg.Metrics.Path, metrics.Handler(status, metrics.LogDropped(s.dropped)))
 			var err error
-			nl, err = serveHTTP([]string{cfg.Metrics.Bind}, mux)
+			nl, err = serveHTTP([]string{cfg.Metrics.Bind}, mux, s.inherit)
 			if err != nil {
 				return fmt.Errorf("metrics listener: %w", err)
 			}
@@ -394,20 +467,41 @@ func (s *sideServers) close() {
 	s.metrics.close()
 }
 
-func serveHTTP(binds []string, h http.Handler) (*httpListener, error) {
-	hl := &httpListener{}
+// listeners returns the side servers' listening sockets by key.
+func (s *sideServers) listeners() map[string]syscall.Conn {
+	m := map[string]syscall.Conn{}
+	for _, hl := range []*httpListener{s.stats, s.metrics} {
+		if hl == nil {
+			continue
+		}
+		for k, l := range hl.lns {
+			if sc, ok := l.(syscall.Conn); ok {
+				m[k] = sc
+			}
+		}
+	}
+	return m
+}
+
+func serveHTTP(binds []string, h http.Handler, inherit func(string) (net.Listener, error)) (*httpListener, error) {
+	hl := &httpListener{lns: map[string]net.Listener{}}
 	for _, b := range binds {
 		addr := b
 		if len(addr) > 1 && addr[0] == '*' {
 			addr = addr[1:]
 		}
-		l, err := net.Listen("tcp", addr)
+		key := "tcp|" + addr
+		l, err := inherit(key)
+		if l == nil && err == nil {
+			l, err = net.Listen("tcp", addr)
+		}
 		if err != nil {
 			hl.close()
 			return nil, fmt.Errorf("binding %s: %w", b, err)
 		}
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
 		hl.srvs = append(hl.srvs, srv)
+		hl.lns[key] = l
 		go srv.Serve(l)
 	}
 	return hl, nil

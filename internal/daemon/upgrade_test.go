@@ -1,0 +1,250 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/lbd-ha/lbd/internal/control"
+)
+
+var (
+	lbdBinOnce sync.Once
+	lbdBin     string
+	lbdBinErr  error
+)
+
+// buildLBD builds cmd/lbd once per test binary (a binary upgrade execs the
+// real program).
+func buildLBD(t *testing.T) string {
+	t.Helper()
+	lbdBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "lbdbin")
+		if err != nil {
+			lbdBinErr = err
+			return
+		}
+		lbdBin = filepath.Join(dir, "lbd")
+		cmd := exec.Command("go", "build", "-o", lbdBin, "github.com/lbd-ha/lbd/cmd/lbd")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			lbdBinErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if lbdBinErr != nil {
+		t.Fatal(lbdBinErr)
+	}
+	return lbdBin
+}
+
+// lbdProcess is `lbd run` started by a test; after an upgrade the new
+// process is reparented to the test binary (a child subreaper), which
+// reaps it in Cleanup.
+type lbdProcess struct {
+	cmd  *exec.Cmd
+	sock string
+	log  logFile
+	done chan struct{} // closed when the first process has exited
+	err  error         // its Wait error, after done
+}
+
+// logFile is the processes' shared stderr: a file, not a pipe, so that
+// Wait on the old process does not wait for the new one, which inherits it.
+type logFile string
+
+func (l logFile) String() string {
+	b, _ := os.ReadFile(string(l))
+	return string(b)
+}
+
+func startLBD(t *testing.T, cfgText string) *lbdProcess {
+	t.Helper()
+	bin := buildLBD(t)
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		t.Fatalf("PR_SET_CHILD_SUBREAPER: %v", err)
+	}
+	dir, err := os.MkdirTemp("", "lbdu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	p := &lbdProcess{sock: filepath.Join(dir, "lbd.sock"), log: logFile(filepath.Join(dir, "lbd.log")), done: make(chan struct{})}
+	out, err := os.Create(string(p.log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cfgPath := filepath.Join(dir, "lbd.yaml")
+	if err := os.WriteFile(cfgPath, []byte(strings.ReplaceAll(cfgText, "%SOCK%", p.sock)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(bin, "run", "-c", cfgPath)
+	p.cmd.Stdout, p.cmd.Stderr = out, out
+	p.cmd.Dir = dir
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		// Stop whichever lbd serves the socket now, then the first one.
+		if st, err := (&control.Client{Socket: p.sock, Timeout: time.Second}).Status(context.Background()); err == nil {
+			stopPID(t, st.PID)
+		}
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("lbd log:\n%s", p.log.String())
+		}
+	})
+	c := &control.Client{Socket: p.sock, Timeout: time.Second}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := c.Status(context.Background()); err == nil {
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lbd did not start:\n%s", p.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stopPID terminates a reparented lbd and reaps it.
+func stopPID(t *testing.T, pid int) {
+	if pid <= 0 || pid == os.Getpid() {
+		return
+	}
+	syscall.Kill(pid, syscall.SIGTERM)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var ws syscall.WaitStatus
+		got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+		if got == pid || err == syscall.ECHILD {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	t.Errorf("lbd pid %d did not stop on SIGTERM", pid)
+}
+
+const upgradeConfig = `global:
+  control_socket: %SOCK%
+sysctl:
+  apply: false
+defaults:
+  options:
+    redispatch: true
+frontends:
+  - name: web
+    bind: ["%ADDR%"]
+    default_backend: app
+  - name: web-close
+    bind: ["%ADDR2%"]
+    default_backend: app
+    options:
+      http_server_close: true
+backends:
+  - name: app
+    servers:
+      - {name: web01, address: "%B1%"}
+      - {name: web02, address: "%B2%"}
+stats:
+  bind: ["%STATS%"]
+  enable: true
+  uri: /
+`
+
+// TestBinaryUpgradeUnderLoad: `lbctl upgrade` while clients keep sending
+// requests (keep-alive and server-close frontends): the new process takes
+// the listeners, control and stats sockets, the old one drains and exits
+// 0, and no request fails.
+func TestBinaryUpgradeUnderLoad(t *testing.T) {
+	b1, b2 := newBackend(t, "web01"), newBackend(t, "web02")
+	front, front2, statsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	cfg := strings.NewReplacer("%B1%", b1.srv.Listener.Addr().String(), "%B2%", b2.srv.Listener.Addr().String(),
+		"%ADDR%", front, "%ADDR2%", front2, "%STATS%", statsAddr).Replace(upgradeConfig)
+	p := startLBD(t, cfg)
+	c := &control.Client{Socket: p.sock, Timeout: time.Minute}
+	ctx := context.Background()
+
+	ka := startLoad("http://"+front+"/", 4)
+	sc := startLoad("http://"+front2+"/", 2)
+	time.Sleep(300 * time.Millisecond)
+	res, err := c.Upgrade(ctx)
+	if err != nil || !res.OK {
+		t.Fatalf("upgrade: %+v, %v", res, err)
+	}
+	if res.OldPID != p.cmd.Process.Pid || res.NewPID == res.OldPID || res.NewPID <= 0 {
+		t.Errorf("upgrade pids: %+v (started %d)", res, p.cmd.Process.Pid)
+	}
+	select {
+	case <-p.done:
+		if p.err != nil {
+			t.Errorf("old process exit: %v", p.err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("old process did not exit after the upgrade")
+	}
+	time.Sleep(300 * time.Millisecond)
+	total, failed, first := ka.stop()
+	total2, failed2, first2 := sc.stop()
+	t.Logf("keep-alive: %d requests, %d failed; server-close: %d requests, %d failed", total, failed, total2, failed2)
+	if failed != 0 || failed2 != 0 {
+		t.Errorf("requests failed across the upgrade: %d (%v), %d (%v)", failed, first, failed2, first2)
+	}
+	if total < 50 || total2 < 20 {
+		t.Errorf("too little load to prove anything: %d, %d", total, total2)
+	}
+	st, err := c.Status(ctx)
+	if err != nil || st.PID != res.NewPID {
+		t.Fatalf("status after upgrade: pid %d, %v; want %d", st.PID, err, res.NewPID)
+	}
+	resp, err := http.Get("http://" + statsAddr + "/;csv")
+	if err != nil || resp.StatusCode != 200 {
+		t.Errorf("stats page after upgrade: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if !strings.Contains(p.log.String(), "lbd draining: a new process took over") {
+		t.Errorf("old process log:\n%s", p.log.String())
+	}
+	// The new process upgrades again (a second generation) and reloads.
+	if r, err := c.Reload(ctx); err != nil || !r.OK {
+		t.Errorf("reload of the new process: %+v %v", r, err)
+	}
+	res2, err := c.Upgrade(ctx)
+	if err != nil || !res2.OK || res2.OldPID != res.NewPID {
+		t.Fatalf("second upgrade: %+v, %v", res2, err)
+	}
+	stopPID(t, res.NewPID) // reaps the drained second process
+}
+
+// TestUpgradeRefusedWithChrootOrWithoutUpgrader: an in-process daemon has
+// no upgrader; the error says so and the daemon keeps serving.
+func TestUpgradeWithoutUpgrader(t *testing.T) {
+	td := startDaemon(t, goodConfig)
+	c := &control.Client{Socket: td.sock}
+	res, err := c.Upgrade(context.Background())
+	if err != nil || res.OK || !strings.Contains(res.Error, "binary upgrade is not available") {
+		t.Fatalf("upgrade without upgrader: %+v %v", res, err)
+	}
+	if _, err := c.Status(context.Background()); err != nil {
+		t.Errorf("daemon after a refused upgrade: %v", err)
+	}
+}
