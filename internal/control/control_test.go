@@ -41,7 +41,7 @@ func (f *fakeBackend) Upgrade(ctx context.Context, who string) UpgradeResult {
 	f.log("upgrade " + who)
 	return UpgradeResult{OK: true, Source: who, OldPID: 42, NewPID: 43}
 }
-func (f *fakeBackend) log(s string)                     { f.mu.Lock(); f.calls = append(f.calls, s); f.mu.Unlock() }
+func (f *fakeBackend) log(s string) { f.mu.Lock(); f.calls = append(f.calls, s); f.mu.Unlock() }
 
 func start(t *testing.T) (string, *fakeBackend) {
 	t.Helper()
