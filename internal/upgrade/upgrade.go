@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sort"
+	"sync"
 	"syscall"
 	"time"
 
@@ -32,6 +33,7 @@ var ErrNoUpgrader = errors.New("binary upgrade is not available in this process"
 // Upgrader is one process's side of binary upgrades: the child of the last
 // one (HasParent) and the parent of the next.
 type Upgrader struct {
+	mu        sync.Mutex // inherited, claimed
 	tf        *tableflip.Upgrader
 	link      *net.UnixConn   // to the parent; nil on a fresh start
 	inherited map[string]int  // unclaimed listener fds from the parent
@@ -90,6 +92,8 @@ func (u *Upgrader) HasParent() bool { return u.link != nil }
 // the parent had none (then the caller binds a new one). A key is handed
 // out once.
 func (u *Upgrader) Listener(key string) (net.Listener, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	fd, ok := u.inherited[key]
 	if !ok {
 		return nil, nil
@@ -107,6 +111,8 @@ func (u *Upgrader) Listener(key string) (net.Listener, error) {
 
 // Claimed lists the inherited keys taken with Listener.
 func (u *Upgrader) Claimed() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	keys := make([]string, 0, len(u.claimed))
 	for k := range u.claimed {
 		keys = append(keys, k)
@@ -119,10 +125,12 @@ func (u *Upgrader) Claimed() []string {
 // claimed are closed, the PID goes to the parent, and the parent's
 // Upgrade returns. A fresh process only gets ready for later upgrades.
 func (u *Upgrader) Ready() error {
+	u.mu.Lock()
 	for key, fd := range u.inherited {
 		unix.Close(fd)
 		delete(u.inherited, key)
 	}
+	u.mu.Unlock()
 	if u.link != nil {
 		b, _ := json.Marshal(hello{PID: os.Getpid()})
 		if _, err := u.link.Write(b); err != nil {
