@@ -121,6 +121,9 @@ func newStubEnv(t *testing.T, withSysusers bool, systemctlRC int) *stubEnv {
 		"getent":    `while read -r kind name; do [ "$kind" = "$1" ] && [ "$name" = "$2" ] && exit 0; done < ACC; exit 2` + "\n",
 		"groupadd":  `eval last=\${$#}; echo "group $last" >> ACC` + "\n",
 		"useradd":   `eval last=\${$#}; echo "passwd $last" >> ACC` + "\n",
+		// Exit status from DIR/NAME.rc (default 0): see failing.
+		"lbctl": "rc=0; [ -f DIR/lbctl.rc ] && read -r rc < DIR/lbctl.rc; exit $rc\n",
+		"lbd":   "rc=0; [ -f DIR/lbd.rc ] && read -r rc < DIR/lbd.rc; exit $rc\n",
 	}
 	if withSysusers {
 		// Records its stdin (the sysusers line) and creates the account.
@@ -129,12 +132,18 @@ echo "group lbd" >> ACC; echo "passwd lbd" >> ACC` + "\n"
 	}
 	for name, body := range stubs {
 		script := "#!/bin/sh\n" + record + body
-		script = strings.NewReplacer("LOG", s.log, "ACC", s.accounts, "RC", strconv.Itoa(systemctlRC)).Replace(script)
+		script = strings.NewReplacer("LOG", s.log, "ACC", s.accounts, "RC", strconv.Itoa(systemctlRC), "DIR", s.dir).Replace(script)
 		if err := os.WriteFile(filepath.Join(s.dir, name), []byte(script), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return s
+}
+
+// failing makes the lbctl or lbd stub exit 1.
+func (s *stubEnv) failing(t *testing.T, name string) {
+	t.Helper()
+	mustWrite(t, filepath.Join(s.dir, name+".rc"), "1\n")
 }
 
 // run executes one scriptlet with only the stubs on PATH; scriptlets must
@@ -196,7 +205,7 @@ func TestScriptletsRPM(t *testing.T) {
 			"stdin: " + sysusersLine,
 			"getent group lbd", "getent passwd lbd",
 			"systemctl daemon-reload",
-			"systemctl daemon-reload", "systemctl try-restart lbd.service",
+			"systemctl daemon-reload", "systemctl is-active --quiet lbd.service", "lbctl upgrade",
 		}},
 		{"erase", [][]string{{"preremove", "0"}, {"postremove", "0"}}, []string{
 			"systemctl stop lbd.service", "systemctl --no-reload disable lbd.service",
@@ -210,6 +219,41 @@ func TestScriptletsRPM(t *testing.T) {
 			}
 			assertCalls(t, s.calls(t), tc.want)
 		})
+	}
+}
+
+// TestScriptletsUpgradeFallbacks: a failed binary upgrade falls back to a
+// restart only when the new version accepts the config; a stopped service
+// is left alone (rpm %postun and deb postinst share the logic).
+func TestScriptletsUpgradeFallbacks(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		fail    []string
+		inactive bool
+		want    []string
+	}{
+		{"upgrade fails, config ok: restart", []string{"lbctl"}, false, []string{
+			"systemctl daemon-reload", "systemctl is-active --quiet lbd.service", "lbctl upgrade",
+			"lbd check -c /etc/lbd/lbd.yaml", "systemctl try-restart lbd.service"}},
+		{"upgrade fails, config rejected: keep the old process", []string{"lbctl", "lbd"}, false, []string{
+			"systemctl daemon-reload", "systemctl is-active --quiet lbd.service", "lbctl upgrade",
+			"lbd check -c /etc/lbd/lbd.yaml"}},
+		{"not running: nothing", nil, true, []string{"systemctl daemon-reload", "systemctl is-active --quiet lbd.service"}},
+	} {
+		for _, step := range [][]string{{"postremove", "1"}, {"postinstall", "configure", "0.1.0"}} {
+			t.Run(tc.name+"/"+step[0], func(t *testing.T) {
+				rc := 0
+				if tc.inactive {
+					rc = 3 // systemctl is-active: inactive
+				}
+				s := newStubEnv(t, false, rc)
+				for _, f := range tc.fail {
+					s.failing(t, f)
+				}
+				s.run(t, scriptlet(step[0]), step[1:]...)
+				assertCalls(t, s.calls(t), tc.want)
+			})
+		}
 	}
 }
 
@@ -242,7 +286,7 @@ func TestScriptletsDeb(t *testing.T) {
 			"getent group lbd", "groupadd -r lbd", "getent passwd lbd",
 			"useradd -r -g lbd -d /var/lib/lbd -M -s /sbin/nologin -c lbd load balancer daemon lbd",
 			"systemctl daemon-reload",
-			"systemctl daemon-reload", "systemctl try-restart lbd.service",
+			"systemctl daemon-reload", "systemctl is-active --quiet lbd.service", "lbctl upgrade",
 		}},
 		{"remove", [][]string{{"preremove", "remove"}, {"postremove", "remove"}}, []string{
 			"systemctl stop lbd.service", "systemctl --no-reload disable lbd.service", "systemctl daemon-reload",

@@ -305,7 +305,7 @@ func TestRPMContents(t *testing.T) {
 	}
 	scripts := cmdOut(t, rpm, "-qp", "--scripts", p)
 	for _, want := range []string{"preinstall scriptlet", "postinstall scriptlet", "preuninstall scriptlet",
-		"postuninstall scriptlet", "systemctl try-restart lbd.service"} {
+		"postuninstall scriptlet", "lbctl upgrade", "systemctl try-restart lbd.service"} {
 		if !strings.Contains(scripts, want) {
 			t.Errorf("rpm --scripts lacks %q", want)
 		}
