@@ -310,19 +310,27 @@ func TestNodeTrackAndHandover(t *testing.T) {
 
 // TestNodePair runs two nodes on a fake LAN: election by priority, graceful
 // handover in Skew_Time, crash takeover in Master_Down_Interval, preemption.
+// electedPair starts A (150) and B (100) at 100 ms adverts on a fake LAN
+// and waits for A to be master; call it inside a synctest bubble.
+func electedPair(t *testing.T) (*hub, *testNode, *testNode, config.VRRPInstance) {
+	t.Helper()
+	lan := &hub{}
+	cfgA, cfgB := testInstance(150), testInstance(100)
+	cfgA.AdvertInterval, cfgB.AdvertInterval = 100*time.Millisecond, 100*time.Millisecond
+	a := startNode(t, cfgA, newFakeConn(lan, "10.9.0.1"))
+	b := startNode(t, cfgB, newFakeConn(lan, "10.9.0.2"))
+	time.Sleep(5 * time.Second)
+	synctest.Wait()
+	if a.State() != Master || b.State() != Backup {
+		t.Fatalf("election: a %v b %v", a.State(), b.State())
+	}
+	return lan, a, b, cfgA
+}
+
 func TestNodePair(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		lan := &hub{}
-		connA, connB := newFakeConn(lan, "10.9.0.1"), newFakeConn(lan, "10.9.0.2")
-		cfgA, cfgB := testInstance(150), testInstance(100)
-		cfgA.AdvertInterval, cfgB.AdvertInterval = 100*time.Millisecond, 100*time.Millisecond
-		a := startNode(t, cfgA, connA)
-		b := startNode(t, cfgB, connB)
-		time.Sleep(5 * time.Second)
-		synctest.Wait()
-		if a.State() != Master || b.State() != Backup {
-			t.Fatalf("election: a %v b %v", a.State(), b.State())
-		}
+		lan, a, b, cfgA := electedPair(t)
+		connA, connB := a.conn, b.conn
 		// Graceful stop of A: B is master Skew_Time after A's priority 0.
 		a.stop(t)
 		outA := connA.sent()
@@ -510,17 +518,8 @@ func TestNodeReadErrors(t *testing.T) {
 // never takes over.
 func TestNodeBinaryUpgrade(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		lan := &hub{}
-		connA, connB := newFakeConn(lan, "10.9.0.1"), newFakeConn(lan, "10.9.0.2")
-		cfgA, cfgB := testInstance(150), testInstance(100)
-		cfgA.AdvertInterval, cfgB.AdvertInterval = 100*time.Millisecond, 100*time.Millisecond
-		a := startNode(t, cfgA, connA)
-		b := startNode(t, cfgB, connB)
-		time.Sleep(5 * time.Second)
-		synctest.Wait()
-		if a.State() != Master || b.State() != Backup {
-			t.Fatalf("election: a %v b %v", a.State(), b.State())
-		}
+		lan, a, b, cfgA := electedPair(t)
+		connA, connB := a.conn, b.conn
 		a.Detach()
 		a.stop(t)
 		if a.StoppedAs() != Master {
