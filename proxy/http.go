@@ -97,7 +97,7 @@ func (cc *clientConn) end() {
 // only during a garbage collection, which a proxy whose connections sit
 // idle does not run: the hand-off frees the grown stack at once, for the
 // next connections to reuse, and the connection waits on a starting-size
-// (2 KB) one. A park costs about 4-5 us of CPU (goroutine start, one
+// (2 KB) one. A park costs about 4-9 us of CPU (goroutine start, one
 // read, the stack growing again on the next request); connections busier
 // than one request per idleParkAfter never pay it. Tests shorten it.
 var idleParkAfter = 100 * time.Millisecond
