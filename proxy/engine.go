@@ -51,6 +51,9 @@ type Engine struct {
 	stopping  atomic.Bool
 	gate      atomic.Pointer[gate]
 	actConn   atomic.Int64
+	// idleParks counts idle keep-alive connections handed to a fresh
+	// goroutine (see clientConn.serve).
+	idleParks atomic.Uint64
 
 	connMu   sync.Mutex
 	conns    map[tracked]struct{}
@@ -280,19 +283,26 @@ func (e *Engine) untrack(t tracked) {
 }
 
 func (e *Engine) serveConn(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend]) {
-	defer e.connWG.Done()
-	defer releaseSem(gt.ch)
-	defer releaseSem(fe.sem)
 	e.actConn.Add(1)
-	defer e.actConn.Add(-1)
 	fe.st.inc()
 	fe.st.total.Add(1)
-	defer fe.st.cur.Add(-1)
 	if fe.mode == "tcp" {
+		defer e.connDone(fe, gt)
 		e.serveTCP(c, fe)
 		return
 	}
-	e.serveHTTP(c, fe, cur)
+	// An idle HTTP connection may move to another goroutine (idle park):
+	// serveHTTP calls connDone on the one that ends it.
+	e.serveHTTP(c, fe, gt, cur)
+}
+
+// connDone undoes serveConn's accounting when a connection has ended.
+func (e *Engine) connDone(fe *frontend, gt *gate) {
+	fe.st.cur.Add(-1)
+	e.actConn.Add(-1)
+	releaseSem(fe.sem)
+	releaseSem(gt.ch)
+	e.connWG.Done()
 }
 
 // Shutdown stops accepting, closes idle keep-alive connections and waits

@@ -806,3 +806,76 @@ func TestInheritedListener(t *testing.T) {
 		t.Errorf("Listeners() = %v", got)
 	}
 }
+
+// TestIdlePark: a keep-alive connection idle past idleParkAfter moves to a
+// fresh goroutine (freeing the grown stack) and still behaves as before:
+// it serves its next request, expires silently on http_keep_alive, closes
+// on shutdown, and after a reload closes after its next response.
+func TestIdlePark(t *testing.T) {
+	old := idleParkAfter
+	idleParkAfter = 40 * time.Millisecond
+	t.Cleanup(func() { idleParkAfter = old }) // after the engines' shutdown
+	mkConfig := func(ka time.Duration, backend, bind string) *config.Config {
+		cfg := testConfig(srv("a", backend))
+		cfg.Frontends[0].Bind = []string{bind} // fixed: kept across a reload
+		cfg.Defaults.Timeouts.HTTPKeepAlive = ka
+		return cfg
+	}
+	start := func(t *testing.T, ka time.Duration) (*Engine, string, *logSink, *rawClient) {
+		a := newBackend(t, "a", nil)
+		e, addr, sink := startEngine(t, mkConfig(ka, a.addr(), freeAddr(t)))
+		rc := dialRaw(t, addr)
+		if res, body := rc.get("/"); res.StatusCode != 200 || body != "hello from a" {
+			t.Fatalf("first request: %d %q", res.StatusCode, body)
+		}
+		waitFor(t, "the idle connection to park", func() bool { return e.idleParks.Load() == 1 })
+		return e, addr, sink, rc
+	}
+	sessions := func(e *Engine) int64 { return e.Frontends()[0].Sessions }
+
+	t.Run("serves then expires", func(t *testing.T) {
+		const ka = 600 * time.Millisecond
+		e, _, sink, rc := start(t, ka)
+		if res, body := rc.get("/again"); res.StatusCode != 200 || body != "hello from a" || res.Close {
+			t.Fatalf("request after the park: %d %q close=%v", res.StatusCode, body, res.Close)
+		}
+		served := time.Now()
+		waitFor(t, "the second park", func() bool { return e.idleParks.Load() == 2 })
+		recs := sink.all()
+		if len(recs) != 2 || recs[1].RequestLine != "GET /again HTTP/1.1" || recs[1].Termination != "----" || recs[1].Status != 200 {
+			t.Fatalf("access log after the park: %+v", recs)
+		}
+		rc.expectClosed()
+		if d := time.Since(served); d < ka-ka/8 || d > 2*time.Second {
+			t.Errorf("keep-alive expiry after %v, want about %v", d, ka)
+		}
+		waitFor(t, "the session to end", func() bool { return sessions(e) == 0 && e.actConn.Load() == 0 })
+		if n := len(sink.all()); n != 2 {
+			t.Errorf("idle keep-alive expiry must not be logged (%d records)", n)
+		}
+		if n := e.idleParks.Load(); n != 2 {
+			t.Errorf("%d parks, want 2", n)
+		}
+	})
+	t.Run("shutdown closes a parked connection", func(t *testing.T) {
+		e, _, _, rc := start(t, time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		t0 := time.Now()
+		if err := e.Shutdown(ctx); err != nil || time.Since(t0) > time.Second {
+			t.Fatalf("shutdown with a parked connection: %v after %v", err, time.Since(t0))
+		}
+		rc.expectClosed()
+	})
+	t.Run("reload closes after the next response", func(t *testing.T) {
+		e, addr, _, rc := start(t, time.Minute)
+		if err := e.Reload(mkConfig(time.Minute, e.Backends()[0].Servers[0].Address, addr)); err != nil {
+			t.Fatal(err)
+		}
+		if res, _ := rc.get("/"); res.StatusCode != 200 || !res.Close {
+			t.Fatalf("parked connection after reload: %d close=%v", res.StatusCode, res.Close)
+		}
+		rc.expectClosed()
+		waitFor(t, "the session to end", func() bool { return e.actConn.Load() == 0 })
+	})
+}

@@ -21,10 +21,12 @@ type clientConn struct {
 	// cur is the listener's frontend, swapped by Reload: a connection
 	// whose fe is no longer cur closes after its current response.
 	cur    *atomic.Pointer[frontend]
+	gt     *gate // the connection slot, released by end
 	c      *net.TCPConn
 	rc     syscall.RawConn
 	stepFn func(fd uintptr) bool
 	st     serveState
+	kaEnd  time.Time // keep-alive expiry while an idle park is armed, else zero
 	src    netip.AddrPort
 	in     bufReader // client -> proxy
 	out    bufWriter // proxy -> client
@@ -51,8 +53,8 @@ func (cc *clientConn) wakeIdle() {
 
 func (cc *clientConn) forceClose() { cc.c.Close() }
 
-func (e *Engine) serveHTTP(c *net.TCPConn, fe *frontend, cur *atomic.Pointer[frontend]) {
-	cc := &clientConn{e: e, fe: fe, cur: cur, c: c}
+func (e *Engine) serveHTTP(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend]) {
+	cc := &clientConn{e: e, fe: fe, cur: cur, gt: gt, c: c}
 	cc.in.c, cc.out.c = c, c
 	cc.in.timeout, cc.out.timeout = fe.client, fe.client
 	cc.req.Headers = make([]h1.Header, 0, 16)
@@ -63,17 +65,56 @@ func (e *Engine) serveHTTP(c *net.TCPConn, fe *frontend, cur *atomic.Pointer[fro
 	rc, err := c.SyscallConn()
 	if err != nil {
 		c.Close()
+		e.connDone(fe, gt)
 		return
 	}
 	cc.rc = rc
 	cc.stepFn = cc.step
 	cc.awaitFn = cc.awaitStep
 	e.track(cc)
-	defer e.untrack(cc)
+	st := &cc.st
+	st.first, st.tStart = true, time.Now()
+	if !cc.beginWait(st.tStart.Add(fe.httpRequest)) {
+		cc.end()
+		return
+	}
 	cc.serve()
-	c.Close()
+}
+
+// end closes the connection and releases what it holds.
+func (cc *clientConn) end() {
+	cc.c.Close()
 	cc.in.releaseAll()
 	cc.out.releaseBuf()
+	cc.e.untrack(cc)
+	cc.e.connDone(cc.fe, cc.gt)
+}
+
+// idleParkAfter: a keep-alive connection idle for between 3/4 of this and
+// this (and with more keep-alive time left) is handed to a new goroutine,
+// and the goroutine that served its requests exits. Serving a request
+// grows a goroutine's stack (to 4-8 KB) and the runtime shrinks stacks
+// only during a garbage collection, which a proxy whose connections sit
+// idle does not run: the hand-off frees the grown stack at once, for the
+// next connections to reuse, and the connection waits on a starting-size
+// (2 KB) one. A park costs about 4-9 us of CPU (goroutine start, one
+// read, the stack growing again on the next request); connections busier
+// than one request per idleParkAfter never pay it. Tests shorten it.
+var idleParkAfter = 100 * time.Millisecond
+
+// serve runs the request loop until the connection ends or parks; a
+// parked connection continues on a fresh goroutine.
+func (cc *clientConn) serve() {
+	if cc.loop() {
+		dl := cc.kaEnd
+		cc.kaEnd = time.Time{} // the next timeout is the keep-alive expiry
+		if cc.beginWait(dl) {
+			cc.e.idleParks.Add(1)
+			go cc.serve()
+			return
+		}
+	}
+	cc.end()
 }
 
 // serveState is the request loop's state shared with step, which runs
@@ -97,27 +138,30 @@ const (
 	outClose       // close the connection
 )
 
-// serve runs the request loop. Bodiless requests (the common case) are
-// read, forwarded and answered inside one long RawConn.Read call, so that
-// after a response the goroutine waits for the next request's readiness
-// edge without a speculative read, and holds no buffer while idle.
-// Requests with a body or an Upgrade leave it for the ordinary path.
-func (cc *clientConn) serve() {
+// loop runs the request loop; true means "idle long enough to park"
+// (see idleParkAfter), false "close". Bodiless requests (the common case)
+// are read, forwarded and answered inside one long RawConn.Read call, so
+// that after a response the goroutine waits for the next request's
+// readiness edge without a speculative read, and holds no buffer while
+// idle. Requests with a body or an Upgrade leave it for the ordinary path.
+func (cc *clientConn) loop() bool {
 	st := &cc.st
-	st.first, st.tStart = true, time.Now()
-	if !cc.beginWait(st.tStart.Add(cc.fe.httpRequest)) {
-		return
-	}
 	for {
 		st.outcome, st.err = outNone, nil
 		st.drained = false // readiness was reset: read before waiting
 		err := cc.rc.Read(cc.stepFn)
 		cc.idle.Store(false)
 		if err != nil {
-			if isTimeout(err) && !cc.e.stopping.Load() && (!st.waiting || st.first) {
-				cc.fail(408, "cR", st.tStart, nil)
+			if !isTimeout(err) || cc.e.stopping.Load() {
+				return false
 			}
-			return
+			if !st.waiting || st.first {
+				cc.fail(408, "cR", st.tStart, nil)
+				return false
+			}
+			// Idle between requests: the park wake-up, or the
+			// keep-alive expiry (closed silently).
+			return !cc.kaEnd.IsZero() && time.Now().Before(cc.kaEnd)
 		}
 		switch st.outcome {
 		case outErr:
@@ -125,7 +169,7 @@ func (cc *clientConn) serve() {
 				cc.fe.st.errReq.Add(1)
 				cc.fail(400, "CR", st.tStart, nil)
 			}
-			return
+			return false
 		case outParse:
 			cc.fe.st.errReq.Add(1)
 			code := 400
@@ -134,17 +178,17 @@ func (cc *clientConn) serve() {
 				code = pe.Status
 			}
 			cc.fail(code, "PR", st.tStart, nil)
-			return
+			return false
 		case outSlow:
 			cc.in.timeout = cc.fe.client
 			if !cc.handle(st.tStart) || cc.e.stopping.Load() {
-				return
+				return false
 			}
 			if !cc.nextRequest() {
-				return
+				return false
 			}
 		default:
-			return
+			return false
 		}
 	}
 }
@@ -172,12 +216,19 @@ func (cc *clientConn) nextRequest() bool {
 		st.tStart = time.Now()
 		return true
 	}
-	// Keep-alive wait; the deadline is only moved when it has drifted.
+	// Keep-alive wait; the deadline is only moved when it has drifted
+	// (by ka/8; by a quarter for the park wake-up, which need not be exact).
 	ka := cc.fe.keepAlive
 	now := time.Now()
+	w, slack := ka, ka/8
+	cc.kaEnd = time.Time{}
+	if p := idleParkAfter; p > 0 && p < ka {
+		w, slack = p, p/4
+		cc.kaEnd = now.Add(ka)
+	}
 	var dl time.Time
-	if left := cc.in.dl.Sub(now); left < ka-ka/8 || left > ka {
-		dl = now.Add(ka)
+	if left := cc.in.dl.Sub(now); left < w-slack || left > w {
+		dl = now.Add(w)
 	}
 	return cc.beginWait(dl)
 }
