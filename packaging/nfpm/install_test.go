@@ -227,10 +227,10 @@ func TestScriptletsRPM(t *testing.T) {
 // is left alone (rpm %postun and deb postinst share the logic).
 func TestScriptletsUpgradeFallbacks(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		fail    []string
+		name     string
+		fail     []string
 		inactive bool
-		want    []string
+		want     []string
 	}{
 		{"upgrade fails, config ok: restart", []string{"lbctl"}, false, []string{
 			"systemctl daemon-reload", "systemctl is-active --quiet lbd.service", "lbctl upgrade",
