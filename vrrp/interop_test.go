@@ -171,7 +171,6 @@ func TestNetnsKeepalivedInterop(t *testing.T) {
 			// keepalived crashes (SIGKILL, no priority 0, its VIP stays):
 			// lbd takes over after Master_Down_Interval.
 			lowMDI := MasterDownInterval(tt.version, 50, tt.interval)
-			start = time.Now()
 			if err := syscall.Kill(-ka.Pid(), syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
