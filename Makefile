@@ -25,6 +25,7 @@ test-tools:
 	@scripts/need.sh $(TEST_TOOLS)
 
 test: deps test-tools build ## run every test (netns tests need root; with CI=true they fail instead of skipping)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 12m ./...
 
