@@ -164,8 +164,7 @@ func BenchmarkHotPath(b *testing.B) {
 	}
 	fe := g.frontends[0]
 	cc := &clientConn{fe: fe, src: netip.MustParseAddrPort("10.1.2.3:4567")}
-	cc.req.Headers = make([]h1.Header, 0, 16)
-	cc.resp.Headers = make([]h1.Header, 0, 16)
+	cc.getReq()
 	req := []byte("GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\nCookie: a=b; SERVERID=s2\r\nConnection: keep-alive\r\n\r\n")
 	resp := []byte("HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\nContent-Length: " + strconv.Itoa(612) + "\r\nConnection: keep-alive\r\n\r\n")
 	out := make([]byte, 0, bufSize)

@@ -867,6 +867,78 @@ func TestIdlePark(t *testing.T) {
 		}
 		rc.expectClosed()
 	})
+	t.Run("parked connections give back their header tables", func(t *testing.T) {
+		// A parked connection holds no header tables (reqState): the
+		// next request on it, and on another connection that may get the
+		// same pooled tables, must be forwarded byte-exact, whether it
+		// has many headers (the table grows) or few (nothing stale).
+		heads := make(chan string, 16)
+		ln := serveLoopback(t, func(c net.Conn) {
+			var acc []byte
+			buf := make([]byte, 4096)
+			for {
+				n, err := c.Read(buf)
+				acc = append(acc, buf[:n]...)
+				for {
+					i := strings.Index(string(acc), "\r\n\r\n")
+					if i < 0 {
+						break
+					}
+					heads <- string(acc[:i+4])
+					acc = acc[i+4:]
+					c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Resp: r\r\n\r\nok"))
+				}
+				if err != nil {
+					return
+				}
+			}
+		})
+		e, addr, _ := startEngine(t, mkConfig(time.Minute, ln.Addr().String(), freeAddr(t)))
+		request := func(path string, nh int) string {
+			var b strings.Builder
+			b.WriteString("GET " + path + " HTTP/1.1\r\nHost: test\r\n")
+			for i := range nh {
+				fmt.Fprintf(&b, "X-Header-%02d: value-%d%s\r\n", i, i, strings.Repeat("v", i))
+			}
+			b.WriteString("\r\n")
+			return b.String()
+		}
+		exchange := func(rc *rawClient, path string, nh int) {
+			t.Helper()
+			in := request(path, nh)
+			rc.send(in)
+			if res, body := rc.resp("GET"); res.StatusCode != 200 || body != "ok" || res.Header.Get("X-Resp") != "r" {
+				t.Fatalf("%s: %d %q %v", path, res.StatusCode, body, res.Header)
+			}
+			if got := <-heads; got != in {
+				t.Fatalf("%s forwarded\n%q\nwant\n%q", path, got, in)
+			}
+		}
+		parks := func(n uint64) {
+			t.Helper()
+			waitFor(t, fmt.Sprintf("%d parks", n), func() bool { return e.idleParks.Load() == n })
+			// Both connections are parked (the counter orders this read
+			// after their putReq).
+			e.connMu.Lock()
+			defer e.connMu.Unlock()
+			for tc := range e.conns {
+				if cc, ok := tc.(*clientConn); ok && cc.reqState != nil {
+					t.Fatalf("a parked connection holds its request state")
+				}
+			}
+		}
+		a, b := dialRaw(t, addr), dialRaw(t, addr)
+		exchange(a, "/a1", 3)
+		parks(1)
+		exchange(b, "/b1", 40) // may get a's tables from the pool
+		exchange(a, "/a2", 40)
+		parks(3)
+		exchange(a, "/a3", 0)
+		exchange(b, "/b2", 1)
+		parks(5)
+		exchange(b, "/b3", 70)
+		exchange(a, "/a4", 16)
+	})
 	t.Run("reload closes after the next response", func(t *testing.T) {
 		e, addr, _, rc := start(t, time.Minute)
 		if err := e.Reload(mkConfig(time.Minute, e.Backends()[0].Servers[0].Address, addr)); err != nil {

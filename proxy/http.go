@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -32,17 +33,63 @@ type clientConn struct {
 	out    bufWriter // proxy -> client
 	idle   atomic.Bool
 
-	await   awaitState
-	awaitFn func(fd uintptr) bool
-
-	req  h1.Request
-	resp h1.Response
-	rec  logs.Record
 	term [4]byte
+
+	// The request-scoped state, nil while no request is in hand (a new
+	// connection before its first bytes, a parked one).
+	*reqState
+}
+
+// reqState is what a client connection needs only while it serves a
+// request: the parsed heads with their header tables, the log record, the
+// sendAwait state. A connection takes one from reqPool when a request's
+// first bytes arrive (getReq) and gives it back when it parks or ends
+// (putReq), so that the many idle parked connections of a busy proxy hold
+// none (about 2.4 KB each); a connection busy enough never to park keeps
+// its own and pays nothing per request.
+type reqState struct {
+	req   h1.Request
+	resp  h1.Response
+	rec   logs.Record
+	await awaitState
+	// awaitFn is await.step, made once per reqState.
+	awaitFn func(fd uintptr) bool
 
 	lastTerm    [4]byte // cached strings for the access log
 	lastTermStr string
 	lastLine    string
+}
+
+var reqPool = sync.Pool{New: func() any {
+	rs := &reqState{}
+	rs.awaitFn = rs.await.step
+	rs.req.Headers = make([]h1.Header, 0, 16)
+	rs.resp.Headers = make([]h1.Header, 0, 16)
+	return rs
+}}
+
+// getReq makes sure the connection holds a reqState.
+func (cc *clientConn) getReq() {
+	if cc.reqState == nil {
+		cc.reqState = reqPool.Get().(*reqState)
+	}
+}
+
+// putReq gives the connection's reqState back to reqPool. The heads and
+// the record are cleared so that the pooled state keeps no buffer or
+// configuration alive; the header tables keep their capacity.
+func (cc *clientConn) putReq() {
+	rs := cc.reqState
+	if rs == nil {
+		return
+	}
+	cc.reqState = nil
+	hq, hr := rs.req.Headers, rs.resp.Headers
+	clear(hq[:cap(hq)])
+	clear(hr[:cap(hr)])
+	rs.req, rs.resp, rs.rec, rs.await = h1.Request{}, h1.Response{}, logs.Record{}, awaitState{}
+	rs.req.Headers, rs.resp.Headers = hq[:0], hr[:0]
+	reqPool.Put(rs)
 }
 
 func (cc *clientConn) wakeIdle() {
@@ -57,8 +104,6 @@ func (e *Engine) serveHTTP(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.P
 	cc := &clientConn{e: e, fe: fe, cur: cur, gt: gt, c: c}
 	cc.in.c, cc.out.c = c, c
 	cc.in.timeout, cc.out.timeout = fe.client, fe.client
-	cc.req.Headers = make([]h1.Header, 0, 16)
-	cc.resp.Headers = make([]h1.Header, 0, 16)
 	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
 		cc.src = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
@@ -70,7 +115,6 @@ func (e *Engine) serveHTTP(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.P
 	}
 	cc.rc = rc
 	cc.stepFn = cc.step
-	cc.awaitFn = cc.awaitStep
 	e.track(cc)
 	st := &cc.st
 	st.first, st.tStart = true, time.Now()
@@ -86,6 +130,7 @@ func (cc *clientConn) end() {
 	cc.c.Close()
 	cc.in.releaseAll()
 	cc.out.releaseBuf()
+	cc.putReq()
 	cc.e.untrack(cc)
 	cc.e.connDone(cc.fe, cc.gt)
 }
@@ -106,6 +151,7 @@ var idleParkAfter = 100 * time.Millisecond
 // parked connection continues on a fresh goroutine.
 func (cc *clientConn) serve() {
 	if cc.loop() {
+		cc.putReq()
 		dl := cc.kaEnd
 		cc.kaEnd = time.Time{} // the next timeout is the keep-alive expiry
 		if cc.beginWait(dl) {
@@ -239,6 +285,7 @@ func (cc *clientConn) step(fd uintptr) bool {
 	fe := cc.fe
 	for {
 		if cc.in.buffered() > 0 && !st.needMore {
+			cc.getReq()
 			err := h1.ParseRequest((*cc.in.buf)[cc.in.r:cc.in.w], &cc.req)
 			if err == h1.ErrIncomplete {
 				if cc.in.r == 0 && cc.in.w == len(*cc.in.buf) {
@@ -318,6 +365,7 @@ func (cc *clientConn) step(fd uintptr) bool {
 
 // fail answers an error before routing: fresh record, then failReq.
 func (cc *clientConn) fail(code int, term string, tStart time.Time, be *backend) {
+	cc.getReq()
 	cc.resetRecord(tStart)
 	if term != "cR" && term != "CR" {
 		cc.rec.TR = time.Since(tStart)
@@ -907,8 +955,7 @@ type awaitState struct {
 	rerr  error
 }
 
-func (cc *clientConn) awaitStep(fd uintptr) bool {
-	st := &cc.await
+func (st *awaitState) step(fd uintptr) bool {
 	if !st.done {
 		for {
 			n, err := syscall.Write(int(fd), st.out[st.wrote:])
