@@ -81,7 +81,9 @@ func (e *Engine) serveTCP(c *net.TCPConn, fe *frontend) {
 	tc := time.Now()
 	var sc conn
 	for left := be.retries; ; left-- {
-		conn, derr := dialServer(srv.addr, srv.da, be.connect)
+		// net.Dialer (dialAddr{}), not the lean dialer: the session
+		// dials once, and a *net.TCPConn keeps splice(2) for bulk data.
+		conn, derr := dialServer(srv.addr, dialAddr{}, be.connect)
 		if derr == nil {
 			sc = conn
 			break
