@@ -123,6 +123,7 @@ type serverShared struct {
 type server struct {
 	name     string
 	addr     string
+	da       dialAddr // addr pre-resolved for dialServer
 	cookie   string
 	backup   bool
 	maxconn  int64

@@ -951,3 +951,48 @@ func TestIdlePark(t *testing.T) {
 		waitFor(t, "the session to end", func() bool { return e.actConn.Load() == 0 })
 	})
 }
+
+// TestServerAddressForms: IPv6 literals go through the lean dialer (IPv4
+// literals everywhere else), host names through net.Dialer; a refused
+// connection is an SC after the retries.
+func TestServerAddressForms(t *testing.T) {
+	var addrs []string
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err == nil {
+		t.Cleanup(func() { ln.Close() })
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+		addrs = append(addrs, ln.Addr().String())
+	}
+	a := newBackend(t, "host", nil)
+	_, port, _ := net.SplitHostPort(a.addr())
+	addrs = append(addrs, "localhost:"+port)
+	for _, ad := range addrs {
+		if da := resolveDialAddr(ad); (da.family != 0) != strings.HasPrefix(ad, "[") {
+			t.Errorf("%s: family %d", ad, da.family)
+		}
+		_, addr, _ := startEngine(t, testConfig(srv("a", ad)))
+		if res, _ := dialRaw(t, addr).get("/"); res.StatusCode != 200 {
+			t.Errorf("%s: status %d", ad, res.StatusCode)
+		}
+	}
+
+	// A closed port: connect is refused, every retry too.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close()
+	cfg := testConfig(srv("dead", dead))
+	cfg.Defaults.Retries = intp(2)
+	cfg.Defaults.Timeouts.Connect = 100 * time.Millisecond // also the pause between retries
+	_, addr, sink := startEngine(t, cfg)
+	res, _ := dialRaw(t, addr).get("/")
+	if res.StatusCode != 503 {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	if rec := sink.last(t); rec.Termination != "SC--" || rec.Retries != 2 {
+		t.Errorf("record %q retries %d", rec.Termination, rec.Retries)
+	}
+}

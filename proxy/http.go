@@ -460,7 +460,7 @@ type exchange struct {
 	direct   bool // sent to the server designated by a valid cookie
 	ckValue  []byte
 	ckSent   bool
-	sconn    *net.TCPConn
+	sconn    conn
 	reused   bool
 	rdl, wdl time.Time       // deadlines already set on sconn
 	rc       syscall.RawConn // sconn's RawConn
@@ -989,15 +989,8 @@ func (st *awaitState) step(fd uintptr) bool {
 	}
 }
 
-func (cc *clientConn) dial(x *exchange) (*net.TCPConn, error) {
-	// No TCP keepalive on server connections (HAProxy's default without
-	// option srvtcpka): saves setsockopt calls per connection.
-	d := net.Dialer{Timeout: x.be.connect, KeepAlive: -1}
-	c, err := d.Dial("tcp", x.srv.addr)
-	if err != nil {
-		return nil, err
-	}
-	return c.(*net.TCPConn), nil
+func (cc *clientConn) dial(x *exchange) (conn, error) {
+	return dialServer(x.srv.addr, x.srv.da, x.be.connect)
 }
 
 // readResponseHead reads the server's response head into cc.resp,

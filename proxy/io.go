@@ -25,7 +25,7 @@ const maxTrailers = 64
 // bufReader reads from a connection through a pooled buffer; buf[r:w] holds
 // unread bytes.
 type bufReader struct {
-	c       *net.TCPConn
+	c       conn
 	buf     *[]byte
 	r, w    int
 	timeout time.Duration // inactivity timeout per read; 0 = none
@@ -113,7 +113,7 @@ func (b *bufReader) readLine() ([]byte, error) {
 
 // bufWriter batches writes to a connection in a pooled buffer.
 type bufWriter struct {
-	c       *net.TCPConn
+	c       conn
 	buf     *[]byte
 	b       []byte // pending bytes, backed by *buf
 	timeout time.Duration
@@ -322,7 +322,7 @@ func isTimeout(err error) bool {
 // EAGAIN, and holds no buffer while waiting. After bulkAfter consecutive
 // full buffers the copy switches to Go's splice(2) path
 // (dst.ReadFrom(*io.LimitedReader over *net.TCPConn)) for a while.
-func pipe(dst, src *net.TCPConn, idle time.Duration, last *atomic.Int64) (int64, error) {
+func pipe(dst, src conn, idle time.Duration, last *atomic.Int64) (int64, error) {
 	rc, err := src.SyscallConn()
 	if err != nil {
 		return 0, err
@@ -356,7 +356,12 @@ func pipe(dst, src *net.TCPConn, idle time.Duration, last *atomic.Int64) (int64,
 		case p.eof:
 			return p.n, nil
 		case p.bulk:
-			n, err := spliceChunk(dst, src, idle, last)
+			td, ok1 := dst.(*net.TCPConn)
+			ts, ok2 := src.(*net.TCPConn)
+			if !ok1 || !ok2 {
+				continue // splice needs two *net.TCPConn: stay on read/write
+			}
+			n, err := spliceChunk(td, ts, idle, last)
 			p.n += n
 			p.rdl = time.Time{}
 			if err != nil || n == 0 {
@@ -369,7 +374,7 @@ func pipe(dst, src *net.TCPConn, idle time.Duration, last *atomic.Int64) (int64,
 const bulkAfter = 4
 
 type rawPipe struct {
-	dst, src *net.TCPConn
+	dst, src conn
 	buf      *[]byte
 	idle     time.Duration
 	last     *atomic.Int64

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"net"
 	"sync"
 	"syscall"
 	"time"
@@ -16,7 +15,7 @@ func getBuf() *[]byte  { return bufPool.Get().(*[]byte) }
 func putBuf(b *[]byte) { bufPool.Put(b) }
 
 type idleConn struct {
-	c        *net.TCPConn
+	c        conn
 	since    time.Time
 	rdl, wdl time.Time // deadlines set on c when it was parked
 	rc       syscall.RawConn

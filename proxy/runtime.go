@@ -307,7 +307,7 @@ func compileBackend(bc *config.Backend, d *config.Defaults, reg, next *registry)
 		if w < 0 || w > 256 {
 			return nil, fmt.Errorf("server %s: weight %d out of range 0..256", sc.Name, w)
 		}
-		s := &server{name: sc.Name, addr: sc.Address, cookie: sc.Cookie, backup: sc.Backup, maxconn: int64(sc.Maxconn), maxqueue: sc.Maxqueue, be: b}
+		s := &server{name: sc.Name, addr: sc.Address, da: resolveDialAddr(sc.Address), cookie: sc.Cookie, backup: sc.Backup, maxconn: int64(sc.Maxconn), maxqueue: sc.Maxqueue, be: b}
 		key := b.name + "/" + s.name
 		sh := reg.servers[key]
 		if sh == nil {

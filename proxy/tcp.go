@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,8 +15,9 @@ import (
 
 // tcpSession is one client connection in mode tcp.
 type tcpSession struct {
-	c, s *net.TCPConn
-	mu   sync.Mutex
+	c  *net.TCPConn
+	s  conn
+	mu sync.Mutex
 }
 
 func (t *tcpSession) wakeIdle() {}
@@ -77,12 +79,13 @@ func (e *Engine) serveTCP(c *net.TCPConn, fe *frontend) {
 	}
 	srv := res.srv
 	tc := time.Now()
-	var sc *net.TCPConn
+	var sc conn
 	for left := be.retries; ; left-- {
-		d := net.Dialer{Timeout: be.connect, KeepAlive: -1}
-		conn, derr := d.Dial("tcp", srv.addr)
+		// net.Dialer (dialAddr{}), not the lean dialer: the session
+		// dials once, and a *net.TCPConn keeps splice(2) for bulk data.
+		conn, derr := dialServer(srv.addr, dialAddr{}, be.connect)
 		if derr == nil {
-			sc = conn.(*net.TCPConn)
+			sc = conn
 			break
 		}
 		srv.sh.st.errConn.Add(1)
@@ -140,7 +143,7 @@ func (e *Engine) serveTCP(c *net.TCPConn, fe *frontend) {
 // splice2 copies both ways until both sides are done, half-closing as each
 // direction ends; it closes s (the server) and returns the byte counts and
 // a two-letter termination code.
-func splice2(c, s *net.TCPConn, idle time.Duration) (up, down int64, term string) {
+func splice2(c *net.TCPConn, s conn, idle time.Duration) (up, down int64, term string) {
 	var last atomic.Int64
 	last.Store(time.Now().UnixNano())
 	type result struct {
@@ -151,7 +154,7 @@ func splice2(c, s *net.TCPConn, idle time.Duration) (up, down int64, term string
 	go func() {
 		n, err := pipe(s, c, idle, &last)
 		if err == nil {
-			s.CloseWrite()
+			closeWrite(s)
 		} else {
 			s.Close()
 			c.Close()
@@ -173,12 +176,18 @@ func splice2(c, s *net.TCPConn, idle time.Duration) (up, down int64, term string
 		term = "cD"
 	case errors.Is(derr, errIdleTimeout):
 		term = "sD"
-	case r.err != nil && !errors.Is(r.err, net.ErrClosed) && !errors.Is(r.err, io.EOF):
+	case r.err != nil && !isClosed(r.err):
 		term = "CD"
-	case derr != nil && !errors.Is(derr, net.ErrClosed) && !errors.Is(derr, io.EOF):
+	case derr != nil && !isClosed(derr):
 		term = "SD"
 	default:
 		term = "--"
 	}
 	return up, down, term
+}
+
+// isClosed: EOF, or a use of a connection closed by the other direction
+// (net.ErrClosed for *net.TCPConn, os.ErrClosed for *os.File).
+func isClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed)
 }
