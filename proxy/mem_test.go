@@ -31,17 +31,7 @@ func BenchmarkIdleKeepAliveMemory(b *testing.B) {
 			}
 			conns = append(conns, c)
 			c.Write(benchReq)
-			got := 0
-			for {
-				k, err := c.Read(buf[got:])
-				if err != nil {
-					b.Fatal(err)
-				}
-				got += k
-				if h1.ParseResponse(buf[:got], &resp) == nil && got >= resp.Len+int(resp.ContentLength) {
-					break
-				}
-			}
+			readBenchResponse(b, c, buf, &resp)
 		}
 		time.Sleep(100 * time.Millisecond)
 		runtime.GC()
@@ -89,17 +79,7 @@ func benchGaps(b *testing.B, park time.Duration) {
 			c.Write(benchReq)
 		}
 		for _, c := range cs {
-			got := 0
-			for {
-				k, err := c.Read(buf[got:])
-				if err != nil {
-					b.Fatal(err)
-				}
-				got += k
-				if h1.ParseResponse(buf[:got], &resp) == nil && got >= resp.Len+int(resp.ContentLength) {
-					break
-				}
-			}
+			readBenchResponse(b, c, buf, &resp)
 		}
 		time.Sleep(30 * time.Millisecond)
 	}
@@ -115,4 +95,20 @@ func benchGaps(b *testing.B, park time.Duration) {
 		round()
 	}
 	b.ReportMetric(float64(cpu()-c0)/float64(b.N*len(cs))/1e3, "cpu-us/req")
+}
+
+// readBenchResponse reads one whole response to benchReq from c.
+func readBenchResponse(b *testing.B, c net.Conn, buf []byte, resp *h1.Response) {
+	b.Helper()
+	got := 0
+	for {
+		k, err := c.Read(buf[got:])
+		if err != nil {
+			b.Fatal(err)
+		}
+		got += k
+		if h1.ParseResponse(buf[:got], resp) == nil && got >= resp.Len+int(resp.ContentLength) {
+			return
+		}
+	}
 }
