@@ -752,12 +752,7 @@ func (cc *clientConn) connect(x *exchange, tStart time.Time) bool {
 	cc.rec.SrvQueue, cc.rec.BackendQueue = res.srvQueue, res.beQueue
 	if err != nil {
 		cc.rec.Tw = time.Since(tq)
-		switch err {
-		case errQueueTime:
-			cc.failReq(503, "sQ", tStart, be)
-		default:
-			cc.failReq(503, "SC", tStart, be)
-		}
+		cc.failAcquire(err, tStart, be)
 		return false
 	}
 	cc.rec.Tw = time.Since(tq)
@@ -811,15 +806,21 @@ func (cc *clientConn) connect(x *exchange, tStart time.Time) bool {
 		res, err := be.acquire(persist, cc.src.Addr(), exclude, be.queueTO)
 		if err != nil {
 			cc.rec.Server = s.name
-			if err == errQueueTime {
-				cc.failReq(503, "sQ", tStart, be)
-			} else {
-				cc.failReq(503, "SC", tStart, be)
-			}
+			cc.failAcquire(err, tStart, be)
 			return false
 		}
 		x.srv = res.srv
 		x.direct = x.persist != nil && res.srv == x.persist
+	}
+}
+
+// failAcquire answers 503 when no server slot could be had: sQ when the
+// queue timeout expired, SC otherwise (no usable server).
+func (cc *clientConn) failAcquire(err error, tStart time.Time, be *backend) {
+	if err == errQueueTime {
+		cc.failReq(503, "sQ", tStart, be)
+	} else {
+		cc.failReq(503, "SC", tStart, be)
 	}
 }
 
@@ -845,11 +846,7 @@ func (cc *clientConn) reconnect(x *exchange, tStart time.Time) bool {
 	x.srv = nil
 	res, err := be.acquire(persist, cc.src.Addr(), exclude, be.queueTO)
 	if err != nil {
-		if err == errQueueTime {
-			cc.failReq(503, "sQ", tStart, be)
-		} else {
-			cc.failReq(503, "SC", tStart, be)
-		}
+		cc.failAcquire(err, tStart, be)
 		return false
 	}
 	x.srv = res.srv
