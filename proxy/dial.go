@@ -27,9 +27,15 @@ type conn interface {
 }
 
 // dialAddr is a server address resolved once at config load.
+//
+// The destination is kept in the raw form connect(2) takes, built once and
+// only read afterwards: a shared unix.Sockaddr is not safe for concurrent
+// dials (unix.Connect writes its raw form into it on every call, a data
+// race the race detector reports).
 type dialAddr struct {
-	family int           // unix.AF_INET or unix.AF_INET6; 0: use net.Dialer
-	sa     unix.Sockaddr // destination
+	family int                 // unix.AF_INET or unix.AF_INET6; 0: use net.Dialer
+	sa     unix.RawSockaddrAny // destination
+	saLen  uintptr             // the length of its AF_INET or AF_INET6 form
 }
 
 // resolveDialAddr pre-builds the socket address of an IP-literal
@@ -41,10 +47,20 @@ func resolveDialAddr(addr string) dialAddr {
 		return dialAddr{}
 	}
 	a := ap.Addr().Unmap()
+	var da dialAddr
+	var port *uint16
 	if a.Is4() {
-		return dialAddr{family: unix.AF_INET, sa: &unix.SockaddrInet4{Port: int(ap.Port()), Addr: a.As4()}}
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&da.sa))
+		sa.Family, sa.Addr, port = unix.AF_INET, a.As4(), &sa.Port
+		da.family, da.saLen = unix.AF_INET, unix.SizeofSockaddrInet4
+	} else {
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(&da.sa))
+		sa.Family, sa.Addr, port = unix.AF_INET6, a.As16(), &sa.Port
+		da.family, da.saLen = unix.AF_INET6, unix.SizeofSockaddrInet6
 	}
-	return dialAddr{family: unix.AF_INET6, sa: &unix.SockaddrInet6{Port: int(ap.Port()), Addr: a.As16()}}
+	p := (*[2]byte)(unsafe.Pointer(port)) // network byte order
+	p[0], p[1] = byte(ap.Port()>>8), byte(ap.Port())
+	return da
 }
 
 // dialServer opens a connection to a server with the connect timeout.
@@ -67,28 +83,32 @@ func dialServer(addr string, da dialAddr, timeout time.Duration) (conn, error) {
 		}
 		return c.(*net.TCPConn), nil
 	}
-	fd, err := unix.Socket(da.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
-	if err != nil {
-		return nil, fmt.Errorf("dial %s: socket: %w", addr, err)
+	// Raw calls, as for reads and writes (rawio.go): none of them blocks,
+	// and a connect on loopback runs the whole handshake before returning.
+	r, _, e := unix.RawSyscall(unix.SYS_SOCKET, uintptr(da.family), unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if e != 0 {
+		return nil, fmt.Errorf("dial %s: socket: %w", addr, e)
 	}
-	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+	fd := int(r)
+	one := int32(1)
+	if _, _, e := unix.RawSyscall6(unix.SYS_SETSOCKOPT, r, unix.IPPROTO_TCP, unix.TCP_NODELAY, uintptr(unsafe.Pointer(&one)), 4, 0); e != 0 {
 		unix.Close(fd)
-		return nil, fmt.Errorf("dial %s: setsockopt: %w", addr, err)
+		return nil, fmt.Errorf("dial %s: setsockopt: %w", addr, e)
 	}
 	for {
-		err = unix.Connect(fd, da.sa)
-		if err != unix.EINTR {
+		_, _, e = unix.RawSyscall(unix.SYS_CONNECT, r, uintptr(unsafe.Pointer(&da.sa)), da.saLen)
+		if e != unix.EINTR {
 			break
 		}
 	}
 	pending := false
-	switch err {
-	case nil, unix.EISCONN:
+	switch e {
+	case 0, unix.EISCONN:
 	case unix.EINPROGRESS, unix.EALREADY:
 		pending = true
 	default:
 		unix.Close(fd)
-		return nil, fmt.Errorf("dial %s: connect: %w", addr, err)
+		return nil, fmt.Errorf("dial %s: connect: %w", addr, e)
 	}
 	f := os.NewFile(uintptr(fd), addr)
 	if !pending {
