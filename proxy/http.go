@@ -281,6 +281,10 @@ func (cc *clientConn) nextRequest() bool {
 
 // step runs inside RawConn.Read; false means "wait for readability".
 func (cc *clientConn) step(fd uintptr) bool {
+	// The client descriptor is held until step returns: responses written
+	// from here go out with a raw write first.
+	cc.out.held, cc.out.fd = true, int(fd)
+	defer func() { cc.out.held = false }()
 	st := &cc.st
 	fe := cc.fe
 	for {
@@ -322,6 +326,11 @@ func (cc *clientConn) step(fd uintptr) bool {
 		if st.drained {
 			// The socket was empty after the last read: any byte since
 			// has raised a fresh readiness edge, so wait without reading.
+			// (A FIN that came with the request raises none of its own:
+			// it is seen by the read after the idle park, 75-100 ms
+			// later, or at the keep-alive expiry. The response has gone
+			// out by then; only the close waits. tcp mode reads on
+			// instead, see rawPipe.step.)
 			st.drained = false
 			return false
 		}
@@ -333,7 +342,7 @@ func (cc *clientConn) step(fd uintptr) bool {
 			cc.in.r = 0
 		}
 		space := len(buf) - cc.in.w
-		n, err := syscall.Read(int(fd), buf[cc.in.w:])
+		n, err := sysRead(int(fd), buf[cc.in.w:])
 		if err == syscall.EINTR {
 			continue
 		}
@@ -955,7 +964,7 @@ type awaitState struct {
 func (st *awaitState) step(fd uintptr) bool {
 	if !st.done {
 		for {
-			n, err := syscall.Write(int(fd), st.out[st.wrote:])
+			n, err := sysWrite(int(fd), st.out[st.wrote:])
 			if err == syscall.EINTR {
 				continue
 			}
@@ -970,7 +979,7 @@ func (st *awaitState) step(fd uintptr) bool {
 		}
 	}
 	for {
-		n, err := syscall.Read(int(fd), st.in)
+		n, err := sysRead(int(fd), st.in)
 		if err == syscall.EINTR {
 			continue
 		}

@@ -119,6 +119,10 @@ type bufWriter struct {
 	timeout time.Duration
 	dl      time.Time // write deadline currently set on c
 	n       int64     // bytes written to the connection
+	// held: the caller holds c's descriptor fd (it runs inside a RawConn
+	// callback on c), so writes try one raw write(2) first (rawio.go).
+	held bool
+	fd   int
 }
 
 // armDeadline extends an inactivity deadline to now+timeout, skipping the
@@ -156,13 +160,31 @@ func (w *bufWriter) flush() error {
 	if len(w.b) == 0 {
 		return nil
 	}
-	if w.timeout > 0 {
-		w.dl = armDeadline(w.c.SetWriteDeadline, w.dl, w.timeout)
-	}
-	n, err := w.c.Write(w.b)
+	n, err := w.writeConn(w.b)
 	w.n += int64(n)
 	w.b = w.b[:0]
 	return err
+}
+
+// writeConn writes p to the connection: first with one raw write when the
+// caller holds the descriptor (w.held), the rest (if any) through c.Write,
+// which waits for writability under the write deadline.
+func (w *bufWriter) writeConn(p []byte) (int, error) {
+	done := 0
+	if w.held {
+		if n, _ := sysWrite(w.fd, p); n > 0 {
+			if done = n; n == len(p) {
+				return n, nil
+			}
+		}
+		// EAGAIN, a short write or an error: c.Write waits, or
+		// reports the error in the usual form.
+	}
+	if w.timeout > 0 {
+		w.dl = armDeadline(w.c.SetWriteDeadline, w.dl, w.timeout)
+	}
+	n, err := w.c.Write(p[done:])
+	return done + n, err
 }
 
 func (w *bufWriter) write(p []byte) error {
@@ -177,10 +199,7 @@ func (w *bufWriter) write(p []byte) error {
 		w.b = append(w.b, p...)
 		return nil
 	}
-	if w.timeout > 0 {
-		w.dl = armDeadline(w.c.SetWriteDeadline, w.dl, w.timeout)
-	}
-	n, err := w.c.Write(p)
+	n, err := w.writeConn(p)
 	w.n += int64(n)
 	return err
 }
@@ -327,7 +346,12 @@ func pipe(dst, src conn, idle time.Duration, last *atomic.Int64) (int64, error) 
 	if err != nil {
 		return 0, err
 	}
-	p := &rawPipe{dst: dst, src: src, idle: idle, last: last}
+	drc, err := dst.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	p := &rawPipe{dst: dst, src: src, idle: idle, last: last, drc: drc}
+	p.wfn = p.wstep
 	fn := p.step
 	for {
 		if idle > 0 {
@@ -385,6 +409,40 @@ type rawPipe struct {
 	bulk     bool
 	rerr     error
 	werr     error
+	drc      syscall.RawConn
+	wfn      func(fd uintptr) bool // wstep
+	wb       []byte                // pending bytes of wstep
+}
+
+// write writes b to dst through its RawConn: a short write waits for
+// writability (the write deadline applies).
+func (p *rawPipe) write(b []byte) error {
+	p.wb = b
+	err := p.drc.Write(p.wfn)
+	p.wb = nil
+	if err == nil {
+		err = p.werr
+	}
+	return err
+}
+
+// wstep runs inside dst's RawConn.Write.
+func (p *rawPipe) wstep(fd uintptr) bool {
+	for len(p.wb) > 0 {
+		n, err := sysWrite(int(fd), p.wb)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err == syscall.EAGAIN {
+			return false
+		}
+		if err != nil {
+			p.werr = err
+			return true
+		}
+		p.wb = p.wb[n:]
+	}
+	return true
 }
 
 // step runs inside RawConn.Read; returning false waits for readability.
@@ -393,7 +451,7 @@ func (p *rawPipe) step(fd uintptr) bool {
 		if p.buf == nil {
 			p.buf = getBuf()
 		}
-		n, err := syscall.Read(int(fd), *p.buf)
+		n, err := sysRead(int(fd), *p.buf)
 		if err == syscall.EINTR {
 			continue
 		}
@@ -413,7 +471,7 @@ func (p *rawPipe) step(fd uintptr) bool {
 		if p.idle > 0 {
 			p.wdl = armDeadline(p.dst.SetWriteDeadline, p.wdl, p.idle)
 		}
-		if _, err := p.dst.Write((*p.buf)[:n]); err != nil {
+		if err := p.write((*p.buf)[:n]); err != nil {
 			p.werr = err
 			return true
 		}
@@ -424,11 +482,13 @@ func (p *rawPipe) step(fd uintptr) bool {
 			p.rdl = armDeadline(p.src.SetReadDeadline, p.rdl, p.idle)
 		}
 		if n < len(*p.buf) {
-			// Drained: wait for the next edge without a speculative read.
+			// Short read: read on until EAGAIN. A FIN that arrived with
+			// or just after this data raised no readiness edge of its
+			// own (Go's poller merges it with the data's, or a new
+			// RawConn.Read reset it), so waiting here could miss the
+			// end of the stream until the idle timeout.
 			p.full = 0
-			putBuf(p.buf)
-			p.buf = nil
-			return false
+			continue
 		}
 		if p.full++; p.full >= bulkAfter {
 			p.full = 0

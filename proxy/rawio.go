@@ -1,0 +1,55 @@
+//go:build !race
+
+package proxy
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// The forwarding path reads and writes its non-blocking sockets with raw
+// system calls (syscall.RawSyscall), not syscall.Read/Write.
+//
+// syscall.Read and Write tell the Go scheduler that the goroutine enters a
+// system call (entersyscall). That wakes the runtime's monitor thread
+// (sysmon) when it sleeps, and a call that lasts longer than one of its
+// 20 us ticks while other goroutines are runnable - a write on loopback
+// runs the receiver's TCP processing inline, so it often does - makes
+// sysmon hand the processor to another thread; the goroutine that made the
+// call then waits in the global run queue. With GOMAXPROCS=1 this cost
+// lbd about twice HAProxy's context switches and a p99 latency 1.2-1.6x
+// HAProxy's (docs/proxy.md, "Raw system calls").
+//
+// A non-blocking socket call never waits (EAGAIN instead), so it needs
+// none of that bookkeeping. These helpers are only called with a file
+// descriptor held by the caller: inside a RawConn.Read or RawConn.Write
+// callback, which keeps the descriptor from being closed and reused.
+//
+// Race-detector builds use syscall.Read and Write instead (rawio_race.go):
+// those tell the detector that a write to a descriptor happens before a
+// read of it, which tests rely on (a test writes to a socket, then reads
+// state the proxy set after reading it).
+
+// sysRead is read(2) on a non-blocking descriptor.
+func sysRead(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), nil
+}
+
+// sysWrite is write(2) on a non-blocking descriptor.
+func sysWrite(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), nil
+}
