@@ -267,3 +267,39 @@ func FuzzLoadBytes(f *testing.F) {
 		}
 	})
 }
+
+// TestEmptyMappingMeansOn: `forwardfor: {}` turns the option on with its
+// defaults (viper alone drops keys without leaves, and lbd used to run such
+// a config without the header); `cookie: {}` is a cookie without a name,
+// an error instead of silently no persistence.
+func TestEmptyMappingMeansOn(t *testing.T) {
+	src := `defaults:
+  mode: http
+  options:
+    forwardfor: {}
+frontends:
+  - name: fe
+    bind: ["127.0.0.1:80"]
+    default_backend: be
+backends:
+  - name: be
+    servers:
+      - {name: a, address: "127.0.0.1:81"}
+`
+	cfg, err := LoadBytes("e.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		ff   *ForwardFor
+	}{{"frontend fe", cfg.FrontendByName("fe").Options.ForwardFor}, {"backend be", cfg.BackendByName("be").Options.ForwardFor}} {
+		if c.ff == nil || c.ff.Header != "X-Forwarded-For" {
+			t.Errorf("%s: forwardfor %+v, want on with header X-Forwarded-For", c.name, c.ff)
+		}
+	}
+	_, err = LoadBytes("e.yaml", []byte(strings.Replace(src, "  - name: be\n", "  - name: be\n    cookie: {}\n", 1)))
+	if err == nil || !strings.Contains(err.Error(), "cookie") {
+		t.Errorf("cookie: {} gave %v, want an error about the cookie", err)
+	}
+}

@@ -111,6 +111,7 @@ func LoadBytes(name string, data []byte) (*Config, error) {
 		probs = append(probs, decodeProblems(name, idx, err)...)
 	}
 	cfg.File = name
+	fillEmptyMaps(topNode(&root), reflect.ValueOf(cfg).Elem())
 	// Semantic checks run on whatever decoded, so one pass reports type
 	// errors and, say, a dangling use_backend together. A key that failed
 	// to decode holds its zero value: problems at or under it are noise.
@@ -143,6 +144,57 @@ func underAny(path string, decoded []Problem) bool {
 		}
 	}
 	return false
+}
+
+// fillEmptyMaps gives an empty mapping its meaning: viper keeps only keys
+// with leaf values, so `forwardfor: {}` or `health_check: {}` would decode
+// as a nil pointer (off) instead of "on, with the defaults". It walks the
+// YAML tree along v and allocates each nil pointer-to-struct field written
+// as {}.
+func fillEmptyMaps(n *yaml.Node, v reflect.Value) {
+	if n == nil {
+		return
+	}
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			if n.Kind != yaml.MappingNode || len(n.Content) != 0 || v.Type().Elem().Kind() != reflect.Struct || !v.CanSet() {
+				return
+			}
+			v.Set(reflect.New(v.Type().Elem()))
+			return
+		}
+		v = v.Elem()
+	}
+	switch {
+	case n.Kind == yaml.MappingNode && v.Kind() == reflect.Struct:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if f, ok := fieldByKey(v, n.Content[i].Value); ok {
+				fillEmptyMaps(n.Content[i+1], f)
+			}
+		}
+	case n.Kind == yaml.SequenceNode && v.Kind() == reflect.Slice:
+		for i := 0; i < len(n.Content) && i < v.Len(); i++ {
+			fillEmptyMaps(n.Content[i], v.Index(i))
+		}
+	}
+}
+
+// fieldByKey finds the field of struct v decoded from key (its mapstructure
+// name), looking into squashed embedded structs.
+func fieldByKey(v reflect.Value, key string) (reflect.Value, bool) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		tag, _, _ := strings.Cut(t.Field(i).Tag.Get("mapstructure"), ",")
+		switch {
+		case tag == "" && strings.Contains(t.Field(i).Tag.Get("mapstructure"), "squash"):
+			if f, ok := fieldByKey(v.Field(i), key); ok {
+				return f, true
+			}
+		case tag != "" && strings.EqualFold(tag, key):
+			return v.Field(i), true
+		}
+	}
+	return reflect.Value{}, false
 }
 
 func topNode(root *yaml.Node) *yaml.Node {
