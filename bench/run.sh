@@ -84,11 +84,16 @@ fi
 [ "$IDLE_CONNS" -ge 100 ] || die "fd limit $NOFILE too low"
 CLK_TCK=$(getconf CLK_TCK)
 
-port_free() { [ -z "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
+port_free() { [ -z "$(ss -Hatn "sport = :$1" 2>/dev/null)" ]; }
+# Ports are picked below the kernel's ephemeral range: a port there can be
+# the local end of one of the many client connections a run makes, and a
+# listener cannot bind it then ("nginx N did not start", now and then).
+read -r EPH_LO _ </proc/sys/net/ipv4/ip_local_port_range
+PORT_HI=$((EPH_LO > 12003 ? EPH_LO - 3 : 45000))
 pick_port() {
 	local p i
 	for i in $(seq 1 50); do
-		p=$((20000 + RANDOM % 25000))
+		p=$((10000 + RANDOM % (PORT_HI - 10000)))
 		port_free "$p" && port_free $((p + 1)) && port_free $((p + 2)) && { echo "$p"; return; }
 	done
 	die "no free port found"
