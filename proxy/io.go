@@ -335,10 +335,9 @@ func isTimeout(err error) bool {
 // pipe copies src to dst until EOF with an inactivity timeout shared by
 // both directions (last holds the unix-nano time of the latest activity).
 //
-// Small messages are copied with read/write inside one RawConn.Read call:
-// after a read that did not fill the buffer the goroutine waits for the next
-// readiness edge instead of issuing a speculative read that would return
-// EAGAIN, and holds no buffer while waiting. After bulkAfter consecutive
+// Small messages are copied with raw read/write inside one RawConn.Read
+// call, reading until EAGAIN (see rawPipe.step for why not less); the
+// buffer is given back while waiting. After bulkAfter consecutive
 // full buffers the copy switches to Go's splice(2) path
 // (dst.ReadFrom(*io.LimitedReader over *net.TCPConn)) for a while.
 func pipe(dst, src conn, idle time.Duration, last *atomic.Int64) (int64, error) {
@@ -371,6 +370,12 @@ func pipe(dst, src conn, idle time.Duration, last *atomic.Int64) (int64, error) 
 			}
 			if isTimeout(err) {
 				return p.n, errIdleTimeout
+			}
+			// A RawConn reports a *os.File closed meanwhile (by the
+			// other direction) with the poller's own error; src.Read
+			// reports it as os.ErrClosed, which isClosed knows.
+			if _, e := src.Read(nil); e != nil && isClosed(e) {
+				err = e
 			}
 			return p.n, err
 		case p.werr != nil:
@@ -421,7 +426,14 @@ func (p *rawPipe) write(b []byte) error {
 	err := p.drc.Write(p.wfn)
 	p.wb = nil
 	if err == nil {
-		err = p.werr
+		return p.werr
+	}
+	// As for reads in pipe: a connection closed meanwhile, in the form
+	// isClosed knows.
+	if !isTimeout(err) {
+		if _, e := p.dst.Write(nil); e != nil && isClosed(e) {
+			err = e
+		}
 	}
 	return err
 }

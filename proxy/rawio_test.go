@@ -152,3 +152,51 @@ func TestPipeSeesFINQueuedWithData(t *testing.T) {
 		t.Errorf("peer got %q, %v", got, err)
 	}
 }
+
+// TestPipeClosedByOtherDirection: when the other direction closes a server
+// connection (an *os.File from the lean dialer), the copy's read or write
+// error on it is one isClosed recognises, so the session is logged by the
+// side that failed first (SD, not CD).
+func TestPipeClosedByOtherDirection(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	dialClosed := func() conn {
+		s, err := dialServer(ln.Addr().String(), resolveDialAddr(ln.Addr().String()), time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := s.(*os.File); !ok {
+			t.Fatalf("lean dialer gave %T, want *os.File", s)
+		}
+		s.Close()
+		return s
+	}
+	var last atomic.Int64
+	t.Run("write", func(t *testing.T) {
+		src, feed := tcpPair(t)
+		feed.Write([]byte("to a closed server"))
+		_, err := pipe(dialClosed(), src, 2*time.Second, &last)
+		if err == nil || !isClosed(err) {
+			t.Fatalf("pipe error %v: not recognised as closed", err)
+		}
+	})
+	t.Run("read", func(t *testing.T) {
+		dst, _ := tcpPair(t)
+		_, err := pipe(dst, dialClosed(), 2*time.Second, &last)
+		if err == nil || !isClosed(err) {
+			t.Fatalf("pipe error %v: not recognised as closed", err)
+		}
+	})
+}
