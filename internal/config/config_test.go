@@ -298,6 +298,28 @@ backends:
 			t.Errorf("%s: forwardfor %+v, want on with header X-Forwarded-For", c.name, c.ff)
 		}
 	}
+	// Through an alias and a merge key.
+	aliased := `x-opts: &ff {}
+x-base: &base
+  options:
+    forwardfor: *ff
+defaults:
+  <<: *base
+  mode: http
+frontends:
+  - name: fe
+    bind: ["127.0.0.1:80"]
+    default_backend: be
+backends:
+  - name: be
+    servers:
+      - {name: a, address: "127.0.0.1:81"}
+`
+	if cfg, err := LoadBytes("a.yaml", []byte(aliased)); err != nil {
+		t.Errorf("aliases: %v", err)
+	} else if ff := cfg.BackendByName("be").Options.ForwardFor; ff == nil {
+		t.Error("forwardfor {} through an alias and a merge key stayed off")
+	}
 	_, err = LoadBytes("e.yaml", []byte(strings.Replace(src, "  - name: be\n", "  - name: be\n    cookie: {}\n", 1)))
 	if err == nil || !strings.Contains(err.Error(), "cookie") {
 		t.Errorf("cookie: {} gave %v, want an error about the cookie", err)

@@ -146,12 +146,16 @@ func underAny(path string, decoded []Problem) bool {
 	return false
 }
 
-// fillEmptyMaps gives an empty mapping its meaning: viper keeps only keys
-// with leaf values, so `forwardfor: {}` or `health_check: {}` would decode
-// as a nil pointer (off) instead of "on, with the defaults". It walks the
-// YAML tree along v and allocates each nil pointer-to-struct field written
-// as {}.
+// fillEmptyMaps gives an empty mapping its meaning: outside lists viper
+// keeps only keys with leaf values, so `defaults: {options: {forwardfor:
+// {}}}` decoded as a nil pointer (off) instead of "on, with the defaults"
+// (inside frontends/backends lists it already decoded as on). It walks the
+// YAML tree along v, through aliases and merge keys, and allocates each nil
+// pointer-to-struct field written as {}.
 func fillEmptyMaps(n *yaml.Node, v reflect.Value) {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
 	if n == nil {
 		return
 	}
@@ -168,6 +172,21 @@ func fillEmptyMaps(n *yaml.Node, v reflect.Value) {
 	switch {
 	case n.Kind == yaml.MappingNode && v.Kind() == reflect.Struct:
 		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Tag == "!!merge" {
+				// `<<: *base` or `<<: [*a, *b]`: their keys are v's.
+				m := n.Content[i+1]
+				for m != nil && m.Kind == yaml.AliasNode {
+					m = m.Alias
+				}
+				if m != nil && m.Kind == yaml.SequenceNode {
+					for _, e := range m.Content {
+						fillEmptyMaps(e, v)
+					}
+				} else {
+					fillEmptyMaps(m, v)
+				}
+				continue
+			}
 			if f, ok := fieldByKey(v, n.Content[i].Value); ok {
 				fillEmptyMaps(n.Content[i+1], f)
 			}
