@@ -485,20 +485,7 @@ func TestBadRequestsThroughProxy(t *testing.T) {
 }
 
 func TestTunnelTimeoutAndDontLogNull(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
+	ln := serveLoopback(t, func(c net.Conn) { io.Copy(io.Discard, c) })
 	cfg := testConfig(srv("db", ln.Addr().String()))
 	cfg.Defaults.Mode = "tcp"
 	cfg.Defaults.Timeouts.Tunnel = 150 * time.Millisecond

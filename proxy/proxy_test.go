@@ -469,20 +469,7 @@ func TestWebSocketUpgrade(t *testing.T) {
 }
 
 func TestTCPModeEcho(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.(*net.TCPConn).CloseWrite() }()
-		}
-	}()
+	ln := serveLoopback(t, func(c net.Conn) { io.Copy(c, c); c.(*net.TCPConn).CloseWrite() })
 	cfg := testConfig(srv("db", ln.Addr().String()))
 	cfg.Defaults.Mode = "tcp"
 	_, addr, sink := startEngine(t, cfg)

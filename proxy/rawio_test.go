@@ -158,20 +158,7 @@ func TestPipeSeesFINQueuedWithData(t *testing.T) {
 // error on it is one isClosed recognises, so the session is logged by the
 // side that failed first (SD, not CD).
 func TestPipeClosedByOtherDirection(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	ln := serveLoopback(t, func(c net.Conn) { io.Copy(io.Discard, c) })
 	dialClosed := func() conn {
 		s, err := dialServer(ln.Addr().String(), resolveDialAddr(ln.Addr().String()), time.Second)
 		if err != nil {

@@ -153,9 +153,7 @@ func underAny(path string, decoded []Problem) bool {
 // YAML tree along v, through aliases and merge keys, and allocates each nil
 // pointer-to-struct field written as {}.
 func fillEmptyMaps(n *yaml.Node, v reflect.Value) {
-	for n != nil && n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
+	n = unalias(n)
 	if n == nil {
 		return
 	}
@@ -174,10 +172,7 @@ func fillEmptyMaps(n *yaml.Node, v reflect.Value) {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if k := n.Content[i]; k.Tag == "!!merge" {
 				// `<<: *base` or `<<: [*a, *b]`: their keys are v's.
-				m := n.Content[i+1]
-				for m != nil && m.Kind == yaml.AliasNode {
-					m = m.Alias
-				}
+				m := unalias(n.Content[i+1])
 				if m != nil && m.Kind == yaml.SequenceNode {
 					for _, e := range m.Content {
 						fillEmptyMaps(e, v)
@@ -196,6 +191,14 @@ func fillEmptyMaps(n *yaml.Node, v reflect.Value) {
 			fillEmptyMaps(n.Content[i], v.Index(i))
 		}
 	}
+}
+
+// unalias follows YAML aliases to the node they name.
+func unalias(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
 }
 
 // fieldByKey finds the field of struct v decoded from key (its mapstructure
