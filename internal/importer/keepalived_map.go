@@ -190,7 +190,7 @@ func (m *mapper) kaInstance(n *kNode, g *kaGlobals, scripts map[string]*vrrpScri
 		}
 	}
 	var state string
-	var stateLine int
+	var stateLine, advertLine int
 	var trackScripts []*kNode
 	for _, c := range n.Block {
 		kw := c.Args[0]
@@ -230,6 +230,7 @@ func (m *mapper) kaInstance(n *kNode, g *kaGlobals, scripts map[string]*vrrpScri
 				com("priority", c)
 			}
 		case "advert_int":
+			advertLine = c.Line
 			in.AdvertInterval, err = m.kaSeconds(c, 0.01, 255)
 			com("advert_interval", c)
 		case "version":
@@ -362,6 +363,15 @@ func (m *mapper) kaInstance(n *kNode, g *kaGlobals, scripts map[string]*vrrpScri
 		}
 	} else if in.AuthPass != "" {
 		m.warnf(n.Line, "authentication", kp("auth_pass"), "VRRPv3 has no authentication: keepalived ignores it for v3, so does lbd")
+	}
+	if ai := in.AdvertInterval; ai == 0 || ai >= time.Second {
+		line, kw := advertLine, "advert_int"
+		if ai == 0 {
+			ai = time.Second // keepalived's and lbd's default
+			line, kw = n.Line, "advert_int (default)"
+		}
+		down := 3*ai + time.Duration(256-in.Priority)*ai/256
+		m.note(line, kw, kp("advert_interval"), "kept as keepalived.conf has it (%s): a crashed master is replaced after %s; once both nodes run lbd, version 3 with advert_interval 100ms takes over in about 0.36 s", formatDuration(ai), down.Round(time.Millisecond))
 	}
 	if state != "" {
 		m.note(stateLine, "state "+state, kp("priority"), "lbd elects the master by priority (highest wins); state only sets keepalived's start state and is not needed")
