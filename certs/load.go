@@ -294,7 +294,7 @@ func parseBundle(file string, data []byte, keyFile string, keyData []byte, now t
 		return nil, nil, &FileError{File: keyFile, Err: fmt.Errorf("%w (subject %q)", ErrKeyMismatch, leaf.Subject.String())}
 	}
 
-	e := &entry{file: file, leaf: leaf, chain: chain}
+	e := &entry{file: file, leaf: leaf}
 	e.cert = tls.Certificate{Certificate: ders, PrivateKey: key, Leaf: leaf}
 	switch k := signer.Public().(type) {
 	case *ecdsa.PublicKey:

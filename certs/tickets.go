@@ -93,7 +93,9 @@ func (k *TicketKeys) Set(keys [][32]byte) error {
 }
 
 // Attach makes cfg use these keys from now on (and turns off crypto/tls's
-// own rotation for it).
+// own rotation for it). Attach the tls.Config the listener really uses: a
+// Clone taken afterwards (http.Server.ServeTLS clones) keeps the keys of
+// that moment and does not follow later rotations.
 func (k *TicketKeys) Attach(cfg *tls.Config) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
