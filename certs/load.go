@@ -74,8 +74,6 @@ type entry struct {
 	curve   tls.CurveID         // ECDSA only
 	scheme  tls.SignatureScheme // ECDSA only: the TLS 1.3 scheme bound to the curve
 	leaf    *x509.Certificate   // == cert.Leaf
-	chain   []*x509.Certificate // leaf first
-	_       [0]func()           // not comparable
 }
 
 // expandPaths turns crt arguments (files or directories) into the list of
