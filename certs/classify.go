@@ -35,7 +35,7 @@ func Classify(err error) Reason {
 	if err == nil {
 		return ""
 	}
-	if errors.Is(err, ErrUnknownSNI) {
+	if errors.Is(err, ErrUnknownSNI) || strings.Contains(err.Error(), "tls: no certificates configured") {
 		return ReasonUnknownSNI
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {

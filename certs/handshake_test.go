@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -210,7 +211,10 @@ func TestClassify(t *testing.T) {
 	} {
 		srv := servers[tc.server]
 		if tc.client != nil {
-			dial(srv.addr, tc.client()) // the client's own error does not matter
+			_, cerr := dial(srv.addr, tc.client())
+			if tc.want == ReasonUnknownSNI && (cerr == nil || !strings.Contains(cerr.Error(), "unrecognized name")) {
+				t.Errorf("%s: the client must get an unrecognized_name alert, got %v", tc.name, cerr)
+			}
 		} else {
 			c, err := net.Dial("tcp", srv.addr)
 			if err != nil {

@@ -206,6 +206,8 @@ type ServerOptions struct {
 
 // Config builds the tls.Config of a bind serving store's certificates.
 // It returns warnings (skipped cipher names) separately from the error.
+// Leave the config's Certificates empty: with strict-sni they would be
+// served instead of refusing the handshake.
 func (o ServerOptions) Config(store *Store) (*tls.Config, []string, error) {
 	if store == nil {
 		return nil, nil, errors.New("tls: no certificate store")
@@ -252,7 +254,16 @@ func (o ServerOptions) Config(store *Store) (*tls.Config, []string, error) {
 		NextProtos:             append([]string(nil), o.ALPN...),
 		SessionTicketsDisabled: noTickets,
 		GetCertificate: func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
-			return store.get(h, allow13)
+			c, err := store.get(h, allow13)
+			if err == ErrUnknownSNI {
+				// With no Certificates in the config, crypto/tls then
+				// answers an unrecognized_name alert (an error makes it
+				// send internal_error) and Handshake returns "tls: no
+				// certificates configured", which Classify maps to
+				// ReasonUnknownSNI.
+				return nil, nil
+			}
+			return c, err
 		},
 	}
 	switch o.Verify {

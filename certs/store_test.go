@@ -310,6 +310,21 @@ func TestGetCertificateAllocs(t *testing.T) {
 	if allocs != 0 {
 		t.Fatalf("GetCertificate allocates %.1f times per run, want 0", allocs)
 	}
+	// The same through the tls.Config that ServerOptions builds.
+	cfg, _, err := ServerOptions{}.Config(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocs = testing.AllocsPerRun(200, func() {
+		for i := range hellos {
+			if _, err := cfg.GetCertificate(&hellos[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("Config.GetCertificate allocates %.1f times per run, want 0", allocs)
+	}
 }
 
 func benchHellos() []tls.ClientHelloInfo {
