@@ -177,7 +177,8 @@ func TestClassify(t *testing.T) {
 	optional, _, _ := ServerOptions{CAFile: caFile, Verify: "optional"}.Config(store)
 
 	servers := map[string]*tlsServer{
-		"plain":    startTLSServer(t, plain, 300*time.Millisecond),
+		"plain":    startTLSServer(t, plain, 5*time.Second),
+		"slow":     startTLSServer(t, plain, 300*time.Millisecond),
 		"strict":   startTLSServer(t, strictCfg, 5*time.Second),
 		"required": startTLSServer(t, required, 5*time.Second),
 		"optional": startTLSServer(t, optional, 5*time.Second),
@@ -204,7 +205,7 @@ func TestClassify(t *testing.T) {
 		{"no client cert", "required", base, nil, ReasonBadClientCert},
 		{"client cert tls12", "required", func() *tls.Config { c := base(); c.MaxVersion = tls.VersionTLS12; return withCert(c, bad) }, nil, ReasonBadClientCert},
 		{"client cert other ca", "optional", func() *tls.Config { return withCert(base(), bad) }, nil, ReasonBadClientCert},
-		{"timeout", "plain", nil, nil, ReasonTimeout},
+		{"timeout", "slow", nil, nil, ReasonTimeout},
 		{"garbage", "plain", nil, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), ReasonOther},
 		{"good client cert", "required", func() *tls.Config { return withCert(base(), good) }, nil, ""},
 		{"optional without cert", "optional", base, nil, ""},
