@@ -294,7 +294,7 @@ func (o ServerOptions) Config(store *Store) (*tls.Config, []string, error) {
 func loadCAFile(path string) (*x509.CertPool, error) {
 	data, err := readBounded(path)
 	if err != nil {
-		return nil, &FileError{File: path, Err: err}
+		return nil, &FileError{File: path, Err: fmt.Errorf("ca-file: %w", err)}
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(data) {

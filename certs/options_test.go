@@ -96,7 +96,7 @@ func TestServerOptionsConfig(t *testing.T) {
 		{"unknown option", ServerOptions{Options: "no-tlsv12 frobnicate"}, 0, 0, 0, `unknown option "frobnicate"`},
 		{"verify without ca", ServerOptions{Verify: "required"}, 0, 0, 0, "needs a ca-file"},
 		{"verify bad", ServerOptions{CAFile: caFile, Verify: "sometimes"}, 0, 0, 0, "want none, optional or required"},
-		{"ca-file missing", ServerOptions{CAFile: "/nonexistent/ca.pem", Verify: "required"}, 0, 0, 0, "/nonexistent/ca.pem: file not found"},
+		{"ca-file missing", ServerOptions{CAFile: "/nonexistent/ca.pem", Verify: "required"}, 0, 0, 0, "/nonexistent/ca.pem: ca-file: file not found"},
 		{"ca-file empty", ServerOptions{CAFile: writeFile(t, t.TempDir(), "empty.pem", []byte("x")), Verify: "required"}, 0, 0, 0, "no certificate"},
 		{"bad cipher", ServerOptions{Ciphers: "HIGH"}, 0, 0, 0, "tls: ciphers"},
 		{"bad alpn", ServerOptions{ALPN: []string{""}}, 0, 0, 0, "alpn"},
