@@ -410,7 +410,11 @@ func ParsePEM(file string, data, keyData []byte, now time.Time) (*tls.Certificat
 	if keyData == nil && !hasKeyBlock(data) {
 		return nil, nil, &FileError{File: file, Err: ErrNoKey}
 	}
-	e, w, err := parseBundle(file, data, file+".key", keyData, now)
+	keyFile := file
+	if keyData != nil {
+		keyFile = file + ".key"
+	}
+	e, w, err := parseBundle(file, data, keyFile, keyData, now)
 	if err != nil {
 		return nil, w, err
 	}
