@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lbd-ha/lbd/internal/logs"
 	"github.com/lbd-ha/lbd/proxy/h1"
 )
 
@@ -50,7 +49,7 @@ type clientConn struct {
 type reqState struct {
 	req   h1.Request
 	resp  h1.Response
-	rec   logs.Record
+	rec   LogRecord
 	await awaitState
 	// awaitFn is await.step, made once per reqState.
 	awaitFn func(fd uintptr) bool
@@ -87,7 +86,7 @@ func (cc *clientConn) putReq() {
 	hq, hr := rs.req.Headers, rs.resp.Headers
 	clear(hq[:cap(hq)])
 	clear(hr[:cap(hr)])
-	rs.req, rs.resp, rs.rec, rs.await = h1.Request{}, h1.Response{}, logs.Record{}, awaitState{}
+	rs.req, rs.resp, rs.rec, rs.await = h1.Request{}, h1.Response{}, LogRecord{}, awaitState{}
 	rs.req.Headers, rs.resp.Headers = hq[:0], hr[:0]
 	reqPool.Put(rs)
 }
@@ -406,7 +405,7 @@ func (cc *clientConn) failReq(code int, term string, tStart time.Time, be *backe
 }
 
 func (cc *clientConn) resetRecord(tStart time.Time) {
-	cc.rec = logs.Record{
+	cc.rec = LogRecord{
 		Client: cc.src, AcceptedAt: tStart, Frontend: cc.fe.name, Backend: cc.fe.name,
 		TR: -1, Tw: -1, Tc: -1, Tr: -1, ReqCookie: "-", RespCookie: "-",
 	}
@@ -795,7 +794,7 @@ func (cc *clientConn) connect(x *exchange, tStart time.Time) bool {
 		x.retries++
 		s.sh.st.retries.Add(1)
 		be.st.retries.Add(1)
-		redispatch := be.redispatch && (!s.sh.up.Load() || left == 0 || (!x.direct && be.algo != algoSource && countLB(be.active) > 1))
+		redispatch := be.redispatch && (!s.sh.up.Load() || left == 0 || (!x.direct && be.algo != BalanceSource && countLB(be.active) > 1))
 		be.release(s)
 		x.srv = nil
 		var persist, exclude *server
@@ -1113,7 +1112,7 @@ func (cc *clientConn) appendClientHead(dst []byte, x *exchange, ka bool, body h1
 				break
 			}
 			switch ck.mode {
-			case cookieInsert:
+			case CookieInsert:
 				if ck.preserve {
 					serverKept = true
 					cc.term[3] = 'P'
@@ -1121,7 +1120,7 @@ func (cc *clientConn) appendClientHead(dst []byte, x *exchange, ka bool, body h1
 				}
 				cc.term[3] = 'D'
 				continue
-			case cookieRewrite:
+			case CookieRewrite:
 				dst = append(dst, "Set-Cookie: "...)
 				dst = append(dst, name...)
 				dst = append(dst, '=')
@@ -1130,7 +1129,7 @@ func (cc *clientConn) appendClientHead(dst []byte, x *exchange, ka bool, body h1
 				dst = append(dst, crlf...)
 				cc.term[3] = 'R'
 				continue
-			case cookiePrefix:
+			case CookiePrefix:
 				dst = append(dst, "Set-Cookie: "...)
 				dst = append(dst, name...)
 				dst = append(dst, '=')
@@ -1155,7 +1154,7 @@ func (cc *clientConn) appendClientHead(dst []byte, x *exchange, ka bool, body h1
 			dst = h1.AppendContentLength(dst, resp.ContentLength)
 		}
 	}
-	if ck != nil && ck.mode == cookieInsert && !serverKept && (!ck.indirect || !x.direct) {
+	if ck != nil && ck.mode == CookieInsert && !serverKept && (!ck.indirect || !x.direct) {
 		if x.srv.cookie != "" {
 			dst = appendInsertedCookie(dst, ck, x.srv.cookie)
 			cc.term[3] = 'I'
@@ -1209,7 +1208,7 @@ func (cc *clientConn) tunnel(x *exchange, sr *bufReader, tStart time.Time) bool 
 		cc.logExchange(x, tStart)
 		return false
 	}
-	idle := pickDur(be.tunnel, fe.tunnel, max(fe.client, be.server))
+	idle := tunnelIdle(fe, be)
 	cc.c.SetDeadline(time.Time{})
 	x.sconn.SetDeadline(time.Time{})
 	up, down, term := splice2(cc.c, x.sconn, idle)
