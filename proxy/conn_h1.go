@@ -1,0 +1,450 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/lbd-ha/lbd/proxy/h1"
+)
+
+// clientConn is one client connection in mode http.
+type clientConn struct {
+	e  *Engine
+	fe *frontend // the frontend of the current request
+	// cur is the listener's frontend, swapped by Reload: a connection
+	// whose fe is no longer cur closes after its current response.
+	cur    *atomic.Pointer[frontend]
+	gt     *gate // the connection slot, released by end
+	c      *net.TCPConn
+	rc     syscall.RawConn
+	stepFn func(fd uintptr) bool
+	st     serveState
+	kaEnd  time.Time // keep-alive expiry while an idle park is armed, else zero
+	src    netip.AddrPort
+	in     bufReader // client -> proxy
+	out    bufWriter // proxy -> client
+	idle   atomic.Bool
+
+	term [4]byte
+
+	// The request-scoped state, nil while no request is in hand (a new
+	// connection before its first bytes, a parked one).
+	*reqState
+}
+
+// reqState is what a client connection needs only while it serves a
+// request: the parsed heads with their header tables, the log record, the
+// sendAwait state. A connection takes one from reqPool when a request's
+// first bytes arrive (getReq) and gives it back when it parks or ends
+// (putReq), so that the many idle parked connections of a busy proxy hold
+// none (about 2.4 KB each); a connection busy enough never to park keeps
+// its own and pays nothing per request.
+type reqState struct {
+	req   h1.Request
+	resp  h1.Response
+	rec   LogRecord
+	await awaitState
+	// awaitFn is await.step, made once per reqState.
+	awaitFn func(fd uintptr) bool
+
+	lastTerm    [4]byte // cached strings for the access log
+	lastTermStr string
+	lastLine    string
+}
+
+var reqPool = sync.Pool{New: func() any {
+	rs := &reqState{}
+	rs.awaitFn = rs.await.step
+	rs.req.Headers = make([]h1.Header, 0, 16)
+	rs.resp.Headers = make([]h1.Header, 0, 16)
+	return rs
+}}
+
+// getReq makes sure the connection holds a reqState.
+func (cc *clientConn) getReq() {
+	if cc.reqState == nil {
+		cc.reqState = reqPool.Get().(*reqState)
+	}
+}
+
+// putReq gives the connection's reqState back to reqPool. The heads and
+// the record are cleared so that the pooled state keeps no buffer or
+// configuration alive; the header tables keep their capacity.
+func (cc *clientConn) putReq() {
+	rs := cc.reqState
+	if rs == nil {
+		return
+	}
+	cc.reqState = nil
+	hq, hr := rs.req.Headers, rs.resp.Headers
+	clear(hq[:cap(hq)])
+	clear(hr[:cap(hr)])
+	rs.req, rs.resp, rs.rec, rs.await = h1.Request{}, h1.Response{}, LogRecord{}, awaitState{}
+	rs.req.Headers, rs.resp.Headers = hq[:0], hr[:0]
+	reqPool.Put(rs)
+}
+
+func (cc *clientConn) wakeIdle() {
+	if cc.idle.Load() {
+		cc.c.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+func (cc *clientConn) forceClose() { cc.c.Close() }
+
+func (e *Engine) serveHTTP(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend]) {
+	cc := &clientConn{e: e, fe: fe, cur: cur, gt: gt, c: c}
+	cc.in.c, cc.out.c = c, c
+	cc.in.timeout, cc.out.timeout = fe.client, fe.client
+	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+		cc.src = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		c.Close()
+		e.connDone(fe, gt)
+		return
+	}
+	cc.rc = rc
+	cc.stepFn = cc.step
+	e.track(cc)
+	st := &cc.st
+	st.first, st.tStart = true, time.Now()
+	if !cc.beginWait(st.tStart.Add(fe.httpRequest)) {
+		cc.end()
+		return
+	}
+	cc.serve()
+}
+
+// end closes the connection and releases what it holds.
+func (cc *clientConn) end() {
+	cc.c.Close()
+	cc.in.releaseAll()
+	cc.out.releaseBuf()
+	cc.putReq()
+	cc.e.untrack(cc)
+	cc.e.connDone(cc.fe, cc.gt)
+}
+
+// idleParkAfter: a keep-alive connection idle for between 3/4 of this and
+// this (and with more keep-alive time left) is handed to a new goroutine,
+// and the goroutine that served its requests exits. Serving a request
+// grows a goroutine's stack (to 4-8 KB) and the runtime shrinks stacks
+// only during a garbage collection, which a proxy whose connections sit
+// idle does not run: the hand-off frees the grown stack at once, for the
+// next connections to reuse, and the connection waits on a starting-size
+// (2 KB) one. A park costs about 4-9 us of CPU (goroutine start, one
+// read, the stack growing again on the next request); connections busier
+// than one request per idleParkAfter never pay it. Tests shorten it.
+var idleParkAfter = 100 * time.Millisecond
+
+// serve runs the request loop until the connection ends or parks; a
+// parked connection continues on a fresh goroutine.
+func (cc *clientConn) serve() {
+	if cc.loop() {
+		cc.putReq()
+		dl := cc.kaEnd
+		cc.kaEnd = time.Time{} // the next timeout is the keep-alive expiry
+		if cc.beginWait(dl) {
+			cc.e.idleParks.Add(1)
+			go cc.serve()
+			return
+		}
+	}
+	cc.end()
+}
+
+// serveState is the request loop's state shared with step, which runs
+// inside RawConn.Read.
+type serveState struct {
+	first    bool      // no request completed yet on this connection
+	tStart   time.Time // first byte of the current request (accept for the first)
+	waiting  bool      // waiting for the first byte of a request
+	needMore bool      // the buffered head is incomplete
+	armed    bool      // the http-request deadline is set for this head
+	drained  bool      // the last read did not fill the buffer
+	outcome  uint8
+	err      error // read error (outErr) or parse error (outParse)
+}
+
+const (
+	outNone  uint8 = iota
+	outErr         // the client connection failed or closed
+	outParse       // invalid request head
+	outSlow        // a request with a body or an upgrade: ordinary path
+	outClose       // close the connection
+)
+
+// loop runs the request loop; true means "idle long enough to park"
+// (see idleParkAfter), false "close". Bodiless requests (the common case)
+// are read, forwarded and answered inside one long RawConn.Read call, so
+// that after a response the goroutine waits for the next request's
+// readiness edge without a speculative read, and holds no buffer while
+// idle. Requests with a body or an Upgrade leave it for the ordinary path.
+func (cc *clientConn) loop() bool {
+	st := &cc.st
+	for {
+		st.outcome, st.err = outNone, nil
+		st.drained = false // readiness was reset: read before waiting
+		err := cc.rc.Read(cc.stepFn)
+		cc.idle.Store(false)
+		if err != nil {
+			if !isTimeout(err) || cc.e.stopping.Load() {
+				return false
+			}
+			if !st.waiting || st.first {
+				cc.fail(408, "cR", st.tStart, nil)
+				return false
+			}
+			// Idle between requests: the park wake-up, or the
+			// keep-alive expiry (closed silently).
+			return !cc.kaEnd.IsZero() && time.Now().Before(cc.kaEnd)
+		}
+		switch st.outcome {
+		case outErr:
+			if !st.waiting && cc.in.buffered() > 0 {
+				cc.fe.st.errReq.Add(1)
+				cc.fail(400, "CR", st.tStart, nil)
+			}
+			return false
+		case outParse:
+			cc.fe.st.errReq.Add(1)
+			code := 400
+			var pe *h1.Error
+			if errors.As(st.err, &pe) {
+				code = pe.Status
+			}
+			cc.fail(code, "PR", st.tStart, nil)
+			return false
+		case outSlow:
+			cc.in.timeout = cc.fe.client
+			if !cc.handle(st.tStart) || cc.e.stopping.Load() {
+				return false
+			}
+			if !cc.nextRequest() {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+}
+
+// beginWait prepares the wait for the next request: no buffer held, the
+// given (keep-alive or first request) deadline. False: shutting down.
+func (cc *clientConn) beginWait(deadline time.Time) bool {
+	st := &cc.st
+	cc.in.release()
+	st.waiting, st.needMore, st.armed = true, false, false
+	cc.idle.Store(true)
+	if !deadline.IsZero() {
+		cc.in.dl = deadline
+		cc.c.SetReadDeadline(deadline)
+	}
+	return !cc.e.stopping.Load()
+}
+
+// nextRequest moves to the next request after a response. False: close.
+func (cc *clientConn) nextRequest() bool {
+	st := &cc.st
+	st.first = false
+	if cc.in.buffered() > 0 {
+		st.waiting, st.needMore, st.armed = false, false, false
+		st.tStart = time.Now()
+		return true
+	}
+	// Keep-alive wait; the deadline is only moved when it has drifted
+	// (by ka/8; by a quarter for the park wake-up, which need not be exact).
+	ka := cc.fe.keepAlive
+	now := time.Now()
+	w, slack := ka, ka/8
+	cc.kaEnd = time.Time{}
+	if p := idleParkAfter; p > 0 && p < ka {
+		w, slack = p, p/4
+		cc.kaEnd = now.Add(ka)
+	}
+	var dl time.Time
+	if left := cc.in.dl.Sub(now); left < w-slack || left > w {
+		dl = now.Add(w)
+	}
+	return cc.beginWait(dl)
+}
+
+// step runs inside RawConn.Read; false means "wait for readability".
+func (cc *clientConn) step(fd uintptr) bool {
+	// The client descriptor is held until step returns: responses written
+	// from here go out with a raw write first.
+	cc.out.held, cc.out.fd = true, int(fd)
+	defer func() { cc.out.held = false }()
+	st := &cc.st
+	fe := cc.fe
+	for {
+		if cc.in.buffered() > 0 && !st.needMore {
+			cc.getReq()
+			err := h1.ParseRequest((*cc.in.buf)[cc.in.r:cc.in.w], &cc.req)
+			if err == h1.ErrIncomplete {
+				if cc.in.r == 0 && cc.in.w == len(*cc.in.buf) {
+					st.outcome, st.err = outParse, errHeadTooLarge
+					return true
+				}
+				if !st.armed {
+					st.armed = true
+					cc.in.dl = st.tStart.Add(fe.httpRequest)
+					cc.c.SetReadDeadline(cc.in.dl)
+				}
+				st.needMore = true
+				continue
+			}
+			if err != nil {
+				st.outcome, st.err = outParse, err
+				return true
+			}
+			req := &cc.req
+			if req.Chunked || req.ContentLength > 0 || req.Upgrade || req.Expect100 {
+				st.outcome = outSlow
+				return true
+			}
+			if !cc.handle(st.tStart) || cc.e.stopping.Load() {
+				st.outcome = outClose
+				return true
+			}
+			if !cc.nextRequest() {
+				st.outcome = outClose
+				return true
+			}
+			continue
+		}
+		if st.drained {
+			// The socket was empty after the last read: any byte since
+			// has raised a fresh readiness edge, so wait without reading.
+			// (A FIN that came with the request raises none of its own:
+			// it is seen by the read after the idle park, 75-100 ms
+			// later, or at the keep-alive expiry. The response has gone
+			// out by then; only the close waits. tcp mode reads on
+			// instead, see rawPipe.step.)
+			st.drained = false
+			return false
+		}
+		cc.in.hold()
+		buf := *cc.in.buf
+		if cc.in.w == len(buf) && cc.in.r > 0 {
+			copy(buf, buf[cc.in.r:cc.in.w])
+			cc.in.w -= cc.in.r
+			cc.in.r = 0
+		}
+		space := len(buf) - cc.in.w
+		n, err := sysRead(int(fd), buf[cc.in.w:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err == syscall.EAGAIN {
+			cc.in.release()
+			return false
+		}
+		if err != nil {
+			st.outcome, st.err = outErr, err
+			return true
+		}
+		if n == 0 {
+			st.outcome, st.err = outErr, io.EOF
+			return true
+		}
+		cc.in.w += n
+		cc.in.n += int64(n)
+		st.drained = n < space
+		st.needMore = false
+		if st.waiting {
+			st.waiting = false
+			cc.idle.Store(false)
+			if !st.first {
+				st.tStart = time.Now()
+			}
+		}
+	}
+}
+
+// fail answers an error before routing: fresh record, then failReq.
+func (cc *clientConn) fail(code int, term string, tStart time.Time, be *backend) {
+	cc.getReq()
+	cc.resetRecord(tStart)
+	if term != "cR" && term != "CR" {
+		cc.rec.TR = time.Since(tStart)
+	}
+	if term[0] == 'P' || term[0] == 'c' {
+		cc.req.Method = nil // logged as <BADREQ>
+	}
+	cc.failReq(code, term, tStart, be)
+}
+
+// failReq answers with an error page, logs and leaves the connection to
+// close; the record keeps what the exchange filled so far.
+func (cc *clientConn) failReq(code int, term string, tStart time.Time, be *backend) {
+	fe := cc.fe
+	page := fe.errorPage(code)
+	fe.st.bytesOut.Add(uint64(len(page)))
+	fe.st.status(code)
+	if be != nil {
+		be.st.status(code)
+		cc.rec.Backend = be.name
+		cc.rec.BeConn = be.st.cur.Load()
+	}
+	cc.rec.Status = code
+	cc.rec.BytesRead = int64(len(page))
+	cc.term[0], cc.term[1] = term[0], term[1]
+	cc.emit(tStart, true)
+	cc.c.SetWriteDeadline(time.Now().Add(fe.client))
+	cc.c.Write(page)
+}
+
+func (cc *clientConn) resetRecord(tStart time.Time) {
+	cc.rec = LogRecord{
+		Client: cc.src, AcceptedAt: tStart, Frontend: cc.fe.name, Backend: cc.fe.name,
+		TR: -1, Tw: -1, Tc: -1, Tr: -1, ReqCookie: "-", RespCookie: "-",
+	}
+	cc.term = [4]byte{'-', '-', '-', '-'}
+}
+
+func (cc *clientConn) emit(tStart time.Time, withLine bool) {
+	fe := cc.fe
+	if cc.e.opts.AccessLog == nil || !fe.log {
+		return
+	}
+	if fe.dontLogNull && cc.in.n == 0 {
+		return // option dontlognull: nothing was received
+	}
+	r := &cc.rec
+	r.Ta = time.Since(tStart)
+	if cc.term != cc.lastTerm || cc.lastTermStr == "" {
+		cc.lastTerm, cc.lastTermStr = cc.term, string(cc.term[:])
+	}
+	r.Termination = cc.lastTermStr
+	r.ActConn = cc.e.actConn.Load()
+	r.FeConn = fe.st.cur.Load()
+	if withLine && cc.req.Method != nil {
+		// Reuse the previous line's string when the request repeats it
+		// (keep-alive clients often do): no allocation then.
+		req := &cc.req
+		l := cc.lastLine
+		n := len(req.Method) + 1 + len(req.URI) + 9
+		if len(l) != n || l[:len(req.Method)] != string(req.Method) || l[len(req.Method)+1:n-9] != string(req.URI) || l[n-1] != byte('0'+req.Minor) {
+			b := make([]byte, 0, n)
+			b = append(b, req.Method...)
+			b = append(b, ' ')
+			b = append(b, req.URI...)
+			b = append(b, " HTTP/1."...)
+			b = append(b, byte('0'+req.Minor))
+			cc.lastLine = string(b)
+		}
+		r.RequestLine = cc.lastLine
+	} else if withLine {
+		r.RequestLine = "<BADREQ>"
+	}
+	cc.e.opts.AccessLog(r)
+}
