@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -447,4 +448,140 @@ func (cc *clientConn) emit(tStart time.Time, withLine bool) {
 		r.RequestLine = "<BADREQ>"
 	}
 	cc.e.opts.AccessLog(r)
+}
+
+// handle serves one parsed request head: the HTTP/1.1 side consumes the
+// head, answers the stats URI, and hands the rest to the exchange
+// (forward). It reports whether the connection may carry another request.
+func (cc *clientConn) handle(tStart time.Time) bool {
+	fe, req := cc.fe, &cc.req
+	tHead := time.Now()
+	fe.st.requests.Add(1)
+	fe.st.bytesIn.Add(uint64(req.Len))
+	cc.in.r += req.Len // the head is consumed; the body (if any) follows
+	cc.resetRecord(tStart)
+	cc.rec.TR = tHead.Sub(tStart)
+	if fe.stats != nil && bytes.HasPrefix(req.URI, fe.stats.uri) {
+		return cc.serveStats(tStart)
+	}
+	return cc.forward(tStart)
+}
+
+// downstream is what an exchange (exchange.go, acquire.go, rewrite.go)
+// needs from the client protocol that carried its request: the body, the
+// interim and final responses, the keep-alive decision, error answers and
+// the log record. The exchange reaches the client connection only through
+// these methods; clientConn implements them for HTTP/1.1, and an HTTP/2
+// stream can implement them without the exchange changing (the request
+// head is an h1.Request, which an HTTP/2 stream fills from its HEADERS).
+// The exchange code still names *clientConn as its receiver: the interface
+// states the seam and the compiler keeps clientConn to it.
+type downstream interface {
+	bodyMark() int
+	bodyInHand(kind h1.BodyKind, length int64, mark int) bool
+	sendContinue() error
+	sendBody(sw *bufWriter, kind h1.BodyKind, length int64, mark int) error
+	bodyDone(mark int) int64
+	sendInterim(resp *h1.Response) error
+	keepAlive(be *backend, kind h1.BodyKind) bool
+	startResponse(x *exchange, ka bool, kind h1.BodyKind) *bufWriter
+	responseSent() int64
+	finishResponse() error
+	abortResponse(flush bool) int64
+	tunnel(x *exchange, sr *bufReader, tStart time.Time) bool
+	failReq(code int, term string, tStart time.Time, be *backend)
+	emit(tStart time.Time, withLine bool)
+}
+
+var _ downstream = (*clientConn)(nil)
+
+// bodyMark returns the position of the request body in the input buffer,
+// for sendBody to start from on every attempt.
+func (cc *clientConn) bodyMark() int { return cc.in.r }
+
+// bodyInHand reports whether the whole request body is buffered, so that a
+// failed attempt can be sent again.
+func (cc *clientConn) bodyInHand(kind h1.BodyKind, length int64, mark int) bool {
+	return kind == h1.BodyNone || (kind == h1.BodyLength && int64(cc.in.w-mark) >= length)
+}
+
+var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
+
+// sendContinue answers Expect: 100-continue.
+func (cc *clientConn) sendContinue() error {
+	cc.out.dl = time.Now().Add(cc.fe.client)
+	cc.c.SetWriteDeadline(cc.out.dl)
+	_, err := cc.c.Write(continue100)
+	return err
+}
+
+// sendBody copies the request body, from mark, into sw.
+func (cc *clientConn) sendBody(sw *bufWriter, kind h1.BodyKind, length int64, mark int) error {
+	cc.in.r = mark
+	switch kind {
+	case h1.BodyLength:
+		return copyN(sw, &cc.in, length)
+	case h1.BodyChunked:
+		return copyChunked(sw, &cc.in)
+	}
+	return nil
+}
+
+// bodyDone ends the request body and returns its size as received.
+func (cc *clientConn) bodyDone(mark int) int64 {
+	cc.in.timeout = cc.fe.client
+	return int64(cc.in.r - mark)
+}
+
+// sendInterim forwards an interim (1xx) response.
+func (cc *clientConn) sendInterim(resp *h1.Response) error {
+	cc.out.hold()
+	cc.out.b = h1.AppendStatusLine(cc.out.b[:0], resp.Minor, resp.Status, resp.Reason)
+	for _, h := range resp.Headers {
+		cc.out.b = h1.AppendHeader(cc.out.b, h.Name, h.Value)
+	}
+	cc.out.b = append(cc.out.b, crlf...)
+	return cc.out.flush()
+}
+
+// keepAlive reports whether the connection may carry another request after
+// a response with this body. After a reload, a connection accepted before
+// it finishes the request in hand on its old config and then closes (as
+// HAProxy's old process does), so long-lived keep-alive clients move to the
+// new config.
+func (cc *clientConn) keepAlive(be *backend, kind h1.BodyKind) bool {
+	fe := cc.fe
+	return cc.req.KeepAlive() && !fe.httpClose && !be.httpClose && kind != h1.BodyClose && !cc.e.stopping.Load() && cc.cur.Load() == fe
+}
+
+// startResponse writes the response head (rewritten for the client) and
+// returns the writer the body goes to.
+func (cc *clientConn) startResponse(x *exchange, ka bool, kind h1.BodyKind) *bufWriter {
+	cc.out.hold()
+	cc.out.b = cc.appendClientHead(cc.out.b[:0], x, ka, kind)
+	return &cc.out
+}
+
+// responseSent is the size of the response written so far, buffered bytes
+// included.
+func (cc *clientConn) responseSent() int64 { return cc.out.n + int64(len(cc.out.b)) }
+
+// finishResponse sends what is buffered and ends the response.
+func (cc *clientConn) finishResponse() error {
+	err := cc.out.flush()
+	cc.out.n = 0
+	cc.out.releaseBuf()
+	return err
+}
+
+// abortResponse ends a response that failed part way, sending what is
+// buffered first when flush is set; it returns the bytes sent.
+func (cc *clientConn) abortResponse(flush bool) int64 {
+	if flush {
+		cc.out.flush()
+	}
+	n := cc.out.n
+	cc.out.n = 0
+	cc.out.releaseBuf()
+	return n
 }

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"errors"
 	"syscall"
 	"time"
@@ -36,21 +35,14 @@ type exchange struct {
 	bodyKind h1.BodyKind
 }
 
-// handle forwards one parsed request; it reports whether the client
-// connection may carry another request.
-func (cc *clientConn) handle(tStart time.Time) bool {
-	fe, e := cc.fe, cc.e
+// forward runs the exchange for the request head in cc.req, whose body (if
+// any) the client connection supplies: route, persist, queue, connect,
+// retry, rewrite, and relay the response. It reaches the client only through
+// the downstream methods. It reports whether the client connection may
+// carry another request.
+func (cc *clientConn) forward(tStart time.Time) bool {
+	fe := cc.fe
 	req := &cc.req
-	tHead := time.Now()
-	fe.st.requests.Add(1)
-	fe.st.bytesIn.Add(uint64(req.Len))
-	cc.in.r += req.Len // the head is consumed; the body (if any) follows
-	cc.resetRecord(tStart)
-	cc.rec.TR = tHead.Sub(tStart)
-
-	if fe.stats != nil && bytes.HasPrefix(req.URI, fe.stats.uri) {
-		return cc.serveStats(tStart)
-	}
 	m := matchCtx{req: req, path: requestPath(req.URI), src: cc.src.Addr()}
 	be := fe.route(&m)
 	if be == nil {
@@ -100,27 +92,18 @@ func (cc *clientConn) handle(tStart time.Time) bool {
 	sr := bufReader{c: x.sconn, timeout: be.server, dl: x.rdl}
 	defer sr.releaseAll()
 
-	bodyStart := cc.in.r
-	replayable := x.bodyKind == h1.BodyNone || (x.bodyKind == h1.BodyLength && int64(cc.in.w-bodyStart) >= req.ContentLength)
+	body := cc.bodyMark()
+	replayable := cc.bodyInHand(x.bodyKind, req.ContentLength, body)
 	var tSent time.Time
 	for attempt := 0; ; attempt++ {
 		sw.b = cc.appendServerHead(sw.b[:0], &x, ka)
 		if req.Expect100 && x.bodyKind != h1.BodyNone && attempt == 0 {
-			cc.out.dl = time.Now().Add(fe.client)
-			cc.c.SetWriteDeadline(cc.out.dl)
-			if _, err := cc.c.Write(continue100); err != nil {
+			if err := cc.sendContinue(); err != nil {
 				cc.abort(&x, "CC", tStart)
 				return false
 			}
 		}
-		cc.in.r = bodyStart
-		var err error
-		switch x.bodyKind {
-		case h1.BodyLength:
-			err = copyN(&sw, &cc.in, req.ContentLength)
-		case h1.BodyChunked:
-			err = copyChunked(&sw, &cc.in)
-		}
+		err := cc.sendBody(&sw, x.bodyKind, req.ContentLength, body)
 		if err == nil && sw.n == 0 && x.awaitOK && x.rc != nil && len(sw.b) > 0 {
 			// The whole request is in hand: write it and wait for the
 			// answer without a speculative read.
@@ -194,11 +177,10 @@ func (cc *clientConn) handle(tStart time.Time) bool {
 		}
 		return false
 	}
-	cc.in.timeout = fe.client
 	reqBytes := sw.n
 	srv.sh.st.bytesIn.Add(uint64(reqBytes))
 	be.st.bytesIn.Add(uint64(reqBytes))
-	fe.st.bytesIn.Add(uint64(cc.in.r - bodyStart))
+	fe.st.bytesIn.Add(uint64(cc.bodyDone(body)))
 	cc.rec.Tr = time.Since(tSent)
 	resp := &cc.resp
 
@@ -213,20 +195,16 @@ func (cc *clientConn) handle(tStart time.Time) bool {
 	}
 
 	bodyKind := resp.ResponseBody(string(req.Method) == "HEAD")
-	// After a reload, a connection accepted before it finishes the request
-	// in hand on its old config and then closes (as HAProxy's old process
-	// does), so long-lived keep-alive clients move to the new config.
-	clientKA := req.KeepAlive() && !fe.httpClose && !be.httpClose && bodyKind != h1.BodyClose && !e.stopping.Load() && cc.cur.Load() == fe
-	cc.out.hold()
-	cc.out.b = cc.appendClientHead(cc.out.b[:0], &x, clientKA, bodyKind)
+	clientKA := cc.keepAlive(be, bodyKind)
+	out := cc.startResponse(&x, clientKA, bodyKind)
 	var err error
 	switch bodyKind {
 	case h1.BodyLength:
-		err = copyN(&cc.out, &sr, resp.ContentLength)
+		err = copyN(out, &sr, resp.ContentLength)
 	case h1.BodyChunked:
-		err = copyChunked(&cc.out, &sr)
+		err = copyChunked(out, &sr)
 	case h1.BodyClose:
-		err = copyUntilEOF(&cc.out, &sr)
+		err = copyUntilEOF(out, &sr)
 	}
 	cc.rec.Status = resp.Status
 	fe.st.status(resp.Status)
@@ -242,23 +220,15 @@ func (cc *clientConn) handle(tStart time.Time) bool {
 			x.sconn.Close()
 		}
 		x.sconn = nil
-		sent := cc.out.n + int64(len(cc.out.b))
-		cc.countOut(&x, sent)
+		cc.countOut(&x, cc.responseSent())
 		cc.logExchange(&x, tStart)
-		err = cc.out.flush()
-		cc.out.n = 0
-		cc.out.releaseBuf()
-		return err == nil && clientKA
+		return cc.finishResponse() == nil && clientKA
 	}
 	x.sconn.Close()
 	var ce *copyErr
 	errors.As(err, &ce)
-	if ce != nil && ce.read {
-		cc.out.flush() // the client gets what arrived, then a close
-	}
-	cc.countOut(&x, cc.out.n)
-	cc.out.n = 0
-	cc.out.releaseBuf()
+	// On a server failure the client gets what arrived, then a close.
+	cc.countOut(&x, cc.abortResponse(ce != nil && ce.read))
 	switch {
 	case ce != nil && ce.read && isTimeout(ce.err):
 		cc.term[0], cc.term[1] = 's', 'D'
@@ -281,8 +251,6 @@ func (cc *clientConn) countOut(x *exchange, sent int64) {
 	x.srv.sh.st.bytesOut.Add(uint64(sent))
 	cc.rec.BytesRead = sent
 }
-
-var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 
 var errBadResponse = errors.New("invalid response")
 
@@ -332,13 +300,7 @@ func (cc *clientConn) readResponseHead(x *exchange, sr *bufReader, fe *frontend)
 					return nil
 				}
 				// Interim response: forward it and read on.
-				cc.out.hold()
-				cc.out.b = h1.AppendStatusLine(cc.out.b[:0], cc.resp.Minor, cc.resp.Status, cc.resp.Reason)
-				for _, h := range cc.resp.Headers {
-					cc.out.b = h1.AppendHeader(cc.out.b, h.Name, h.Value)
-				}
-				cc.out.b = append(cc.out.b, crlf...)
-				if err := cc.out.flush(); err != nil {
+				if err := cc.sendInterim(&cc.resp); err != nil {
 					return &copyErr{read: true, err: err}
 				}
 				continue
