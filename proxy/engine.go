@@ -26,9 +26,9 @@ type Options struct {
 	// the record is reused after the call returns, so copy it (the struct
 	// value) if it is kept.
 	AccessLog func(*LogRecord)
-	// StatsHandler renders the statistics page for frontends with
-	// `stats: {enable: true}` (matched on the stats URI prefix, after the
-	// proxy checked `stats auth`); nil answers 503 there.
+	// StatsHandler renders the statistics page for frontends with Stats set
+	// (matched on the stats URI prefix, after the proxy checked the
+	// credentials); nil answers 503 there.
 	StatsHandler http.Handler
 	// Inherited returns the listening socket a previous lbd process handed
 	// over for a bind key ("tcp4|10.0.0.1:80"), or nil to bind a new one
