@@ -554,13 +554,3 @@ func (m *Manager) runningChecks() int {
 	defer m.mu.Unlock()
 	return m.running
 }
-
-// BackendUsable reports whether at least one server of the backend may take
-// new traffic (for VRRP tracking and the stats page); false for an unknown
-// backend.
-func (m *Manager) BackendUsable(backend string) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	a, b := m.countLocked(backend)
-	return a+b > 0
-}

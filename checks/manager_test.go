@@ -438,13 +438,13 @@ func TestManagerNoServerAvailable(t *testing.T) {
 		if err := m.Apply(cfgOf(0, be("app_servers", nil, srv("web01", "10.0.6.1:80", nil)))); err != nil {
 			t.Fatal(err)
 		}
-		if !m.BackendUsable("app_servers") {
-			t.Fatal("backend unusable before the first check")
+		if !m.Usable("app_servers", "web01") {
+			t.Fatal("server unusable before the first check")
 		}
 		time.Sleep(100 * time.Millisecond)
 		synctest.Wait()
-		if m.BackendUsable("app_servers") || m.BackendUsable("nope") {
-			t.Fatal("backend usable with its only server DOWN")
+		if m.Usable("app_servers", "web01") || m.Usable("app_servers", "nope") {
+			t.Fatal("server usable while DOWN")
 		}
 		m.Close()
 		mu.Lock()

@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/lbd-ha/lbd/internal/config"
 	"github.com/lbd-ha/lbd/proxy/h1"
 )
 
@@ -72,7 +71,7 @@ var aclCriteria = map[string]aclKind{
 	"method": aclMethod, "src": aclSrc,
 }
 
-func compileACL(a config.ACL) (*acl, error) {
+func compileACL(a ACL) (*acl, error) {
 	crit := strings.TrimSpace(a.Criterion)
 	var hdr string
 	if i := strings.IndexByte(crit, '('); i >= 0 {

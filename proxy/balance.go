@@ -2,51 +2,19 @@ package proxy
 
 import (
 	"errors"
+	"github.com/lbd-ha/lbd/checks"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Admin is the operator-set state of a server.
-type Admin int32
-
-// Admin states (HAProxy `set server ... state ready|drain|maint`).
-const (
-	// AdminReady: the server takes traffic when Up.
-	AdminReady Admin = iota
-	// AdminDrain: only persistent (cookie) traffic reaches the server.
-	AdminDrain
-	// AdminMaint: no traffic at all.
-	AdminMaint
-)
-
-func (a Admin) String() string {
-	switch a {
-	case AdminDrain:
-		return "drain"
-	case AdminMaint:
-		return "maint"
-	}
-	return "ready"
-}
-
-// ServerState is a server's health (Up, set by the checker) and admin state.
+// ServerState is a server's health (Up, set by the health checker) and
+// admin state (set by the operator; checks.Admin is the one admin type).
 type ServerState struct {
 	Up    bool
-	Admin Admin
+	Admin checks.Admin
 }
-
-type balanceAlgo uint8
-
-const (
-	algoRoundRobin balanceAlgo = iota
-	algoLeastConn
-	algoSource
-	algoFirst
-)
-
-var algoNames = map[string]balanceAlgo{"": algoRoundRobin, "roundrobin": algoRoundRobin, "leastconn": algoLeastConn, "source": algoSource, "first": algoFirst}
 
 // counters are the statistics a frontend, backend or server keeps.
 type counters struct {
@@ -105,18 +73,13 @@ func setMax(a *atomic.Int64, n int64) {
 // serverShared is the part of a server that survives reloads: health and
 // admin state, runtime weight, counters and the idle connection pool.
 type serverShared struct {
-	up          atomic.Bool
-	admin       atomic.Int32
-	weight      atomic.Int32
-	cfgWeight   int
-	addr        string
-	pool        *connPool
-	st          counters
-	mu          sync.Mutex // guards the fields below
-	lastChange  time.Time
-	downSince   time.Time
-	downtime    time.Duration
-	transitions uint64
+	up        atomic.Bool
+	admin     atomic.Int32
+	weight    atomic.Int32
+	cfgWeight int
+	addr      string
+	pool      *connPool
+	st        counters
 }
 
 // server is one server line of one config generation.
@@ -139,12 +102,12 @@ func (s *server) weight() int { return int(s.sh.weight.Load()) }
 
 // usableLB: may receive load-balanced traffic.
 func (s *server) usableLB() bool {
-	return s.sh.up.Load() && Admin(s.sh.admin.Load()) == AdminReady && s.weight() > 0
+	return s.sh.up.Load() && checks.Admin(s.sh.admin.Load()) == checks.Ready && s.weight() > 0
 }
 
 // usablePersist: may receive traffic from a client holding its cookie.
 func (s *server) usablePersist() bool {
-	return s.sh.up.Load() && Admin(s.sh.admin.Load()) != AdminMaint
+	return s.sh.up.Load() && checks.Admin(s.sh.admin.Load()) != checks.Maint
 }
 
 func (s *server) hasRoom() bool { return s.maxconn <= 0 || s.sh.st.cur.Load() < s.maxconn }
@@ -348,11 +311,11 @@ func (b *backend) pick(src netip.Addr, exclude *server) (s *server, anyUsable bo
 		}
 	}
 	switch b.algo {
-	case algoLeastConn:
+	case BalanceLeastConn:
 		s = pickLeastConn(set, exclude, &b.rrStart)
-	case algoSource:
+	case BalanceSource:
 		s = pickSource(set, exclude, src)
-	case algoFirst:
+	case BalanceFirst:
 		for _, x := range set {
 			if x != exclude && x.usableLB() && x.hasRoom() {
 				s = x

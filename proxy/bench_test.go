@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lbd-ha/lbd/internal/config"
-	"github.com/lbd-ha/lbd/internal/logs"
 	"github.com/lbd-ha/lbd/proxy/h1"
 )
 
@@ -47,10 +45,10 @@ func rawServer(tb testing.TB) string {
 
 func benchEngine(b *testing.B, serverClose bool, opts ...Options) string {
 	s1, s2 := rawServer(b), rawServer(b)
-	cfg := testConfig(config.Server{Name: "s1", Address: s1, Cookie: "s1"}, config.Server{Name: "s2", Address: s2, Cookie: "s2"})
+	cfg := testConfig(Server{Weight: 1, Name: "s1", Address: s1, Cookie: "s1"}, Server{Weight: 1, Name: "s2", Address: s2, Cookie: "s2"})
 	if serverClose {
-		cfg.Defaults.Options.HTTPServerClose = boolp(true)
-		cfg.Backends[0].Cookie = &config.Cookie{Name: "SERVERID", Indirect: true, NoCache: true}
+		cfg.Frontends[0].HTTPServerClose = true
+		cfg.Backends[0].Cookie = &Cookie{Name: "SERVERID", Indirect: true, NoCache: true}
 	}
 	var o Options
 	if len(opts) > 0 {
@@ -121,7 +119,7 @@ func BenchmarkProxyKeepAlive(b *testing.B) {
 // log callback: repeated requests log without allocating.
 func BenchmarkProxyKeepAliveLogged(b *testing.B) {
 	var n int64
-	addr := benchEngine(b, false, Options{AccessLog: func(r *logs.Record) { n += r.BytesRead }})
+	addr := benchEngine(b, false, Options{AccessLog: func(r *LogRecord) { n += r.BytesRead }})
 	b.ReportAllocs()
 	b.ResetTimer()
 	i := 0
@@ -150,14 +148,14 @@ func BenchmarkProxyServerClose(b *testing.B) {
 // re-serialisation with cookie insertion. It must not allocate.
 func BenchmarkHotPath(b *testing.B) {
 	cfg := testConfig(srv("s1", "127.0.0.1:1"), srv("s2", "127.0.0.1:2"))
-	cfg.Backends[0].Cookie = &config.Cookie{Name: "SERVERID", Indirect: true, NoCache: true}
-	cfg.Backends[0].Options.ForwardFor = &config.ForwardFor{}
-	cfg.Frontends[0].ACLs = []config.ACL{
+	cfg.Backends[0].Cookie = &Cookie{Name: "SERVERID", Indirect: true, NoCache: true}
+	cfg.Backends[0].ForwardFor = &ForwardFor{Header: "X-Forwarded-For"}
+	cfg.Frontends[0].ACLs = []ACL{
 		{Name: "static", Criterion: "path_end", IgnoreCase: true, Values: []string{".png", ".css", ".js"}},
 		{Name: "host", Criterion: "hdr(host)", IgnoreCase: true, Values: []string{"static.example.com"}},
 	}
-	cfg.Backends = append(cfg.Backends, config.Backend{Name: "static", BackendPart: config.BackendPart{Servers: []config.Server{srv("st", "127.0.0.1:3")}}})
-	cfg.Frontends[0].UseBackends = []config.UseBackend{{Backend: "static", If: "static || host"}}
+	cfg.Backends = append(cfg.Backends, testBackendCfg("static", srv("st", "127.0.0.1:3")))
+	cfg.Frontends[0].UseBackends = []UseBackend{{Backend: "static", If: "static || host"}}
 	g, _, err := compile(cfg, newRegistry())
 	if err != nil {
 		b.Fatal(err)

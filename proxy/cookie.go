@@ -45,7 +45,7 @@ func findCookie(req *h1.Request, name string) ([]byte, bool) {
 // prefix mode the value is "<server cookie>~<application value>".
 func (b *backend) persistTarget(val []byte) *server {
 	ck := b.cookie
-	if ck.mode == cookiePrefix {
+	if ck.mode == CookiePrefix {
 		i := bytes.IndexByte(val, '~')
 		if i < 0 {
 			return nil
@@ -67,7 +67,7 @@ func (b *backend) persistTarget(val []byte) *server {
 // cookie removed (insert+indirect) or its server prefix stripped (prefix
 // mode). The header is dropped when no cookie is left.
 func appendCookieHeader(dst []byte, h *h1.Header, ck *cookieCfg) []byte {
-	if ck == nil || !(ck.mode == cookiePrefix || (ck.mode == cookieInsert && ck.indirect)) {
+	if ck == nil || !(ck.mode == CookiePrefix || (ck.mode == CookieInsert && ck.indirect)) {
 		return h1.AppendHeader(dst, h.Name, h.Value)
 	}
 	start := len(dst)
@@ -89,7 +89,7 @@ func appendCookieHeader(dst []byte, h *h1.Header, ck *cookieCfg) []byte {
 		}
 		n, val := cookiePair(elem)
 		if string(n) == ck.name {
-			if ck.mode != cookiePrefix {
+			if ck.mode != CookiePrefix {
 				continue
 			}
 			if i := bytes.IndexByte(val, '~'); i >= 0 {

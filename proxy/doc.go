@@ -3,31 +3,53 @@
 //
 // # Runtime API
 //
-// The daemon builds an Engine from a loaded *config.Config and drives it:
+// An Engine serves a Config: frontends, backends and servers with every
+// setting spelled out (the proxy applies no defaults; each field's comment
+// says what its zero value means). lbd's daemon maps lbd.yaml onto it
+// (internal/daemon/proxyconfig.go); other programs build one directly:
 //
-//	e, err := proxy.New(cfg, proxy.Options{Logger: log, AccessLog: logq.Push})
+//	e, err := proxy.New(&cfg, proxy.Options{Logger: log, AccessLog: push})
 //	err = e.Start(ctx)            // bind every listener (ctx bounds binding), serve in background
-//	err = e.Reload(newCfg)        // validate, then swap atomically
-//	err = e.SetServerState("app", "s1", proxy.ServerState{Up: false})
+//	err = e.Reload(&newCfg)       // compile, then swap atomically
+//	err = e.SetServerState("app", "s1", proxy.ServerState{Up: false, Admin: checks.Drain})
 //	err = e.SetServerWeight("app", "s1", 50)
-//	fs, bs := e.Frontends(), e.Backends()   // control.FrontendStatus / BackendStatus
+//	fs, bs := e.Frontends(), e.Backends()   // FrontendStatus / BackendStatus snapshots
 //	ok := e.BackendUsable("app"); ok = e.FrontendServing("www")
 //	err = e.Shutdown(ctx)         // stop accepting, drain, then close
 //
 // Start returns once every listener is bound (an error closes the ones
 // opened); serving goes on in background goroutines until Shutdown.
-// Servers start Up; the health checker corrects that with SetServerState.
-// Admin states: AdminReady, AdminDrain (persistent cookie traffic only),
-// AdminMaint (no traffic). Unknown backend or server names return an error
-// listing the valid ones. BoundAddrs returns a frontend's bound addresses
-// (handy with port 0 in tests).
+// Servers start Up (Disabled ones in maintenance); the health checker
+// corrects that with SetServerState. The admin state is checks.Admin:
+// checks.Ready, checks.Drain (persistent cookie traffic only), checks.Maint
+// (no traffic). The proxy keeps the state it acts on; transitions and
+// downtime are recorded by the health checker (checks.Machine). Unknown
+// backend or server names return a *NameError listing the valid ones.
+// BoundAddrs returns a frontend's bound addresses (handy with port 0 in
+// tests).
 //
-// Options.StatsHandler renders the stats page for frontends with `stats`
-// enabled; the proxy matches the stats URI and checks `stats auth` first.
+// Options.StatsHandler renders the stats page for frontends with Stats set;
+// the proxy matches the stats URI and checks the credentials first
+// (CheckBasicAuth, which lbd's standalone stats page uses too).
 //
 // Options.AccessLog is called synchronously once per HTTP request or TCP
-// session with a *logs.Record that is reused afterwards: copy the struct if
+// session with a *LogRecord that is reused afterwards: copy the struct if
 // it must outlive the call.
+//
+// # Files
+//
+// conn_h1.go is the HTTP/1.1 client connection: the request loop, idle
+// parking, parsing the head, error answers, the access-log record, and the
+// downstream methods. exchange.go holds the exchange: route, cookie
+// persistence, the attempt loop and the response relay; acquire.go gets a
+// server slot and connection (queue, connect, retries, redispatch, the
+// pool, sendAwait); rewrite.go re-serialises the heads (forwardfor, cookie
+// edits); tunnel.go is the HTTP/1.1 Upgrade (WebSocket) tunnel; tcp.go is
+// mode tcp. The seam for a second client protocol (HTTP/2) is the
+// downstream interface in conn_h1.go: the exchange gets the request head
+// (an h1.Request) and reaches the client only through those methods (the
+// body, interim and final responses, keep-alive, error answers, logging).
+// Servers are spoken to in HTTP/1.1 whatever the client protocol.
 //
 // # Design
 //

@@ -14,9 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lbd-ha/lbd/internal/config"
-	"github.com/lbd-ha/lbd/internal/control"
-	"github.com/lbd-ha/lbd/internal/logs"
+	"github.com/lbd-ha/lbd/checks"
 )
 
 // Options are the engine's collaborators.
@@ -27,10 +25,10 @@ type Options struct {
 	// called synchronously on the connection's goroutine and must be cheap;
 	// the record is reused after the call returns, so copy it (the struct
 	// value) if it is kept.
-	AccessLog func(*logs.Record)
-	// StatsHandler renders the statistics page for frontends with
-	// `stats: {enable: true}` (matched on the stats URI prefix, after the
-	// proxy checked `stats auth`); nil answers 503 there.
+	AccessLog func(*LogRecord)
+	// StatsHandler renders the statistics page for frontends with Stats set
+	// (matched on the stats URI prefix, after the proxy checked the
+	// credentials); nil answers 503 there.
 	StatsHandler http.Handler
 	// Inherited returns the listening socket a previous lbd process handed
 	// over for a bind key ("tcp4|10.0.0.1:80"), or nil to bind a new one
@@ -71,6 +69,14 @@ type tracked interface {
 
 type gate struct{ ch chan struct{} }
 
+// newGate makes the process-wide connection slots; nil channel: no limit.
+func newGate(maxconn int) *gate {
+	if maxconn <= 0 {
+		return &gate{}
+	}
+	return &gate{ch: make(chan struct{}, maxconn)}
+}
+
 type listener struct {
 	key  string
 	ln   *net.TCPListener
@@ -86,8 +92,8 @@ func (l *listener) close() {
 	})
 }
 
-// New validates cfg and prepares an engine; nothing is bound until Start.
-func New(cfg *config.Config, opts Options) (*Engine, error) {
+// New compiles cfg and prepares an engine; nothing is bound until Start.
+func New(cfg *Config, opts Options) (*Engine, error) {
 	e := &Engine{opts: opts, log: opts.Logger, reg: newRegistry(), listeners: map[string]*listener{}, conns: map[tracked]struct{}{}}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -97,7 +103,7 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("proxy config: %w", err)
 	}
 	e.commit(g, next)
-	e.gate.Store(&gate{ch: make(chan struct{}, g.maxconn)})
+	e.gate.Store(newGate(g.maxconn))
 	return e, nil
 }
 
@@ -286,7 +292,7 @@ func (e *Engine) serveConn(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.P
 	e.actConn.Add(1)
 	fe.st.inc()
 	fe.st.total.Add(1)
-	if fe.mode == "tcp" {
+	if fe.mode == ModeTCP {
 		defer e.connDone(fe, gt)
 		e.serveTCP(c, fe)
 		return
@@ -347,12 +353,12 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Reload validates cfg and, if valid, swaps routing and backends
+// Reload compiles cfg and, if valid, swaps routing and backends
 // atomically. Listeners whose address remains are kept, new ones opened,
 // removed ones closed. Connections already accepted finish on the
 // configuration they started with. Servers kept (same backend and server
 // name) keep their state and counters. On error nothing changes.
-func (e *Engine) Reload(cfg *config.Config) error {
+func (e *Engine) Reload(cfg *Config) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	g, next, err := compile(cfg, e.reg)
@@ -361,7 +367,7 @@ func (e *Engine) Reload(cfg *config.Config) error {
 	}
 	if !e.started || e.stopping.Load() {
 		e.commit(g, next)
-		e.gate.Store(&gate{ch: make(chan struct{}, g.maxconn)})
+		e.gate.Store(newGate(g.maxconn))
 		return nil
 	}
 	opened, err := e.openListeners(context.Background(), g, e.listeners)
@@ -369,7 +375,7 @@ func (e *Engine) Reload(cfg *config.Config) error {
 		return err
 	}
 	if old := e.gen.Load(); old.maxconn != g.maxconn {
-		e.gate.Store(&gate{ch: make(chan struct{}, g.maxconn)})
+		e.gate.Store(newGate(g.maxconn))
 	}
 	e.commit(g, next)
 	want := map[string]*frontend{}
@@ -395,11 +401,17 @@ func (e *Engine) Reload(cfg *config.Config) error {
 	return nil
 }
 
+// NameError reports a backend or server name the running configuration
+// does not have; its message lists the valid names.
+type NameError struct{ msg string }
+
+func (e *NameError) Error() string { return e.msg }
+
 func (e *Engine) findServer(backend, srv string) (*backend, *server, error) {
 	g := e.gen.Load()
 	b, ok := g.backends[backend]
 	if !ok {
-		return nil, nil, fmt.Errorf("unknown backend %q (known: %s)", backend, strings.Join(sortedKeys(g.backends), ", "))
+		return nil, nil, &NameError{fmt.Sprintf("unknown backend %q (known: %s)", backend, strings.Join(sortedKeys(g.backends), ", "))}
 	}
 	for _, s := range b.servers {
 		if s.name == srv {
@@ -410,13 +422,22 @@ func (e *Engine) findServer(backend, srv string) (*backend, *server, error) {
 	for i, s := range b.servers {
 		names[i] = s.name
 	}
-	return nil, nil, fmt.Errorf("unknown server %q in backend %s (known: %s)", srv, backend, strings.Join(names, ", "))
+	return nil, nil, &NameError{fmt.Sprintf("unknown server %q in backend %s (known: %s)", srv, backend, strings.Join(names, ", "))}
+}
+
+// ServerState returns a server's health and admin state as last set.
+func (e *Engine) ServerState(backend, server string) (ServerState, error) {
+	_, s, err := e.findServer(backend, server)
+	if err != nil {
+		return ServerState{}, err
+	}
+	return ServerState{Up: s.sh.up.Load(), Admin: checks.Admin(s.sh.admin.Load())}, nil
 }
 
 // SetServerState sets a server's health and admin state (the health
-// checker sets Up; operators set Admin).
+// checker sets Up; operators set Admin through it).
 func (e *Engine) SetServerState(backend, server string, st ServerState) error {
-	if st.Admin < AdminReady || st.Admin > AdminMaint {
+	if st.Admin > checks.Maint {
 		return fmt.Errorf("invalid admin state %d", st.Admin)
 	}
 	b, s, err := e.findServer(backend, server)
@@ -424,27 +445,11 @@ func (e *Engine) SetServerState(backend, server string, st ServerState) error {
 		return err
 	}
 	sh := s.sh
-	now := time.Now()
-	sh.mu.Lock()
-	wasUp, wasAdmin := sh.up.Load(), Admin(sh.admin.Load())
 	sh.up.Store(st.Up)
 	sh.admin.Store(int32(st.Admin))
-	if wasUp != st.Up || wasAdmin != st.Admin {
-		sh.transitions++
-		sh.lastChange = now
-	}
-	wasDown := !wasUp || wasAdmin == AdminMaint
-	isDown := !st.Up || st.Admin == AdminMaint
-	if !wasDown && isDown {
-		sh.downSince = now
-	} else if wasDown && !isDown && !sh.downSince.IsZero() {
-		sh.downtime += now.Sub(sh.downSince)
-		sh.downSince = time.Time{}
-	}
-	sh.mu.Unlock()
-	if isDown {
+	if isDown := !st.Up || st.Admin == checks.Maint; isDown {
 		sh.pool.closeAll()
-		if b.redispatch || st.Admin == AdminMaint {
+		if b.redispatch || st.Admin == checks.Maint {
 			b.mu.Lock()
 			for _, w := range s.queue {
 				w.srv = nil
@@ -544,10 +549,10 @@ func (e *Engine) rate(c *counters, now time.Time) float64 {
 }
 
 // Frontends returns a status snapshot of every frontend.
-func (e *Engine) Frontends() []control.FrontendStatus {
+func (e *Engine) Frontends() []FrontendStatus {
 	g := e.gen.Load()
 	now := time.Now()
-	out := make([]control.FrontendStatus, 0, len(g.frontends))
+	out := make([]FrontendStatus, 0, len(g.frontends))
 	for _, f := range g.frontends {
 		binds := make([]string, len(f.binds))
 		for i, k := range f.binds {
@@ -557,7 +562,7 @@ func (e *Engine) Frontends() []control.FrontendStatus {
 		if limit == 0 {
 			limit = int64(g.maxconn)
 		}
-		out = append(out, control.FrontendStatus{
+		out = append(out, FrontendStatus{
 			Name: f.name, Mode: f.mode, Binds: binds, Serving: e.FrontendServing(f.name),
 			Sessions: f.st.cur.Load(), MaxSession: f.st.max.Load(), Limit: limit,
 			Total: f.st.total.Load(), Requests: f.st.requests.Load(), ReqRate: e.rate(f.st, now),
@@ -569,24 +574,14 @@ func (e *Engine) Frontends() []control.FrontendStatus {
 }
 
 // Backends returns a status snapshot of every backend and its servers, in
-// configuration order. ServerStatus.Check is left for the checks package.
-func (e *Engine) Backends() []control.BackendStatus {
+// configuration order.
+func (e *Engine) Backends() []BackendStatus {
 	g := e.gen.Load()
-	names := make([]string, 0, len(g.backends))
-	for _, b := range g.cfg.Backends {
-		if _, ok := g.backends[b.Name]; ok {
-			names = append(names, b.Name)
-		}
-	}
-	if len(names) != len(g.backends) {
-		names = sortedKeys(g.backends)
-	}
-	out := make([]control.BackendStatus, 0, len(names))
-	now := time.Now()
-	for _, name := range names {
+	out := make([]BackendStatus, 0, len(g.order))
+	for _, name := range g.order {
 		b := g.backends[name]
-		bs := control.BackendStatus{
-			Name: b.name, Mode: b.mode, Balance: b.balance, Usable: anyLB(b.servers),
+		bs := BackendStatus{
+			Name: b.name, Mode: b.mode, Balance: b.algo, Usable: anyLB(b.servers),
 			Sessions: b.st.cur.Load(), MaxSession: b.st.max.Load(), Total: b.st.total.Load(),
 			Queue: b.st.queueCur.Load(), MaxQueue: b.st.queueMax.Load(),
 			BytesIn: b.st.bytesIn.Load(), BytesOut: b.st.bytesOut.Load(),
@@ -595,21 +590,13 @@ func (e *Engine) Backends() []control.BackendStatus {
 		}
 		for _, s := range b.servers {
 			st := &s.sh.st
-			s.sh.mu.Lock()
-			down := s.sh.downtime
-			if !s.sh.downSince.IsZero() {
-				down += now.Sub(s.sh.downSince)
-			}
-			lastChange, transitions := s.sh.lastChange, s.sh.transitions
-			s.sh.mu.Unlock()
-			bs.Servers = append(bs.Servers, control.ServerStatus{
+			bs.Servers = append(bs.Servers, ServerStatus{
 				Name: s.name, Address: s.addr, State: serverStateString(s), Weight: s.weight(), Backup: s.backup,
 				Sessions: st.cur.Load(), MaxSession: st.max.Load(), Limit: s.maxconn, Total: st.total.Load(),
 				Queue: st.queueCur.Load(), MaxQueue: st.queueMax.Load(),
 				BytesIn: st.bytesIn.Load(), BytesOut: st.bytesOut.Load(),
 				ErrorsConn: st.errConn.Load(), ErrorsResp: st.errResp.Load(),
 				Retries: st.retries.Load(), Redispatch: st.redispatch.Load(), Responses: st.respMap(),
-				LastChange: lastChange, DowntimeSec: down.Seconds(), Transitions: transitions,
 			})
 		}
 		out = append(out, bs)
@@ -618,18 +605,19 @@ func (e *Engine) Backends() []control.BackendStatus {
 }
 
 func serverStateString(s *server) string {
-	switch Admin(s.sh.admin.Load()) {
-	case AdminMaint:
-		return "MAINT"
-	case AdminDrain:
-		if s.sh.up.Load() {
-			return "DRAIN"
+	up := s.sh.up.Load()
+	switch checks.Admin(s.sh.admin.Load()) {
+	case checks.Maint:
+		return checks.StateMaint
+	case checks.Drain:
+		if up {
+			return checks.StateDrain
 		}
 	}
-	if s.sh.up.Load() {
-		return "UP"
+	if up {
+		return checks.StateUp
 	}
-	return "DOWN"
+	return checks.StateDown
 }
 
 // ServerNames lists "backend/server" for every server (sorted).

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/lbd-ha/lbd/internal/config"
 	"github.com/lbd-ha/lbd/proxy/h1"
 )
 
@@ -49,7 +48,7 @@ var defaultErrorPages = func() map[int][]byte {
 // buildErrorPages applies error_files: a file that starts with "HTTP/" is a
 // complete raw response (HAProxy errorfile format, sent as is); anything else
 // is an HTML body wrapped in the standard headers.
-func buildErrorPages(files []config.ErrorFile, read func(string) ([]byte, error)) (map[int][]byte, error) {
+func buildErrorPages(files []ErrorFile, read func(string) ([]byte, error)) (map[int][]byte, error) {
 	if len(files) == 0 {
 		return defaultErrorPages, nil
 	}

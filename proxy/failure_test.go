@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"github.com/lbd-ha/lbd/checks"
 	"io"
 	"net"
 	"net/http"
@@ -12,15 +13,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/lbd-ha/lbd/internal/config"
 )
 
 func TestTimeouts(t *testing.T) {
 	t.Run("http_request 408 cR", func(t *testing.T) {
 		a := newBackend(t, "a", nil)
 		cfg := testConfig(srv("a", a.addr()))
-		cfg.Defaults.Timeouts.HTTPRequest = 150 * time.Millisecond
+		cfg.Frontends[0].HTTPRequestTimeout, cfg.Frontends[0].KeepAliveTimeout = 150*time.Millisecond, 150*time.Millisecond
 		_, addr, sink := startEngine(t, cfg)
 		rc := dialRaw(t, addr)
 		rc.send("GET / HTTP/1.1\r\nHost: x\r\n") // never finishes: slowloris
@@ -36,7 +35,7 @@ func TestTimeouts(t *testing.T) {
 	t.Run("http_keep_alive closes silently", func(t *testing.T) {
 		a := newBackend(t, "a", nil)
 		cfg := testConfig(srv("a", a.addr()))
-		cfg.Defaults.Timeouts.HTTPKeepAlive = 100 * time.Millisecond
+		cfg.Frontends[0].KeepAliveTimeout = 100 * time.Millisecond
 		_, addr, sink := startEngine(t, cfg)
 		rc := dialRaw(t, addr)
 		rc.get("/")
@@ -57,7 +56,7 @@ func TestTimeouts(t *testing.T) {
 		defer close(block)
 		a := newBackend(t, "a", func(w http.ResponseWriter, r *http.Request) { <-block })
 		cfg := testConfig(srv("a", a.addr()))
-		cfg.Defaults.Timeouts.Server = 150 * time.Millisecond
+		cfg.Backends[0].ServerTimeout = 150 * time.Millisecond
 		_, addr, sink := startEngine(t, cfg)
 		res, _ := dialRaw(t, addr).get("/")
 		if res.StatusCode != 504 {
@@ -70,7 +69,7 @@ func TestTimeouts(t *testing.T) {
 	t.Run("client cD during body", func(t *testing.T) {
 		a := newBackend(t, "a", nil)
 		cfg := testConfig(srv("a", a.addr()))
-		cfg.Defaults.Timeouts.Client = 150 * time.Millisecond
+		cfg.Frontends[0].ClientTimeout = 150 * time.Millisecond
 		_, addr, sink := startEngine(t, cfg)
 		rc := dialRaw(t, addr)
 		rc.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
@@ -82,8 +81,8 @@ func TestTimeouts(t *testing.T) {
 	t.Run("connect SC", func(t *testing.T) {
 		// A non-routable address with a tiny connect timeout.
 		cfg := testConfig(srv("a", "127.0.0.1:1"))
-		cfg.Defaults.Retries = intp(1)
-		cfg.Defaults.Timeouts.Connect = 50 * time.Millisecond
+		cfg.Backends[0].Retries = 1
+		cfg.Backends[0].ConnectTimeout = 50 * time.Millisecond
 		_, addr, sink := startEngine(t, cfg)
 		res, _ := dialRaw(t, addr).get("/")
 		if res.StatusCode != 503 {
@@ -112,8 +111,8 @@ func TestMaxconnQueueAndQueueTimeout(t *testing.T) {
 		active.Add(-1)
 		w.Write([]byte("ok"))
 	})
-	cfg := testConfig(config.Server{Name: "a", Address: a.addr(), ServerDefaults: config.ServerDefaults{Maxconn: 2}})
-	cfg.Defaults.Timeouts.Queue = 5 * time.Second
+	cfg := testConfig(Server{Weight: 1, Name: "a", Address: a.addr(), Maxconn: 2})
+	cfg.Backends[0].QueueTimeout = 5 * time.Second
 	e, addr, sink := startEngine(t, cfg)
 	var wg sync.WaitGroup
 	codes := make(chan int, 6)
@@ -149,9 +148,9 @@ func TestMaxconnQueueAndQueueTimeout(t *testing.T) {
 	block := make(chan struct{})
 	defer close(block)
 	b := newBackend(t, "b", func(w http.ResponseWriter, r *http.Request) { <-block })
-	cfg2 := testConfig(config.Server{Name: "b", Address: b.addr(), ServerDefaults: config.ServerDefaults{Maxconn: 1}})
-	cfg2.Defaults.Timeouts.Queue = 100 * time.Millisecond
-	cfg2.Defaults.Timeouts.Server = 5 * time.Second
+	cfg2 := testConfig(Server{Weight: 1, Name: "b", Address: b.addr(), Maxconn: 1})
+	cfg2.Backends[0].QueueTimeout = 100 * time.Millisecond
+	cfg2.Backends[0].ServerTimeout = 5 * time.Second
 	e2, addr2, sink2 := startEngine(t, cfg2)
 	bg, err := net.Dial("tcp", addr2)
 	if err != nil {
@@ -200,8 +199,8 @@ func TestRetriesRedispatchZeroErrors(t *testing.T) {
 	dead := l.Addr().String()
 	l.Close()
 	cfg := testConfig(srv("dead", dead), srv("good", good.addr()))
-	cfg.Defaults.Options.Redispatch = boolp(true)
-	cfg.Defaults.Options.HTTPServerClose = boolp(true)
+	cfg.Backends[0].Redispatch = true
+	cfg.Frontends[0].HTTPServerClose = true
 	e, addr, sink := startEngine(t, cfg)
 	var wg sync.WaitGroup
 	var bad atomic.Int64
@@ -348,7 +347,7 @@ func TestReloadKeepsListenersAndServesNewRoutes(t *testing.T) {
 	bindAddr := l.Addr().String()
 	l.Close()
 	cfg := testConfig(srv("a", a.addr()))
-	cfg.Frontends[0].Bind = []string{bindAddr}
+	cfg.Frontends[0].Binds = []string{bindAddr}
 	e, addr, _ := startEngine(t, cfg)
 	old := dialRaw(t, addr)
 	if res, _ := old.get("/"); res.Header.Get("X-Server") != "a" {
@@ -357,10 +356,10 @@ func TestReloadKeepsListenersAndServesNewRoutes(t *testing.T) {
 	e.SetServerWeight("be", "a", 7)
 
 	cfg2 := testConfig(srv("a", a.addr()))
-	cfg2.Frontends[0].Bind = []string{bindAddr}
-	cfg2.Backends = append(cfg2.Backends, config.Backend{Name: "new", BackendPart: config.BackendPart{Servers: []config.Server{srv("b", b.addr())}}})
-	cfg2.Frontends[0].ACLs = []config.ACL{{Name: "n", Criterion: "path_beg", Values: []string{"/new"}}}
-	cfg2.Frontends[0].UseBackends = []config.UseBackend{{Backend: "new", If: "n"}}
+	cfg2.Frontends[0].Binds = []string{bindAddr}
+	cfg2.Backends = append(cfg2.Backends, testBackendCfg("new", srv("b", b.addr())))
+	cfg2.Frontends[0].ACLs = []ACL{{Name: "n", Criterion: "path_beg", Values: []string{"/new"}}}
+	cfg2.Frontends[0].UseBackends = []UseBackend{{Backend: "new", If: "n"}}
 
 	bad := testConfig(srv("a", a.addr()))
 	bad.Frontends[0].DefaultBackend = "missing"
@@ -393,7 +392,7 @@ func TestReloadKeepsListenersAndServesNewRoutes(t *testing.T) {
 	bind2 := l2.Addr().String()
 	l2.Close()
 	cfg3 := testConfig(srv("a", a.addr()))
-	cfg3.Frontends[0].Bind = []string{bind2}
+	cfg3.Frontends[0].Binds = []string{bind2}
 	if err := e.Reload(cfg3); err != nil {
 		t.Fatal(err)
 	}
@@ -487,9 +486,9 @@ func TestBadRequestsThroughProxy(t *testing.T) {
 func TestTunnelTimeoutAndDontLogNull(t *testing.T) {
 	ln := serveLoopback(t, func(c net.Conn) { io.Copy(io.Discard, c) })
 	cfg := testConfig(srv("db", ln.Addr().String()))
-	cfg.Defaults.Mode = "tcp"
-	cfg.Defaults.Timeouts.Tunnel = 150 * time.Millisecond
-	cfg.Defaults.Options.DontLogNull = boolp(true)
+	cfg.Frontends[0].Mode, cfg.Backends[0].Mode = ModeTCP, ModeTCP
+	cfg.Backends[0].TunnelTimeout = 150 * time.Millisecond
+	cfg.Frontends[0].DontLogNull = true
 	_, addr, sink := startEngine(t, cfg)
 	// A silent session: closed by timeout tunnel and, with dontlognull, not logged.
 	rc := dialRaw(t, addr)
@@ -512,14 +511,14 @@ func TestBindFreebindAndIPv6(t *testing.T) {
 	cfg := testConfig(srv("a", a.addr()))
 	// 192.0.2.1 (TEST-NET-1) is not configured here: binding works only
 	// thanks to IP_FREEBIND. No traffic is sent to it.
-	cfg.Frontends[0].Bind = []string{"127.0.0.1:0", "192.0.2.1:0"}
+	cfg.Frontends[0].Binds = []string{"127.0.0.1:0", "192.0.2.1:0"}
 	if ln, err := net.Listen("tcp6", "[::1]:0"); err == nil {
 		ln.Close()
-		cfg.Frontends[0].Bind = append(cfg.Frontends[0].Bind, "[::1]:0")
+		cfg.Frontends[0].Binds = append(cfg.Frontends[0].Binds, "[::1]:0")
 	}
 	e, _, _ := startEngine(t, cfg)
 	addrs := e.BoundAddrs("fe")
-	if len(addrs) != len(cfg.Frontends[0].Bind) {
+	if len(addrs) != len(cfg.Frontends[0].Binds) {
 		t.Fatalf("bound %v", addrs)
 	}
 	for _, ad := range addrs {
@@ -562,9 +561,9 @@ func TestPersistentRequestsUseServerQueue(t *testing.T) {
 		w.Header().Set("X-Server", "s1")
 	})
 	other := newBackend(t, "s2", nil)
-	cfg := testConfig(config.Server{Name: "s1", Address: slow.addr(), Cookie: "s1", ServerDefaults: config.ServerDefaults{Maxconn: 1}},
-		config.Server{Name: "s2", Address: other.addr(), Cookie: "s2"})
-	cfg.Backends[0].Cookie = &config.Cookie{Name: "SERVERID", Indirect: true}
+	cfg := testConfig(Server{Weight: 1, Name: "s1", Address: slow.addr(), Cookie: "s1", Maxconn: 1},
+		Server{Weight: 1, Name: "s2", Address: other.addr(), Cookie: "s2"})
+	cfg.Backends[0].Cookie = &Cookie{Name: "SERVERID", Indirect: true}
 	e, addr, sink := startEngine(t, cfg)
 	busy := dialRaw(t, addr)
 	busy.send("GET /slow HTTP/1.1\r\nHost: x\r\nCookie: SERVERID=s1\r\n\r\n")
@@ -609,13 +608,13 @@ func TestPersistentRequestsUseServerQueue(t *testing.T) {
 func TestRuntimeStateSurvivesReload(t *testing.T) {
 	a, b := newBackend(t, "a", nil), newBackend(t, "b", nil)
 	bind := freeAddr(t)
-	mk := func() *config.Config {
+	mk := func() *Config {
 		cfg := testConfig(srv("a", a.addr()), srv("b", b.addr()))
-		cfg.Frontends[0].Bind = []string{bind}
+		cfg.Frontends[0].Binds = []string{bind}
 		return cfg
 	}
 	e, addr, _ := startEngine(t, mk())
-	if err := e.SetServerState("be", "a", ServerState{Up: true, Admin: AdminMaint}); err != nil {
+	if err := e.SetServerState("be", "a", ServerState{Up: true, Admin: checks.Maint}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.SetServerWeight("be", "b", 0); err != nil {
@@ -643,7 +642,7 @@ func TestRuntimeStateSurvivesReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	bs := e.Backends()[0]
-	if bs.Servers[0].State != "MAINT" || bs.Servers[1].Weight != 5 || bs.Servers[1].Total != 3 || bs.Servers[0].Transitions != 1 {
+	if bs.Servers[0].State != "MAINT" || bs.Servers[1].Weight != 5 || bs.Servers[1].Total != 3 {
 		t.Errorf("after reload: %+v", bs.Servers)
 	}
 	if bs.Responses["2xx"] != 3 || bs.Total != 3 {
@@ -676,7 +675,7 @@ func TestForwardedBytesAreCanonical(t *testing.T) {
 		}
 	})
 	cfg := testConfig(srv("raw", ln.Addr().String()))
-	cfg.Defaults.Options.HTTPServerClose = boolp(true)
+	cfg.Frontends[0].HTTPServerClose = true
 	_, addr, _ := startEngine(t, cfg)
 	cases := []struct{ in, want string }{
 		{
@@ -738,8 +737,8 @@ func blackhole(t *testing.T) string {
 
 func TestConnectTimeout(t *testing.T) {
 	cfg := testConfig(srv("hole", blackhole(t)))
-	cfg.Defaults.Retries = intp(1)
-	cfg.Defaults.Timeouts.Connect = 100 * time.Millisecond
+	cfg.Backends[0].Retries = 1
+	cfg.Backends[0].ConnectTimeout = 100 * time.Millisecond
 	_, addr, sink := startEngine(t, cfg)
 	start := time.Now()
 	res, _ := dialRaw(t, addr).get("/")
@@ -766,7 +765,7 @@ func TestInheritedListener(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	cfg := testConfig(srv("web01", b.addr()))
-	cfg.Frontends[0].Bind = []string{addr}
+	cfg.Frontends[0].Binds = []string{addr}
 	var asked []string
 	e, err := New(cfg, Options{Inherited: func(key string) (*net.TCPListener, error) {
 		asked = append(asked, key)
@@ -802,10 +801,10 @@ func TestIdlePark(t *testing.T) {
 	old := idleParkAfter
 	idleParkAfter = 40 * time.Millisecond
 	t.Cleanup(func() { idleParkAfter = old }) // after the engines' shutdown
-	mkConfig := func(ka time.Duration, backend, bind string) *config.Config {
+	mkConfig := func(ka time.Duration, backend, bind string) *Config {
 		cfg := testConfig(srv("a", backend))
-		cfg.Frontends[0].Bind = []string{bind} // fixed: kept across a reload
-		cfg.Defaults.Timeouts.HTTPKeepAlive = ka
+		cfg.Frontends[0].Binds = []string{bind} // fixed: kept across a reload
+		cfg.Frontends[0].KeepAliveTimeout = ka
 		return cfg
 	}
 	start := func(t *testing.T, ka time.Duration) (*Engine, string, *logSink, *rawClient) {
@@ -972,8 +971,8 @@ func TestServerAddressForms(t *testing.T) {
 	dead := l.Addr().String()
 	l.Close()
 	cfg := testConfig(srv("dead", dead))
-	cfg.Defaults.Retries = intp(2)
-	cfg.Defaults.Timeouts.Connect = 100 * time.Millisecond // also the pause between retries
+	cfg.Backends[0].Retries = 2
+	cfg.Backends[0].ConnectTimeout = 100 * time.Millisecond // also the pause between retries
 	_, addr, sink := startEngine(t, cfg)
 	res, _ := dialRaw(t, addr).get("/")
 	if res.StatusCode != 503 {

@@ -55,10 +55,10 @@ func fuzzAddr(t *testing.T) string {
 			}
 		}()
 		cfg := testConfig(srv("s", ln.Addr().String()))
-		cfg.Defaults.Timeouts.Client = 300 * time.Millisecond
-		cfg.Defaults.Timeouts.Server = 300 * time.Millisecond
-		cfg.Defaults.Timeouts.HTTPRequest = 300 * time.Millisecond
-		cfg.Defaults.Options.HTTPServerClose = boolp(true)
+		cfg.Frontends[0].ClientTimeout = 300 * time.Millisecond
+		cfg.Backends[0].ServerTimeout = 300 * time.Millisecond
+		cfg.Frontends[0].HTTPRequestTimeout, cfg.Frontends[0].KeepAliveTimeout = 300*time.Millisecond, 300*time.Millisecond
+		cfg.Frontends[0].HTTPServerClose = true
 		e, err := New(cfg, Options{})
 		if err != nil {
 			fuzzProxy.err = err

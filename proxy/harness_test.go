@@ -11,47 +11,50 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/lbd-ha/lbd/internal/config"
-	"github.com/lbd-ha/lbd/internal/logs"
 )
-
-func intp(i int) *int    { return &i }
-func boolp(b bool) *bool { return &b }
 
 // testConfig is one frontend "fe" on 127.0.0.1:0 with default backend "be"
 // holding the given servers; timeouts short enough for tests.
-func testConfig(servers ...config.Server) *config.Config {
-	cfg := &config.Config{}
-	cfg.Global.Maxconn = 1000
-	cfg.Defaults.Mode = "http"
-	cfg.Defaults.Retries = intp(3)
-	cfg.Defaults.Timeouts = config.Timeouts{Connect: time.Second, Client: 5 * time.Second, Server: 5 * time.Second, HTTPRequest: 5 * time.Second}
-	cfg.Frontends = []config.Frontend{{Name: "fe", FrontendPart: config.FrontendPart{Bind: []string{"127.0.0.1:0"}, DefaultBackend: "be"}}}
-	cfg.Backends = []config.Backend{{Name: "be", BackendPart: config.BackendPart{Servers: servers}}}
-	return cfg
+func testConfig(servers ...Server) *Config {
+	return &Config{
+		Maxconn: 1000,
+		Frontends: []Frontend{{
+			Name: "fe", Binds: []string{"127.0.0.1:0"}, DefaultBackend: "be", Log: true,
+			HTTPRequestTimeout: 5 * time.Second, KeepAliveTimeout: 5 * time.Second, ClientTimeout: 5 * time.Second,
+		}},
+		Backends: []Backend{testBackendCfg("be", servers...)},
+	}
 }
 
-func srv(name, addr string) config.Server {
-	return config.Server{Name: name, Address: addr, Cookie: name}
+// testBackendCfg is a backend with the timeouts and retries of testConfig.
+func testBackendCfg(name string, servers ...Server) Backend {
+	return Backend{
+		Name: name, Servers: servers, Retries: 3,
+		ConnectTimeout: time.Second, ServerTimeout: 5 * time.Second, QueueTimeout: time.Second,
+	}
+}
+
+// srv is a server of weight 1 whose cookie is its name.
+func srv(name, addr string) Server {
+	return Server{Name: name, Address: addr, Cookie: name, Weight: 1}
 }
 
 // logSink collects access-log records.
 type logSink struct {
 	mu   sync.Mutex
-	recs []logs.Record
+	recs []LogRecord
 }
 
-func (l *logSink) add(r *logs.Record) {
+func (l *logSink) add(r *LogRecord) {
 	l.mu.Lock()
 	l.recs = append(l.recs, *r)
 	l.mu.Unlock()
 }
 
-func (l *logSink) all() []logs.Record {
+func (l *logSink) all() []LogRecord {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]logs.Record(nil), l.recs...)
+	return append([]LogRecord(nil), l.recs...)
 }
 
 // waitFor polls cond (the access log is written after the response).
@@ -66,9 +69,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-func (l *logSink) last(t *testing.T) logs.Record {
+func (l *logSink) last(t *testing.T) LogRecord {
 	t.Helper()
-	var r logs.Record
+	var r LogRecord
 	waitFor(t, "an access-log record", func() bool {
 		all := l.all()
 		if len(all) == 0 {
@@ -82,7 +85,7 @@ func (l *logSink) last(t *testing.T) logs.Record {
 
 // startEngine starts cfg and returns the engine, the first frontend
 // address and the log sink.
-func startEngine(t *testing.T, cfg *config.Config) (*Engine, string, *logSink) {
+func startEngine(t *testing.T, cfg *Config) (*Engine, string, *logSink) {
 	t.Helper()
 	sink := &logSink{}
 	e, err := New(cfg, Options{AccessLog: sink.add})

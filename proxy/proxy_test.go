@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"github.com/lbd-ha/lbd/checks"
 	"io"
 	"net"
 	"net/http"
@@ -10,8 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/lbd-ha/lbd/internal/config"
 )
 
 func TestRoundRobinAlternatesAndWeights(t *testing.T) {
@@ -36,7 +35,7 @@ func TestRoundRobinAlternatesAndWeights(t *testing.T) {
 	}
 
 	// Weights 3:1 -> smooth sequence with 3 a's per b.
-	cfg2 := testConfig(config.Server{Name: "a", Address: a.addr(), Weight: intp(3)}, config.Server{Name: "b", Address: b.addr(), Weight: intp(1)})
+	cfg2 := testConfig(Server{Name: "a", Address: a.addr(), Weight: 3}, Server{Name: "b", Address: b.addr(), Weight: 1})
 	_, addr2, _ := startEngine(t, cfg2)
 	rc2 := dialRaw(t, addr2)
 	counts := map[string]int{}
@@ -62,8 +61,8 @@ func TestCookieInsertIndirectNocache(t *testing.T) {
 		fmt.Fprintf(w, "b cookie=%q", r.Header.Get("Cookie"))
 	})
 	cfg := testConfig(srv("s1", a.addr()), srv("s2", b.addr()))
-	cfg.Backends[0].Cookie = &config.Cookie{Name: "SERVERID", Mode: "insert", Indirect: true, NoCache: true, HTTPOnly: true}
-	cfg.Backends[0].Options.Redispatch = boolp(true)
+	cfg.Backends[0].Cookie = &Cookie{Name: "SERVERID", Mode: CookieInsert, Indirect: true, NoCache: true, HTTPOnly: true}
+	cfg.Backends[0].Redispatch = true
 	_, addr, sink := startEngine(t, cfg)
 
 	rc := dialRaw(t, addr)
@@ -95,8 +94,8 @@ func TestCookiePersistenceAcrossRequests(t *testing.T) {
 		fmt.Fprintf(w, "b|%s", r.Header.Get("Cookie"))
 	})
 	cfg := testConfig(srv("s1", a.addr()), srv("s2", b.addr()))
-	cfg.Backends[0].Cookie = &config.Cookie{Name: "SERVERID", Indirect: true, NoCache: true}
-	cfg.Backends[0].Options.Redispatch = boolp(true)
+	cfg.Backends[0].Cookie = &Cookie{Name: "SERVERID", Indirect: true, NoCache: true}
+	cfg.Backends[0].Redispatch = true
 	e, addr, sink := startEngine(t, cfg)
 	rc := dialRaw(t, addr)
 	for i := 0; i < 4; i++ {
@@ -131,7 +130,7 @@ func TestCookiePersistenceAcrossRequests(t *testing.T) {
 		t.Errorf("termination %q, want --DI", rec.Termination)
 	}
 	// Drain: persistent traffic still reaches s2, new clients do not.
-	e.SetServerState("be", "s2", ServerState{Up: true, Admin: AdminDrain})
+	e.SetServerState("be", "s2", ServerState{Up: true, Admin: checks.Drain})
 	_, body = rc.get("/", "Cookie: SERVERID=s2\r\n")
 	if !strings.HasPrefix(body, "b|") {
 		t.Errorf("drain: persistent request went to %q", body)
@@ -151,21 +150,24 @@ func TestCookieRewriteAndPrefix(t *testing.T) {
 		w.Header().Add("Set-Cookie", "JSESSIONID=abc; Path=/app")
 		fmt.Fprintf(w, "%s", r.Header.Get("Cookie"))
 	})
-	for _, tc := range []struct{ mode, wantSet, reqCookie, wantFwd string }{
-		{"rewrite", "JSESSIONID=s1; Path=/app", "JSESSIONID=s1", "JSESSIONID=s1"},
-		{"prefix", "JSESSIONID=s1~abc; Path=/app", "JSESSIONID=s1~abc", "JSESSIONID=abc"},
+	for _, tc := range []struct {
+		mode                        CookieMode
+		wantSet, reqCookie, wantFwd string
+	}{
+		{CookieRewrite, "JSESSIONID=s1; Path=/app", "JSESSIONID=s1", "JSESSIONID=s1"},
+		{CookiePrefix, "JSESSIONID=s1~abc; Path=/app", "JSESSIONID=s1~abc", "JSESSIONID=abc"},
 	} {
 		cfg := testConfig(srv("s1", a.addr()))
-		cfg.Backends[0].Cookie = &config.Cookie{Name: "JSESSIONID", Mode: tc.mode}
+		cfg.Backends[0].Cookie = &Cookie{Name: "JSESSIONID", Mode: tc.mode}
 		_, addr, _ := startEngine(t, cfg)
 		rc := dialRaw(t, addr)
 		res, _ := rc.get("/")
 		if got := res.Header.Get("Set-Cookie"); got != tc.wantSet {
-			t.Errorf("%s: Set-Cookie %q, want %q", tc.mode, got, tc.wantSet)
+			t.Errorf("mode %d: Set-Cookie %q, want %q", tc.mode, got, tc.wantSet)
 		}
 		_, body := rc.get("/", "Cookie: "+tc.reqCookie+"\r\n")
 		if body != tc.wantFwd {
-			t.Errorf("%s: server saw Cookie %q, want %q", tc.mode, body, tc.wantFwd)
+			t.Errorf("mode %d: server saw Cookie %q, want %q", tc.mode, body, tc.wantFwd)
 		}
 	}
 }
@@ -175,20 +177,20 @@ func TestForwardFor(t *testing.T) {
 		fmt.Fprintf(w, "%q", r.Header.Values("X-Forwarded-For"))
 	})
 	cfg := testConfig(srv("s1", a.addr()))
-	cfg.Defaults.Options.ForwardFor = &config.ForwardFor{}
+	cfg.Frontends[0].ForwardFor = &ForwardFor{Header: "X-Forwarded-For"}
 	_, addr, _ := startEngine(t, cfg)
 	rc := dialRaw(t, addr)
 	if _, body := rc.get("/", "X-Forwarded-For: 10.9.9.9\r\n"); body != `["10.9.9.9" "127.0.0.1"]` {
 		t.Errorf("forwardfor: %s", body)
 	}
 	cfg2 := testConfig(srv("s1", a.addr()))
-	cfg2.Backends[0].Options.ForwardFor = &config.ForwardFor{Except: []string{"127.0.0.0/8"}}
+	cfg2.Backends[0].ForwardFor = &ForwardFor{Header: "X-Forwarded-For", Except: []string{"127.0.0.0/8"}}
 	_, addr2, _ := startEngine(t, cfg2)
 	if _, body := dialRaw(t, addr2).get("/"); body != `[]` {
 		t.Errorf("forwardfor except: %s", body)
 	}
 	cfg3 := testConfig(srv("s1", a.addr()))
-	cfg3.Backends[0].Options.ForwardFor = &config.ForwardFor{IfNone: true, Header: "X-Client"}
+	cfg3.Backends[0].ForwardFor = &ForwardFor{IfNone: true, Header: "X-Client"}
 	_, addr3, _ := startEngine(t, cfg3)
 	a.setHandler(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "%q", r.Header.Values("X-Client")) })
 	rc3 := dialRaw(t, addr3)
@@ -204,17 +206,17 @@ func TestACLRouting(t *testing.T) {
 	st, api, def := newBackend(t, "static", nil), newBackend(t, "api", nil), newBackend(t, "default", nil)
 	cfg := testConfig(srv("d", def.addr()))
 	cfg.Backends = append(cfg.Backends,
-		config.Backend{Name: "static", BackendPart: config.BackendPart{Servers: []config.Server{srv("s", st.addr())}}},
-		config.Backend{Name: "api", BackendPart: config.BackendPart{Servers: []config.Server{srv("a", api.addr())}}})
+		testBackendCfg("static", srv("s", st.addr())),
+		testBackendCfg("api", srv("a", api.addr())))
 	fe := &cfg.Frontends[0]
-	fe.ACLs = []config.ACL{
+	fe.ACLs = []ACL{
 		{Name: "is_static", Criterion: "path_end", IgnoreCase: true, Values: []string{".png", ".css"}},
 		{Name: "is_static", Criterion: "path_beg", Values: []string{"/static/"}},
 		{Name: "host_api", Criterion: "hdr(host)", IgnoreCase: true, Values: []string{"api.example.com"}},
 		{Name: "is_post", Criterion: "method", Values: []string{"POST"}},
 		{Name: "local", Criterion: "src", Values: []string{"127.0.0.0/8"}},
 	}
-	fe.UseBackends = []config.UseBackend{
+	fe.UseBackends = []UseBackend{
 		{Backend: "static", If: "is_static !is_post"},
 		{Backend: "api", If: "host_api local || is_post"},
 	}
@@ -250,7 +252,7 @@ func TestNoBackend503AndErrorFile(t *testing.T) {
 	}
 	cfg := testConfig()
 	cfg.Frontends[0].DefaultBackend = ""
-	cfg.Frontends[0].ErrorFiles = []config.ErrorFile{{Code: 503, File: file}}
+	cfg.Frontends[0].ErrorFiles = []ErrorFile{{Code: 503, File: file}}
 	_, addr, sink := startEngine(t, cfg)
 	rc := dialRaw(t, addr)
 	res, body := rc.get("/")
@@ -264,7 +266,7 @@ func TestNoBackend503AndErrorFile(t *testing.T) {
 
 func TestBackupAndLeastconnAndSource(t *testing.T) {
 	a, b, bk := newBackend(t, "a", nil), newBackend(t, "b", nil), newBackend(t, "bk", nil)
-	cfg := testConfig(srv("a", a.addr()), srv("b", b.addr()), config.Server{Name: "bk", Address: bk.addr(), Backup: true})
+	cfg := testConfig(srv("a", a.addr()), srv("b", b.addr()), Server{Weight: 1, Name: "bk", Address: bk.addr(), Backup: true})
 	e, addr, _ := startEngine(t, cfg)
 	rc := dialRaw(t, addr)
 	for i := 0; i < 4; i++ {
@@ -273,7 +275,7 @@ func TestBackupAndLeastconnAndSource(t *testing.T) {
 		}
 	}
 	e.SetServerState("be", "a", ServerState{Up: false})
-	e.SetServerState("be", "b", ServerState{Up: true, Admin: AdminMaint})
+	e.SetServerState("be", "b", ServerState{Up: true, Admin: checks.Maint})
 	if res, _ := rc.get("/"); res.Header.Get("X-Server") != "bk" {
 		t.Fatalf("backup not used when actives down: %s", res.Header.Get("X-Server"))
 	}
@@ -296,7 +298,7 @@ func TestBackupAndLeastconnAndSource(t *testing.T) {
 	})
 	fast := newBackend(t, "fast", nil)
 	cfg2 := testConfig(srv("slow", slow.addr()), srv("fast", fast.addr()))
-	cfg2.Backends[0].Balance = "leastconn"
+	cfg2.Backends[0].Balance = BalanceLeastConn
 	e2, addr2, _ := startEngine(t, cfg2)
 	// Occupy: the first pick of leastconn is deterministic only by counts, so
 	// send requests until one is stuck on slow.
@@ -323,7 +325,7 @@ func TestBackupAndLeastconnAndSource(t *testing.T) {
 
 	// source: same client address -> same server.
 	cfg3 := testConfig(srv("a", a.addr()), srv("b", b.addr()))
-	cfg3.Backends[0].Balance = "source"
+	cfg3.Backends[0].Balance = BalanceSource
 	_, addr3, _ := startEngine(t, cfg3)
 	rc3 := dialRaw(t, addr3)
 	first, _ := rc3.get("/")
@@ -359,7 +361,7 @@ func TestConnectionModes(t *testing.T) {
 
 	// http-server-close: client kept, a backend connection per request.
 	cfg := testConfig(srv("a", a.addr()))
-	cfg.Defaults.Options.HTTPServerClose = boolp(true)
+	cfg.Frontends[0].HTTPServerClose = true
 	_, addr2, _ := startEngine(t, cfg)
 	rc2 := dialRaw(t, addr2)
 	for i := 0; i < 3; i++ {
@@ -374,7 +376,7 @@ func TestConnectionModes(t *testing.T) {
 
 	// httpclose: both sides closed.
 	cfg3 := testConfig(srv("a", a.addr()))
-	cfg3.Defaults.Options.HTTPClose = boolp(true)
+	cfg3.Frontends[0].HTTPClose = true
 	_, addr3, _ := startEngine(t, cfg3)
 	rc3 := dialRaw(t, addr3)
 	res, _ := rc3.get("/")
@@ -471,7 +473,7 @@ func TestWebSocketUpgrade(t *testing.T) {
 func TestTCPModeEcho(t *testing.T) {
 	ln := serveLoopback(t, func(c net.Conn) { io.Copy(c, c); c.(*net.TCPConn).CloseWrite() })
 	cfg := testConfig(srv("db", ln.Addr().String()))
-	cfg.Defaults.Mode = "tcp"
+	cfg.Frontends[0].Mode, cfg.Backends[0].Mode = ModeTCP, ModeTCP
 	_, addr, sink := startEngine(t, cfg)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -542,7 +544,7 @@ func TestLargeBodiesAndPipelining(t *testing.T) {
 func TestStatsPageInFrontend(t *testing.T) {
 	a := newBackend(t, "a", nil)
 	cfg := testConfig(srv("a", a.addr()))
-	cfg.Frontends[0].Stats = &config.Stats{Enable: true, URI: "/haproxy?stats", Realm: "Stats", Auth: []string{"admin:secret"}}
+	cfg.Frontends[0].Stats = &Stats{URI: "/haproxy?stats", Realm: "Stats", Auth: []string{"admin:secret"}}
 	sink := &logSink{}
 	e, err := New(cfg, Options{AccessLog: sink.add, StatsHandler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "stats page csv=%v", r.URL.RawQuery == "stats;csv" || strings.HasSuffix(r.RequestURI, ";csv"))

@@ -11,18 +11,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lbd-ha/lbd/internal/config"
+	"github.com/lbd-ha/lbd/checks"
 )
 
-// Fallbacks for fields a hand-built Config leaves zero: config.Load fills
-// them with these same defaults.
 const (
-	fallbackConnect     = config.DefaultConnect
-	fallbackClient      = config.DefaultClient
-	fallbackServer      = config.DefaultServer
-	fallbackHTTPRequest = config.DefaultHTTPRequest
-	fallbackRetries     = config.DefaultRetries
-	fallbackMaxconn     = config.DefaultMaxconn
 	// poolIdleTimeout retires idle backend connections well before common
 	// backend keep-alive timeouts (Apache 5s, nginx 75s, Go 90s+).
 	poolIdleTimeout = 2 * time.Second
@@ -31,9 +23,9 @@ const (
 
 // generation is one compiled configuration.
 type generation struct {
-	cfg       *config.Config
 	frontends []*frontend
 	backends  map[string]*backend
+	order     []string // backend names in configuration order
 	maxconn   int
 }
 
@@ -50,7 +42,7 @@ type useRule struct {
 
 type frontend struct {
 	name        string
-	mode        string
+	mode        Mode
 	binds       []string
 	rules       []useRule
 	defBackend  *backend
@@ -70,17 +62,9 @@ type frontend struct {
 	st          *counters
 }
 
-type cookieMode uint8
-
-const (
-	cookieInsert cookieMode = iota
-	cookieRewrite
-	cookiePrefix
-)
-
 type cookieCfg struct {
 	name     string
-	mode     cookieMode
+	mode     CookieMode
 	indirect bool
 	nocache  bool
 	httpOnly bool
@@ -91,9 +75,8 @@ type cookieCfg struct {
 
 type backend struct {
 	name        string
-	mode        string
-	balance     string
-	algo        balanceAlgo
+	mode        Mode
+	algo        Balance
 	servers     []*server
 	active      []*server
 	backups     []*server
@@ -105,6 +88,7 @@ type backend struct {
 	server      time.Duration
 	queueTO     time.Duration
 	tunnel      time.Duration
+	tunnelFixed bool
 	fwd         *fwdCfg
 	httpClose   bool
 	serverClose bool
@@ -113,6 +97,21 @@ type backend struct {
 	mu      sync.Mutex
 	queue   []*waiter
 	rrStart int
+}
+
+// tunnelIdle is the inactivity limit of a tunnel from fe through b: the
+// backend's own fixed value, else the frontend's, else the backend's, else
+// max(client, server) (see Frontend.TunnelTimeout).
+func tunnelIdle(fe *frontend, b *backend) time.Duration {
+	switch {
+	case b.tunnelFixed && b.tunnel > 0:
+		return b.tunnel
+	case fe.tunnel > 0:
+		return fe.tunnel
+	case b.tunnel > 0:
+		return b.tunnel
+	}
+	return max(fe.client, b.server)
 }
 
 // registry holds what survives reloads, keyed by name.
@@ -127,51 +126,38 @@ func newRegistry() *registry {
 	return &registry{servers: map[string]*serverShared{}, backends: map[string]*counters{}, frontends: map[string]*counters{}}
 }
 
-// compile validates cfg and builds a generation. It only reads reg; the
-// caller commits the new shared objects with commit on success.
-func compile(cfg *config.Config, reg *registry) (*generation, *registry, error) {
+// compile builds a generation from cfg. It only reads reg; the caller
+// commits the new shared objects with commit on success.
+func compile(cfg *Config, reg *registry) (*generation, *registry, error) {
 	if cfg == nil {
 		return nil, nil, errors.New("nil config")
 	}
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
 	next := newRegistry()
-	g := &generation{cfg: cfg, backends: map[string]*backend{}, maxconn: cfg.Global.Maxconn}
-	if g.maxconn <= 0 {
-		g.maxconn = fallbackMaxconn
-	}
-	d := &cfg.Defaults
+	g := &generation{backends: map[string]*backend{}, maxconn: cfg.Maxconn}
 	var errs []error
 	for i := range cfg.Backends {
 		bc := &cfg.Backends[i]
-		if _, dup := g.backends[bc.Name]; dup {
-			errs = append(errs, fmt.Errorf("backend %q defined twice", bc.Name))
-			continue
-		}
-		b, err := compileBackend(bc, d, reg, next)
+		b, err := compileBackend(bc, reg, next)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("backend %s: %w", bc.Name, err))
 			continue
 		}
 		g.backends[b.name] = b
+		g.order = append(g.order, b.name)
 	}
 	seenBind := map[string]string{}
-	seenFE := map[string]bool{}
 	for i := range cfg.Frontends {
 		fc := &cfg.Frontends[i]
-		if seenFE[fc.Name] {
-			errs = append(errs, fmt.Errorf("frontend %q defined twice", fc.Name))
-			continue
-		}
-		seenFE[fc.Name] = true
-		f, err := compileFrontend(fc, d, g, reg, next)
+		f, err := compileFrontend(fc, g, reg, next)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("frontend %s: %w", fc.Name, err))
 			continue
 		}
 		for _, bnd := range f.binds {
 			if other, ok := seenBind[bnd]; ok {
-				errs = append(errs, fmt.Errorf("frontend %s: bind %s already used by frontend %s", f.name, bnd, other))
+				errs = append(errs, fmt.Errorf("frontend %s: bind %s already used by frontend %s", f.name, bindDisplay(bnd), other))
 			}
 			seenBind[bnd] = f.name
 		}
@@ -183,43 +169,14 @@ func compile(cfg *config.Config, reg *registry) (*generation, *registry, error) 
 	return g, next, nil
 }
 
-func pickDur(vals ...time.Duration) time.Duration {
-	for _, v := range vals {
-		if v > 0 {
-			return v
-		}
-	}
-	return 0
-}
-
-func pickBool(vals ...*bool) bool {
-	for _, v := range vals {
-		if v != nil {
-			return *v
-		}
-	}
-	return false
-}
-
-func legacy(t config.Timeouts) config.Timeouts {
-	t.Connect = pickDur(t.Connect, t.Contimeout)
-	t.Client = pickDur(t.Client, t.Clitimeout)
-	t.Server = pickDur(t.Server, t.Srvtimeout)
-	return t
-}
-
-func compileFwd(o, d *config.ForwardFor) (*fwdCfg, error) {
-	ff := o
+func compileFwd(ff *ForwardFor) (*fwdCfg, error) {
 	if ff == nil {
-		ff = d
-	}
-	if ff == nil || ff.Disabled {
 		return nil, nil
 	}
-	f := &fwdCfg{header: []byte(ff.Header), ifNone: ff.IfNone}
-	if len(f.header) == 0 {
-		f.header = []byte("X-Forwarded-For")
+	if ff.Header == "" {
+		return nil, errors.New("forwardfor: empty header name")
 	}
+	f := &fwdCfg{header: []byte(ff.Header), ifNone: ff.IfNone}
 	for _, e := range ff.Except {
 		p, err := parsePrefix(e)
 		if err != nil {
@@ -230,59 +187,33 @@ func compileFwd(o, d *config.ForwardFor) (*fwdCfg, error) {
 	return f, nil
 }
 
-func compileBackend(bc *config.Backend, d *config.Defaults, reg, next *registry) (*backend, error) {
-	t, dt := legacy(bc.Timeouts), legacy(d.Timeouts)
+func compileBackend(bc *Backend, reg, next *registry) (*backend, error) {
 	b := &backend{
 		name:        bc.Name,
-		mode:        strings.ToLower(pickStr(bc.Mode, d.Mode, "http")),
-		balance:     pickStr(bc.Balance, d.Balance, "roundrobin"),
-		connect:     pickDur(t.Connect, dt.Connect, fallbackConnect),
-		server:      pickDur(t.Server, dt.Server, fallbackServer),
-		redispatch:  pickBool(bc.Options.Redispatch, d.Options.Redispatch),
-		httpClose:   pickBool(bc.Options.HTTPClose, d.Options.HTTPClose),
-		serverClose: pickBool(bc.Options.HTTPServerClose, d.Options.HTTPServerClose),
+		mode:        bc.Mode,
+		algo:        bc.Balance,
+		retries:     bc.Retries,
+		redispatch:  bc.Redispatch,
+		connect:     bc.ConnectTimeout,
+		server:      bc.ServerTimeout,
+		queueTO:     bc.QueueTimeout,
+		tunnel:      bc.TunnelTimeout,
+		tunnelFixed: bc.TunnelFixed,
+		httpClose:   bc.HTTPClose,
+		serverClose: bc.HTTPServerClose,
 	}
-	b.queueTO = pickDur(t.Queue, dt.Queue, b.connect)
-	b.tunnel = pickDur(t.Tunnel, dt.Tunnel)
-	if b.mode != "http" && b.mode != "tcp" {
-		return nil, fmt.Errorf("mode %q: want http or tcp", b.mode)
-	}
-	algo, ok := algoNames[strings.ToLower(b.balance)]
-	if !ok {
-		return nil, fmt.Errorf("balance %q: want roundrobin, leastconn, source or first", b.balance)
-	}
-	b.algo = algo
-	switch {
-	case bc.Retries != nil:
-		b.retries = *bc.Retries
-	case d.Retries != nil:
-		b.retries = *d.Retries
-	default:
-		b.retries = fallbackRetries
-	}
-	if b.retries < 0 || b.retries > 100 {
-		return nil, fmt.Errorf("retries %d out of range 0..100", b.retries)
+	if b.connect <= 0 || b.server <= 0 {
+		return nil, errors.New("ConnectTimeout and ServerTimeout are required")
 	}
 	var err error
-	if b.fwd, err = compileFwd(bc.Options.ForwardFor, d.Options.ForwardFor); err != nil {
+	if b.fwd, err = compileFwd(bc.ForwardFor); err != nil {
 		return nil, err
 	}
 	if c := bc.Cookie; c != nil {
 		if c.Name == "" {
 			return nil, errors.New("cookie: empty name")
 		}
-		cc := &cookieCfg{name: c.Name, indirect: c.Indirect, nocache: c.NoCache, httpOnly: c.HTTPOnly, secure: c.Secure, domain: c.Domain, preserve: c.Preserve}
-		switch strings.ToLower(c.Mode) {
-		case "", "insert":
-			cc.mode = cookieInsert
-		case "rewrite":
-			cc.mode = cookieRewrite
-		case "prefix":
-			cc.mode = cookiePrefix
-		default:
-			return nil, fmt.Errorf("cookie mode %q: want insert, rewrite or prefix", c.Mode)
-		}
-		b.cookie = cc
+		b.cookie = &cookieCfg{name: c.Name, mode: c.Mode, indirect: c.Indirect, nocache: c.NoCache, httpOnly: c.HTTPOnly, secure: c.Secure, domain: c.Domain, preserve: c.Preserve}
 	}
 	if ctr, ok := reg.backends[b.name]; ok {
 		b.st = ctr
@@ -290,44 +221,29 @@ func compileBackend(bc *config.Backend, d *config.Defaults, reg, next *registry)
 		b.st = &counters{}
 	}
 	next.backends[b.name] = b.st
-	names := map[string]bool{}
 	for i := range bc.Servers {
 		sc := &bc.Servers[i]
-		if sc.Name == "" || names[sc.Name] {
-			return nil, fmt.Errorf("server %q: empty or duplicate name", sc.Name)
-		}
-		names[sc.Name] = true
-		if _, _, err := net.SplitHostPort(sc.Address); err != nil {
-			return nil, fmt.Errorf("server %s: address %q: %w", sc.Name, sc.Address, err)
-		}
-		w := 1
-		if sc.Weight != nil {
-			w = *sc.Weight
-		}
-		if w < 0 || w > 256 {
-			return nil, fmt.Errorf("server %s: weight %d out of range 0..256", sc.Name, w)
-		}
+		w := sc.Weight
 		s := &server{name: sc.Name, addr: sc.Address, da: resolveDialAddr(sc.Address), cookie: sc.Cookie, backup: sc.Backup, maxconn: int64(sc.Maxconn), maxqueue: sc.Maxqueue, be: b}
 		key := b.name + "/" + s.name
 		sh := reg.servers[key]
 		if sh == nil {
-			sh = &serverShared{addr: sc.Address, pool: newConnPool(), lastChange: time.Now()}
+			sh = &serverShared{addr: sc.Address, pool: newConnPool()}
 			sh.up.Store(true)
 			if sc.Disabled {
-				sh.admin.Store(int32(AdminMaint))
+				sh.admin.Store(int32(checks.Maint))
 			}
 			sh.weight.Store(int32(w))
 			sh.cfgWeight = w
 		} else if sh.addr != sc.Address || sh.cfgWeight != w {
 			// Address or configured weight changed: keep state and
 			// counters, take the new settings (on commit).
+			old := sh
 			sh = &serverShared{addr: sc.Address, pool: newConnPool(), cfgWeight: w}
-			old := reg.servers[key]
 			sh.up.Store(old.up.Load())
 			sh.admin.Store(old.admin.Load())
 			sh.weight.Store(int32(w))
 			copyCounters(&sh.st, &old.st)
-			sh.lastChange, sh.downSince, sh.downtime, sh.transitions = old.lastChange, old.downSince, old.downtime, old.transitions
 		}
 		s.sh = sh
 		next.servers[key] = sh
@@ -356,38 +272,31 @@ func copyCounters(dst, src *counters) {
 	}
 }
 
-func pickStr(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-func compileFrontend(fc *config.Frontend, d *config.Defaults, g *generation, reg, next *registry) (*frontend, error) {
-	t, dt := legacy(fc.Timeouts), legacy(d.Timeouts)
+func compileFrontend(fc *Frontend, g *generation, reg, next *registry) (*frontend, error) {
 	f := &frontend{
 		name:        fc.Name,
-		mode:        strings.ToLower(pickStr(fc.Mode, d.Mode, "http")),
-		httpRequest: pickDur(t.HTTPRequest, dt.HTTPRequest, fallbackHTTPRequest),
-		client:      pickDur(t.Client, dt.Client, fallbackClient),
-		tunnel:      pickDur(t.Tunnel, dt.Tunnel),
-		maxconn:     pickInt(fc.Maxconn, d.Maxconn),
-		httpClose:   pickBool(fc.Options.HTTPClose, d.Options.HTTPClose),
-		serverClose: pickBool(fc.Options.HTTPServerClose, d.Options.HTTPServerClose),
-		log:         pickStr(fc.Log, d.Log, "global") != "none",
-		dontLogNull: pickBool(fc.Options.DontLogNull, d.Options.DontLogNull),
+		mode:        fc.Mode,
+		httpRequest: fc.HTTPRequestTimeout,
+		keepAlive:   fc.KeepAliveTimeout,
+		client:      fc.ClientTimeout,
+		tunnel:      fc.TunnelTimeout,
+		maxconn:     fc.Maxconn,
+		httpClose:   fc.HTTPClose,
+		serverClose: fc.HTTPServerClose,
+		log:         fc.Log,
+		dontLogNull: fc.DontLogNull,
 	}
-	f.keepAlive = pickDur(t.HTTPKeepAlive, dt.HTTPKeepAlive, f.httpRequest)
-	f.stats = compileStats(fc.Stats)
-	if f.mode != "http" && f.mode != "tcp" {
-		return nil, fmt.Errorf("mode %q: want http or tcp", f.mode)
+	if f.client <= 0 || (f.mode == ModeHTTP && (f.httpRequest <= 0 || f.keepAlive <= 0)) {
+		return nil, errors.New("ClientTimeout (and in mode http HTTPRequestTimeout, KeepAliveTimeout) are required")
 	}
-	if len(fc.Bind) == 0 {
+	var err error
+	if f.stats, err = compileStats(fc.Stats); err != nil {
+		return nil, err
+	}
+	if len(fc.Binds) == 0 {
 		return nil, errors.New("no bind address")
 	}
-	for _, bnd := range fc.Bind {
+	for _, bnd := range fc.Binds {
 		key, err := normalizeBind(bnd)
 		if err != nil {
 			return nil, err
@@ -397,8 +306,7 @@ func compileFrontend(fc *config.Frontend, d *config.Defaults, g *generation, reg
 	if f.maxconn > 0 {
 		f.sem = make(chan struct{}, f.maxconn)
 	}
-	var err error
-	if f.fwd, err = compileFwd(fc.Options.ForwardFor, d.Options.ForwardFor); err != nil {
+	if f.fwd, err = compileFwd(fc.ForwardFor); err != nil {
 		return nil, err
 	}
 	named := map[string][]*acl{}
@@ -410,7 +318,7 @@ func compileFrontend(fc *config.Frontend, d *config.Defaults, g *generation, reg
 		if err != nil {
 			return nil, err
 		}
-		if f.mode == "tcp" && c.kind != aclSrc {
+		if f.mode == ModeTCP && c.kind != aclSrc {
 			return nil, fmt.Errorf("acl %s: only src works in mode tcp", a.Name)
 		}
 		named[a.Name] = append(named[a.Name], c)
@@ -432,8 +340,6 @@ func compileFrontend(fc *config.Frontend, d *config.Defaults, g *generation, reg
 		}
 		var c *condition
 		switch {
-		case ub.If != "" && ub.Unless != "":
-			return nil, fmt.Errorf("use_backend %s: both if and unless", ub.Backend)
 		case ub.If != "":
 			c, err = compileCondition(ub.If, false, named)
 		case ub.Unless != "":
@@ -449,11 +355,7 @@ func compileFrontend(fc *config.Frontend, d *config.Defaults, g *generation, reg
 			return nil, fmt.Errorf("default_backend: %w", err)
 		}
 	}
-	files := fc.ErrorFiles
-	if files == nil {
-		files = d.ErrorFiles
-	}
-	if f.errPages, err = buildErrorPages(files, os.ReadFile); err != nil {
+	if f.errPages, err = buildErrorPages(fc.ErrorFiles, os.ReadFile); err != nil {
 		return nil, err
 	}
 	if ctr, ok := reg.frontends[f.name]; ok {
@@ -463,15 +365,6 @@ func compileFrontend(fc *config.Frontend, d *config.Defaults, g *generation, reg
 	}
 	next.frontends[f.name] = f.st
 	return f, nil
-}
-
-func pickInt(vals ...int) int {
-	for _, v := range vals {
-		if v > 0 {
-			return v
-		}
-	}
-	return 0
 }
 
 func sortedKeys[V any](m map[string]V) []string {

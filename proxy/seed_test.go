@@ -5,15 +5,14 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/lbd-ha/lbd/internal/config"
+	"time"
 )
 
-// TestSeedConfigThroughLoader runs the first article's haproxy setup,
-// written as lbd YAML and loaded by config.LoadBytes (defaults applied):
-// static content by ACL, cookie persistence on the app servers,
-// http-server-close and forwardfor except loopback.
-func TestSeedConfigThroughLoader(t *testing.T) {
+// TestSeedConfig runs the first article's haproxy setup: static content by
+// ACL, cookie persistence on the app servers, http-server-close and
+// forwardfor except loopback. internal/daemon checks that the same setup
+// written as lbd YAML maps to SeedConfig.
+func TestSeedConfig(t *testing.T) {
 	app1 := newBackend(t, "web01", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "web01 cookie=%q xff=%q close=%v", r.Header.Get("Cookie"), r.Header.Get("X-Forwarded-For"), r.Close)
 	})
@@ -21,53 +20,8 @@ func TestSeedConfigThroughLoader(t *testing.T) {
 		fmt.Fprintf(w, "web02 cookie=%q xff=%q close=%v", r.Header.Get("Cookie"), r.Header.Get("X-Forwarded-For"), r.Close)
 	})
 	static := newBackend(t, "static01", nil)
-	yaml := fmt.Sprintf(`
-global:
-  maxconn: 4096
-defaults:
-  mode: http
-  log: global
-  options:
-    httplog: true
-    dontlognull: true
-    http_server_close: true
-    redispatch: true
-    forwardfor:
-      except: [127.0.0.0/8]
-  timeouts:
-    http_request: 10s
-    http_keep_alive: 10s
-    client: 1m
-    server: 1m
-    connect: 10s
-    queue: 1m
-  retries: 3
-  maxconn: 3000
-frontends:
-  - name: main_webapp
-    bind: ["%s"]
-    acls:
-      - {name: url_static, criterion: path_beg, ignore_case: true, values: [/static, /images]}
-      - {name: url_static, criterion: path_end, ignore_case: true, values: [.jpg, .png, .css, .js]}
-    use_backends:
-      - {backend: static, if: url_static}
-    default_backend: app_servers
-backends:
-  - name: app_servers
-    balance: roundrobin
-    cookie: {name: SERVERID, mode: insert, indirect: true, nocache: true}
-    servers:
-      - {name: web01, address: "%s", cookie: s1}
-      - {name: web02, address: "%s", cookie: s2}
-  - name: static
-    servers:
-      - {name: static01, address: "%s"}
-`, freeAddr(t), app1.addr(), app2.addr(), static.addr())
-	cfg, err := config.LoadBytes("seed.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatalf("LoadBytes: %v", err)
-	}
-	_, addr, sink := startEngine(t, cfg)
+	cfg := seedConfig(freeAddr(t), app1.addr(), app2.addr(), static.addr())
+	_, addr, sink := startEngine(t, &cfg)
 	rc := dialRaw(t, addr)
 	res, body := rc.get("/index.php", "Cookie: lang=en\r\n")
 	if !strings.HasPrefix(body, "web01 ") || !strings.Contains(body, `cookie="lang=en"`) || !strings.Contains(body, `xff=""`) || !strings.Contains(body, "close=true") {
@@ -87,5 +41,42 @@ backends:
 	}
 	if rec := sink.last(t); rec.Backend != "static" || rec.Server != "static01" {
 		t.Errorf("record %+v", rec)
+	}
+}
+
+// seedConfig is the setup of the article lbd started from (HAProxy's
+// "main_webapp" example), with the given bind and server addresses: static
+// content by ACL, cookie persistence on two application servers,
+// http-server-close and forwardfor except loopback, every timeout spelled
+// out. Tests use it: the daemon's mapping test (internal/daemon) checks that the same
+// setup written as lbd.yaml maps to it.
+func seedConfig(bind, web01, web02, static01 string) Config {
+	fwd := &ForwardFor{Header: "X-Forwarded-For", Except: []string{"127.0.0.0/8"}}
+	be := func(name string, servers ...Server) Backend {
+		return Backend{
+			Name: name, Servers: servers, Retries: 3, Redispatch: true,
+			ConnectTimeout: 10 * time.Second, ServerTimeout: time.Minute, QueueTimeout: time.Minute,
+			TunnelTimeout: time.Minute, HTTPServerClose: true, ForwardFor: fwd,
+		}
+	}
+	app := be("app_servers",
+		Server{Name: "web01", Address: web01, Cookie: "s1", Weight: 1},
+		Server{Name: "web02", Address: web02, Cookie: "s2", Weight: 1})
+	app.Cookie = &Cookie{Name: "SERVERID", Mode: CookieInsert, Indirect: true, NoCache: true}
+	return Config{
+		Maxconn: 4096,
+		Frontends: []Frontend{{
+			Name: "main_webapp", Binds: []string{bind}, Maxconn: 3000,
+			ACLs: []ACL{
+				{Name: "url_static", Criterion: "path_beg", IgnoreCase: true, Values: []string{"/static", "/images"}},
+				{Name: "url_static", Criterion: "path_end", IgnoreCase: true, Values: []string{".jpg", ".png", ".css", ".js"}},
+			},
+			UseBackends:        []UseBackend{{Backend: "static", If: "url_static"}},
+			DefaultBackend:     "app_servers",
+			HTTPRequestTimeout: 10 * time.Second, KeepAliveTimeout: 10 * time.Second,
+			ClientTimeout:   time.Minute,
+			HTTPServerClose: true, ForwardFor: fwd, Log: true, DontLogNull: true,
+		}},
+		Backends: []Backend{app, be("static", Server{Name: "static01", Address: static01, Weight: 1})},
 	}
 }

@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,12 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lbd-ha/lbd/internal/config"
 	"github.com/lbd-ha/lbd/proxy/h1"
 )
-
-// defaultStatsURI matches config.DefaultStatsURI.
-const defaultStatsURI = "/lbd?stats"
 
 // statsCfg is a frontend's `stats enable` block.
 type statsCfg struct {
@@ -25,12 +23,38 @@ type statsCfg struct {
 	auth  []string // "user:password"
 }
 
-func compileStats(s *config.Stats) *statsCfg {
-	if s == nil || !s.Enable {
-		return nil
+func compileStats(s *Stats) (*statsCfg, error) {
+	if s == nil {
+		return nil, nil
 	}
-	sc := &statsCfg{uri: []byte(pickStr(s.URI, defaultStatsURI)), realm: pickStr(s.Realm, "lbd statistics"), auth: s.Auth}
-	return sc
+	if s.URI == "" {
+		return nil, errors.New("stats: empty URI")
+	}
+	return &statsCfg{uri: []byte(s.URI), realm: s.Realm, auth: s.Auth}, nil
+}
+
+// CheckBasicAuth reports whether user and pass match one of the
+// "user:password" pairs in auth (stats auth); an empty auth allows anyone.
+// It compares SHA-256 digests of "user:password" in constant time and
+// tries every pair, so neither the credentials' lengths nor which pair
+// matched show in the timing. lbd's stats page and the proxy's stats URI
+// both use it.
+func CheckBasicAuth(auth []string, user, pass string) bool {
+	if len(auth) == 0 {
+		return true
+	}
+	h := sha256.New()
+	h.Write([]byte(user))
+	h.Write([]byte{':'})
+	h.Write([]byte(pass))
+	var given [sha256.Size]byte
+	h.Sum(given[:0])
+	ok := 0
+	for _, a := range auth {
+		want := sha256.Sum256([]byte(a))
+		ok |= subtle.ConstantTimeCompare(given[:], want[:])
+	}
+	return ok == 1
 }
 
 // authorized checks HTTP Basic credentials against `stats auth`.
@@ -46,11 +70,11 @@ func (s *statsCfg) authorized(req *h1.Request) bool {
 	if err != nil {
 		return false
 	}
-	ok := 0
-	for _, a := range s.auth {
-		ok |= subtle.ConstantTimeCompare(dec, []byte(a))
+	user, pass, ok := strings.Cut(string(dec), ":")
+	if !ok {
+		return false
 	}
-	return ok == 1
+	return CheckBasicAuth(s.auth, user, pass)
 }
 
 // statsWriter is a minimal http.ResponseWriter that buffers the page.

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/lbd-ha/lbd/internal/logs"
 )
 
 // tcpSession is one client connection in mode tcp.
@@ -42,7 +40,7 @@ func (e *Engine) serveTCP(c *net.TCPConn, fe *frontend) {
 	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
 		src = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
-	rec := logs.Record{Client: src, AcceptedAt: tStart, Frontend: fe.name, Backend: fe.name, TCP: true, Status: -1,
+	rec := LogRecord{Client: src, AcceptedAt: tStart, Frontend: fe.name, Backend: fe.name, TCP: true, Status: -1,
 		TR: -1, Tw: -1, Tc: -1, Tr: -1, ReqCookie: "-", RespCookie: "-"}
 	term := "--"
 	sentAny := false
@@ -100,7 +98,7 @@ func (e *Engine) serveTCP(c *net.TCPConn, fe *frontend) {
 		rec.Retries++
 		srv.sh.st.retries.Add(1)
 		be.st.retries.Add(1)
-		redispatch := be.redispatch && (!srv.sh.up.Load() || left == 1 || (be.algo != algoSource && countLB(be.active) > 1))
+		redispatch := be.redispatch && (!srv.sh.up.Load() || left == 1 || (be.algo != BalanceSource && countLB(be.active) > 1))
 		be.release(srv)
 		var persist, exclude *server
 		if redispatch {
@@ -127,7 +125,7 @@ func (e *Engine) serveTCP(c *net.TCPConn, fe *frontend) {
 	sess.mu.Lock()
 	sess.s = sc
 	sess.mu.Unlock()
-	idle := pickDur(be.tunnel, fe.tunnel, max(fe.client, be.server))
+	idle := tunnelIdle(fe, be)
 	up, down, t := splice2(c, sc, idle)
 	term = t
 	sentAny = up > 0

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lbd-ha/lbd/internal/config"
 	"github.com/lbd-ha/lbd/proxy/h1"
 )
 
@@ -21,34 +20,34 @@ func parseReq(t *testing.T, raw string) *h1.Request {
 
 func TestACLMatching(t *testing.T) {
 	tests := []struct {
-		acl  config.ACL
+		acl  ACL
 		req  string
 		src  string
 		want bool
 	}{
-		{config.ACL{Criterion: "path", Values: []string{"/a"}}, "GET /a?x HTTP/1.1\r\n\r\n", "", true},
-		{config.ACL{Criterion: "path", Values: []string{"/a"}}, "GET /ab HTTP/1.1\r\n\r\n", "", false},
-		{config.ACL{Criterion: "path", Values: []string{"/p"}}, "GET http://h:80/p?q HTTP/1.1\r\n\r\n", "", true},
-		{config.ACL{Criterion: "path_beg", Values: []string{"/x", "/static/"}}, "GET /static/a.js HTTP/1.1\r\n\r\n", "", true},
-		{config.ACL{Criterion: "path_beg", Values: []string{"/STATIC/"}}, "GET /static/a.js HTTP/1.1\r\n\r\n", "", false},
-		{config.ACL{Criterion: "path_beg", IgnoreCase: true, Values: []string{"/STATIC/"}}, "GET /static/a.js HTTP/1.1\r\n\r\n", "", true},
-		{config.ACL{Criterion: "path_end", Values: []string{".png"}}, "GET /a.png?x=.js HTTP/1.1\r\n\r\n", "", true},
-		{config.ACL{Criterion: "path_end", Values: []string{".png"}}, "GET /a.PNG HTTP/1.1\r\n\r\n", "", false},
-		{config.ACL{Criterion: "path_reg", Values: []string{`^/api/v[0-9]+/`}}, "GET /api/v2/x HTTP/1.1\r\n\r\n", "", true},
-		{config.ACL{Criterion: "path_reg", IgnoreCase: true, Values: []string{`^/API/`}}, "GET /api/x HTTP/1.1\r\n\r\n", "", true},
-		{config.ACL{Criterion: "path_dir", Values: []string{"img"}}, "GET /a/img/b HTTP/1.1\r\n\r\n", "", true},
-		{config.ACL{Criterion: "path_dir", Values: []string{"img"}}, "GET /a/imgs/b HTTP/1.1\r\n\r\n", "", false},
-		{config.ACL{Criterion: "hdr(host)", IgnoreCase: true, Values: []string{"www.example.com"}}, "GET / HTTP/1.1\r\nHost: WWW.Example.com\r\n\r\n", "", true},
-		{config.ACL{Criterion: "hdr(Host)", Values: []string{"www.example.com"}}, "GET / HTTP/1.1\r\nHost: WWW.Example.com\r\n\r\n", "", false},
-		{config.ACL{Criterion: "hdr_beg(host)", Values: []string{"api."}}, "GET / HTTP/1.1\r\nHost: api.x\r\n\r\n", "", true},
-		{config.ACL{Criterion: "hdr_end(host)", Values: []string{".example.com"}}, "GET / HTTP/1.1\r\nhost: a.example.com\r\n\r\n", "", true},
-		{config.ACL{Criterion: "hdr(x-a)", Values: []string{"2"}}, "GET / HTTP/1.1\r\nX-A: 1\r\nX-A: 2\r\n\r\n", "", true},
-		{config.ACL{Criterion: "hdr(x-b)", Values: []string{"2"}}, "GET / HTTP/1.1\r\nX-A: 2\r\n\r\n", "", false},
-		{config.ACL{Criterion: "method", Values: []string{"GET", "HEAD"}}, "HEAD / HTTP/1.1\r\n\r\n", "", true},
-		{config.ACL{Criterion: "method", Values: []string{"GET"}}, "POST / HTTP/1.1\r\n\r\n", "", false},
-		{config.ACL{Criterion: "src", Values: []string{"10.0.0.0/8", "192.168.1.5"}}, "GET / HTTP/1.1\r\n\r\n", "10.2.3.4", true},
-		{config.ACL{Criterion: "src", Values: []string{"10.0.0.0/8", "192.168.1.5"}}, "GET / HTTP/1.1\r\n\r\n", "192.168.1.6", false},
-		{config.ACL{Criterion: "src", Values: []string{"::1"}}, "GET / HTTP/1.1\r\n\r\n", "::1", true},
+		{ACL{Criterion: "path", Values: []string{"/a"}}, "GET /a?x HTTP/1.1\r\n\r\n", "", true},
+		{ACL{Criterion: "path", Values: []string{"/a"}}, "GET /ab HTTP/1.1\r\n\r\n", "", false},
+		{ACL{Criterion: "path", Values: []string{"/p"}}, "GET http://h:80/p?q HTTP/1.1\r\n\r\n", "", true},
+		{ACL{Criterion: "path_beg", Values: []string{"/x", "/static/"}}, "GET /static/a.js HTTP/1.1\r\n\r\n", "", true},
+		{ACL{Criterion: "path_beg", Values: []string{"/STATIC/"}}, "GET /static/a.js HTTP/1.1\r\n\r\n", "", false},
+		{ACL{Criterion: "path_beg", IgnoreCase: true, Values: []string{"/STATIC/"}}, "GET /static/a.js HTTP/1.1\r\n\r\n", "", true},
+		{ACL{Criterion: "path_end", Values: []string{".png"}}, "GET /a.png?x=.js HTTP/1.1\r\n\r\n", "", true},
+		{ACL{Criterion: "path_end", Values: []string{".png"}}, "GET /a.PNG HTTP/1.1\r\n\r\n", "", false},
+		{ACL{Criterion: "path_reg", Values: []string{`^/api/v[0-9]+/`}}, "GET /api/v2/x HTTP/1.1\r\n\r\n", "", true},
+		{ACL{Criterion: "path_reg", IgnoreCase: true, Values: []string{`^/API/`}}, "GET /api/x HTTP/1.1\r\n\r\n", "", true},
+		{ACL{Criterion: "path_dir", Values: []string{"img"}}, "GET /a/img/b HTTP/1.1\r\n\r\n", "", true},
+		{ACL{Criterion: "path_dir", Values: []string{"img"}}, "GET /a/imgs/b HTTP/1.1\r\n\r\n", "", false},
+		{ACL{Criterion: "hdr(host)", IgnoreCase: true, Values: []string{"www.example.com"}}, "GET / HTTP/1.1\r\nHost: WWW.Example.com\r\n\r\n", "", true},
+		{ACL{Criterion: "hdr(Host)", Values: []string{"www.example.com"}}, "GET / HTTP/1.1\r\nHost: WWW.Example.com\r\n\r\n", "", false},
+		{ACL{Criterion: "hdr_beg(host)", Values: []string{"api."}}, "GET / HTTP/1.1\r\nHost: api.x\r\n\r\n", "", true},
+		{ACL{Criterion: "hdr_end(host)", Values: []string{".example.com"}}, "GET / HTTP/1.1\r\nhost: a.example.com\r\n\r\n", "", true},
+		{ACL{Criterion: "hdr(x-a)", Values: []string{"2"}}, "GET / HTTP/1.1\r\nX-A: 1\r\nX-A: 2\r\n\r\n", "", true},
+		{ACL{Criterion: "hdr(x-b)", Values: []string{"2"}}, "GET / HTTP/1.1\r\nX-A: 2\r\n\r\n", "", false},
+		{ACL{Criterion: "method", Values: []string{"GET", "HEAD"}}, "HEAD / HTTP/1.1\r\n\r\n", "", true},
+		{ACL{Criterion: "method", Values: []string{"GET"}}, "POST / HTTP/1.1\r\n\r\n", "", false},
+		{ACL{Criterion: "src", Values: []string{"10.0.0.0/8", "192.168.1.5"}}, "GET / HTTP/1.1\r\n\r\n", "10.2.3.4", true},
+		{ACL{Criterion: "src", Values: []string{"10.0.0.0/8", "192.168.1.5"}}, "GET / HTTP/1.1\r\n\r\n", "192.168.1.6", false},
+		{ACL{Criterion: "src", Values: []string{"::1"}}, "GET / HTTP/1.1\r\n\r\n", "::1", true},
 	}
 	for _, tt := range tests {
 		tt.acl.Name = "t"
@@ -66,7 +65,7 @@ func TestACLMatching(t *testing.T) {
 			t.Errorf("%s %v on %q from %s: %v, want %v", tt.acl.Criterion, tt.acl.Values, tt.req, src, got, tt.want)
 		}
 	}
-	for _, bad := range []config.ACL{
+	for _, bad := range []ACL{
 		{Name: "x", Criterion: "url_beg", Values: []string{"/"}},
 		{Name: "x", Criterion: "hdr", Values: []string{"a"}},
 		{Name: "x", Criterion: "path(x)", Values: []string{"a"}},
@@ -120,11 +119,11 @@ func TestConditions(t *testing.T) {
 	}
 }
 
-func testBackendRuntime(t *testing.T, algo string, weights ...int) *backend {
+func testBackendRuntime(t *testing.T, algo Balance, weights ...int) *backend {
 	t.Helper()
-	var servers []config.Server
+	var servers []Server
 	for i, w := range weights {
-		servers = append(servers, config.Server{Name: string(rune('a' + i)), Address: "127.0.0.1:1", Weight: intp(w)})
+		servers = append(servers, Server{Name: string(rune('a' + i)), Address: "127.0.0.1:1", Weight: w})
 	}
 	cfg := testConfig(servers...)
 	cfg.Backends[0].Balance = algo
@@ -151,19 +150,19 @@ func pickSeq(t *testing.T, b *backend, n int, src string) string {
 }
 
 func TestBalancingOrder(t *testing.T) {
-	if got := pickSeq(t, testBackendRuntime(t, "roundrobin", 1, 1, 1), 6, "1.1.1.1"); got != "abcabc" {
+	if got := pickSeq(t, testBackendRuntime(t, BalanceRoundRobin, 1, 1, 1), 6, "1.1.1.1"); got != "abcabc" {
 		t.Errorf("rr equal: %s", got)
 	}
-	if got := pickSeq(t, testBackendRuntime(t, "roundrobin", 5, 1, 1), 7, "1.1.1.1"); got != "aabacaa" {
+	if got := pickSeq(t, testBackendRuntime(t, BalanceRoundRobin, 5, 1, 1), 7, "1.1.1.1"); got != "aabacaa" {
 		t.Errorf("smooth rr 5:1:1: %s", got)
 	}
-	if got := pickSeq(t, testBackendRuntime(t, "roundrobin", 0, 1), 3, "1.1.1.1"); got != "bbb" {
+	if got := pickSeq(t, testBackendRuntime(t, BalanceRoundRobin, 0, 1), 3, "1.1.1.1"); got != "bbb" {
 		t.Errorf("weight 0: %s", got)
 	}
-	if got := pickSeq(t, testBackendRuntime(t, "first", 1, 1), 3, "1.1.1.1"); got != "aaa" {
+	if got := pickSeq(t, testBackendRuntime(t, BalanceFirst, 1, 1), 3, "1.1.1.1"); got != "aaa" {
 		t.Errorf("first: %s", got)
 	}
-	b := testBackendRuntime(t, "source", 1, 1, 1)
+	b := testBackendRuntime(t, BalanceSource, 1, 1, 1)
 	seen := map[string]bool{}
 	for i := 0; i < 50; i++ {
 		src := netip.AddrFrom4([4]byte{10, 0, byte(i), 1}).String()
@@ -177,7 +176,7 @@ func TestBalancingOrder(t *testing.T) {
 		t.Errorf("source hashing used %d of 3 servers", len(seen))
 	}
 	// leastconn with weights: a (w2) takes two requests for each of b's.
-	lc := testBackendRuntime(t, "leastconn", 2, 1)
+	lc := testBackendRuntime(t, BalanceLeastConn, 2, 1)
 	counts := map[string]int{}
 	for i := 0; i < 6; i++ {
 		r, err := lc.acquire(nil, netip.Addr{}, nil, time.Second)
@@ -212,20 +211,21 @@ func TestNormalizeBind(t *testing.T) {
 }
 
 func TestCompileErrors(t *testing.T) {
-	mut := []func(c *config.Config){
-		func(c *config.Config) { c.Frontends[0].DefaultBackend = "nope" },
-		func(c *config.Config) { c.Backends[0].Balance = "random" },
-		func(c *config.Config) { c.Backends[0].Servers[0].Weight = intp(300) },
-		func(c *config.Config) { c.Backends[0].Servers[0].Address = "nohost" },
-		func(c *config.Config) { c.Backends[0].Mode = "tcp" },
-		func(c *config.Config) { c.Frontends[0].Bind = nil },
-		func(c *config.Config) {
-			c.Frontends[0].UseBackends = []config.UseBackend{{Backend: "be", If: "undefined_acl"}}
+	mut := []func(c *Config){
+		func(c *Config) { c.Frontends[0].DefaultBackend = "nope" },
+		func(c *Config) { c.Backends[0].ConnectTimeout = 0 },
+		func(c *Config) { c.Frontends[0].KeepAliveTimeout = 0 },
+		func(c *Config) { c.Frontends[0].ForwardFor = &ForwardFor{} },
+		func(c *Config) { c.Frontends[0].Stats = &Stats{} },
+		func(c *Config) { c.Backends[0].Mode = ModeTCP },
+		func(c *Config) { c.Frontends[0].Binds = nil },
+		func(c *Config) {
+			c.Frontends[0].UseBackends = []UseBackend{{Backend: "be", If: "undefined_acl"}}
 		},
-		func(c *config.Config) { c.Frontends = append(c.Frontends, c.Frontends[0]) },
-		func(c *config.Config) { c.Backends[0].Cookie = &config.Cookie{Name: "X", Mode: "bogus"} },
-		func(c *config.Config) {
-			c.Frontends[0].ErrorFiles = []config.ErrorFile{{Code: 503, File: "/nonexistent/x"}}
+		func(c *Config) { c.Frontends = append(c.Frontends, c.Frontends[0]) },
+		func(c *Config) { c.Backends[0].Cookie = &Cookie{Mode: CookieRewrite} },
+		func(c *Config) {
+			c.Frontends[0].ErrorFiles = []ErrorFile{{Code: 503, File: "/nonexistent/x"}}
 		},
 	}
 	for i, m := range mut {
@@ -238,8 +238,8 @@ func TestCompileErrors(t *testing.T) {
 }
 
 func TestCookieHeaderRewrite(t *testing.T) {
-	ins := &cookieCfg{name: "SERVERID", mode: cookieInsert, indirect: true}
-	pre := &cookieCfg{name: "JS", mode: cookiePrefix}
+	ins := &cookieCfg{name: "SERVERID", mode: CookieInsert, indirect: true}
+	pre := &cookieCfg{name: "JS", mode: CookiePrefix}
 	tests := []struct {
 		ck   *cookieCfg
 		in   string
@@ -264,5 +264,50 @@ func TestCookieHeaderRewrite(t *testing.T) {
 	}
 	if got := string(appendInsertedCookie(nil, &cookieCfg{name: "SRV"}, "")); got != "Set-Cookie: SRV=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/\r\n" {
 		t.Errorf("removal %q", got)
+	}
+}
+
+func TestTunnelIdlePrecedence(t *testing.T) {
+	s := time.Second
+	for _, tc := range []struct {
+		feTun, feClient, beTun, beServer time.Duration
+		fixed                            bool
+		want                             time.Duration
+	}{
+		{0, 5 * s, 0, 7 * s, false, 7 * s},     // neither: max(client, server)
+		{0, 5 * s, 3 * s, 7 * s, false, 3 * s}, // the backend's (inherited)
+		{2 * s, 5 * s, 3 * s, 7 * s, false, 2 * s},
+		{2 * s, 5 * s, 3 * s, 7 * s, true, 3 * s}, // the backend's own wins
+		{2 * s, 5 * s, 0, 7 * s, true, 2 * s},
+	} {
+		fe := &frontend{tunnel: tc.feTun, client: tc.feClient}
+		b := &backend{tunnel: tc.beTun, tunnelFixed: tc.fixed, server: tc.beServer}
+		if got := tunnelIdle(fe, b); got != tc.want {
+			t.Errorf("%+v: got %v", tc, got)
+		}
+	}
+}
+
+func TestCheckBasicAuth(t *testing.T) {
+	auth := []string{"admin:secret", "ops:a:b"}
+	for _, tc := range []struct {
+		user, pass string
+		want       bool
+	}{
+		{"admin", "secret", true},
+		{"ops", "a:b", true},
+		{"admin", "secre", false},           // shorter
+		{"admin", "secret-and-more", false}, // longer
+		{"admin", "", false},
+		{"", "", false},
+		{"adminx", "secret", false},
+		{"ops", "a", false},
+	} {
+		if got := CheckBasicAuth(auth, tc.user, tc.pass); got != tc.want {
+			t.Errorf("%q/%q: got %v", tc.user, tc.pass, got)
+		}
+	}
+	if !CheckBasicAuth(nil, "anyone", "x") {
+		t.Error("no auth configured should allow")
 	}
 }

@@ -137,6 +137,7 @@ func (c *Common) inherit(d Defaults) {
 	c.Mode = firstStr(c.Mode, d.Mode, DefaultMode)
 	c.Log = firstStr(c.Log, d.Log, "global")
 	c.Options.inherit(d.Options)
+	c.Timeouts.TunnelSet = c.Timeouts.Tunnel != 0
 	c.Timeouts.foldLegacy()
 	c.Timeouts.inherit(d.Timeouts)
 	c.Timeouts.builtin()

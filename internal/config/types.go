@@ -91,6 +91,11 @@ type Timeouts struct {
 	Contimeout time.Duration `mapstructure:"contimeout" yaml:"contimeout,omitempty"`
 	Clitimeout time.Duration `mapstructure:"clitimeout" yaml:"clitimeout,omitempty"`
 	Srvtimeout time.Duration `mapstructure:"srvtimeout" yaml:"srvtimeout,omitempty"`
+	// TunnelSet records that the section set tunnel itself rather than
+	// inheriting it: a backend's own tunnel wins over a frontend's, which
+	// wins over the backend's inherited one (docs/config.md). Set by Load;
+	// not a YAML key.
+	TunnelSet bool `mapstructure:"-" yaml:"-"`
 }
 
 // Common holds keywords valid in defaults, frontend, backend and listen.

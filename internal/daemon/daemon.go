@@ -296,35 +296,6 @@ func (d *Daemon) Status() control.Status {
 
 var errNoRuntime = errors.New("lbd is starting")
 
-// SetServerAdmin implements control.Backend.
-func (d *Daemon) SetServerAdmin(backend, server, state, who string) error {
-	rt := d.runtime()
-	if rt == nil {
-		return errNoRuntime
-	}
-	if err := rt.setAdmin(backend, server, state); err != nil {
-		return err
-	}
-	d.log.Info("server admin state changed", "server", backend+"/"+server, "state", state, "by", who)
-	return nil
-}
-
-// SetServerWeight implements control.Backend.
-func (d *Daemon) SetServerWeight(backend, server string, weight int, who string) error {
-	rt := d.runtime()
-	if rt == nil {
-		return errNoRuntime
-	}
-	if weight < 0 || weight > 256 {
-		return fmt.Errorf("weight %d out of range 0..256", weight)
-	}
-	if err := rt.setWeight(backend, server, weight); err != nil {
-		return err
-	}
-	d.log.Info("server weight changed", "server", backend+"/"+server, "weight", weight, "by", who)
-	return nil
-}
-
 // VRRPHandover implements control.Backend.
 func (d *Daemon) VRRPHandover(instance, who string) error {
 	rt := d.runtime()

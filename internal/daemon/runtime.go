@@ -79,7 +79,11 @@ func (d *Daemon) start(ctx context.Context, cfg *config.Config, inherit func(str
 	rt.access.Store(lg)
 
 	rt.setFrontendStats(cfg)
-	rt.engine, err = proxy.New(cfg, proxy.Options{Logger: d.log, AccessLog: rt.logAccess, StatsHandler: http.HandlerFunc(rt.serveFrontendStats), Inherited: rt.inheritTCP})
+	pc, err := proxyConfig(cfg)
+	if err != nil {
+		return rt, err
+	}
+	rt.engine, err = proxy.New(pc, proxy.Options{Logger: d.log, AccessLog: rt.logAccess, StatsHandler: http.HandlerFunc(rt.serveFrontendStats), Inherited: rt.inheritTCP})
 	if err != nil {
 		return rt, fmt.Errorf("building proxy: %w", err)
 	}
@@ -236,7 +240,7 @@ func (rt *runtime) logAccess(rec *logs.Record) {
 // re-evaluates VRRP tracking at once.
 func (rt *runtime) onServerChange(ev checks.Event) {
 	if rt.engine != nil {
-		rt.engine.SetServerState(ev.Backend, ev.Server, proxy.ServerState{Up: ev.Up, Admin: proxy.Admin(ev.Admin)})
+		rt.engine.SetServerState(ev.Backend, ev.Server, proxy.ServerState{Up: ev.Up, Admin: ev.Admin})
 	}
 	for _, vn := range rt.nodes {
 		rt.track(vn)
@@ -247,17 +251,14 @@ func (rt *runtime) onServerChange(ev checks.Event) {
 // (start and reload: new servers begin UP in both, disabled ones in MAINT).
 func (rt *runtime) pushServerStates() {
 	for _, si := range rt.checks.Snapshot() {
-		rt.engine.SetServerState(si.Backend, si.Server, proxy.ServerState{Up: si.Up, Admin: proxy.Admin(si.Admin)})
+		rt.engine.SetServerState(si.Backend, si.Server, proxy.ServerState{Up: si.Up, Admin: si.Admin})
 	}
 }
 
 // track samples what one instance tracks and feeds the node.
 func (rt *runtime) track(vn *vrrpNode) {
 	for _, t := range vn.cfg.Track.Backends {
-		ok := rt.checks.BackendUsable(t.Name)
-		if rt.engine != nil {
-			ok = ok && rt.engine.BackendUsable(t.Name)
-		}
+		ok := rt.engine != nil && rt.engine.BackendUsable(t.Name)
 		vn.node.SetTrack("backend/"+t.Name, ok)
 	}
 	for _, t := range vn.cfg.Track.Frontends {
@@ -307,7 +308,11 @@ func (rt *runtime) reload(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("opening log targets: %w", err)
 	}
-	if err := rt.engine.Reload(cfg); err != nil {
+	pc, err := proxyConfig(cfg)
+	if err == nil {
+		err = rt.engine.Reload(pc)
+	}
+	if err != nil {
 		lg.Close()
 		return fmt.Errorf("proxy: %w", err)
 	}
@@ -359,24 +364,6 @@ func (rt *runtime) stop(ctx context.Context) {
 	}
 }
 
-func (rt *runtime) setAdmin(backend, server, state string) error {
-	a, err := checks.ParseAdmin(state)
-	if err != nil {
-		return err
-	}
-	if err := rt.checks.SetAdmin(backend, server, a); err != nil {
-		return &control.NotFoundError{Msg: err.Error()}
-	}
-	return nil
-}
-
-func (rt *runtime) setWeight(backend, server string, w int) error {
-	if err := rt.engine.SetServerWeight(backend, server, w); err != nil {
-		return &control.NotFoundError{Msg: err.Error()}
-	}
-	return nil
-}
-
 func (rt *runtime) handover(instance string, on bool) error {
 	var names []string
 	found := false
@@ -403,8 +390,8 @@ func (rt *runtime) handover(instance string, on bool) error {
 
 // fill adds the components' sections to a status snapshot.
 func (rt *runtime) fill(st *control.Status) {
-	st.Frontends = rt.engine.Frontends()
-	st.Backends = rt.engine.Backends()
+	st.Frontends = frontendStatus(rt.engine.Frontends())
+	st.Backends = backendStatus(rt.engine.Backends())
 	for bi := range st.Backends {
 		b := &st.Backends[bi]
 		for si := range b.Servers {

@@ -1,14 +1,13 @@
 package stats
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/lbd-ha/lbd/internal/config"
 	"github.com/lbd-ha/lbd/internal/control"
+	lbproxy "github.com/lbd-ha/lbd/proxy"
 )
 
 // DefaultURI is the stats URI when none is configured (config's default;
@@ -18,13 +17,10 @@ const DefaultURI = config.DefaultStatsURI
 // DefaultRealm is the Basic-auth realm when none is configured.
 const DefaultRealm = config.DefaultStatsRealm
 
-type credential struct{ user, pass [sha256.Size]byte }
-
 type handler struct {
 	cfg    config.Stats
 	uri    string
 	realm  string
-	users  []credential
 	source func() control.Status
 	now    func() time.Time
 }
@@ -49,13 +45,6 @@ func newHandler(cfg config.Stats, source func() control.Status, now func() time.
 	}
 	// HAProxy's realm is one config word with escaped spaces.
 	h.realm = strings.ReplaceAll(h.realm, `\ `, " ")
-	for _, a := range cfg.Auth {
-		user, pass, ok := strings.Cut(a, ":")
-		if !ok {
-			continue // config validation reports it; never match a malformed entry
-		}
-		h.users = append(h.users, credential{sha256.Sum256([]byte(user)), sha256.Sum256([]byte(pass))})
-	}
 	return h
 }
 
@@ -77,23 +66,14 @@ func requestURI(r *http.Request) string {
 	return r.URL.RequestURI()
 }
 
-// authorized checks Basic credentials against every configured pair without
-// early exit; comparing SHA-256 digests keeps the time independent of the
-// lengths and contents of both the user name and the password.
+// authorized checks Basic credentials with lbproxy.CheckBasicAuth, the one
+// check the proxy's stats URI uses too.
 func (h *handler) authorized(r *http.Request) bool {
-	if len(h.users) == 0 {
+	if len(h.cfg.Auth) == 0 {
 		return true
 	}
 	user, pass, ok := r.BasicAuth()
-	if !ok {
-		return false
-	}
-	uh, ph := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(pass))
-	match := 0
-	for i := range h.users {
-		match |= subtle.ConstantTimeCompare(uh[:], h.users[i].user[:]) & subtle.ConstantTimeCompare(ph[:], h.users[i].pass[:])
-	}
-	return match == 1
+	return ok && lbproxy.CheckBasicAuth(h.cfg.Auth, user, pass)
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,244 @@
+package proxy
+
+import (
+	"io"
+	"syscall"
+	"time"
+)
+
+// connect obtains a server slot and a connection, applying retries and
+// redispatch. On failure it has answered the client.
+func (cc *clientConn) connect(x *exchange, tStart time.Time) bool {
+	be := x.be
+	tq := time.Now()
+	res, err := be.acquire(x.persist, cc.src.Addr(), nil, be.queueTO)
+	cc.rec.SrvQueue, cc.rec.BackendQueue = res.srvQueue, res.beQueue
+	if err != nil {
+		cc.rec.Tw = time.Since(tq)
+		cc.failAcquire(err, tStart, be)
+		return false
+	}
+	cc.rec.Tw = time.Since(tq)
+	x.srv = res.srv
+	x.direct = x.persist != nil && res.srv == x.persist
+	if x.persist != nil && !x.direct {
+		cc.term[2] = 'D'
+	}
+	tc := time.Now()
+	left := be.retries
+	for {
+		ic, reused, err := cc.getConn(x)
+		if err == nil {
+			x.sconn, x.reused, x.rdl, x.wdl, x.rc, x.awaitOK = ic.c, reused, ic.rdl, ic.wdl, ic.rc, ic.awaitOK
+			cc.rec.Tc = time.Since(tc)
+			return true
+		}
+		s := x.srv
+		s.sh.st.errConn.Add(1)
+		be.st.errConn.Add(1)
+		if left == 0 {
+			be.release(s)
+			x.srv = nil
+			cc.rec.Retries = x.retries
+			cc.rec.Tc = time.Since(tc)
+			cc.rec.Server = s.name
+			cc.failReq(503, "SC", tStart, be)
+			return false
+		}
+		left--
+		x.retries++
+		s.sh.st.retries.Add(1)
+		be.st.retries.Add(1)
+		redispatch := be.redispatch && (!s.sh.up.Load() || left == 0 || (!x.direct && be.algo != BalanceSource && countLB(be.active) > 1))
+		be.release(s)
+		x.srv = nil
+		var persist, exclude *server
+		if redispatch {
+			exclude = s
+			s.sh.st.redispatch.Add(1)
+			be.st.redispatch.Add(1)
+			cc.rec.Redispatch = true
+		} else {
+			persist = s
+			d := be.connect
+			if d > time.Second {
+				d = time.Second
+			}
+			time.Sleep(d)
+		}
+		res, err := be.acquire(persist, cc.src.Addr(), exclude, be.queueTO)
+		if err != nil {
+			cc.rec.Server = s.name
+			cc.failAcquire(err, tStart, be)
+			return false
+		}
+		x.srv = res.srv
+		x.direct = x.persist != nil && res.srv == x.persist
+	}
+}
+
+// failAcquire answers 503 when no server slot could be had: sQ when the
+// queue timeout expired, SC otherwise (no usable server).
+func (cc *clientConn) failAcquire(err error, tStart time.Time, be *backend) {
+	if err == errQueueTime {
+		cc.failReq(503, "sQ", tStart, be)
+	} else {
+		cc.failReq(503, "SC", tStart, be)
+	}
+}
+
+// reconnect moves an exchange whose server failed before answering to a
+// new connection: another server with option redispatch, else the same one.
+// It counts the retry; on failure it has answered the client.
+func (cc *clientConn) reconnect(x *exchange, tStart time.Time) bool {
+	be, s := x.be, x.srv
+	x.retries++
+	cc.rec.Retries = x.retries
+	s.sh.st.retries.Add(1)
+	be.st.retries.Add(1)
+	var persist, exclude *server
+	if be.redispatch {
+		exclude = s
+		s.sh.st.redispatch.Add(1)
+		be.st.redispatch.Add(1)
+		cc.rec.Redispatch = true
+	} else {
+		persist = s
+	}
+	be.release(s)
+	x.srv = nil
+	res, err := be.acquire(persist, cc.src.Addr(), exclude, be.queueTO)
+	if err != nil {
+		cc.failAcquire(err, tStart, be)
+		return false
+	}
+	x.srv = res.srv
+	x.direct = x.persist != nil && res.srv == x.persist
+	ic, reused, err := cc.getConn(x)
+	if err != nil {
+		x.srv.sh.st.errConn.Add(1)
+		be.st.errConn.Add(1)
+		cc.failReq(503, "SC", tStart, be)
+		return false
+	}
+	x.sconn, x.reused, x.rdl, x.wdl, x.rc, x.awaitOK = ic.c, reused, ic.rdl, ic.wdl, ic.rc, ic.awaitOK
+	return true
+}
+
+func countLB(set []*server) int {
+	n := 0
+	for _, s := range set {
+		if s.usableLB() {
+			n++
+		}
+	}
+	return n
+}
+
+func (cc *clientConn) getConn(x *exchange) (idleConn, bool, error) {
+	if cc.wantServerKeepAlive(x.be) {
+		now := time.Now()
+		if ic, ok := x.srv.sh.pool.get(now); ok {
+			// The server may have closed a connection idle for long:
+			// then read first (no sendAwait).
+			ic.awaitOK = now.Sub(ic.since) <= awaitMaxIdle
+			return ic, true, nil
+		}
+	}
+	c, err := cc.dial(x)
+	if err != nil {
+		return idleConn{}, false, err
+	}
+	ic := idleConn{c: c, awaitOK: true}
+	ic.rc, _ = c.SyscallConn()
+	return ic, false, nil
+}
+
+// awaitMaxIdle: pooled connections idle longer than this are not used with
+// sendAwait, whose wait would miss a close that happened before the write.
+const awaitMaxIdle = 500 * time.Millisecond
+
+// sendAwait writes the complete request (sw.b) and waits for the server's
+// first bytes inside one RawConn.Read: the readiness state is reset before
+// the write, so the answer's edge cannot be missed and no read returning
+// EAGAIN is issued. A short or failed write falls back to the plain path.
+func (cc *clientConn) sendAwait(x *exchange, sw *bufWriter, sr *bufReader) error {
+	sr.hold()
+	if sr.timeout > 0 {
+		sr.dl = armDeadline(sr.c.SetReadDeadline, sr.dl, sr.timeout)
+	}
+	st := &cc.await
+	*st = awaitState{out: sw.b, in: (*sr.buf)[sr.w:]}
+	err := x.rc.Read(cc.awaitFn)
+	st.out, st.in = nil, nil
+	sw.n += int64(st.wrote)
+	if st.wrote < len(sw.b) {
+		if err != nil && st.wrote == 0 {
+			return err
+		}
+		// Finish the write the ordinary way, then read normally.
+		sw.b = sw.b[st.wrote:]
+		return sw.flush()
+	}
+	sw.b = sw.b[:0]
+	if err != nil {
+		return err
+	}
+	if st.rerr != nil {
+		return st.rerr
+	}
+	if st.rn == 0 {
+		return io.EOF
+	}
+	sr.w += st.rn
+	sr.n += int64(st.rn)
+	sr.gotAny = true
+	return nil
+}
+
+type awaitState struct {
+	out   []byte // the request to write
+	in    []byte // free space of the response buffer
+	wrote int
+	done  bool // the whole request was written
+	rn    int
+	rerr  error
+}
+
+func (st *awaitState) step(fd uintptr) bool {
+	if !st.done {
+		for {
+			n, err := sysWrite(int(fd), st.out[st.wrote:])
+			if err == syscall.EINTR {
+				continue
+			}
+			if n > 0 {
+				st.wrote += n
+			}
+			if err != nil || st.wrote < len(st.out) {
+				return true // fall back to conn.Write
+			}
+			st.done = true
+			return false // wait for the answer
+		}
+	}
+	for {
+		n, err := sysRead(int(fd), st.in)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err == syscall.EAGAIN {
+			return false
+		}
+		if err != nil {
+			st.rerr = err
+			return true
+		}
+		st.rn = n
+		return true
+	}
+}
+
+func (cc *clientConn) dial(x *exchange) (conn, error) {
+	return dialServer(x.srv.addr, x.srv.da, x.be.connect)
+}

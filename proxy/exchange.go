@@ -1,0 +1,316 @@
+package proxy
+
+import (
+	"errors"
+	"syscall"
+	"time"
+
+	"github.com/lbd-ha/lbd/proxy/h1"
+)
+
+func (fe *frontend) route(m *matchCtx) *backend {
+	for i := range fe.rules {
+		r := &fe.rules[i]
+		if r.cond == nil || r.cond.eval(m) {
+			return r.be
+		}
+	}
+	return fe.defBackend
+}
+
+// exchange is the per-request forwarding state.
+type exchange struct {
+	be       *backend
+	srv      *server
+	persist  *server
+	direct   bool // sent to the server designated by a valid cookie
+	ckValue  []byte
+	ckSent   bool
+	sconn    conn
+	reused   bool
+	rdl, wdl time.Time       // deadlines already set on sconn
+	rc       syscall.RawConn // sconn's RawConn
+	awaitOK  bool            // sendAwait may be used on sconn
+	retries  int
+	bodyKind h1.BodyKind
+}
+
+// forward runs the exchange for the request head in cc.req, whose body (if
+// any) the client connection supplies: route, persist, queue, connect,
+// retry, rewrite, and relay the response. It reaches the client only through
+// the downstream methods. It reports whether the client connection may
+// carry another request.
+func (cc *clientConn) forward(tStart time.Time) bool {
+	fe := cc.fe
+	req := &cc.req
+	m := matchCtx{req: req, path: requestPath(req.URI), src: cc.src.Addr()}
+	be := fe.route(&m)
+	if be == nil {
+		cc.failReq(503, "PR", tStart, nil)
+		return false
+	}
+	cc.rec.Backend = be.name
+	be.st.requests.Add(1)
+	be.st.inc()
+	defer be.st.cur.Add(-1)
+	be.st.total.Add(1)
+
+	x := exchange{be: be, bodyKind: req.RequestBody()}
+	if ck := be.cookie; ck != nil {
+		cc.term[2] = 'N'
+		if v, ok := findCookie(req, ck.name); ok {
+			x.ckValue, x.ckSent = v, true
+			if s := be.persistTarget(v); s == nil {
+				cc.term[2] = 'I'
+			} else if s.usablePersist() {
+				x.persist = s
+				cc.term[2] = 'V'
+			} else {
+				cc.term[2] = 'D'
+			}
+		}
+		cc.term[3] = 'N'
+	}
+
+	// Queue, connect, retry, redispatch.
+	if !cc.connect(&x, tStart) {
+		return false
+	}
+	srv := x.srv
+	defer func() {
+		if x.srv != nil {
+			be.release(x.srv)
+		}
+	}()
+	cc.rec.Server = srv.name
+
+	// Head for the server.
+	ka := cc.wantServerKeepAlive(be)
+	sw := bufWriter{c: x.sconn, timeout: be.server, dl: x.wdl}
+	sw.hold()
+	defer sw.releaseBuf()
+	sr := bufReader{c: x.sconn, timeout: be.server, dl: x.rdl}
+	defer sr.releaseAll()
+
+	body := cc.bodyMark()
+	replayable := cc.bodyInHand(x.bodyKind, req.ContentLength, body)
+	var tSent time.Time
+	for attempt := 0; ; attempt++ {
+		sw.b = cc.appendServerHead(sw.b[:0], &x, ka)
+		if req.Expect100 && x.bodyKind != h1.BodyNone && attempt == 0 {
+			if err := cc.sendContinue(); err != nil {
+				cc.abort(&x, "CC", tStart)
+				return false
+			}
+		}
+		err := cc.sendBody(&sw, x.bodyKind, req.ContentLength, body)
+		if err == nil && sw.n == 0 && x.awaitOK && x.rc != nil && len(sw.b) > 0 {
+			// The whole request is in hand: write it and wait for the
+			// answer without a speculative read.
+			err = cc.sendAwait(&x, &sw, &sr)
+		} else if err == nil {
+			err = sw.flush()
+		}
+		tSent = time.Now()
+		if err == nil {
+			err = cc.readResponseHead(&x, &sr, fe)
+		}
+		if err == nil {
+			break
+		}
+		var ce *copyErr
+		if errors.As(err, &ce) && ce.read {
+			// The client failed while sending its body.
+			if isTimeout(ce.err) {
+				cc.abort(&x, "cD", tStart)
+			} else if errors.Is(ce.err, errBadChunked) {
+				fe.st.errReq.Add(1)
+				cc.failReq(400, "PD", tStart, be)
+			} else {
+				cc.abort(&x, "CD", tStart)
+			}
+			return false
+		}
+		if x.reused && !sr.gotAny && replayable && attempt == 0 {
+			// A pooled connection the server had closed: replay once on
+			// a fresh one.
+			x.sconn.Close()
+			c, err := cc.dial(&x)
+			if err != nil {
+				srv.sh.st.errConn.Add(1)
+				be.st.errConn.Add(1)
+				cc.failReq(503, "SC", tStart, be)
+				return false
+			}
+			x.sconn, x.reused, x.awaitOK = c, false, false
+			x.rc, _ = c.SyscallConn()
+			sw.c, sr.c = c, c
+			sw.dl, sr.dl = time.Time{}, time.Time{}
+			sr.r, sr.w, sr.n, sr.gotAny = 0, 0, 0, false
+			continue
+		}
+		x.sconn.Close()
+		srv.sh.st.errResp.Add(1)
+		be.st.errResp.Add(1)
+		if !sr.gotAny && replayable && !isTimeout(err) && idempotent(req.Method) && x.retries < be.retries {
+			// The server closed without a byte of answer (it died or
+			// restarted under us): an idempotent request is sent again,
+			// to another server with option redispatch (HAProxy's
+			// retry-on empty-response), instead of a 502.
+			if !cc.reconnect(&x, tStart) {
+				return false
+			}
+			srv = x.srv
+			cc.rec.Server = srv.name
+			sw.c, sr.c = x.sconn, x.sconn
+			sw.dl, sr.dl = x.wdl, x.rdl
+			sr.r, sr.w, sr.n, sr.gotAny = 0, 0, 0, false
+			continue
+		}
+		switch {
+		case isTimeout(err):
+			cc.failReq(504, "sH", tStart, be)
+		case errors.Is(err, errBadResponse) || errors.Is(err, errHeadTooLarge):
+			cc.failReq(502, "PH", tStart, be)
+		default:
+			cc.failReq(502, "SH", tStart, be)
+		}
+		return false
+	}
+	reqBytes := sw.n
+	srv.sh.st.bytesIn.Add(uint64(reqBytes))
+	be.st.bytesIn.Add(uint64(reqBytes))
+	fe.st.bytesIn.Add(uint64(cc.bodyDone(body)))
+	cc.rec.Tr = time.Since(tSent)
+	resp := &cc.resp
+
+	// Protocol switch (WebSocket): forward the 101 and tunnel.
+	if resp.Status == 101 {
+		if !req.Upgrade {
+			x.sconn.Close()
+			cc.failReq(502, "PH", tStart, be)
+			return false
+		}
+		return cc.tunnel(&x, &sr, tStart)
+	}
+
+	bodyKind := resp.ResponseBody(string(req.Method) == "HEAD")
+	clientKA := cc.keepAlive(be, bodyKind)
+	out := cc.startResponse(&x, clientKA, bodyKind)
+	var err error
+	switch bodyKind {
+	case h1.BodyLength:
+		err = copyN(out, &sr, resp.ContentLength)
+	case h1.BodyChunked:
+		err = copyChunked(out, &sr)
+	case h1.BodyClose:
+		err = copyUntilEOF(out, &sr)
+	}
+	cc.rec.Status = resp.Status
+	fe.st.status(resp.Status)
+	be.st.status(resp.Status)
+	srv.sh.st.status(resp.Status)
+	if err == nil {
+		// The whole response is in hand: recycle the server connection
+		// and log before the last write, so the record exists by the time
+		// the client has the response.
+		if ka && resp.KeepAlive() && bodyKind != h1.BodyClose && sr.buffered() == 0 {
+			srv.sh.pool.put(idleConn{c: x.sconn, since: time.Now(), rdl: sr.dl, wdl: sw.dl, rc: x.rc})
+		} else {
+			x.sconn.Close()
+		}
+		x.sconn = nil
+		cc.countOut(&x, cc.responseSent())
+		cc.logExchange(&x, tStart)
+		return cc.finishResponse() == nil && clientKA
+	}
+	x.sconn.Close()
+	var ce *copyErr
+	errors.As(err, &ce)
+	// On a server failure the client gets what arrived, then a close.
+	cc.countOut(&x, cc.abortResponse(ce != nil && ce.read))
+	switch {
+	case ce != nil && ce.read && isTimeout(ce.err):
+		cc.term[0], cc.term[1] = 's', 'D'
+	case ce != nil && ce.read:
+		cc.term[0], cc.term[1] = 'S', 'D'
+		srv.sh.st.errResp.Add(1)
+		be.st.errResp.Add(1)
+	case isTimeout(err):
+		cc.term[0], cc.term[1] = 'c', 'D'
+	default:
+		cc.term[0], cc.term[1] = 'C', 'D'
+	}
+	cc.logExchange(&x, tStart)
+	return false
+}
+
+func (cc *clientConn) countOut(x *exchange, sent int64) {
+	cc.fe.st.bytesOut.Add(uint64(sent))
+	x.be.st.bytesOut.Add(uint64(sent))
+	x.srv.sh.st.bytesOut.Add(uint64(sent))
+	cc.rec.BytesRead = sent
+}
+
+var errBadResponse = errors.New("invalid response")
+
+func (cc *clientConn) wantServerKeepAlive(be *backend) bool {
+	fe := cc.fe
+	return !(fe.serverClose || be.serverClose || fe.httpClose || be.httpClose) && !cc.req.Upgrade
+}
+
+func (cc *clientConn) logExchange(x *exchange, tStart time.Time) {
+	cc.rec.Retries = x.retries
+	if x.srv != nil {
+		cc.rec.SrvConn = x.srv.sh.st.cur.Load()
+	}
+	cc.rec.BeConn = x.be.st.cur.Load()
+	cc.emit(tStart, true)
+}
+
+// abort ends an exchange without a response (the client went away).
+func (cc *clientConn) abort(x *exchange, term string, tStart time.Time) {
+	if x.sconn != nil {
+		x.sconn.Close()
+		x.sconn = nil
+	}
+	cc.term[0], cc.term[1] = term[0], term[1]
+	cc.logExchange(x, tStart)
+}
+
+// idempotent methods may be sent again after a server failed to answer
+// (RFC 9110 section 9.2.2).
+func idempotent(m []byte) bool {
+	switch string(m) {
+	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
+		return true
+	}
+	return false
+}
+
+// readResponseHead reads the server's response head into cc.resp,
+// forwarding interim 1xx responses (other than 101) to the client.
+func (cc *clientConn) readResponseHead(x *exchange, sr *bufReader, fe *frontend) error {
+	for {
+		if sr.buf != nil && sr.buffered() > 0 {
+			err := h1.ParseResponse((*sr.buf)[sr.r:sr.w], &cc.resp)
+			if err == nil {
+				sr.r += cc.resp.Len
+				if cc.resp.Status >= 200 || cc.resp.Status == 101 {
+					return nil
+				}
+				// Interim response: forward it and read on.
+				if err := cc.sendInterim(&cc.resp); err != nil {
+					return &copyErr{read: true, err: err}
+				}
+				continue
+			}
+			if err != h1.ErrIncomplete {
+				return errBadResponse
+			}
+		}
+		if err := sr.fill(); err != nil {
+			return err
+		}
+	}
+}

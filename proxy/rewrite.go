@@ -1,0 +1,146 @@
+package proxy
+
+import "github.com/lbd-ha/lbd/proxy/h1"
+
+// appendServerHead re-serialises the request for the server.
+func (cc *clientConn) appendServerHead(dst []byte, x *exchange, ka bool) []byte {
+	req := &cc.req
+	be := x.be
+	dst = h1.AppendRequestLine(dst, req)
+	var ck *cookieCfg
+	if x.ckSent {
+		ck = be.cookie
+	}
+	hasFwd := false
+	fwd := be.fwd
+	if fwd == nil {
+		fwd = cc.fe.fwd
+	}
+	for i := range req.Headers {
+		h := &req.Headers[i]
+		switch h.Kind {
+		case h1.KindContentLength, h1.KindTransferEncoding, h1.KindConnection, h1.KindKeepAlive, h1.KindProxyConnection:
+			continue
+		case h1.KindExpect:
+			if req.Expect100 {
+				continue // answered by the proxy
+			}
+		case h1.KindUpgrade:
+			if !req.Upgrade {
+				continue
+			}
+		case h1.KindCookie:
+			dst = appendCookieHeader(dst, h, ck)
+			continue
+		}
+		if fwd != nil && !hasFwd && len(h.Name) == len(fwd.header) && h1.EqualFold(h.Name, string(fwd.header)) {
+			hasFwd = true
+		}
+		dst = h1.AppendHeader(dst, h.Name, h.Value)
+	}
+	switch x.bodyKind {
+	case h1.BodyLength:
+		dst = h1.AppendContentLength(dst, req.ContentLength)
+	case h1.BodyChunked:
+		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+	}
+	if fwd != nil && !(fwd.ifNone && hasFwd) && !prefixesContain(fwd.except, cc.src.Addr()) {
+		dst = append(dst, fwd.header...)
+		dst = append(dst, ':', ' ')
+		dst = cc.src.Addr().AppendTo(dst)
+		dst = append(dst, crlf...)
+	}
+	switch {
+	case req.Upgrade:
+		dst = append(dst, "Connection: upgrade\r\n"...)
+	case !ka && req.Minor == 1:
+		dst = append(dst, "Connection: close\r\n"...)
+	case ka && req.Minor == 0:
+		dst = append(dst, "Connection: keep-alive\r\n"...)
+	}
+	return append(dst, crlf...)
+}
+
+// appendClientHead re-serialises the response for the client, applying
+// cookie persistence.
+func (cc *clientConn) appendClientHead(dst []byte, x *exchange, ka bool, body h1.BodyKind) []byte {
+	resp := &cc.resp
+	be := x.be
+	ck := be.cookie
+	dst = h1.AppendStatusLine(dst, resp.Minor, resp.Status, resp.Reason)
+	serverKept := false
+	for i := range resp.Headers {
+		h := &resp.Headers[i]
+		switch h.Kind {
+		case h1.KindContentLength, h1.KindTransferEncoding, h1.KindConnection, h1.KindKeepAlive, h1.KindProxyConnection:
+			continue
+		case h1.KindSetCookie:
+			if ck == nil {
+				break
+			}
+			name, val, attrs := setCookieName(h.Value)
+			if string(name) != ck.name {
+				break
+			}
+			switch ck.mode {
+			case CookieInsert:
+				if ck.preserve {
+					serverKept = true
+					cc.term[3] = 'P'
+					break
+				}
+				cc.term[3] = 'D'
+				continue
+			case CookieRewrite:
+				dst = append(dst, "Set-Cookie: "...)
+				dst = append(dst, name...)
+				dst = append(dst, '=')
+				dst = append(dst, x.srv.cookie...)
+				dst = append(dst, attrs...)
+				dst = append(dst, crlf...)
+				cc.term[3] = 'R'
+				continue
+			case CookiePrefix:
+				dst = append(dst, "Set-Cookie: "...)
+				dst = append(dst, name...)
+				dst = append(dst, '=')
+				dst = append(dst, x.srv.cookie...)
+				dst = append(dst, '~')
+				dst = append(dst, val...)
+				dst = append(dst, attrs...)
+				dst = append(dst, crlf...)
+				cc.term[3] = 'R'
+				continue
+			}
+		}
+		dst = h1.AppendHeader(dst, h.Name, h.Value)
+	}
+	switch body {
+	case h1.BodyLength:
+		dst = h1.AppendContentLength(dst, resp.ContentLength)
+	case h1.BodyChunked:
+		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+	case h1.BodyNone:
+		if resp.ContentLength >= 0 && resp.Status != 204 && resp.Status >= 200 {
+			dst = h1.AppendContentLength(dst, resp.ContentLength)
+		}
+	}
+	if ck != nil && ck.mode == CookieInsert && !serverKept && (!ck.indirect || !x.direct) {
+		if x.srv.cookie != "" {
+			dst = appendInsertedCookie(dst, ck, x.srv.cookie)
+			cc.term[3] = 'I'
+			if ck.nocache && !uncacheable(resp) {
+				dst = append(dst, "Cache-Control: private\r\n"...)
+			}
+		} else if x.ckSent {
+			dst = appendInsertedCookie(dst, ck, "")
+			cc.term[3] = 'D'
+		}
+	}
+	if !ka {
+		dst = append(dst, "Connection: close\r\n"...)
+	} else if cc.req.Minor == 0 {
+		dst = append(dst, "Connection: keep-alive\r\n"...)
+	}
+	return append(dst, crlf...)
+}

@@ -1,0 +1,67 @@
+package proxy
+
+// FrontendStatus is a snapshot of one frontend (Engine.Frontends).
+type FrontendStatus struct {
+	Name       string
+	Mode       Mode
+	Binds      []string // as bound: "0.0.0.0:80"
+	Serving    bool     // every listener is open
+	Sessions   int64    // current connections
+	MaxSession int64    // highest Sessions seen
+	Limit      int64    // Maxconn, else Config.Maxconn (0: none)
+	Total      uint64   // connections accepted
+	Requests   uint64
+	ReqRate    float64 // requests/s since the previous snapshot
+	BytesIn    uint64
+	BytesOut   uint64
+	DeniedReq  uint64
+	ErrorsReq  uint64
+	// Responses by class: "1xx".."5xx", "other".
+	Responses map[string]uint64
+}
+
+// BackendStatus is a snapshot of one backend and its servers.
+type BackendStatus struct {
+	Name       string
+	Mode       Mode
+	Balance    Balance
+	Usable     bool // BackendUsable
+	Sessions   int64
+	MaxSession int64
+	Total      uint64
+	Queue      int64
+	MaxQueue   int64
+	BytesIn    uint64
+	BytesOut   uint64
+	ErrorsConn uint64
+	ErrorsResp uint64
+	Retries    uint64
+	Redispatch uint64
+	Responses  map[string]uint64
+	Servers    []ServerStatus
+}
+
+// ServerStatus is a snapshot of one server. State is what the proxy acts
+// on, from the last SetServerState: UP, DOWN, DRAIN or MAINT (checks.State*
+// names; admin states win over health). Transitions and downtime are the
+// health checker's to record (checks.Machine).
+type ServerStatus struct {
+	Name       string
+	Address    string
+	State      string
+	Weight     int // runtime weight
+	Backup     bool
+	Sessions   int64
+	MaxSession int64
+	Limit      int64 // Maxconn, 0: none
+	Total      uint64
+	Queue      int64
+	MaxQueue   int64
+	BytesIn    uint64
+	BytesOut   uint64
+	ErrorsConn uint64
+	ErrorsResp uint64
+	Retries    uint64
+	Redispatch uint64
+	Responses  map[string]uint64
+}
