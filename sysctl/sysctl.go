@@ -6,9 +6,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-
-	"github.com/lbd-ha/lbd/internal/config"
-	"github.com/lbd-ha/lbd/internal/control"
 )
 
 // State reads and writes sysctl keys in dotted form (net.ipv4.ip_forward).
@@ -70,13 +67,36 @@ func NofileFor(maxconn int) uint64 {
 	return 2*uint64(maxconn) + NofileSlack
 }
 
-// Settings is the table lbd applies for cfg and maxconn. Zero or nil config
-// fields mean the defaults (as config.Load would set them). Disabled flags
-// are absent from the table: lbd then leaves those keys as they are.
-func Settings(cfg config.Sysctl, maxconn int) []Setting {
-	on := func(b *bool) bool { return b == nil || *b }
+// Options select the rows of the tuning table. The caller (lbd's config
+// loader) supplies every value; the zero Options yields only the fs.file-max
+// row sized for NofileFor(0).
+type Options struct {
+	// NonlocalBind sets net.ipv4.ip_nonlocal_bind and its IPv6 twin to 1;
+	// false leaves both keys as they are.
+	NonlocalBind bool
+	// Forward sets net.ipv4.ip_forward to 1; false leaves it as it is.
+	Forward bool
+	// FileMax is the minimum fs.file-max. The row is always present: the
+	// minimum is raised to NofileFor(Maxconn) when that is higher, and 0
+	// means only that.
+	FileMax int64
+	// ConntrackMax is the minimum net.netfilter.nf_conntrack_max; 0 leaves
+	// the key out of the table.
+	ConntrackMax int64
+	// Maxconn is the process-wide connection limit that sizes
+	// RLIMIT_NOFILE and the fs.file-max floor.
+	Maxconn int
+	// ReadOnly makes Apply read and report the keys without writing them
+	// (each result carries the warning "not applied"); RLIMIT_NOFILE, a
+	// process-local limit, is still raised.
+	ReadOnly bool
+}
+
+// Settings is the table lbd applies for o. Disabled flags are absent from
+// the table: lbd then leaves those keys as they are.
+func Settings(o Options) []Setting {
 	var s []Setting
-	if on(cfg.IPNonlocalBind) {
+	if o.NonlocalBind {
 		s = append(s,
 			Setting{Key: "net.ipv4.ip_nonlocal_bind", Value: "1", Mode: Exact,
 				Why: "lets frontends bind the VIP on the backup node before VRRP moves it there, so failover needs no rebind"},
@@ -84,54 +104,64 @@ func Settings(cfg config.Sysctl, maxconn int) []Setting {
 				Why: "the same for IPv6 VIPs (absent when IPv6 is disabled: then a warning only)"},
 		)
 	}
-	if on(cfg.IPForward) {
+	if o.Forward {
 		s = append(s, Setting{Key: "net.ipv4.ip_forward", Value: "1", Mode: Exact,
 			Why: "routing through the load balancer (default on, as the keepalived/HAProxy guides set it); set sysctl.ip_forward: false to leave it alone"})
 	}
-	fileMax := cfg.FileMax
-	if fileMax <= 0 {
-		fileMax = config.DefaultFileMax
-	}
+	fileMax := max(o.FileMax, 0)
 	// The host-wide file table must hold at least this process's descriptors.
-	if n := NofileFor(maxconn); n <= 1<<62 && int64(n) > fileMax {
+	if n := NofileFor(o.Maxconn); n <= 1<<62 && int64(n) > fileMax {
 		fileMax = int64(n)
 	}
 	s = append(s, Setting{Key: "fs.file-max", Value: strconv.FormatInt(fileMax, 10), Mode: AtLeast,
 		Why: "host-wide open file limit; must exceed the descriptors of every proxied connection (host-global: only raised)"})
-	ct := cfg.ConntrackMax
-	if ct <= 0 {
-		ct = config.DefaultConntrackMax
+	if o.ConntrackMax > 0 {
+		s = append(s, Setting{Key: "net.netfilter.nf_conntrack_max", Fallbacks: []string{"net.ipv4.netfilter.ip_conntrack_max"},
+			Value: strconv.FormatInt(o.ConntrackMax, 10), Mode: AtLeast,
+			Why: "a full conntrack table drops new connections silently; absent when nf_conntrack is not loaded (then nothing is tracked and there is nothing to raise)"})
 	}
-	s = append(s, Setting{Key: "net.netfilter.nf_conntrack_max", Fallbacks: []string{"net.ipv4.netfilter.ip_conntrack_max"},
-		Value: strconv.FormatInt(ct, 10), Mode: AtLeast,
-		Why: "a full conntrack table drops new connections silently; absent when nf_conntrack is not loaded (then nothing is tracked and there is nothing to raise)"})
 	return s
 }
 
-// Apply applies the table for cfg and raises RLIMIT_NOFILE (when rl is not
-// nil) to NofileFor(maxconn). With cfg.Apply false the keys are only read
-// and reported ("not applied"); RLIMIT_NOFILE, a process-local limit, is
-// still raised. Apply never fails: problems are Warnings on the results.
-func Apply(cfg config.Sysctl, maxconn int, st State, rl Rlimit) []control.SysctlResult {
-	var rs []control.SysctlResult
-	if cfg.Apply != nil && !*cfg.Apply {
-		rs = Inspect(Settings(cfg, maxconn), st)
+// Result is one key (or RLIMIT_NOFILE, NofileKey) as Apply found and left
+// it.
+type Result struct {
+	// Key is the name actually used (a fallback name when the main one is
+	// absent).
+	Key string
+	// Old and New are the values before and after; both empty when the key
+	// could not be read.
+	Old, New string
+	// Changed is true when Apply wrote a different value.
+	Changed bool
+	// Warning explains a key that could not be read or written, or was not
+	// applied; empty when all went well.
+	Warning string
+}
+
+// Apply applies the table for o and raises RLIMIT_NOFILE (when rl is not
+// nil) to NofileFor(o.Maxconn). With o.ReadOnly the keys are only read and
+// reported. Apply never fails: problems are Warnings on the results.
+func Apply(o Options, st State, rl Rlimit) []Result {
+	var rs []Result
+	if o.ReadOnly {
+		rs = Inspect(Settings(o), st)
 	} else {
-		rs = ApplySettings(Settings(cfg, maxconn), st)
+		rs = ApplySettings(Settings(o), st)
 	}
 	if rl != nil {
-		rs = append(rs, RaiseNofile(NofileFor(maxconn), rl))
+		rs = append(rs, RaiseNofile(NofileFor(o.Maxconn), rl))
 	}
 	return rs
 }
 
 // Inspect reads every setting's key without writing and reports it as
 // unchanged with the warning "not applied (sysctl.apply is false)".
-func Inspect(settings []Setting, st State) []control.SysctlResult {
-	rs := make([]control.SysctlResult, 0, len(settings))
+func Inspect(settings []Setting, st State) []Result {
+	rs := make([]Result, 0, len(settings))
 	for _, s := range settings {
 		key, old, err := resolve(s, st)
-		r := control.SysctlResult{Key: key, Old: old, New: old, Warning: "not applied (sysctl.apply is false)"}
+		r := Result{Key: key, Old: old, New: old, Warning: "not applied (sysctl.apply is false)"}
 		if err != nil {
 			r.Warning = warnRead(key, err)
 		}
@@ -142,8 +172,8 @@ func Inspect(settings []Setting, st State) []control.SysctlResult {
 
 // ApplySettings applies each setting in order and returns one result per
 // setting, old -> new.
-func ApplySettings(settings []Setting, st State) []control.SysctlResult {
-	rs := make([]control.SysctlResult, 0, len(settings))
+func ApplySettings(settings []Setting, st State) []Result {
+	rs := make([]Result, 0, len(settings))
 	for _, s := range settings {
 		rs = append(rs, applyOne(s, st))
 	}
@@ -176,9 +206,9 @@ func warnRead(key string, err error) string {
 	return fmt.Sprintf("%s: cannot read, skipped: %v", key, err)
 }
 
-func applyOne(s Setting, st State) control.SysctlResult {
+func applyOne(s Setting, st State) Result {
 	key, old, err := resolve(s, st)
-	r := control.SysctlResult{Key: key, Old: old, New: old}
+	r := Result{Key: key, Old: old, New: old}
 	if err != nil {
 		r.Warning = warnRead(key, err)
 		return r
@@ -246,7 +276,7 @@ func decide(s Setting, old string) (string, error) {
 
 // Format renders results as aligned "key  old -> new  (note)" lines, as
 // `lbd sysctl` prints them.
-func Format(rs []control.SysctlResult) string {
+func Format(rs []Result) string {
 	w := 0
 	for _, r := range rs {
 		w = max(w, len(r.Key))
@@ -275,7 +305,7 @@ func orDash(s string) string {
 
 // Log logs each result at Info (Warn when it has a warning) as
 // "sysctl key=... old=... new=... changed=...".
-func Log(l *slog.Logger, rs []control.SysctlResult) {
+func Log(l *slog.Logger, rs []Result) {
 	for _, r := range rs {
 		args := []any{"key", r.Key, "old", r.Old, "new", r.New, "changed", r.Changed}
 		if r.Warning != "" {
