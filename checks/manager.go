@@ -10,9 +10,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/lbd-ha/lbd/internal/config"
-	"github.com/lbd-ha/lbd/internal/control"
 )
 
 // DefaultMaxConcurrent bounds the checks running at once.
@@ -57,24 +54,58 @@ type Event struct {
 type ServerInfo struct {
 	Backend, Server, Address string
 	Backup                   bool
-	Up                       bool
-	Admin                    Admin
-	State                    string
-	Usable                   bool
-	Check                    control.CheckStatus
-	LastChange               time.Time
-	Downtime                 time.Duration
-	Transitions              uint64
+	// Up is the health state (admin aside); always true when not checked.
+	Up bool
+	// Admin is the admin state.
+	Admin Admin
+	// State is the operator-facing state: UP, DOWN, DRAIN or MAINT.
+	State string
+	// Usable: READY and UP (may take new non-persistent traffic).
+	Usable bool
+	// Check is the health-check view.
+	Check CheckStatus
+	// LastChange is when State last changed (or when the server was added).
+	LastChange time.Time
+	// Downtime is the total time spent DOWN or in MAINT.
+	Downtime time.Duration
+	// Transitions counts changes of State.
+	Transitions uint64
 }
 
-// Fill copies the check-owned fields into a control.ServerStatus.
-func (si ServerInfo) Fill(s *control.ServerStatus) {
-	s.State = si.State
-	s.Check = si.Check
-	s.LastChange = si.LastChange
-	s.DowntimeSec = si.Downtime.Seconds()
-	s.Transitions = si.Transitions
+// CheckStatus is a server's health-check view, as lbctl status shows it.
+type CheckStatus struct {
+	// Enabled: the server is checked. When false only Health, Rise and Fall
+	// are set.
+	Enabled bool
+	// Type is tcp or http; empty when not checked.
+	Type string
+	// Result is the last check's code (L7OK, L4CON, ...); empty before the
+	// first check.
+	Result Code
+	// Status is the HTTP status of the last check; 0 when none was read.
+	Status int
+	// Reason is the HAProxy reason of the last check ("Layer7 wrong status").
+	Reason string
+	// Duration is how long the last check took.
+	Duration time.Duration
+	// Health is HAProxy's health counter, 0..Rise+Fall-1.
+	Health int
+	// Rise and Fall are the effective thresholds.
+	Rise, Fall int
+	// LastAt is when the last check result came in; zero before the first.
+	LastAt time.Time
 }
+
+// serverSpec is a ServerSpec as the Manager keeps it.
+type serverSpec struct {
+	backend, name, addr string
+	backup, disabled    bool
+	checked             bool
+	params              Params
+	check               CheckSpec // zero when not checked
+}
+
+func (s serverSpec) key() string { return serverKey(s.backend, s.name) }
 
 type server struct {
 	spec    serverSpec
@@ -114,7 +145,7 @@ type Manager struct {
 	pending  []note
 	running  int // per-server goroutines alive (leak checks)
 
-	newChecker func(checkSpec) Checker // test hook
+	newChecker func(c CheckSpec, inter time.Duration) (Checker, error) // test hook
 }
 
 // New returns a Manager with no servers; call Apply.
@@ -126,7 +157,7 @@ func New(opts Options) *Manager {
 		rnd:        rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		servers:    map[string]*server{},
 		backends:   map[string][]string{},
-		newChecker: checkSpec.checker,
+		newChecker: CheckSpec.checker,
 	}
 	if m.now == nil {
 		m.now = time.Now
@@ -156,17 +187,21 @@ func Jitter(d time.Duration, pct int, r float64) time.Duration {
 // Apply (re)configures the checks from cfg. A server kept across Apply (same
 // backend, name and address) keeps its state and history; changed check
 // settings restart its checker. Removed servers stop before Apply returns.
-// On error nothing changes.
-func (m *Manager) Apply(cfg *config.Config) error {
-	if cfg == nil {
-		return errors.New("checks: nil config")
-	}
-	specs, err := buildSpecs(cfg)
-	if err != nil {
-		return err
-	}
-	if cfg.Global.SpreadChecks < 0 || cfg.Global.SpreadChecks > 50 {
-		return fmt.Errorf("checks: spread_checks %d out of range 0..50", cfg.Global.SpreadChecks)
+// On error (an expect rstatus that does not compile) nothing changes.
+func (m *Manager) Apply(cfg Config) error {
+	var specs []serverSpec
+	for _, b := range cfg.Backends {
+		for _, s := range b.Servers {
+			sp := serverSpec{backend: b.Name, name: s.Name, addr: s.Address,
+				backup: s.Backup, disabled: s.Disabled, params: s.Params}
+			if s.Check != nil {
+				sp.checked, sp.check = true, *s.Check
+				if _, err := sp.check.checker(sp.params.Inter); err != nil {
+					return fmt.Errorf("checks: backend %s: server %s: %w", b.Name, s.Name, err)
+				}
+			}
+			specs = append(specs, sp)
+		}
 	}
 	m.applyMu.Lock()
 	defer m.applyMu.Unlock()
@@ -178,7 +213,7 @@ func (m *Manager) Apply(cfg *config.Config) error {
 		m.mu.Unlock()
 		return errors.New("checks: manager closed")
 	}
-	m.spread = cfg.Global.SpreadChecks
+	m.spread = cfg.SpreadChecks
 	want := make(map[string]bool, len(specs))
 	order := make([]string, 0, len(specs))
 	backends := map[string][]string{}
@@ -267,15 +302,20 @@ func (m *Manager) startAll(ss []*server) {
 	defer m.mu.Unlock()
 	n := len(ss)
 	for i, s := range ss {
-		inter := s.spec.params.Inter
+		inter := s.m.Params().Inter
 		first := time.Duration(int64(inter) * int64(i) / int64(n))
 		if m.spread > 0 {
 			first = min(max(Jitter(first, m.spread, m.rnd.Float64()), 0), inter-1)
 		}
+		c, err := m.newChecker(s.spec.check, inter)
+		if err != nil { // compiled once in Apply already
+			m.log.Error("checks: cannot build the check", "backend", s.spec.backend, "server", s.spec.name, "err", err)
+			continue
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		s.cancel, s.done, s.kick = cancel, make(chan struct{}), make(chan struct{}, 1)
 		m.running++
-		go m.run(ctx, s, m.newChecker(s.spec.check), s.done, s.kick, first)
+		go m.run(ctx, s, c, s.done, s.kick, first)
 	}
 }
 
@@ -334,7 +374,7 @@ func (m *Manager) observe(s *server, r Result) {
 // countLocked returns the usable active and backup servers of a backend.
 func (m *Manager) countLocked(backend string) (active, backup int) {
 	for _, name := range m.backends[backend] {
-		s := m.servers[backend+"/"+name]
+		s := m.servers[serverKey(backend, name)]
 		if s == nil || !s.m.Usable() {
 			continue
 		}
@@ -458,16 +498,16 @@ func (m *Manager) SetAdmin(backend, server string, a Admin) error {
 
 func (m *Manager) infoLocked(s *server, now time.Time) ServerInfo {
 	p := s.m.Params()
-	cs := control.CheckStatus{
+	cs := CheckStatus{
 		Enabled: s.spec.checked,
 		Health:  s.m.Health(),
 		Rise:    p.Rise,
 		Fall:    p.Fall,
 	}
 	if s.spec.checked {
-		cs.Type = s.spec.check.typ
+		cs.Type = s.spec.check.typeName()
 		if r, at, ok := s.m.Last(); ok {
-			cs.Result, cs.Code, cs.Reason, cs.Duration, cs.LastAt = string(r.Code), r.Status, r.Reason(), r.Duration, at
+			cs.Result, cs.Status, cs.Reason, cs.Duration, cs.LastAt = r.Code, r.Status, r.Reason(), r.Duration, at
 		}
 	}
 	return ServerInfo{
@@ -480,12 +520,12 @@ func (m *Manager) infoLocked(s *server, now time.Time) ServerInfo {
 
 // Status returns a server's check view and operator-facing state; ok is
 // false for an unknown server.
-func (m *Manager) Status(backend, server string) (control.CheckStatus, string, bool) {
+func (m *Manager) Status(backend, server string) (CheckStatus, string, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := m.servers[backend+"/"+server]
+	s := m.servers[serverKey(backend, server)]
 	if s == nil {
-		return control.CheckStatus{}, "", false
+		return CheckStatus{}, "", false
 	}
 	si := m.infoLocked(s, m.now())
 	return si.Check, si.State, true

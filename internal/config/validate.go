@@ -373,39 +373,7 @@ func (c *checker) checkBackend(b *Backend) {
 		}
 	}
 	if hc := b.HealthCheck; hc != nil {
-		switch hc.Type {
-		case "tcp":
-		case "http":
-			if !strings.HasPrefix(hc.URI, "/") {
-				c.add(p+".health_check.uri", "must start with /")
-			}
-			if hc.Version != "HTTP/1.0" && hc.Version != "HTTP/1.1" {
-				c.add(p+".health_check.version", "must be HTTP/1.0 or HTTP/1.1")
-			}
-			if e := hc.Expect; e != nil {
-				n := 0
-				if e.Status != 0 {
-					n++
-					if e.Status < 100 || e.Status > 599 {
-						c.add(p+".health_check.expect.status", "must be 100..599")
-					}
-				}
-				if e.RStatus != "" {
-					n++
-					if _, err := regexp.Compile(e.RStatus); err != nil {
-						c.add(p+".health_check.expect.rstatus", "invalid regular expression: %v", err)
-					}
-				}
-				if e.String != "" {
-					n++
-				}
-				if n != 1 {
-					c.add(p+".health_check.expect", "set exactly one of status, rstatus, string")
-				}
-			}
-		default:
-			c.add(p+".health_check.type", "must be tcp or http")
-		}
+		c.checkHealthCheck(p+".health_check", hc)
 	}
 	seen := map[string]string{}
 	cookies := map[string]string{}

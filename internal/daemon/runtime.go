@@ -84,7 +84,7 @@ func (d *Daemon) start(ctx context.Context, cfg *config.Config, inherit func(str
 		return rt, fmt.Errorf("building proxy: %w", err)
 	}
 	rt.checks = checks.New(checks.Options{Logger: d.log, OnChange: rt.onServerChange, Now: d.opts.Now})
-	if err := rt.checks.Apply(cfg); err != nil {
+	if err := rt.checks.Apply(checksConfig(cfg)); err != nil {
 		return rt, fmt.Errorf("starting health checks: %w", err)
 	}
 	rt.pushServerStates()
@@ -311,7 +311,7 @@ func (rt *runtime) reload(ctx context.Context, cfg *config.Config) error {
 		lg.Close()
 		return fmt.Errorf("proxy: %w", err)
 	}
-	if err := rt.checks.Apply(cfg); err != nil {
+	if err := rt.checks.Apply(checksConfig(cfg)); err != nil {
 		lg.Close()
 		return fmt.Errorf("health checks: %w", err)
 	}
@@ -409,7 +409,7 @@ func (rt *runtime) fill(st *control.Status) {
 		b := &st.Backends[bi]
 		for si := range b.Servers {
 			if info, ok := rt.checks.Info(b.Name, b.Servers[si].Name); ok {
-				info.Fill(&b.Servers[si])
+				fillServerStatus(&b.Servers[si], info)
 			}
 		}
 	}
