@@ -10,10 +10,14 @@
 //   - TCPCheck and HTTPCheck are the Checkers: they dial a server, talk to
 //     it with HAProxy's timeouts and return a Result carrying an HAProxy
 //     status code (L4OK, L4CON, L7STS, ...) and reason.
-//   - Manager schedules checks for every server of a config with bounded
+//   - Manager schedules checks for every server of a Config with bounded
 //     concurrency, spreads them in time, keeps state across reloads (Apply)
 //     and reports every UP/DOWN/admin change through Options.OnChange and
-//     HAProxy-style log lines.
+//     HAProxy-style log lines; Snapshot and Info return its ServerInfo.
+//
+// Config, ServerSpec and CheckSpec are trusted: lbd's config loader fills
+// the defaults and validates them; the package imports nothing of lbd's
+// internals.
 //
 // See docs/checks.md for the user-visible behaviour.
 package checks

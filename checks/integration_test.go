@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/lbd-ha/lbd/internal/config"
 )
 
 // These tests run real checks against loopback servers with short
@@ -99,8 +97,18 @@ func waitEvent(t *testing.T, ch <-chan Event, d time.Duration) Event {
 	return Event{}
 }
 
-func httpBackend(name string, servers ...config.Server) config.Backend {
-	return be(name, &config.HealthCheck{Type: "http", Method: "GET", URI: "/health_check.php"}, servers...)
+func httpBackend(name string, servers ...ServerSpec) Backend {
+	return be(name, &CheckSpec{HTTP: true, Method: "GET", URI: "/health_check.php", Version: "HTTP/1.0"}, servers...)
+}
+
+// withTimeouts sets the connect and check timeouts of b's checks (0: unset).
+func withTimeouts(b Backend, connect, check time.Duration) Backend {
+	for _, s := range b.Servers {
+		if s.Check != nil {
+			s.Check.ConnectTimeout, s.Check.CheckTimeout = connect, check
+		}
+	}
+	return b
 }
 
 func TestLoopback500LeavesRotation(t *testing.T) {
@@ -121,13 +129,13 @@ func TestLoopback500LeavesRotation(t *testing.T) {
 		ch <- e
 	}})
 	defer m.Close()
-	mk := func(name, addr string) config.Server {
-		return srv(name, addr, func(s *config.Server) { s.Inter, s.Rise, s.Fall = inter, rise, fall })
+	mk := func(name, addr string) ServerSpec {
+		return srv(name, addr, func(s *ServerSpec) { s.Params.Inter, s.Params.Rise, s.Params.Fall = inter, rise, fall })
 	}
 	b := httpBackend("app_servers", mk("web01", app.addr()), mk("web02", other.addr()))
 	// A long read timeout: a slow loaded machine must not turn a 200 or
 	// 500 into a timeout and skew the counts.
-	b.Timeouts.Check = 2 * time.Second
+	b = withTimeouts(b, 0, 2*time.Second)
 	if err := m.Apply(cfgOf(0, b)); err != nil {
 		t.Fatal(err)
 	}
@@ -192,9 +200,8 @@ func TestLoopbackHangingAppTimesOut(t *testing.T) {
 	ch := make(chan Event, 4)
 	m := New(Options{OnChange: func(e Event) { ch <- e }})
 	defer m.Close()
-	b := httpBackend("app_servers", srv("web01", app.addr(), func(s *config.Server) { s.Inter, s.Fall = 50*time.Millisecond, 2 }))
-	b.Timeouts.Check = 60 * time.Millisecond
-	b.Timeouts.Connect = time.Second
+	b := httpBackend("app_servers", srv("web01", app.addr(), func(s *ServerSpec) { s.Params.Inter, s.Params.Fall = 50*time.Millisecond, 2 }))
+	b = withTimeouts(b, time.Second, 60*time.Millisecond)
 	if err := m.Apply(cfgOf(0, b)); err != nil {
 		t.Fatal(err)
 	}
@@ -215,18 +222,13 @@ func TestLoopbackHangingAppTimesOut(t *testing.T) {
 func TestLoopbackTCPAndCheckPort(t *testing.T) {
 	traffic := newAppServer(t)
 	health := newAppServer(t)
-	_, hport, _ := net.SplitHostPort(health.addr())
-	var port int
-	for _, c := range hport {
-		port = port*10 + int(c-'0')
-	}
 	ch := make(chan Event, 4)
 	m := New(Options{OnChange: func(e Event) { ch <- e }})
 	defer m.Close()
 	dead := closedAddr(t)
 	cfg := cfgOf(0,
-		httpBackend("b", srv("s1", traffic.addr(), func(s *config.Server) { s.Inter, s.CheckPort = 30*time.Millisecond, port })),
-		be("t", nil, srv("dead", dead, func(s *config.Server) { s.Inter = 30 * time.Millisecond })))
+		httpBackend("b", srv("s1", traffic.addr(), func(s *ServerSpec) { s.Params.Inter, s.Check.Addr = 30*time.Millisecond, health.addr() })),
+		be("t", nil, srv("dead", dead, func(s *ServerSpec) { s.Params.Inter = 30 * time.Millisecond })))
 	if err := m.Apply(cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -250,9 +252,9 @@ func TestLoopbackReloadNoLeak(t *testing.T) {
 	app := newAppServer(t)
 	before := runtime.NumGoroutine()
 	m := New(Options{})
-	var servers []config.Server
+	var servers []ServerSpec
 	for i := range 8 {
-		servers = append(servers, srv("s"+string(rune('a'+i)), app.addr(), func(s *config.Server) { s.Inter = 20 * time.Millisecond }))
+		servers = append(servers, srv("s"+string(rune('a'+i)), app.addr(), func(s *ServerSpec) { s.Params.Inter = 20 * time.Millisecond }))
 	}
 	for range 5 {
 		if err := m.Apply(cfgOf(5, httpBackend("b", servers...))); err != nil {

@@ -10,9 +10,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/lbd-ha/lbd/internal/config"
-	"github.com/lbd-ha/lbd/internal/control"
 )
 
 // DefaultMaxConcurrent bounds the checks running at once.
@@ -35,46 +32,16 @@ type Options struct {
 	MaxConcurrent int
 }
 
-// Event is one server state change.
-type Event struct {
-	Backend, Server string
-	// Up is the health state after the change (admin aside).
-	Up bool
-	// Admin is the admin state after the change.
-	Admin Admin
-	// State is the operator-facing state: UP, DOWN, DRAIN or MAINT.
-	State string
-	// Reason is the check reason ("Layer7 wrong status") for health changes,
-	// or "admin state X" for admin changes.
-	Reason string
-	// Message is the HAProxy-style log line.
-	Message string
-	// At is when the change happened.
-	At time.Time
+// serverSpec is a ServerSpec as the Manager keeps it.
+type serverSpec struct {
+	backend, name, addr string
+	backup, disabled    bool
+	checked             bool
+	params              Params
+	check               CheckSpec // zero when not checked
 }
 
-// ServerInfo is one server in a Snapshot.
-type ServerInfo struct {
-	Backend, Server, Address string
-	Backup                   bool
-	Up                       bool
-	Admin                    Admin
-	State                    string
-	Usable                   bool
-	Check                    control.CheckStatus
-	LastChange               time.Time
-	Downtime                 time.Duration
-	Transitions              uint64
-}
-
-// Fill copies the check-owned fields into a control.ServerStatus.
-func (si ServerInfo) Fill(s *control.ServerStatus) {
-	s.State = si.State
-	s.Check = si.Check
-	s.LastChange = si.LastChange
-	s.DowntimeSec = si.Downtime.Seconds()
-	s.Transitions = si.Transitions
-}
+func (s serverSpec) key() string { return serverKey(s.backend, s.name) }
 
 type server struct {
 	spec    serverSpec
@@ -86,12 +53,6 @@ type server struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	kick   chan struct{}
-}
-
-type note struct {
-	ev    *Event
-	level slog.Level
-	msg   string
 }
 
 // Manager schedules health checks and owns every server's state.
@@ -114,7 +75,7 @@ type Manager struct {
 	pending  []note
 	running  int // per-server goroutines alive (leak checks)
 
-	newChecker func(checkSpec) Checker // test hook
+	newChecker func(c CheckSpec, inter time.Duration) (Checker, error) // test hook
 }
 
 // New returns a Manager with no servers; call Apply.
@@ -126,7 +87,7 @@ func New(opts Options) *Manager {
 		rnd:        rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		servers:    map[string]*server{},
 		backends:   map[string][]string{},
-		newChecker: checkSpec.checker,
+		newChecker: CheckSpec.checker,
 	}
 	if m.now == nil {
 		m.now = time.Now
@@ -156,17 +117,21 @@ func Jitter(d time.Duration, pct int, r float64) time.Duration {
 // Apply (re)configures the checks from cfg. A server kept across Apply (same
 // backend, name and address) keeps its state and history; changed check
 // settings restart its checker. Removed servers stop before Apply returns.
-// On error nothing changes.
-func (m *Manager) Apply(cfg *config.Config) error {
-	if cfg == nil {
-		return errors.New("checks: nil config")
-	}
-	specs, err := buildSpecs(cfg)
-	if err != nil {
-		return err
-	}
-	if cfg.Global.SpreadChecks < 0 || cfg.Global.SpreadChecks > 50 {
-		return fmt.Errorf("checks: spread_checks %d out of range 0..50", cfg.Global.SpreadChecks)
+// On error (an expect rstatus that does not compile) nothing changes.
+func (m *Manager) Apply(cfg Config) error {
+	var specs []serverSpec
+	for _, b := range cfg.Backends {
+		for _, s := range b.Servers {
+			sp := serverSpec{backend: b.Name, name: s.Name, addr: s.Address,
+				backup: s.Backup, disabled: s.Disabled, params: s.Params}
+			if s.Check != nil {
+				sp.checked, sp.check = true, *s.Check
+				if _, err := sp.check.checker(sp.params.Inter); err != nil {
+					return fmt.Errorf("checks: backend %s: server %s: %w", b.Name, s.Name, err)
+				}
+			}
+			specs = append(specs, sp)
+		}
 	}
 	m.applyMu.Lock()
 	defer m.applyMu.Unlock()
@@ -178,7 +143,7 @@ func (m *Manager) Apply(cfg *config.Config) error {
 		m.mu.Unlock()
 		return errors.New("checks: manager closed")
 	}
-	m.spread = cfg.Global.SpreadChecks
+	m.spread = cfg.SpreadChecks
 	want := make(map[string]bool, len(specs))
 	order := make([]string, 0, len(specs))
 	backends := map[string][]string{}
@@ -267,15 +232,20 @@ func (m *Manager) startAll(ss []*server) {
 	defer m.mu.Unlock()
 	n := len(ss)
 	for i, s := range ss {
-		inter := s.spec.params.Inter
+		inter := s.m.Params().Inter
 		first := time.Duration(int64(inter) * int64(i) / int64(n))
 		if m.spread > 0 {
 			first = min(max(Jitter(first, m.spread, m.rnd.Float64()), 0), inter-1)
 		}
+		c, err := m.newChecker(s.spec.check, inter)
+		if err != nil { // compiled once in Apply already
+			m.log.Error("checks: cannot build the check", "backend", s.spec.backend, "server", s.spec.name, "err", err)
+			continue
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		s.cancel, s.done, s.kick = cancel, make(chan struct{}), make(chan struct{}, 1)
 		m.running++
-		go m.run(ctx, s, m.newChecker(s.spec.check), s.done, s.kick, first)
+		go m.run(ctx, s, c, s.done, s.kick, first)
 	}
 }
 
@@ -334,7 +304,7 @@ func (m *Manager) observe(s *server, r Result) {
 // countLocked returns the usable active and backup servers of a backend.
 func (m *Manager) countLocked(backend string) (active, backup int) {
 	for _, name := range m.backends[backend] {
-		s := m.servers[backend+"/"+name]
+		s := m.servers[serverKey(backend, name)]
 		if s == nil || !s.m.Usable() {
 			continue
 		}
@@ -345,71 +315,6 @@ func (m *Manager) countLocked(backend string) (active, backup int) {
 		}
 	}
 	return active, backup
-}
-
-// queueLocked turns a transition into log lines and an Event.
-func (m *Manager) queueLocked(s *server, t Transition) {
-	be, name := s.spec.backend, s.spec.name
-	switch t.Kind {
-	case KindNone:
-		return
-	case KindCheck:
-		p := s.m.Params()
-		m.pending = append(m.pending, note{level: slog.LevelInfo,
-			msg: CheckMessage(be, name, t.Result, s.m.Health(), p.Rise, p.Fall)})
-		return
-	}
-	active, backup := m.countLocked(be)
-	ev := &Event{Backend: be, Server: name, Up: t.Up, Admin: t.Admin, State: t.To, At: t.At}
-	level := slog.LevelInfo
-	if t.Kind == KindHealth {
-		ev.Reason = t.Result.Reason()
-		if t.Up {
-			ev.Message = UpMessage(be, name, t.Result, active, backup)
-		} else {
-			ev.Message = DownMessage(be, name, t.Result, active, backup)
-			level = slog.LevelWarn
-		}
-		if t.Result.Code == "" {
-			ev.Reason, ev.Message = "reconfigured", fmt.Sprintf("Server %s/%s is %s after reload.", be, name, t.To)
-		}
-	} else {
-		ev.Reason = "admin state " + t.Admin.String()
-		ev.Message = AdminMessage(be, name, t.FromAdmin, t.Admin, t.Up, active, backup)
-		if t.Admin == Maint {
-			level = slog.LevelWarn
-		}
-	}
-	m.pending = append(m.pending, note{ev: ev, level: level, msg: ev.Message})
-	if active+backup == 0 && t.From == StateUp && !s.m.Usable() {
-		m.pending = append(m.pending, note{level: slog.LevelError, msg: NoServerMessage(be)})
-	}
-}
-
-// flush logs and delivers queued notes in order, without holding mu.
-func (m *Manager) flush() {
-	m.deliverMu.Lock()
-	defer m.deliverMu.Unlock()
-	for {
-		m.mu.Lock()
-		ns := m.pending
-		m.pending = nil
-		m.mu.Unlock()
-		if len(ns) == 0 {
-			return
-		}
-		for _, n := range ns {
-			if n.ev != nil {
-				m.log.Log(context.Background(), n.level, n.msg,
-					"backend", n.ev.Backend, "server", n.ev.Server, "state", n.ev.State)
-				if m.opts.OnChange != nil {
-					m.opts.OnChange(*n.ev)
-				}
-				continue
-			}
-			m.log.Log(context.Background(), n.level, n.msg)
-		}
-	}
 }
 
 // lookupLocked finds a server or explains which names are valid.
@@ -454,75 +359,6 @@ func (m *Manager) SetAdmin(backend, server string, a Admin) error {
 	m.mu.Unlock()
 	m.flush()
 	return nil
-}
-
-func (m *Manager) infoLocked(s *server, now time.Time) ServerInfo {
-	p := s.m.Params()
-	cs := control.CheckStatus{
-		Enabled: s.spec.checked,
-		Health:  s.m.Health(),
-		Rise:    p.Rise,
-		Fall:    p.Fall,
-	}
-	if s.spec.checked {
-		cs.Type = s.spec.check.typ
-		if r, at, ok := s.m.Last(); ok {
-			cs.Result, cs.Code, cs.Reason, cs.Duration, cs.LastAt = string(r.Code), r.Status, r.Reason(), r.Duration, at
-		}
-	}
-	return ServerInfo{
-		Backend: s.spec.backend, Server: s.spec.name, Address: s.spec.addr,
-		Backup: s.spec.backup, Up: s.m.Up(), Admin: s.m.Admin(), State: s.m.State(),
-		Usable: s.m.Usable(), Check: cs, LastChange: s.m.LastChange(),
-		Downtime: s.m.Downtime(now), Transitions: s.m.Transitions(),
-	}
-}
-
-// Status returns a server's check view and operator-facing state; ok is
-// false for an unknown server.
-func (m *Manager) Status(backend, server string) (control.CheckStatus, string, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := m.servers[backend+"/"+server]
-	if s == nil {
-		return control.CheckStatus{}, "", false
-	}
-	si := m.infoLocked(s, m.now())
-	return si.Check, si.State, true
-}
-
-// Info returns one server's full view.
-func (m *Manager) Info(backend, server string) (ServerInfo, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := m.servers[backend+"/"+server]
-	if s == nil {
-		return ServerInfo{}, false
-	}
-	return m.infoLocked(s, m.now()), true
-}
-
-// Snapshot returns every server in config order.
-func (m *Manager) Snapshot() []ServerInfo {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now := m.now()
-	out := make([]ServerInfo, 0, len(m.order))
-	for _, k := range m.order {
-		if s := m.servers[k]; s != nil {
-			out = append(out, m.infoLocked(s, now))
-		}
-	}
-	return out
-}
-
-// Usable reports whether a server may take new non-persistent traffic
-// (READY and UP); false for an unknown server.
-func (m *Manager) Usable(backend, server string) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := m.servers[backend+"/"+server]
-	return s != nil && s.m.Usable()
 }
 
 // Close stops every check and waits for them. The Manager cannot be

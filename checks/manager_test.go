@@ -7,8 +7,6 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/lbd-ha/lbd/internal/config"
 )
 
 // fakeWorld answers checks from a script and records when each server was
@@ -66,7 +64,7 @@ func (c fakeCheck) Check(ctx context.Context) Result {
 }
 
 func (w *fakeWorld) install(m *Manager) {
-	m.newChecker = func(c checkSpec) Checker { return fakeCheck{w: w, addr: c.target} }
+	m.newChecker = func(c CheckSpec, _ time.Duration) (Checker, error) { return fakeCheck{w: w, addr: c.Addr}, nil }
 }
 
 // events collects OnChange calls.
@@ -82,22 +80,32 @@ func (e *events) all() []Event {
 	return append([]Event(nil), e.ev...)
 }
 
-func srv(name, addr string, mod func(*config.Server)) config.Server {
-	s := config.Server{Name: name, Address: addr, Check: true}
+// srv is a server with a TCP check of its own address and HAProxy's usual
+// timing (inter 2s, rise 2, fall 3), changed by mod.
+func srv(name, addr string, mod func(*ServerSpec)) ServerSpec {
+	s := ServerSpec{Name: name, Address: addr, Params: Params{Inter: 2 * time.Second, Rise: 2, Fall: 3}, Check: &CheckSpec{Addr: addr}}
 	if mod != nil {
 		mod(&s)
 	}
 	return s
 }
 
-func cfgOf(spread int, backends ...config.Backend) *config.Config {
-	return &config.Config{Global: config.Global{SpreadChecks: spread}, Backends: backends}
+func cfgOf(spread int, backends ...Backend) Config {
+	return Config{SpreadChecks: spread, Backends: backends}
 }
 
-func be(name string, hc *config.HealthCheck, servers ...config.Server) config.Backend {
-	b := config.Backend{Name: name}
-	b.HealthCheck = hc
-	b.Servers = servers
+// be is a backend; with tmpl set, its checked servers run that check
+// (keeping their own check address), as a backend's health_check does.
+func be(name string, tmpl *CheckSpec, servers ...ServerSpec) Backend {
+	b := Backend{Name: name}
+	for _, s := range servers {
+		if s.Check != nil && tmpl != nil {
+			c := *tmpl
+			c.Addr = s.Check.Addr
+			s.Check = &c
+		}
+		b.Servers = append(b.Servers, s)
+	}
 	return b
 }
 
@@ -120,10 +128,10 @@ func TestManagerDetectAndRecover(t *testing.T) {
 		w.install(m)
 		defer m.Close()
 		cfg := cfgOf(0, be("app_servers", nil,
-			srv("web01", "10.0.0.1:80", func(s *config.Server) {
-				s.Inter, s.FastInter, s.DownInter, s.Rise, s.Fall = time.Second, 500*time.Millisecond, 5*time.Second, 2, 3
+			srv("web01", "10.0.0.1:80", func(s *ServerSpec) {
+				s.Params.Inter, s.Params.FastInter, s.Params.DownInter, s.Params.Rise, s.Params.Fall = time.Second, 500*time.Millisecond, 5*time.Second, 2, 3
 			}),
-			srv("web02", "10.0.0.2:80", func(s *config.Server) { s.Inter = time.Second })))
+			srv("web02", "10.0.0.2:80", func(s *ServerSpec) { s.Params.Inter = time.Second })))
 		if err := m.Apply(cfg); err != nil {
 			t.Fatal(err)
 		}
@@ -184,9 +192,9 @@ func TestManagerSpreadAndJitter(t *testing.T) {
 		m := New(Options{})
 		w.install(m)
 		defer m.Close()
-		var servers []config.Server
+		var servers []ServerSpec
 		for i := range 10 {
-			servers = append(servers, srv("s"+string(rune('a'+i)), "10.0.1."+string(rune('0'+i))+":80", func(s *config.Server) { s.Inter = time.Second }))
+			servers = append(servers, srv("s"+string(rune('a'+i)), "10.0.1."+string(rune('0'+i))+":80", func(s *ServerSpec) { s.Params.Inter = time.Second }))
 		}
 		if err := m.Apply(cfgOf(0, be("b", nil, servers...))); err != nil {
 			t.Fatal(err)
@@ -212,7 +220,7 @@ func TestManagerSpreadAndJitter(t *testing.T) {
 		m2 := New(Options{})
 		w2.install(m2)
 		defer m2.Close()
-		if err := m2.Apply(cfgOf(10, be("b", nil, srv("j", "10.0.2.1:80", func(s *config.Server) { s.Inter = time.Second })))); err != nil {
+		if err := m2.Apply(cfgOf(10, be("b", nil, srv("j", "10.0.2.1:80", func(s *ServerSpec) { s.Params.Inter = time.Second })))); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(60 * time.Second)
@@ -252,9 +260,9 @@ func TestManagerAdmin(t *testing.T) {
 		w.install(m)
 		defer m.Close()
 		cfg := cfgOf(0, be("b", nil,
-			srv("s1", "10.0.3.1:80", func(s *config.Server) { s.Inter = time.Second }),
-			srv("s2", "10.0.3.2:80", func(s *config.Server) { s.Check = false }),
-			srv("s3", "10.0.3.3:80", func(s *config.Server) { s.Disabled = true; s.Check = false })))
+			srv("s1", "10.0.3.1:80", func(s *ServerSpec) { s.Params.Inter = time.Second }),
+			srv("s2", "10.0.3.2:80", func(s *ServerSpec) { s.Check = nil }),
+			srv("s3", "10.0.3.3:80", func(s *ServerSpec) { s.Disabled = true; s.Check = nil })))
 		if err := m.Apply(cfg); err != nil {
 			t.Fatal(err)
 		}
@@ -330,8 +338,8 @@ func TestManagerApplyKeepsState(t *testing.T) {
 		m := New(Options{})
 		w.install(m)
 		defer m.Close()
-		s1 := srv("s1", "10.0.4.1:80", func(s *config.Server) { s.Inter = time.Second })
-		s2 := srv("s2", "10.0.4.2:80", func(s *config.Server) { s.Inter = time.Second })
+		s1 := srv("s1", "10.0.4.1:80", func(s *ServerSpec) { s.Params.Inter = time.Second })
+		s2 := srv("s2", "10.0.4.2:80", func(s *ServerSpec) { s.Params.Inter = time.Second })
 		if err := m.Apply(cfgOf(0, be("b", nil, s1, s2))); err != nil {
 			t.Fatal(err)
 		}
@@ -345,8 +353,8 @@ func TestManagerApplyKeepsState(t *testing.T) {
 		}
 		// Reload: s1 and s2 kept (s2 with a new rise), s3 added.
 		s2b := s2
-		s2b.Rise = 4
-		s3 := srv("s3", "10.0.4.3:80", func(s *config.Server) { s.Inter = time.Second })
+		s2b.Params.Rise = 4
+		s3 := srv("s3", "10.0.4.3:80", func(s *ServerSpec) { s.Params.Inter = time.Second })
 		if err := m.Apply(cfgOf(0, be("b", nil, s1, s2b, s3))); err != nil {
 			t.Fatal(err)
 		}
@@ -370,6 +378,7 @@ func TestManagerApplyKeepsState(t *testing.T) {
 		// New address = new server; removed servers stop.
 		s1b := s1
 		s1b.Address = "10.0.4.9:80"
+		s1b.Check = &CheckSpec{Addr: s1b.Address}
 		if err := m.Apply(cfgOf(0, be("b", nil, s1b))); err != nil {
 			t.Fatal(err)
 		}
@@ -383,7 +392,7 @@ func TestManagerApplyKeepsState(t *testing.T) {
 			t.Fatalf("running %d after removal", m.runningChecks())
 		}
 		// A bad config changes nothing.
-		bad := cfgOf(0, be("b", &config.HealthCheck{Type: "http", Expect: &config.CheckExpect{RStatus: "("}}, s1b))
+		bad := cfgOf(0, be("b", &CheckSpec{HTTP: true, ExpectRStatus: "("}, s1b))
 		if err := m.Apply(bad); err == nil {
 			t.Fatal("bad rstatus accepted")
 		}
@@ -410,9 +419,9 @@ func TestManagerBoundedConcurrency(t *testing.T) {
 		m := New(Options{MaxConcurrent: 3})
 		w.install(m)
 		defer m.Close()
-		var servers []config.Server
+		var servers []ServerSpec
 		for i := range 12 {
-			servers = append(servers, srv("s"+string(rune('a'+i)), "10.0.5."+string(rune('a'+i))+":80", func(s *config.Server) { s.Inter = 100 * time.Millisecond }))
+			servers = append(servers, srv("s"+string(rune('a'+i)), "10.0.5."+string(rune('a'+i))+":80", func(s *ServerSpec) { s.Params.Inter = 100 * time.Millisecond }))
 		}
 		if err := m.Apply(cfgOf(0, be("b", nil, servers...))); err != nil {
 			t.Fatal(err)
@@ -455,83 +464,4 @@ func TestManagerNoServerAvailable(t *testing.T) {
 			t.Fatalf("logs:\n%s\nwant:\n%s", out, want)
 		}
 	})
-}
-
-func TestApplyValidation(t *testing.T) {
-	m := New(Options{})
-	defer m.Close()
-	bad := []*config.Config{
-		cfgOf(0, be("b", &config.HealthCheck{Type: "icmp"}, srv("s", "127.0.0.1:1", nil))),
-		cfgOf(0, be("b", &config.HealthCheck{Type: "http", URI: "/a b"}, srv("s", "127.0.0.1:1", nil))),
-		cfgOf(0, be("b", &config.HealthCheck{Type: "http", Method: "GE\r\nT"}, srv("s", "127.0.0.1:1", nil))),
-		cfgOf(0, be("b", &config.HealthCheck{Type: "http", Version: "HTTP/2"}, srv("s", "127.0.0.1:1", nil))),
-		cfgOf(0, be("b", &config.HealthCheck{Type: "http", Host: "a\r\nX: y"}, srv("s", "127.0.0.1:1", nil))),
-		cfgOf(0, be("b", &config.HealthCheck{Type: "http", Expect: &config.CheckExpect{Status: 200, String: "x"}}, srv("s", "127.0.0.1:1", nil))),
-		cfgOf(0, be("b", nil, srv("s", "127.0.0.1", nil))),
-		cfgOf(0, be("b", nil, srv("s", "127.0.0.1:1", nil), srv("s", "127.0.0.1:2", nil))),
-		cfgOf(0, be("b", nil, srv("s", "127.0.0.1:1", func(s *config.Server) { s.Fall = -1 }))),
-		cfgOf(60, be("b", nil, srv("s", "127.0.0.1:1", nil))),
-		nil,
-	}
-	for i, c := range bad {
-		if err := m.Apply(c); err == nil {
-			t.Errorf("bad config %d accepted", i)
-		}
-	}
-}
-
-func TestCheckTarget(t *testing.T) {
-	tests := []struct {
-		addr, caddr string
-		port        int
-		want        string
-	}{
-		{"10.0.0.1:80", "", 0, "10.0.0.1:80"},
-		{"10.0.0.1:80", "", 8080, "10.0.0.1:8080"},
-		{"10.0.0.1:80", "10.0.0.9", 0, "10.0.0.9:80"},
-		{"10.0.0.1:80", "10.0.0.9:81", 0, "10.0.0.9:81"},
-		{"10.0.0.1:80", "10.0.0.9:81", 82, "10.0.0.9:82"},
-		{"[::1]:80", "", 9000, "[::1]:9000"},
-		{"10.0.0.1", "", 9000, "10.0.0.1:9000"},
-	}
-	for _, tc := range tests {
-		got, err := checkTarget(tc.addr, tc.caddr, tc.port)
-		if err != nil || got != tc.want {
-			t.Errorf("checkTarget(%q,%q,%d) = %q, %v; want %q", tc.addr, tc.caddr, tc.port, got, err, tc.want)
-		}
-	}
-}
-
-func TestSpecDefaults(t *testing.T) {
-	cfg := cfgOf(0, be("b", nil, srv("s", "10.0.0.1:80", nil), srv("t", "10.0.0.2:80", func(s *config.Server) { s.Rise = 7 })))
-	cfg.Defaults.DefaultServer = &config.ServerDefaults{Inter: 3 * time.Second, Fall: 5}
-	cfg.Defaults.HealthCheck = &config.HealthCheck{Type: "http", URI: "/health_check.php", Method: "GET"}
-	cfg.Defaults.Timeouts.Check = 10 * time.Second
-	cfg.Defaults.Timeouts.Connect = 5 * time.Second
-	specs, err := buildSpecs(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := specs[0]
-	if s.params.Inter != 3*time.Second || s.params.Fall != 5 || s.params.Rise != 2 || specs[1].params.Rise != 7 {
-		t.Fatalf("params %+v", s.params)
-	}
-	if s.check.typ != "http" || s.check.uri != "/health_check.php" || s.check.version != "HTTP/1.0" ||
-		s.check.timeouts != (Timeouts{Inter: 3 * time.Second, Connect: 5 * time.Second, Check: 10 * time.Second}) {
-		t.Fatalf("check %+v", s.check)
-	}
-	hc, ok := s.check.checker().(*HTTPCheck)
-	if !ok || string(hc.Request) != "GET /health_check.php HTTP/1.0\r\n\r\n" {
-		t.Fatalf("checker %#v", s.check.checker())
-	}
-	// A listen section's servers are checked too (config.Load expands it
-	// into a backend of the same name).
-	cfg2, err := config.LoadBytes("l.yaml", []byte("listen:\n  - name: l\n    bind: [\"127.0.0.1:8080\"]\n    servers:\n      - {name: x, address: \"10.0.0.3:80\", check: true}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	specs, err = buildSpecs(cfg2)
-	if err != nil || len(specs) != 1 || specs[0].backend != "l" || specs[0].check.typ != "tcp" {
-		t.Fatalf("listen specs %+v %v", specs, err)
-	}
 }

@@ -1,266 +1,101 @@
 package checks
 
 import (
-	"errors"
 	"fmt"
-	"net"
 	"regexp"
-	"strconv"
-	"strings"
 	"time"
-
-	"github.com/lbd-ha/lbd/internal/config"
 )
 
-// serverSpec is one server as the config asks for it.
-type serverSpec struct {
-	backend, name, addr string
-	backup, disabled    bool
-	checked             bool
-	params              Params
-	check               checkSpec
+// Config is what Manager.Apply runs: every backend with its servers. The
+// Manager trusts it: lbd's config loader has already filled the defaults and
+// validated names, addresses, ranges and HTTP check fields.
+type Config struct {
+	// SpreadChecks is the random ± percent applied to every check interval
+	// (HAProxy's spread-checks), 0..50; 0: no jitter.
+	SpreadChecks int
+	// Backends in config order; names are unique.
+	Backends []Backend
 }
 
-// checkSpec is everything that shapes the Checker; comparable, so Apply can
-// tell whether a kept server's checker must be rebuilt.
-type checkSpec struct {
-	typ                        string // tcp or http
-	target                     string // host:port dialed
-	method, uri, version, host string
-	expStatus                  int
-	expRStatus, expString      string
-	timeouts                   Timeouts
+// Backend is one backend's servers, in config order.
+type Backend struct {
+	Name string
+	// Servers: names are unique within the backend.
+	Servers []ServerSpec
 }
 
-func (s serverSpec) key() string { return s.backend + "/" + s.name }
+// ServerSpec is one server as the checks see it. A server is kept across
+// Apply (state and history) while its backend, Name and Address stay the
+// same.
+type ServerSpec struct {
+	Name string
+	// Address is the traffic address HOST:PORT, shown in status.
+	Address string
+	// Backup servers only count as backup in the log lines' server counts.
+	Backup bool
+	// Disabled puts the server in MAINT (at start, or when a reload sets
+	// it); clearing it on reload makes it READY.
+	Disabled bool
+	// Params are the check timing and thresholds; the zero fields fall back
+	// as Params.WithDefaults says.
+	Params Params
+	// Check is the health check; nil: the server is not checked and is UP
+	// health-wise for good.
+	Check *CheckSpec
+}
 
-func firstDur(ds ...time.Duration) time.Duration {
-	for _, d := range ds {
-		if d > 0 {
-			return d
-		}
+// CheckSpec is one server's health check. It is comparable: a reload that
+// leaves it (and the Params) equal keeps the running checker.
+type CheckSpec struct {
+	// Addr is HOST:PORT the check dials (check_addr / check_port applied).
+	Addr string
+	// HTTP is false for a TCP connect check, true for an HTTP check with the
+	// request and expectation below.
+	HTTP bool
+	// Method, URI and Version are the request line; Host the Host header
+	// (empty: none for HTTP/1.0, Addr for HTTP/1.1). See BuildRequest.
+	Method, URI, Version, Host string
+	// ExpectStatus, ExpectRStatus and ExpectString are the expectation (at
+	// most one set; none: any 2xx or 3xx passes). ExpectRStatus is a Go
+	// regular expression matched against the status code's digits.
+	ExpectStatus  int
+	ExpectRStatus string
+	ExpectString  string
+	// ConnectTimeout is `timeout connect` and CheckTimeout `timeout check`;
+	// 0: unset (see Timeouts.Split).
+	ConnectTimeout, CheckTimeout time.Duration
+}
+
+// key identifies a server across Apply calls.
+func serverKey(backend, name string) string { return backend + "/" + name }
+
+// typeName is the check type shown in status: tcp or http.
+func (c *CheckSpec) typeName() string {
+	if c.HTTP {
+		return "http"
 	}
-	return 0
+	return "tcp"
 }
 
-func firstInt(ns ...int) int {
-	for _, n := range ns {
-		if n > 0 {
-			return n
-		}
+// checker builds the Checker for a server's check; inter is the server's
+// check interval.
+func (c CheckSpec) checker(inter time.Duration) (Checker, error) {
+	to := Timeouts{Inter: inter, Connect: c.ConnectTimeout, Check: c.CheckTimeout}
+	if !c.HTTP {
+		return &TCPCheck{Addr: c.Addr, Timeouts: to}, nil
 	}
-	return 0
-}
-
-// buildSpecs resolves every server of cfg (defaults included) and validates
-// what the checks need. It changes nothing.
-func buildSpecs(cfg *config.Config) ([]serverSpec, error) {
-	var (
-		out  []serverSpec
-		errs []error
-	)
-	var ds config.ServerDefaults
-	if cfg.Defaults.DefaultServer != nil {
-		ds = *cfg.Defaults.DefaultServer
-	}
-	seenBE := map[string]bool{}
-	for _, b := range cfg.Backends {
-		if seenBE[b.Name] {
-			errs = append(errs, fmt.Errorf("backend %q defined twice", b.Name))
-			continue
-		}
-		seenBE[b.Name] = true
-		hc := b.HealthCheck
-		if hc == nil {
-			hc = cfg.Defaults.HealthCheck
-		}
-		if hc == nil {
-			hc = &config.HealthCheck{}
-		}
-		base, err := checkBase(hc)
+	e := Expect{Status: c.ExpectStatus, String: c.ExpectString}
+	if c.ExpectRStatus != "" {
+		re, err := regexp.Compile(c.ExpectRStatus)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("backend %s: health_check: %w", b.Name, err))
-			continue
+			return nil, fmt.Errorf("expect rstatus: %w", err)
 		}
-		to := Timeouts{
-			Connect: firstDur(b.Timeouts.Connect, b.Timeouts.Contimeout, cfg.Defaults.Timeouts.Connect, cfg.Defaults.Timeouts.Contimeout),
-			Check:   firstDur(b.Timeouts.Check, cfg.Defaults.Timeouts.Check),
-		}
-		seen := map[string]bool{}
-		for _, s := range b.Servers {
-			if s.Name == "" || seen[s.Name] {
-				errs = append(errs, fmt.Errorf("backend %s: server name %q empty or duplicated", b.Name, s.Name))
-				continue
-			}
-			seen[s.Name] = true
-			sp, err := serverOf(b.Name, s, ds, base, to)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("backend %s: server %s: %w", b.Name, s.Name, err))
-				continue
-			}
-			out = append(out, sp)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("checks: %w", err)
-	}
-	return out, nil
-}
-
-// checkBase validates the backend's health_check block.
-func checkBase(hc *config.HealthCheck) (checkSpec, error) {
-	c := checkSpec{typ: strings.ToLower(hc.Type)}
-	switch c.typ {
-	case "", "tcp":
-		c.typ = "tcp"
-		return c, nil
-	case "http", "httpchk":
-		c.typ = "http"
-	default:
-		return c, fmt.Errorf("unknown type %q (want tcp or http)", hc.Type)
-	}
-	c.method, c.uri, c.version, c.host = hc.Method, hc.URI, hc.Version, hc.Host
-	if c.method == "" {
-		c.method = "OPTIONS"
-	}
-	if c.uri == "" {
-		c.uri = "/"
-	}
-	if c.version == "" {
-		c.version = "HTTP/1.0"
-	}
-	if !token(c.method) {
-		return c, fmt.Errorf("method %q is not an HTTP token", c.method)
-	}
-	if len(c.uri) > 4096 || strings.ContainsAny(c.uri, " \t\r\n") || !printable(c.uri) {
-		return c, fmt.Errorf("uri %q has spaces or control characters", c.uri)
-	}
-	if c.version != "HTTP/1.0" && c.version != "HTTP/1.1" {
-		return c, fmt.Errorf("version %q (want HTTP/1.0 or HTTP/1.1)", c.version)
-	}
-	if len(c.host) > 1024 || strings.ContainsAny(c.host, " \t\r\n") || !printable(c.host) {
-		return c, fmt.Errorf("host %q has spaces or control characters", c.host)
-	}
-	if e := hc.Expect; e != nil {
-		n := 0
-		if e.Status != 0 {
-			n++
-			if e.Status < 100 || e.Status > 999 {
-				return c, fmt.Errorf("expect status %d out of range", e.Status)
-			}
-		}
-		if e.RStatus != "" {
-			n++
-			if _, err := regexp.Compile(e.RStatus); err != nil {
-				return c, fmt.Errorf("expect rstatus: %w", err)
-			}
-		}
-		if e.String != "" {
-			n++
-			if len(e.String) > MaxResponse/2 {
-				return c, errors.New("expect string longer than 8 KB")
-			}
-		}
-		if n > 1 {
-			return c, errors.New("expect takes one of status, rstatus or string")
-		}
-		c.expStatus, c.expRStatus, c.expString = e.Status, e.RStatus, e.String
-	}
-	return c, nil
-}
-
-func token(s string) bool {
-	if s == "" || len(s) > 32 {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
-func printable(s string) bool {
-	for _, c := range []byte(s) {
-		if c < 0x20 || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-func serverOf(backend string, s config.Server, ds config.ServerDefaults, base checkSpec, to Timeouts) (serverSpec, error) {
-	sp := serverSpec{
-		backend: backend, name: s.Name, addr: s.Address,
-		backup: s.Backup, disabled: s.Disabled, checked: s.Check,
-		params: Params{
-			Inter:     firstDur(s.Inter, ds.Inter),
-			FastInter: firstDur(s.FastInter, ds.FastInter),
-			DownInter: firstDur(s.DownInter, ds.DownInter),
-			Rise:      firstInt(s.Rise, ds.Rise),
-			Fall:      firstInt(s.Fall, ds.Fall),
-		}.WithDefaults(),
-	}
-	if s.Inter < 0 || s.FastInter < 0 || s.DownInter < 0 || s.Rise < 0 || s.Fall < 0 {
-		return sp, errors.New("negative inter, fastinter, downinter, rise or fall")
-	}
-	if !s.Check {
-		return sp, nil
-	}
-	target, err := checkTarget(s.Address, s.CheckAddr, s.CheckPort)
-	if err != nil {
-		return sp, err
-	}
-	sp.check = base
-	sp.check.target = target
-	sp.check.timeouts = to
-	sp.check.timeouts.Inter = sp.params.Inter
-	return sp, nil
-}
-
-// checkTarget is host:port the checks dial: the server address, with
-// check_addr replacing the host and check_port the port.
-func checkTarget(addr, caddr string, cport int) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		if cport == 0 {
-			return "", fmt.Errorf("address %q: %w", addr, err)
-		}
-		host, port = strings.Trim(addr, "[]"), ""
-	}
-	if caddr != "" {
-		host = caddr
-		if h, p, err := net.SplitHostPort(caddr); err == nil {
-			host, port = h, p
-		}
-		host = strings.Trim(host, "[]")
-	}
-	if cport < 0 || cport > 65535 {
-		return "", fmt.Errorf("check_port %d out of range", cport)
-	}
-	if cport > 0 {
-		port = strconv.Itoa(cport)
-	}
-	if host == "" || port == "" {
-		return "", fmt.Errorf("no host or port to check in %q", addr)
-	}
-	return net.JoinHostPort(host, port), nil
-}
-
-// checker builds the Checker for a spec.
-func (c checkSpec) checker() Checker {
-	if c.typ != "http" {
-		return &TCPCheck{Addr: c.target, Timeouts: c.timeouts}
-	}
-	e := Expect{Status: c.expStatus, String: c.expString}
-	if c.expRStatus != "" {
-		e.RStatus = regexp.MustCompile(c.expRStatus) // validated in checkBase
+		e.RStatus = re
 	}
 	return &HTTPCheck{
-		Addr:     c.target,
-		Request:  BuildRequest(c.method, c.uri, c.version, c.host, c.target),
+		Addr:     c.Addr,
+		Request:  BuildRequest(c.Method, c.URI, c.Version, c.Host, c.Addr),
 		Expect:   e,
-		Timeouts: c.timeouts,
-	}
+		Timeouts: to,
+	}, nil
 }

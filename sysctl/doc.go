@@ -1,5 +1,5 @@
 // Package sysctl applies the kernel and process tuning lbd needs: the
-// table of sysctl settings derived from config.Sysctl (ip_nonlocal_bind so a
+// table of sysctl settings selected by Options (ip_nonlocal_bind so a
 // backup node can bind the VIP before it holds it, ip_forward, fs.file-max,
 // nf_conntrack_max) and the process RLIMIT_NOFILE sized from maxconn.
 //
@@ -14,7 +14,7 @@
 //
 // A key the kernel does not have (the nf_conntrack module is not loaded,
 // IPv6 is disabled) or a read-only /proc/sys (a container) yields a
-// control.SysctlResult with Warning set and naming the key; Apply never
+// Result with Warning set and naming the key; Apply never
 // fails, so lbd starts anyway and the operator sees why in the log and in
 // `lbctl status`.
 //

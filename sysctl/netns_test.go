@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lbd-ha/lbd/internal/config"
-	"github.com/lbd-ha/lbd/internal/control"
 	"github.com/lbd-ha/lbd/internal/lab"
 )
 
@@ -37,7 +35,7 @@ func TestNetnsSysctl(t *testing.T) {
 
 	// lbd's own table, minus the host-global keys.
 	var table []Setting
-	for _, s := range Settings(config.Sysctl{}, 4096) {
+	for _, s := range Settings(Options{NonlocalBind: true, Forward: true, Maxconn: 4096}) {
 		if strings.HasPrefix(s.Key, "net.ipv4.") {
 			table = append(table, s)
 		}
@@ -46,7 +44,7 @@ func TestNetnsSysctl(t *testing.T) {
 		t.Fatalf("expected ip_nonlocal_bind and ip_forward in the table, got %+v", table)
 	}
 
-	var first, second []control.SysctlResult
+	var first, second []Result
 	var somaxconn string
 	err := lab.Do(ns, func() error {
 		st := netOnly{NewState()}
@@ -78,7 +76,7 @@ func TestNetnsSysctl(t *testing.T) {
 		t.Fatal(err)
 	}
 	cur, _ := strconv.Atoi(somaxconn)
-	wantFirst := []control.SysctlResult{
+	wantFirst := []Result{
 		{Key: "net.ipv4.ip_nonlocal_bind", Old: "0", New: "1", Changed: true},
 		{Key: "net.ipv4.ip_forward", Old: "0", New: "1", Changed: true},
 		{Key: "net.core.somaxconn", Old: somaxconn, New: strconv.Itoa(cur + 1), Changed: true},

@@ -6,8 +6,6 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/lbd-ha/lbd/internal/control"
 )
 
 // NofileKey is the Key of the RLIMIT_NOFILE result.
@@ -71,8 +69,8 @@ func (f *FakeRlimit) SetNofile(cur, max uint64) error {
 // want; it never lowers either. If the hard limit cannot be raised the soft
 // limit goes as high as the hard one allows and the result has a warning.
 // Old and New are soft limits.
-func RaiseNofile(want uint64, rl Rlimit) control.SysctlResult {
-	r := control.SysctlResult{Key: NofileKey}
+func RaiseNofile(want uint64, rl Rlimit) Result {
+	r := Result{Key: NofileKey}
 	cur, hard, err := rl.Nofile()
 	if err != nil {
 		r.Warning = fmt.Sprintf("%s: %v", NofileKey, err)

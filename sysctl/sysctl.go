@@ -3,12 +3,8 @@ package sysctl
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
-
-	"github.com/lbd-ha/lbd/internal/config"
-	"github.com/lbd-ha/lbd/internal/control"
 )
 
 // State reads and writes sysctl keys in dotted form (net.ipv4.ip_forward).
@@ -26,112 +22,45 @@ var (
 	ErrReadOnly = errors.New("sysctl key is read-only")
 )
 
-// Mode says how a Setting's value is applied.
-type Mode int
-
-const (
-	// Exact writes Value unless the key already holds it.
-	Exact Mode = iota
-	// AtLeast treats Value as an integer minimum: the key is raised to it
-	// when lower and left alone when equal or higher (never lowered).
-	AtLeast
-)
-
-func (m Mode) String() string {
-	if m == AtLeast {
-		return ">="
-	}
-	return "="
-}
-
-// Setting is one row of the tuning table.
-type Setting struct {
-	// Key is the dotted sysctl name.
+// Result is one key (or RLIMIT_NOFILE, NofileKey) as Apply found and left
+// it.
+type Result struct {
+	// Key is the name actually used (a fallback name when the main one is
+	// absent).
 	Key string
-	// Fallbacks are older names tried, in order, when Key does not exist.
-	Fallbacks []string
-	// Value is the wanted value (a minimum for AtLeast).
-	Value string
-	Mode  Mode
-	// Why is the operator-facing reason (docs/sysctl.md repeats it).
-	Why string
+	// Old and New are the values before and after; both empty when the key
+	// could not be read.
+	Old, New string
+	// Changed is true when Apply wrote a different value.
+	Changed bool
+	// Warning explains a key that could not be read or written, or was not
+	// applied; empty when all went well.
+	Warning string
 }
 
-// NofileSlack is added to 2*maxconn for RLIMIT_NOFILE: listeners, health
-// checks, the control socket, log files and netlink/raw sockets.
-const NofileSlack = 1024
-
-// NofileFor returns the RLIMIT_NOFILE lbd wants for maxconn: every proxied
-// connection needs two descriptors (client and server side), plus slack.
-func NofileFor(maxconn int) uint64 {
-	if maxconn < 0 {
-		maxconn = 0
-	}
-	return 2*uint64(maxconn) + NofileSlack
-}
-
-// Settings is the table lbd applies for cfg and maxconn. Zero or nil config
-// fields mean the defaults (as config.Load would set them). Disabled flags
-// are absent from the table: lbd then leaves those keys as they are.
-func Settings(cfg config.Sysctl, maxconn int) []Setting {
-	on := func(b *bool) bool { return b == nil || *b }
-	var s []Setting
-	if on(cfg.IPNonlocalBind) {
-		s = append(s,
-			Setting{Key: "net.ipv4.ip_nonlocal_bind", Value: "1", Mode: Exact,
-				Why: "lets frontends bind the VIP on the backup node before VRRP moves it there, so failover needs no rebind"},
-			Setting{Key: "net.ipv6.ip_nonlocal_bind", Value: "1", Mode: Exact,
-				Why: "the same for IPv6 VIPs (absent when IPv6 is disabled: then a warning only)"},
-		)
-	}
-	if on(cfg.IPForward) {
-		s = append(s, Setting{Key: "net.ipv4.ip_forward", Value: "1", Mode: Exact,
-			Why: "routing through the load balancer (default on, as the keepalived/HAProxy guides set it); set sysctl.ip_forward: false to leave it alone"})
-	}
-	fileMax := cfg.FileMax
-	if fileMax <= 0 {
-		fileMax = config.DefaultFileMax
-	}
-	// The host-wide file table must hold at least this process's descriptors.
-	if n := NofileFor(maxconn); n <= 1<<62 && int64(n) > fileMax {
-		fileMax = int64(n)
-	}
-	s = append(s, Setting{Key: "fs.file-max", Value: strconv.FormatInt(fileMax, 10), Mode: AtLeast,
-		Why: "host-wide open file limit; must exceed the descriptors of every proxied connection (host-global: only raised)"})
-	ct := cfg.ConntrackMax
-	if ct <= 0 {
-		ct = config.DefaultConntrackMax
-	}
-	s = append(s, Setting{Key: "net.netfilter.nf_conntrack_max", Fallbacks: []string{"net.ipv4.netfilter.ip_conntrack_max"},
-		Value: strconv.FormatInt(ct, 10), Mode: AtLeast,
-		Why: "a full conntrack table drops new connections silently; absent when nf_conntrack is not loaded (then nothing is tracked and there is nothing to raise)"})
-	return s
-}
-
-// Apply applies the table for cfg and raises RLIMIT_NOFILE (when rl is not
-// nil) to NofileFor(maxconn). With cfg.Apply false the keys are only read
-// and reported ("not applied"); RLIMIT_NOFILE, a process-local limit, is
-// still raised. Apply never fails: problems are Warnings on the results.
-func Apply(cfg config.Sysctl, maxconn int, st State, rl Rlimit) []control.SysctlResult {
-	var rs []control.SysctlResult
-	if cfg.Apply != nil && !*cfg.Apply {
-		rs = Inspect(Settings(cfg, maxconn), st)
+// Apply applies the table for o and raises RLIMIT_NOFILE (when rl is not
+// nil) to NofileFor(o.Maxconn). With o.ReadOnly the keys are only read and
+// reported. Apply never fails: problems are Warnings on the results.
+func Apply(o Options, st State, rl Rlimit) []Result {
+	var rs []Result
+	if o.ReadOnly {
+		rs = Inspect(Settings(o), st)
 	} else {
-		rs = ApplySettings(Settings(cfg, maxconn), st)
+		rs = ApplySettings(Settings(o), st)
 	}
 	if rl != nil {
-		rs = append(rs, RaiseNofile(NofileFor(maxconn), rl))
+		rs = append(rs, RaiseNofile(NofileFor(o.Maxconn), rl))
 	}
 	return rs
 }
 
 // Inspect reads every setting's key without writing and reports it as
 // unchanged with the warning "not applied (sysctl.apply is false)".
-func Inspect(settings []Setting, st State) []control.SysctlResult {
-	rs := make([]control.SysctlResult, 0, len(settings))
+func Inspect(settings []Setting, st State) []Result {
+	rs := make([]Result, 0, len(settings))
 	for _, s := range settings {
 		key, old, err := resolve(s, st)
-		r := control.SysctlResult{Key: key, Old: old, New: old, Warning: "not applied (sysctl.apply is false)"}
+		r := Result{Key: key, Old: old, New: old, Warning: "not applied (sysctl.apply is false)"}
 		if err != nil {
 			r.Warning = warnRead(key, err)
 		}
@@ -142,8 +71,8 @@ func Inspect(settings []Setting, st State) []control.SysctlResult {
 
 // ApplySettings applies each setting in order and returns one result per
 // setting, old -> new.
-func ApplySettings(settings []Setting, st State) []control.SysctlResult {
-	rs := make([]control.SysctlResult, 0, len(settings))
+func ApplySettings(settings []Setting, st State) []Result {
+	rs := make([]Result, 0, len(settings))
 	for _, s := range settings {
 		rs = append(rs, applyOne(s, st))
 	}
@@ -176,9 +105,9 @@ func warnRead(key string, err error) string {
 	return fmt.Sprintf("%s: cannot read, skipped: %v", key, err)
 }
 
-func applyOne(s Setting, st State) control.SysctlResult {
+func applyOne(s Setting, st State) Result {
 	key, old, err := resolve(s, st)
-	r := control.SysctlResult{Key: key, Old: old, New: old}
+	r := Result{Key: key, Old: old, New: old}
 	if err != nil {
 		r.Warning = warnRead(key, err)
 		return r
@@ -242,46 +171,4 @@ func decide(s Setting, old string) (string, error) {
 		return s.Value, nil
 	}
 	return "", fmt.Errorf("unknown mode %d", s.Mode)
-}
-
-// Format renders results as aligned "key  old -> new  (note)" lines, as
-// `lbd sysctl` prints them.
-func Format(rs []control.SysctlResult) string {
-	w := 0
-	for _, r := range rs {
-		w = max(w, len(r.Key))
-	}
-	var b strings.Builder
-	for _, r := range rs {
-		state := "unchanged"
-		if r.Changed {
-			state = "changed"
-		}
-		fmt.Fprintf(&b, "%-*s  %s -> %s  (%s)", w, r.Key, orDash(r.Old), orDash(r.New), state)
-		if r.Warning != "" {
-			b.WriteString("  warning: " + r.Warning)
-		}
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-// Log logs each result at Info (Warn when it has a warning) as
-// "sysctl key=... old=... new=... changed=...".
-func Log(l *slog.Logger, rs []control.SysctlResult) {
-	for _, r := range rs {
-		args := []any{"key", r.Key, "old", r.Old, "new", r.New, "changed", r.Changed}
-		if r.Warning != "" {
-			l.Warn("sysctl", append(args, "warning", r.Warning)...)
-			continue
-		}
-		l.Info("sysctl", args...)
-	}
 }

@@ -9,12 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/lbd-ha/lbd/internal/config"
-	"github.com/lbd-ha/lbd/internal/control"
 )
 
-func ptr(b bool) *bool { return &b }
+// lbdTable is the table lbd's shipped defaults select (what config.Load
+// resolves an empty sysctl section to), for maxconn.
+func lbdTable(maxconn int) Options {
+	return Options{NonlocalBind: true, Forward: true, FileMax: 100000, ConntrackMax: 131072, Maxconn: maxconn}
+}
 
 // lowHost is a host with every key below lbd's wants.
 func lowHost() map[string]string {
@@ -28,8 +29,8 @@ func lowHost() map[string]string {
 	}
 }
 
-func byKey(rs []control.SysctlResult) map[string]control.SysctlResult {
-	m := map[string]control.SysctlResult{}
+func byKey(rs []Result) map[string]Result {
+	m := map[string]Result{}
 	for _, r := range rs {
 		m[r.Key] = r
 	}
@@ -39,7 +40,7 @@ func byKey(rs []control.SysctlResult) map[string]control.SysctlResult {
 func TestApplyRaisesEverything(t *testing.T) {
 	f := NewFake(lowHost())
 	rl := &FakeRlimit{Cur: 1024, Max: 524288}
-	rs := Apply(config.Sysctl{}, 4096, f, rl)
+	rs := Apply(lbdTable(4096), f, rl)
 
 	want := `fs.file-max = 100000
 net.ipv4.ip_forward = 1
@@ -51,7 +52,7 @@ net.netfilter.nf_conntrack_max = 131072
 	if got := f.String(); got != want {
 		t.Errorf("state after Apply:\n%s\nwant:\n%s", got, want)
 	}
-	wantRes := []control.SysctlResult{
+	wantRes := []Result{
 		{Key: "net.ipv4.ip_nonlocal_bind", Old: "0", New: "1", Changed: true},
 		{Key: "net.ipv6.ip_nonlocal_bind", Old: "0", New: "1", Changed: true},
 		{Key: "net.ipv4.ip_forward", Old: "0", New: "1", Changed: true},
@@ -79,7 +80,7 @@ func TestApplyNeverLowers(t *testing.T) {
 	host["net.ipv4.ip_forward"] = "1"
 	f := NewFake(host)
 	rl := &FakeRlimit{Cur: 1 << 20, Max: 1 << 20}
-	rs := byKey(Apply(config.Sysctl{FileMax: 100000, ConntrackMax: 131072}, 4096, f, rl))
+	rs := byKey(Apply(lbdTable(4096), f, rl))
 
 	for _, k := range []string{"fs.file-max", "net.netfilter.nf_conntrack_max", "net.ipv4.ip_forward", NofileKey} {
 		r := rs[k]
@@ -102,7 +103,7 @@ func TestApplyNeverLowers(t *testing.T) {
 
 func TestApplyFileMaxFollowsMaxconn(t *testing.T) {
 	f := NewFake(lowHost())
-	rs := byKey(Apply(config.Sysctl{}, 200000, f, nil))
+	rs := byKey(Apply(lbdTable(200000), f, nil))
 	if got := rs["fs.file-max"].New; got != strconv.FormatUint(NofileFor(200000), 10) {
 		t.Errorf("fs.file-max -> %s, want %d (2*maxconn+slack)", got, NofileFor(200000))
 	}
@@ -116,7 +117,7 @@ func TestApplyConntrackFallbackAndMissing(t *testing.T) {
 	delete(old, "net.netfilter.nf_conntrack_max")
 	old["net.ipv4.netfilter.ip_conntrack_max"] = "1000"
 	f := NewFake(old)
-	rs := byKey(Apply(config.Sysctl{}, 0, f, nil))
+	rs := byKey(Apply(lbdTable(0), f, nil))
 	r, ok := rs["net.ipv4.netfilter.ip_conntrack_max"]
 	if !ok || !r.Changed || r.New != "131072" || r.Warning != "" {
 		t.Errorf("old-kernel fallback: %+v (present %v)", r, ok)
@@ -126,7 +127,7 @@ func TestApplyConntrackFallbackAndMissing(t *testing.T) {
 	delete(none, "net.netfilter.nf_conntrack_max")
 	delete(none, "net.ipv6.ip_nonlocal_bind")
 	f = NewFake(none)
-	rs = byKey(Apply(config.Sysctl{}, 0, f, nil))
+	rs = byKey(Apply(lbdTable(0), f, nil))
 	r = rs["net.netfilter.nf_conntrack_max"]
 	if r.Changed || !strings.Contains(r.Warning, "net.netfilter.nf_conntrack_max") || !strings.Contains(r.Warning, "not present") {
 		t.Errorf("missing conntrack: %+v, want a warning naming the key", r)
@@ -143,7 +144,7 @@ func TestApplyConntrackFallbackAndMissing(t *testing.T) {
 func TestApplyReadOnly(t *testing.T) {
 	f := NewFake(lowHost())
 	f.SetReadOnly("fs.file-max")
-	rs := byKey(Apply(config.Sysctl{}, 0, f, nil))
+	rs := byKey(Apply(lbdTable(0), f, nil))
 	r := rs["fs.file-max"]
 	if r.Changed || r.New != "50000" || !strings.Contains(r.Warning, "fs.file-max") || !strings.Contains(r.Warning, "cannot write") {
 		t.Errorf("read-only key: %+v", r)
@@ -156,7 +157,9 @@ func TestApplyReadOnly(t *testing.T) {
 func TestApplyDisabled(t *testing.T) {
 	f := NewFake(lowHost())
 	rl := &FakeRlimit{Cur: 1024, Max: 4096}
-	rs := Apply(config.Sysctl{Apply: ptr(false)}, 100, f, rl)
+	o := lbdTable(100)
+	o.ReadOnly = true
+	rs := Apply(o, f, rl)
 	if w := f.Writes(); len(w) != 0 {
 		t.Errorf("apply: false wrote %q", w)
 	}
@@ -175,7 +178,9 @@ func TestApplyDisabled(t *testing.T) {
 
 func TestApplyFlagsOff(t *testing.T) {
 	f := NewFake(lowHost())
-	rs := byKey(Apply(config.Sysctl{IPForward: ptr(false), IPNonlocalBind: ptr(false)}, 0, f, nil))
+	o := lbdTable(0)
+	o.Forward, o.NonlocalBind = false, false
+	rs := byKey(Apply(o, f, nil))
 	for _, k := range []string{"net.ipv4.ip_forward", "net.ipv4.ip_nonlocal_bind", "net.ipv6.ip_nonlocal_bind"} {
 		if _, ok := rs[k]; ok {
 			t.Errorf("%s reported although disabled", k)
@@ -320,7 +325,7 @@ func TestProcTempDir(t *testing.T) {
 		t.Errorf("Set created a missing key")
 	}
 
-	rs := byKey(Apply(config.Sysctl{}, 0, st, nil))
+	rs := byKey(Apply(lbdTable(0), st, nil))
 	for k, want := range map[string]string{
 		"net.ipv4.ip_nonlocal_bind":      "1",
 		"fs.file-max":                    "100000",
@@ -337,7 +342,7 @@ func TestProcTempDir(t *testing.T) {
 }
 
 func TestFormatAndLog(t *testing.T) {
-	rs := []control.SysctlResult{
+	rs := []Result{
 		{Key: "net.ipv4.ip_forward", Old: "0", New: "1", Changed: true},
 		{Key: "net.netfilter.nf_conntrack_max", Warning: "net.netfilter.nf_conntrack_max: not present"},
 	}
@@ -365,5 +370,14 @@ func TestFakeString(t *testing.T) {
 	}
 	if w := f.Writes(); len(w) != 1 || w[0] != "a.y = 3" {
 		t.Errorf("Writes = %q", w)
+	}
+}
+
+func TestSettingsZeroOptions(t *testing.T) {
+	// The zero Options: no flags, no conntrack row, fs.file-max only as
+	// high as the descriptors of NofileFor(0).
+	s := Settings(Options{})
+	if len(s) != 1 || s[0].Key != "fs.file-max" || s[0].Value != strconv.FormatUint(NofileFor(0), 10) {
+		t.Errorf("Settings(Options{}) = %+v, want the fs.file-max floor only", s)
 	}
 }

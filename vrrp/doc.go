@@ -10,9 +10,13 @@
 //     an Event and returns Actions as data plus its next timer deadline;
 //   - the transport (Conn), raw IP protocol 112 sockets behind a small
 //     interface (Dial opens a real one);
-//   - the driver (Node), which runs one instance: it reads adverts, feeds the
-//     Machine, executes its Actions through vip.Manager and vip.Announcer,
-//     runs notify commands and keeps the counters shown by lbctl.
+//   - the driver (Node), which runs one instance from an InstanceConfig: it
+//     reads adverts, feeds the Machine, executes its Actions through
+//     vip.Manager and vip.Announcer, runs notify commands (notify.go) and the
+//     GARP schedule (garp.go), and keeps the counters of its Status.
+//
+// InstanceConfig is trusted: lbd's config loader fills the defaults and
+// checks the ranges; the package imports nothing of lbd's internals.
 //
 // # Privileges
 //

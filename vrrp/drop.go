@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Drop reasons: the keys of control.VRRPStatus.Drops.
+// Drop reasons: the keys of Status.Drops.
 const (
 	DropTruncated = "truncated" // shorter than its header and address count say
 	DropVersion   = "version"   // not the configured VRRP version

@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,7 +110,7 @@ func TestNetnsKeepalivedInterop(t *testing.T) {
 			if tt.unicast {
 				lbdAddr, kaAddr := l.Node("lbd").Addr.Addr(), kaNode.Addr.Addr()
 				extra += fmt.Sprintf("  unicast_src_ip %s\n  unicast_peer {\n    %s\n  }\n", kaAddr, lbdAddr)
-				cfg.UnicastSrc, cfg.UnicastPeers = lbdAddr.String(), []string{kaAddr.String()}
+				cfg.UnicastSrc, cfg.UnicastPeers = lbdAddr, []netip.Addr{kaAddr}
 			}
 
 			// lbd higher (150), keepalived lower (100).

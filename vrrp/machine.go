@@ -25,7 +25,13 @@ type MachineConfig struct {
 	LocalAddr netip.Addr
 }
 
-// Validate checks the ranges the machine relies on.
+// MaxPreemptDelay bounds MachineConfig.PreemptDelay (keepalived's
+// preempt_delay range).
+const MaxPreemptDelay = 1000 * time.Second
+
+// Validate checks the ranges the machine relies on. lbd's config loader
+// reports the same ranges with file and line; NewMachine refuses a config
+// outside them rather than run a machine whose timers make no sense.
 func (c MachineConfig) Validate() error {
 	switch c.Version {
 	case 2:
@@ -42,7 +48,7 @@ func (c MachineConfig) Validate() error {
 	if c.Priority < 1 || c.Priority > 255 {
 		return fmt.Errorf("priority %d: want 1..255", c.Priority)
 	}
-	if c.PreemptDelay < 0 || c.PreemptDelay > 1000*time.Second {
+	if c.PreemptDelay < 0 || c.PreemptDelay > MaxPreemptDelay {
 		return fmt.Errorf("preempt delay %v: want 0..1000s", c.PreemptDelay)
 	}
 	if !c.LocalAddr.IsValid() {

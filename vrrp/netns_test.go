@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lbd-ha/lbd/internal/config"
 	"github.com/lbd-ha/lbd/internal/lab"
 	"github.com/lbd-ha/lbd/vip"
 	"github.com/vishvananda/netlink"
@@ -70,25 +69,24 @@ type labVRRP struct {
 	err    error
 }
 
-func labInstance(prio int, interval time.Duration) config.VRRPInstance {
-	return config.VRRPInstance{
-		Name: "VI_1", Interface: "lab0", VRID: 51, Priority: prio, AdvertInterval: interval,
-		VIPs: []config.VIP{{Address: labVIP.String()}},
-		GARP: config.GARP{MasterRepeat: 1, MasterDelay: durp(0)},
+func labInstance(prio int, interval time.Duration) InstanceConfig {
+	return InstanceConfig{
+		Name: "VI_1", Interface: "lab0", VRID: 51, Version: 3, Priority: prio, Interval: interval, Preempt: true,
+		VIPs: vips("lab0", labVIP.String()),
+		GARP: GARPSchedule{Repeat: 1},
 	}
 }
 
-func startLab(t *testing.T, ln *lab.Node, cfg config.VRRPInstance) *labVRRP {
+func startLab(t *testing.T, ln *lab.Node, cfg InstanceConfig) *labVRRP {
 	t.Helper()
 	var c *IPConn
 	if err := ln.Do(func() error {
 		var err error
 		var exclude []netip.Addr
 		for _, v := range cfg.VIPs {
-			p, _ := parseVIP(v.Address)
-			exclude = append(exclude, p.Addr())
+			exclude = append(exclude, v.Prefix.Addr())
 		}
-		c, err = Dial(DialConfig{Interface: ln.IfName, Exclude: exclude, Unicast: len(cfg.UnicastPeers) > 0, VRID: uint8(cfg.VRID), IPv6: strings.Contains(cfg.VIPs[0].Address, ":")})
+		c, err = Dial(DialConfig{Interface: ln.IfName, Exclude: exclude, Unicast: len(cfg.UnicastPeers) > 0, VRID: cfg.VRID, IPv6: cfg.VIPs[0].Prefix.Addr().Is6()})
 		return err
 	}); err != nil {
 		t.Fatalf("dial in %s: %v", ln.Name, err)
@@ -108,8 +106,7 @@ func startLab(t *testing.T, ln *lab.Node, cfg config.VRRPInstance) *labVRRP {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	first, _ := parseVIP(cfg.VIPs[0].Address)
-	lv := &labVRRP{Node: n, ln: ln, conn: cc, vip: first.Addr(), cancel: cancel, done: make(chan error, 1)}
+	lv := &labVRRP{Node: n, ln: ln, conn: cc, vip: cfg.VIPs[0].Prefix.Addr(), cancel: cancel, done: make(chan error, 1)}
 	go func() { lv.done <- n.Run(ctx) }()
 	t.Cleanup(func() { lv.stop() })
 	return lv
@@ -257,9 +254,9 @@ func TestNetnsNoPreemptAndUnicast(t *testing.T) {
 	l := lab.New(t, lab.Config{Nodes: []string{"a", "b"}})
 	interval := 100 * time.Millisecond
 	ca, cb := labInstance(150, interval), labInstance(100, interval)
-	ca.Preempt = boolp(false)
-	ca.UnicastPeers = []string{l.Node("b").Addr.Addr().String()}
-	cb.UnicastPeers = []string{l.Node("a").Addr.Addr().String()}
+	ca.Preempt = false
+	ca.UnicastPeers = []netip.Addr{l.Node("b").Addr.Addr()}
+	cb.UnicastPeers = []netip.Addr{l.Node("a").Addr.Addr()}
 	b := startLab(t, l.Node("b"), cb)
 	waitState(t, b, Master, 5*time.Second)
 	a := startLab(t, l.Node("a"), ca)
@@ -281,9 +278,9 @@ func TestNetnsNoPreemptAndUnicast(t *testing.T) {
 func TestNetnsActiveActive(t *testing.T) {
 	l := lab.New(t, lab.Config{Nodes: []string{"a", "b"}})
 	interval := 100 * time.Millisecond
-	inst := func(name string, vrid, prio int, addr string) config.VRRPInstance {
+	inst := func(name string, vrid uint8, prio int, addr string) InstanceConfig {
 		c := labInstance(prio, interval)
-		c.Name, c.VRID, c.VIPs = name, vrid, []config.VIP{{Address: addr}}
+		c.Name, c.VRID, c.VIPs = name, vrid, vips("lab0", addr)
 		return c
 	}
 	a1 := startLab(t, l.Node("a"), inst("VI_1", 51, 150, "192.0.2.100/24"))
@@ -339,9 +336,9 @@ func TestNetnsIPv6(t *testing.T) {
 		}
 	}
 	interval := 100 * time.Millisecond
-	inst := func(prio int) config.VRRPInstance {
+	inst := func(prio int) InstanceConfig {
 		c := labInstance(prio, interval)
-		c.VIPs = []config.VIP{{Address: "2001:db8::100/64"}}
+		c.VIPs = vips("lab0", "2001:db8::100/64")
 		return c
 	}
 	a := startLab(t, l.Node("a"), inst(150))

@@ -9,19 +9,32 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/lbd-ha/lbd/internal/config"
 	"github.com/lbd-ha/lbd/vip"
 )
 
-func durp(d time.Duration) *time.Duration { return &d }
-func boolp(b bool) *bool                  { return &b }
+// vips are addresses on ifname.
+func vips(ifname string, addrs ...string) []vip.Address {
+	var out []vip.Address
+	for _, a := range addrs {
+		out = append(out, vip.Address{Prefix: netip.MustParsePrefix(a), Interface: ifname})
+	}
+	return out
+}
 
-func testInstance(prio int) config.VRRPInstance {
-	return config.VRRPInstance{
-		Name: "VI_1", Interface: "eth0", VRID: 51, Priority: prio, AdvertInterval: time.Second,
-		VIPs:   []config.VIP{{Address: "10.9.0.100/24"}},
-		Notify: config.Notify{Master: "/bin/notify master", Backup: "/bin/notify backup", Fault: "/bin/notify fault", Stop: "/bin/notify stop"},
-		GARP:   config.GARP{MasterRepeat: 2, MasterDelay: durp(5 * time.Second)},
+func addrs(ss ...string) []netip.Addr {
+	var out []netip.Addr
+	for _, s := range ss {
+		out = append(out, netip.MustParseAddr(s))
+	}
+	return out
+}
+
+func testInstance(prio int) InstanceConfig {
+	return InstanceConfig{
+		Name: "VI_1", Interface: "eth0", VRID: 51, Version: 3, Priority: prio, Interval: time.Second, Preempt: true,
+		VIPs:   vips("eth0", "10.9.0.100/24"),
+		Notify: NotifyCommands{Master: "/bin/notify master", Backup: "/bin/notify backup", Fault: "/bin/notify fault", Stop: "/bin/notify stop"},
+		GARP:   GARPSchedule{Repeat: 2, Delay: 5 * time.Second},
 	}
 }
 
@@ -37,7 +50,7 @@ type testNode struct {
 	once   sync.Once
 }
 
-func startNode(t *testing.T, cfg config.VRRPInstance, conn *fakeConn, present ...vip.Address) *testNode {
+func startNode(t *testing.T, cfg InstanceConfig, conn *fakeConn, present ...vip.Address) *testNode {
 	t.Helper()
 	tn := &testNode{conn: conn, vips: newFakeVIPs(present...), ann: &fakeAnnouncer{}, notes: &notifyLog{}, done: make(chan error, 1)}
 	n, err := NewNode(cfg, Deps{Conn: conn, VIPs: tn.vips, Announcer: tn.ann, RunNotify: tn.notes.run})
@@ -150,7 +163,7 @@ func TestNodeReceive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		conn := newFakeConn(nil, "10.9.0.1")
 		cfg := testInstance(100)
-		cfg.GARP.MasterRefresh = 30 * time.Second
+		cfg.GARP.Refresh = 30 * time.Second
 		n := startNode(t, cfg, conn)
 		peer := RecvInfo{Src: netip.MustParseAddr("10.9.0.2"), Dst: Group4, TTL: 255}
 		// Drops by reason.
@@ -220,7 +233,7 @@ func TestNodeReceive(t *testing.T) {
 func TestNodeGARPRefresh(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testInstance(255)
-		cfg.GARP = config.GARP{MasterRepeat: 3, MasterDelay: durp(0), MasterRefresh: 10 * time.Second}
+		cfg.GARP = GARPSchedule{Repeat: 3, Refresh: 10 * time.Second}
 		n := startNode(t, cfg, newFakeConn(nil, "10.9.0.1"))
 		if n.State() != Master {
 			t.Fatalf("owner not master at start: %v", n.State())
@@ -238,10 +251,10 @@ func TestNodeGARPRefresh(t *testing.T) {
 func TestNodeTrackAndHandover(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testInstance(100)
-		cfg.Track = config.Track{
-			Interfaces: []config.TrackItem{{Name: "eth1", Weight: 0}},
-			Backends:   []config.TrackItem{{Name: "app", Weight: -30}},
-			Frontends:  []config.TrackItem{{Name: "web", Weight: 10}},
+		cfg.Tracks = []Track{
+			{Kind: "interface", Name: "eth1", Weight: 0},
+			{Kind: "backend", Name: "app", Weight: -30},
+			{Kind: "frontend", Name: "web", Weight: 10},
 		}
 		conn := newFakeConn(nil, "10.9.0.1")
 		n := startNode(t, cfg, conn)
@@ -312,11 +325,11 @@ func TestNodeTrackAndHandover(t *testing.T) {
 // handover in Skew_Time, crash takeover in Master_Down_Interval, preemption.
 // electedPair starts A (150) and B (100) at 100 ms adverts on a fake LAN
 // and waits for A to be master; call it inside a synctest bubble.
-func electedPair(t *testing.T) (*hub, *testNode, *testNode, config.VRRPInstance) {
+func electedPair(t *testing.T) (*hub, *testNode, *testNode, InstanceConfig) {
 	t.Helper()
 	lan := &hub{}
 	cfgA, cfgB := testInstance(150), testInstance(100)
-	cfgA.AdvertInterval, cfgB.AdvertInterval = 100*time.Millisecond, 100*time.Millisecond
+	cfgA.Interval, cfgB.Interval = 100*time.Millisecond, 100*time.Millisecond
 	a := startNode(t, cfgA, newFakeConn(lan, "10.9.0.1"))
 	b := startNode(t, cfgB, newFakeConn(lan, "10.9.0.2"))
 	time.Sleep(5 * time.Second)
@@ -374,7 +387,7 @@ func TestNodeNoPreempt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lan := &hub{}
 		cfgA, cfgB := testInstance(150), testInstance(100)
-		cfgA.Preempt = boolp(false)
+		cfgA.Preempt = false
 		b := startNode(t, cfgB, newFakeConn(lan, "10.9.0.2"))
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
@@ -393,11 +406,11 @@ func TestNodeUnicastAndV2(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lan := &hub{}
 		cfgA, cfgB := testInstance(150), testInstance(100)
-		for _, c := range []*config.VRRPInstance{&cfgA, &cfgB} {
+		for _, c := range []*InstanceConfig{&cfgA, &cfgB} {
 			c.Version, c.AuthPass = 2, "secret12"
 		}
-		cfgA.UnicastSrc, cfgA.UnicastPeers = "10.9.0.1", []string{"10.9.0.2"}
-		cfgB.UnicastSrc, cfgB.UnicastPeers = "10.9.0.2", []string{"10.9.0.1"}
+		cfgA.UnicastSrc, cfgA.UnicastPeers = netip.MustParseAddr("10.9.0.1"), addrs("10.9.0.2")
+		cfgB.UnicastSrc, cfgB.UnicastPeers = netip.MustParseAddr("10.9.0.2"), addrs("10.9.0.1")
 		connA, connB := newFakeConn(lan, "10.9.0.1"), newFakeConn(lan, "10.9.0.2")
 		a := startNode(t, cfgA, connA)
 		b := startNode(t, cfgB, connB)
@@ -418,31 +431,21 @@ func TestNodeUnicastAndV2(t *testing.T) {
 	})
 }
 
+// NewNode trusts its InstanceConfig (config.Load checks the ranges with
+// file:line) but refuses what would break the Node or its Machine.
 func TestNewNodeRejects(t *testing.T) {
-	bad := map[string]func(*config.VRRPInstance){
-		"vrid 0":           func(c *config.VRRPInstance) { c.VRID = 0 },
-		"no vips":          func(c *config.VRRPInstance) { c.VIPs = nil },
-		"bad vip":          func(c *config.VRRPInstance) { c.VIPs = []config.VIP{{Address: "10.9.0.300"}} },
-		"mixed families":   func(c *config.VRRPInstance) { c.VIPs = append(c.VIPs, config.VIP{Address: "2001:db8::1"}) },
-		"v3 auth":          func(c *config.VRRPInstance) { c.AuthPass = "x" },
-		"long pass":        func(c *config.VRRPInstance) { c.Version, c.AuthPass = 2, "123456789" },
-		"v2 100ms":         func(c *config.VRRPInstance) { c.Version, c.AdvertInterval = 2, 100*time.Millisecond },
-		"v3 5ms":           func(c *config.VRRPInstance) { c.AdvertInterval = 5 * time.Millisecond },
-		"priority 300":     func(c *config.VRRPInstance) { c.Priority = 300 },
-		"weight 300":       func(c *config.VRRPInstance) { c.Track.Backends = []config.TrackItem{{Name: "x", Weight: 300}} },
-		"bad peer":         func(c *config.VRRPInstance) { c.UnicastPeers = []string{"nope"} },
-		"v6 peer":          func(c *config.VRRPInstance) { c.UnicastPeers = []string{"2001:db8::2"} },
-		"no interface":     func(c *config.VRRPInstance) { c.Interface = "" },
-		"v2 ipv6":          func(c *config.VRRPInstance) { c.Version, c.VIPs = 2, []config.VIP{{Address: "2001:db8::1"}} },
-		"negative garp":    func(c *config.VRRPInstance) { c.GARP.MasterRepeat = -1 },
-		"preempt delay 1h": func(c *config.VRRPInstance) { c.PreemptDelay = time.Hour },
+	bad := map[string]func(*InstanceConfig){
+		"no vips":          func(c *InstanceConfig) { c.VIPs = nil },
+		"v2 100ms":         func(c *InstanceConfig) { c.Version, c.Interval = 2, 100*time.Millisecond },
+		"v3 5ms":           func(c *InstanceConfig) { c.Interval = 5 * time.Millisecond },
+		"version 4":        func(c *InstanceConfig) { c.Version = 4 },
+		"priority 300":     func(c *InstanceConfig) { c.Priority = 300 },
+		"priority 0":       func(c *InstanceConfig) { c.Priority = 0 },
+		"preempt delay 1h": func(c *InstanceConfig) { c.PreemptDelay = time.Hour },
 	}
 	for name, mut := range bad {
 		cfg := testInstance(100)
 		mut(&cfg)
-		if err := ValidateInstance(cfg); err == nil {
-			t.Errorf("%s: accepted", name)
-		}
 		if _, err := NewNode(cfg, Deps{Conn: newFakeConn(nil, "10.9.0.1"), VIPs: newFakeVIPs()}); err == nil {
 			t.Errorf("%s: NewNode accepted", name)
 		}
@@ -450,13 +453,17 @@ func TestNewNodeRejects(t *testing.T) {
 	if _, err := NewNode(testInstance(100), Deps{Conn: newFakeConn(nil, "10.9.0.1")}); err == nil {
 		t.Error("NewNode without a vip.Manager")
 	}
-	minimal := config.VRRPInstance{Name: "x", Interface: "eth0", VRID: 1, VIPs: []config.VIP{{Address: "2001:db8::1"}}}
-	n, err := NewNode(minimal, Deps{Conn: newFakeConn(nil, "fe80::1"), VIPs: newFakeVIPs()})
+	v6 := InstanceConfig{Name: "x", Interface: "eth0", VRID: 1, Version: 3, Priority: 100, Interval: time.Second,
+		VIPs: vips("eth0", "2001:db8::1/128")}
+	n, err := NewNode(v6, Deps{Conn: newFakeConn(nil, "fe80::1"), VIPs: newFakeVIPs()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := n.Status(); st.Version != 3 || st.BasePriority != 100 || st.AdvertInterval != time.Second || st.VIPs[0] != "2001:db8::1/128" || st.State != "INIT" {
-		t.Errorf("defaults: %+v", st)
+	if st := n.Status(); st.Version != 3 || st.BasePriority != 100 || st.AdvertInterval != time.Second || st.VIPs[0] != "2001:db8::1/128" || st.State != "INIT" || st.VRID != 1 {
+		t.Errorf("status: %+v", st)
+	}
+	if d := n.dsts; len(d) != 1 || d[0] != Group6 {
+		t.Errorf("IPv6 instance sends to %v, want %v", d, Group6)
 	}
 }
 

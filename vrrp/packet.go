@@ -30,6 +30,11 @@ const (
 	// (8 bits of seconds).
 	MinIntervalV2 = time.Second
 	MaxIntervalV2 = 255 * time.Second
+	// MaxAddrs is the most addresses one advert carries (an 8-bit count).
+	MaxAddrs = 255
+	// MaxAuthPass is the longest VRRPv2 simple password (the 8 bytes of
+	// authentication data).
+	MaxAuthPass = authDataLen
 
 	headerLen   = 8
 	authDataLen = 8
@@ -134,8 +139,8 @@ func (p *Packet) Marshal(src, dst netip.Addr, mode ChecksumMode) ([]byte, error)
 	if v6 {
 		alen = 16
 	}
-	if len(p.Addrs) > 255 {
-		return nil, fmt.Errorf("marshal vrrp: %d addresses, at most 255", len(p.Addrs))
+	if len(p.Addrs) > MaxAddrs {
+		return nil, fmt.Errorf("marshal vrrp: %d addresses, at most %d", len(p.Addrs), MaxAddrs)
 	}
 	for _, a := range p.Addrs {
 		if a.Is4() == v6 || a.Is4In6() {

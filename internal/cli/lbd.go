@@ -72,11 +72,11 @@ health checks, and the sysctl tuning both need. lbctl is its console.`,
 			if err != nil {
 				return err
 			}
-			if !config.True(cfg.Sysctl.Apply) {
+			o := daemon.SysctlOptions(cfg)
+			if o.ReadOnly {
 				fmt.Fprintln(cmd.OutOrStdout(), "sysctl.apply is false: nothing written")
-				return nil
 			}
-			rs := sysctl.Apply(cfg.Sysctl, cfg.Global.Maxconn, sysctl.NewState(), sysctl.ProcessRlimit{})
+			rs := sysctl.Apply(o, sysctl.NewState(), sysctl.ProcessRlimit{})
 			fmt.Fprint(cmd.OutOrStdout(), sysctl.Format(rs))
 			return nil
 		},

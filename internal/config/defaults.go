@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"time"
+
+	"github.com/lbd-ha/lbd/checks"
 )
 
 // Built-in defaults. They follow HAProxy where its users would expect it
@@ -19,9 +21,9 @@ const (
 	DefaultServer         = 50 * time.Second
 	DefaultHTTPRequest    = 10 * time.Second
 	DefaultBalance        = "roundrobin"
-	DefaultInter          = 2 * time.Second
-	DefaultRise           = 2
-	DefaultFall           = 3
+	DefaultInter          = checks.DefaultInter // one owner: the checks' zero Params mean the same
+	DefaultRise           = checks.DefaultRise
+	DefaultFall           = checks.DefaultFall
 	DefaultWeight         = 1
 	DefaultCookieMode     = "insert"
 	DefaultStatsURI       = "/lbd?stats"

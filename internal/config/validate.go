@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lbd-ha/lbd/vrrp"
 )
 
 // checker collects problems with their file and line.
@@ -373,39 +375,7 @@ func (c *checker) checkBackend(b *Backend) {
 		}
 	}
 	if hc := b.HealthCheck; hc != nil {
-		switch hc.Type {
-		case "tcp":
-		case "http":
-			if !strings.HasPrefix(hc.URI, "/") {
-				c.add(p+".health_check.uri", "must start with /")
-			}
-			if hc.Version != "HTTP/1.0" && hc.Version != "HTTP/1.1" {
-				c.add(p+".health_check.version", "must be HTTP/1.0 or HTTP/1.1")
-			}
-			if e := hc.Expect; e != nil {
-				n := 0
-				if e.Status != 0 {
-					n++
-					if e.Status < 100 || e.Status > 599 {
-						c.add(p+".health_check.expect.status", "must be 100..599")
-					}
-				}
-				if e.RStatus != "" {
-					n++
-					if _, err := regexp.Compile(e.RStatus); err != nil {
-						c.add(p+".health_check.expect.rstatus", "invalid regular expression: %v", err)
-					}
-				}
-				if e.String != "" {
-					n++
-				}
-				if n != 1 {
-					c.add(p+".health_check.expect", "set exactly one of status, rstatus, string")
-				}
-			}
-		default:
-			c.add(p+".health_check.type", "must be tcp or http")
-		}
+		c.checkHealthCheck(p+".health_check", hc)
 	}
 	seen := map[string]string{}
 	cookies := map[string]string{}
@@ -462,9 +432,12 @@ func (c *checker) checkVRRP(cfg *Config, backends map[string]*Backend) {
 		if in.Priority < 1 || in.Priority > 255 {
 			c.add(p+".priority", "must be 1..255")
 		}
+		if in.PreemptDelay > vrrp.MaxPreemptDelay {
+			c.add(p+".preempt_delay", "must be 0s..1000s")
+		}
 		switch in.Version {
 		case 3:
-			if in.AdvertInterval < 10*time.Millisecond || in.AdvertInterval > 40950*time.Millisecond {
+			if in.AdvertInterval < vrrp.MinIntervalV3 || in.AdvertInterval > vrrp.MaxIntervalV3 {
 				c.add(p+".advert_interval", "VRRPv3 interval must be 10ms..40.95s")
 			} else if in.AdvertInterval%(10*time.Millisecond) != 0 {
 				c.add(p+".advert_interval", "VRRPv3 interval is in centiseconds: use a multiple of 10ms")
@@ -473,11 +446,11 @@ func (c *checker) checkVRRP(cfg *Config, backends map[string]*Backend) {
 				c.add(p+".auth_pass", "VRRPv3 has no authentication (RFC 5798); use version: 2 or remove auth_pass")
 			}
 		case 2:
-			if in.AdvertInterval < time.Second || in.AdvertInterval > 255*time.Second || in.AdvertInterval%time.Second != 0 {
+			if in.AdvertInterval < vrrp.MinIntervalV2 || in.AdvertInterval > vrrp.MaxIntervalV2 || in.AdvertInterval%time.Second != 0 {
 				c.add(p+".advert_interval", "VRRPv2 interval must be whole seconds 1s..255s")
 			}
-			if len(in.AuthPass) > 8 {
-				c.add(p+".auth_pass", "at most 8 bytes (keepalived truncates longer ones; lbd refuses)")
+			if len(in.AuthPass) > vrrp.MaxAuthPass {
+				c.add(p+".auth_pass", "at most %d bytes (keepalived truncates longer ones; lbd refuses)", vrrp.MaxAuthPass)
 			}
 		default:
 			c.add(p+".version", "must be 2 or 3")
@@ -502,17 +475,23 @@ func (c *checker) checkVRRP(cfg *Config, backends map[string]*Backend) {
 				c.add(path, "address family IPv%d differs from IPv%d at %s: one instance carries one family", f, fam, famPath)
 			}
 		}
-		if len(in.VIPs) == 0 {
+		switch {
+		case len(in.VIPs) == 0:
 			c.add(p+".vips", "instance %q has no VIPs", in.Name)
+		case len(in.VIPs) > vrrp.MaxAddrs:
+			c.add(p+".vips", "%d VIPs: an advert carries at most %d", len(in.VIPs), vrrp.MaxAddrs)
 		}
 		for j, v := range in.VIPs {
 			vp := fmt.Sprintf("%s.vips[%d].address", p, j)
-			a, err := parseNet(v.Address)
+			a, err := ParseVIP(v.Address)
 			if err != nil {
 				c.add(vp, "invalid VIP %q: want an address with optional /prefix", v.Address)
 				continue
 			}
 			checkFam(vp, a.Addr())
+			if a.Addr().Is6() && in.Version == 2 {
+				c.add(vp, "IPv6 VIPs need version: 3 (VRRPv2 is IPv4 only)")
+			}
 			if v.Label != "" && (len(v.Label) > 15 || a.Addr().Is6()) {
 				c.add(fmt.Sprintf("%s.vips[%d].label", p, j), "labels are IPv4 only and at most 15 characters")
 			}
@@ -561,8 +540,12 @@ func (c *checker) checkVRRP(cfg *Config, backends map[string]*Backend) {
 	}
 }
 
+// maxTrackWeight bounds a tracked object's weight, as keepalived's
+// track_interface and track_script do.
+const maxTrackWeight = 253
+
 func (c *checker) checkWeight(path string, w int) {
-	if w < -254 || w > 254 {
-		c.add(path, "must be -254..254 (0 puts the instance in FAULT)")
+	if w < -maxTrackWeight || w > maxTrackWeight {
+		c.add(path, "must be -%d..%d (0 puts the instance in FAULT)", maxTrackWeight, maxTrackWeight)
 	}
 }

@@ -1,6 +1,11 @@
 package config
 
-import "time"
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
 
 // VRRP holds the VRRP instances of this node (keepalived's vrrp_instance).
 type VRRP struct {
@@ -86,4 +91,30 @@ type GARP struct {
 	MasterRefresh time.Duration `mapstructure:"master_refresh" yaml:"master_refresh,omitempty"`
 	// Reply also sends the ARP reply form of the announcement.
 	Reply bool `mapstructure:"reply" yaml:"reply,omitempty"`
+}
+
+// ParseVIP parses a VIP address: "10.10.0.100/24", or a bare address as a
+// /32 or /128. The address is kept as written (not masked); an
+// IPv4-mapped IPv6 address is taken as the IPv4 address it maps. Validation
+// and the daemon's mapping both use it, so they never disagree.
+func ParseVIP(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return p, err
+	}
+	if a := p.Addr(); a.Is4In6() {
+		if p.Bits() < 96 {
+			return netip.Prefix{}, fmt.Errorf("IPv4-mapped prefix /%d is shorter than /96", p.Bits())
+		}
+		return netip.PrefixFrom(a.Unmap(), p.Bits()-96), nil
+	}
+	return p, nil
 }

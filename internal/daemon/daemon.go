@@ -99,17 +99,12 @@ func (d *Daemon) socketPath() string {
 }
 
 // ApplySysctl applies the config's sysctl table and RLIMIT_NOFILE and
-// returns what it found and changed. Problems are warnings in the results.
-func (d *Daemon) ApplySysctl() []control.SysctlResult {
-	cfg := d.Config()
-	var rs []control.SysctlResult
-	if config.True(cfg.Sysctl.Apply) {
-		rs = sysctl.Apply(cfg.Sysctl, cfg.Global.Maxconn, d.opts.Sysctl, d.opts.Rlimit)
-	} else {
-		rs = []control.SysctlResult{sysctl.RaiseNofile(sysctl.NofileFor(cfg.Global.Maxconn), d.opts.Rlimit)}
-	}
+// returns what it found and changed (with sysctl.apply: false it only reads
+// and reports the keys). Problems are warnings in the results.
+func (d *Daemon) ApplySysctl() []sysctl.Result {
+	rs := sysctl.Apply(SysctlOptions(d.Config()), d.opts.Sysctl, d.opts.Rlimit)
 	d.mu.Lock()
-	d.sysctls = rs
+	d.sysctls = sysctlStatus(rs)
 	d.mu.Unlock()
 	return rs
 }

@@ -88,7 +88,7 @@ func (d *Daemon) start(ctx context.Context, cfg *config.Config, inherit func(str
 		return rt, fmt.Errorf("building proxy: %w", err)
 	}
 	rt.checks = checks.New(checks.Options{Logger: d.log, OnChange: rt.onServerChange, Now: d.opts.Now})
-	if err := rt.checks.Apply(cfg); err != nil {
+	if err := rt.checks.Apply(checksConfig(cfg)); err != nil {
 		return rt, fmt.Errorf("starting health checks: %w", err)
 	}
 	rt.pushServerStates()
@@ -166,7 +166,7 @@ func (rt *runtime) listeners() map[string]syscall.Conn {
 }
 
 func (rt *runtime) startNode(ctx context.Context, in config.VRRPInstance, resume string) (*vrrpNode, error) {
-	node, err := vrrp.NewNode(in, vrrp.Deps{
+	node, err := vrrp.NewNode(vrrpInstance(in), vrrp.Deps{
 		VIPs:      vip.NewNetlink(),
 		Announcer: vip.NewAnnouncer(in.GARP.Reply, false),
 		Logger:    rt.d.log.With("vrrp", in.Name),
@@ -316,7 +316,7 @@ func (rt *runtime) reload(ctx context.Context, cfg *config.Config) error {
 		lg.Close()
 		return fmt.Errorf("proxy: %w", err)
 	}
-	if err := rt.checks.Apply(cfg); err != nil {
+	if err := rt.checks.Apply(checksConfig(cfg)); err != nil {
 		lg.Close()
 		return fmt.Errorf("health checks: %w", err)
 	}
@@ -396,12 +396,12 @@ func (rt *runtime) fill(st *control.Status) {
 		b := &st.Backends[bi]
 		for si := range b.Servers {
 			if info, ok := rt.checks.Info(b.Name, b.Servers[si].Name); ok {
-				info.Fill(&b.Servers[si])
+				fillServerStatus(&b.Servers[si], info)
 			}
 		}
 	}
 	for _, vn := range rt.nodes {
-		st.VRRP = append(st.VRRP, vn.node.Status())
+		st.VRRP = append(st.VRRP, vrrpStatus(vn.node.Status()))
 	}
 }
 

@@ -107,6 +107,8 @@ func TestNetnsBinaryUpgradeKeepsVIP(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	res, err := ca.Upgrade(ctx)
 	if err != nil || !res.OK {
+		close(stop)
+		<-watched
 		t.Fatalf("upgrade: %+v %v\n%s", res, err, a.Output())
 	}
 	time.Sleep(time.Second) // three Master_Down_Intervals of B
