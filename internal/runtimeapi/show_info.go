@@ -1,0 +1,84 @@
+package runtimeapi
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/lbd-ha/lbd/internal/control"
+)
+
+// cmdShowInfo prints "Name: value" lines with the keys and order HAProxy
+// uses (the subset lbd has values for); hatop, Ansible and exporters read
+// them by name.
+func cmdShowInfo(s *session, _ []string) string {
+	st := s.b.Status()
+	var cur int64
+	var cum, req uint64
+	for _, f := range st.Frontends {
+		cur += f.Sessions
+		cum += f.Total
+		req += f.Requests
+	}
+	up := time.Duration(st.UptimeSec * float64(time.Second))
+	sec := int64(up / time.Second)
+	maxconn := s.b.Maxconn()
+	nofile := 0
+	if n, err := openFilesLimit(); err == nil {
+		nofile = n
+	}
+	node := st.Node
+	if node == "" {
+		node, _ = os.Hostname()
+	}
+	version := st.Version
+	kv := [][2]string{
+		{"Name", "lbd"},
+		{"Version", version},
+		{"Release_date", ""},
+		{"Nbthread", fmt.Sprint(runtime.GOMAXPROCS(0))},
+		{"Nbproc", "1"},
+		{"Process_num", "1"},
+		{"Pid", fmt.Sprint(st.PID)},
+		{"Uptime", fmt.Sprintf("%dd %dh%02dm%02ds", sec/86400, sec/3600%24, sec/60%60, sec%60)},
+		{"Uptime_sec", fmt.Sprint(sec)},
+		{"Memmax_MB", "0"},
+		{"Ulimit-n", fmt.Sprint(nofile)},
+		{"Maxsock", fmt.Sprint(nofile)},
+		{"Maxconn", fmt.Sprint(maxconn)},
+		{"Hard_maxconn", fmt.Sprint(maxconn)},
+		{"CurrConns", fmt.Sprint(cur)},
+		{"CumConns", fmt.Sprint(cum)},
+		{"CumReq", fmt.Sprint(req)},
+		{"Maxpipes", "0"},
+		{"PipesUsed", "0"},
+		{"PipesFree", "0"},
+		{"Tasks", fmt.Sprint(runtime.NumGoroutine())},
+		{"Run_queue", "0"},
+		{"Idle_pct", "100"},
+		{"node", oneLine(node)},
+		{"Stopping", "0"},
+		{"Jobs", fmt.Sprint(cur)},
+		{"Listeners", fmt.Sprint(listeners(st.Frontends))},
+		{"DroppedLogs", "0"},
+		{"Start_time_sec", fmt.Sprint(st.StartedAt.Unix())},
+	}
+	var b strings.Builder
+	for _, p := range kv {
+		b.WriteString(p[0])
+		b.WriteString(": ")
+		b.WriteString(oneLine(p[1]))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func listeners(fs []control.FrontendStatus) int {
+	n := 0
+	for _, f := range fs {
+		n += len(f.Binds)
+	}
+	return n
+}
