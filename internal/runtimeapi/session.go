@@ -25,6 +25,9 @@ const (
 	writeTimeout = 10 * time.Second
 )
 
+// sessionNow is the clock of new sessions (tests pin it).
+var sessionNow = time.Now
+
 var errLineTooLong = errors.New("command line too long")
 
 type session struct {
@@ -47,7 +50,7 @@ func Serve(ctx context.Context, c net.Conn, r *bufio.Reader, b Backend, level Le
 	if r == nil {
 		r = bufio.NewReaderSize(c, 4096)
 	}
-	s := &session{b: b, level: level, who: who, idle: DefaultIdle, now: time.Now}
+	s := &session{b: b, level: level, who: who, idle: DefaultIdle, now: sessionNow}
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
 	defer stop()
 	var out bytes.Buffer
