@@ -92,15 +92,22 @@ func listCommands(level Level, prefix string) string {
 	return b.String()
 }
 
+// unknownCommand answers as HAProxy: in interactive mode with the whole
+// list, otherwise with suggestions (the commands sharing the first word,
+// or all of them when none does).
 func unknownCommand(s *session, args []string) string {
+	if s.interactive {
+		return "Unknown command. Please enter one of the following commands only:\n" + listCommands(s.level, "")
+	}
+	const maybe = "Unknown command, but maybe one of the following ones is a better match:\n"
 	if len(args) > 0 {
 		for i := range commands {
 			if commands[i].words[0] == args[0] && commands[i].level <= s.level {
-				return "Unknown command, but maybe one of the following ones is a better match:\n" + listCommands(s.level, args[0])
+				return maybe + listCommands(s.level, args[0])
 			}
 		}
 	}
-	return "Unknown command. Please enter one of the following commands only:\n" + listCommands(s.level, "")
+	return maybe + listCommands(s.level, "")
 }
 
 func cmdHelp(s *session, args []string) string {
@@ -127,14 +134,15 @@ func cmdSetTimeout(s *session, args []string) string {
 	}
 	d, err := parseDelay(args[3])
 	if err != nil || d <= 0 {
-		return "Expects an integer value.\n"
+		return "Invalid timeout value.\n"
 	}
 	s.idle = min(d, maxIdle)
 	return ""
 }
 
 // parseDelay reads HAProxy's time format: a number with an optional unit
-// (us, ms, s, m, h, d); no unit means milliseconds.
+// (us, ms, s, m, h, d); no unit means seconds (`set timeout cli` counts in
+// seconds).
 func parseDelay(v string) (time.Duration, error) {
 	i := 0
 	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
@@ -144,7 +152,7 @@ func parseDelay(v string) (time.Duration, error) {
 	if err != nil || n > 1<<31 {
 		return 0, fmt.Errorf("bad delay %q", v)
 	}
-	unit := map[string]time.Duration{"": time.Millisecond, "us": time.Microsecond, "ms": time.Millisecond,
+	unit := map[string]time.Duration{"": time.Second, "us": time.Microsecond, "ms": time.Millisecond,
 		"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour}[v[i:]]
 	if unit == 0 {
 		return 0, fmt.Errorf("bad delay unit %q", v)
@@ -220,6 +228,8 @@ func cmdFrontend(on bool) func(*session, []string) string {
 	}
 }
 
+const requireWeight = "Require <weight> or <weight%>.\n"
+
 const setServerUsage = "usage: set server <backend>/<server> state | weight\n"
 
 func cmdSetServer(s *session, args []string) string {
@@ -242,7 +252,7 @@ func cmdSetServer(s *session, args []string) string {
 		return "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n"
 	case "weight":
 		if len(args) < 5 {
-			return "Require <weight>.\n"
+			return requireWeight
 		}
 		return s.setWeight(be, srv, args[4])
 	}
@@ -255,7 +265,7 @@ func cmdSetWeight(s *session, args []string) string {
 		return msg
 	}
 	if len(args) < 4 {
-		return "Require <weight>.\n"
+		return requireWeight
 	}
 	return s.setWeight(be, srv, args[3])
 }
@@ -264,8 +274,11 @@ func cmdSetWeight(s *session, args []string) string {
 func (s *session) setWeight(be, srv, v string) string {
 	pct := strings.HasSuffix(v, "%")
 	n, err := strconv.Atoi(strings.TrimSuffix(v, "%"))
-	if err != nil || n < 0 {
-		return "Empty weight string empty or preceded by garbage\n"
+	if err != nil {
+		return "Empty weight string empty or preceded by garbage" // sic: HAProxy ends this one without a newline
+	}
+	if n < 0 {
+		return "Absolute weight can only be between 0 and 256 inclusive.\n"
 	}
 	w := n
 	if pct {

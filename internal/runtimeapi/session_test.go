@@ -70,7 +70,7 @@ func TestCommandsAnswerLikeHAProxy(t *testing.T) {
 		{"show backend;get weight be/web01\n", "# name\nbe\n\n1 (initial 1)\n\n"},
 		{"set server be/web01 state foo\n", "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n\n"},
 		{"set server be/web01 weight 300\n", "Absolute weight can only be between 0 and 256 inclusive.\n\n"},
-		{"set server be/web01 weight abc\n", "Empty weight string empty or preceded by garbage\n\n"},
+		{"set server be/web01 weight abc\n", "Empty weight string empty or preceded by garbage\n"},
 		{"disable frontend\n", "A frontend name is expected.\n\n"},
 		{"enable frontend nope\n", "No such frontend.\n\n"},
 		{"show servers state nope\n", "Can't find backend.\n\n"},
@@ -141,8 +141,8 @@ func TestUnknownCommand(t *testing.T) {
 		!strings.Contains(got, "show stat") || strings.Contains(got, "disable server") || !strings.HasSuffix(got, "close this connection\n\n") {
 		t.Errorf("got %q", got)
 	}
-	got = converse(t, newFake(), LevelAdmin, "frobnicate\n")
-	if !strings.HasPrefix(got, "Unknown command. Please enter one of the following commands only:\n") {
+	got = converse(t, newFake(), LevelAdmin, "prompt\nfrobnicate\n")
+	if !strings.HasPrefix(got, "\n> Unknown command. Please enter one of the following commands only:\n") {
 		t.Errorf("got %q", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -37,7 +38,7 @@ func cmdShowInfo(s *session, _ []string) string {
 	kv := [][2]string{
 		{"Name", "lbd"},
 		{"Version", version},
-		{"Release_date", ""},
+		{"Release_date", releaseDate()},
 		{"Nbthread", fmt.Sprint(runtime.GOMAXPROCS(0))},
 		{"Nbproc", "1"},
 		{"Process_num", "1"},
@@ -81,4 +82,24 @@ func listeners(fs []control.FrontendStatus) int {
 		n += len(f.Binds)
 	}
 	return n
+}
+
+// releaseDate is the build's commit date (YYYY/MM/DD, HAProxy's format), or
+// the binary's modification date; tools such as hatop need a value.
+func releaseDate() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.time" {
+				if t, err := time.Parse(time.RFC3339, s.Value); err == nil {
+					return t.UTC().Format("2006/01/02")
+				}
+			}
+		}
+	}
+	if exe, err := os.Executable(); err == nil {
+		if fi, err := os.Stat(exe); err == nil {
+			return fi.ModTime().UTC().Format("2006/01/02")
+		}
+	}
+	return "unknown"
 }

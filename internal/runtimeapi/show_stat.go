@@ -53,20 +53,17 @@ func parseStatArgs(args []string) (f statFilter, msg string) {
 	if len(pos) == 0 {
 		return f, ""
 	}
-	if len(pos) != 3 {
-		return f, "Missing arguments: <iid>|<proxy> <type> <sid>.\n"
+	if len(pos) < 3 {
+		return f, "" // as HAProxy: an incomplete filter selects everything
 	}
 	if n, err := strconv.Atoi(pos[0]); err == nil {
 		f.iid = n
 	} else {
 		f.proxy = pos[0]
 	}
-	t, err1 := strconv.Atoi(pos[1])
-	sid, err2 := strconv.Atoi(pos[2])
-	if err1 != nil || err2 != nil {
-		return f, "Missing arguments: <iid>|<proxy> <type> <sid>.\n"
-	}
-	f.typ, f.sid = t, sid
+	// Non-numbers read as 0, as HAProxy's atol does.
+	f.typ, _ = strconv.Atoi(pos[1])
+	f.sid, _ = strconv.Atoi(pos[2])
 	return f, ""
 }
 
@@ -130,9 +127,6 @@ func cmdShowStat(s *session, args []string) string {
 		} else {
 			out.Write(line)
 		}
-	}
-	if f.typed {
-		return out.String()
 	}
 	return out.String()
 }
