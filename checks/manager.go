@@ -297,7 +297,7 @@ func (m *Manager) run(ctx context.Context, s *server, c Checker, done chan struc
 		case <-kick:
 		}
 		m.mu.Lock()
-		maint := s.m.Admin() == Maint
+		maint := s.m.Admin() == Maint || !s.m.Checked() // MAINT, or checks paused
 		m.mu.Unlock()
 		if !maint {
 			select {
@@ -459,7 +459,7 @@ func (m *Manager) SetAdmin(backend, server string, a Admin) error {
 func (m *Manager) infoLocked(s *server, now time.Time) ServerInfo {
 	p := s.m.Params()
 	cs := control.CheckStatus{
-		Enabled: s.spec.checked,
+		Enabled: s.m.Checked(), // configured and not paused (SetChecking)
 		Health:  s.m.Health(),
 		Rise:    p.Rise,
 		Fall:    p.Fall,

@@ -109,7 +109,7 @@ func applySocketAccess(path string, ra *config.RuntimeAPI) error {
 	return nil
 }
 
-var errNotAtRuntime = errors.New("lbd cannot change this at runtime yet")
+var errFrontendRuntime = errors.New("lbd cannot stop or start a frontend at runtime yet (remove its binds and reload)")
 
 // rtAPI adapts the daemon to runtimeapi.Backend: changes take the same
 // route as lbctl's (SetServerAdmin, SetServerWeight).
@@ -144,9 +144,17 @@ func (a rtAPI) SetServerWeight(backend, server string, weight int, who string) e
 }
 
 func (a rtAPI) SetHealthChecks(backend, server string, on bool, who string) error {
-	return errNotAtRuntime
+	rt := a.d.runtime()
+	if rt == nil {
+		return errNoRuntime
+	}
+	if err := rt.checks.SetChecking(backend, server, on); err != nil {
+		return err
+	}
+	a.d.log.Info("server health checks changed", "server", backend+"/"+server, "checking", on, "by", who)
+	return nil
 }
 
 func (a rtAPI) SetFrontendEnabled(frontend string, on bool, who string) error {
-	return errNotAtRuntime
+	return errFrontendRuntime
 }

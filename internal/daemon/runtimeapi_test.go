@@ -203,6 +203,7 @@ func TestRuntimeAPISocatLikeHAProxy(t *testing.T) {
 		"set server be/web01 weight abc", "set server be/web01 weight", "set weight be/web01", "set weight be/web01 -1",
 		"show servers state nope", "show stat nope 4 -1", "disable frontend", "enable frontend nope",
 		"show cli level", "set timeout cli abc", "set timeout cli 5", "quit",
+		"enable health be/web01", "disable health be/web01", "disable health be/nope",
 		"show backend;get weight be/web02", "get weight be/web01;get weight be/nope",
 		// changes, then their effect
 		"set weight be/web02 50%", "get weight be/web02", "set server be/web02 weight 50", "get weight be/web02",

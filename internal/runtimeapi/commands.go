@@ -185,11 +185,16 @@ func (s *session) serverArg(args []string, i int) (be, srv, msg string) {
 	return "", "", "No such backend.\n"
 }
 
+// errText is a failed change's answer: one sentence ending in a period.
 func errText(err error) string {
 	if err == nil {
 		return ""
 	}
-	return err.Error() + ".\n"
+	msg := oneLine(err.Error())
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg + "\n"
 }
 
 func cmdAdmin(state string) func(*session, []string) string {
