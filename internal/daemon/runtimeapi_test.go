@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -604,5 +606,69 @@ func TestRuntimeAPIHostileClients(t *testing.T) {
 	}
 	if err := lbctl.SetServerState(context.Background(), "be", "web01", "drain"); err != nil {
 		t.Fatalf("lbctl change after the abuse: %v", err)
+	}
+}
+
+// TestRuntimeAPISocketAccess: runtime_api mode opens the socket, level user
+// keeps other users to reading, and lbctl's changes stay with root.
+func TestRuntimeAPISocketAccess(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs root (CI=true): run the tests as root")
+		}
+		t.Skip("needs root (runs clients as nobody): run the tests as root")
+	}
+	setpriv := needTool(t, "setpriv", "util-linux")
+	needTool(t, "socat", "socat")
+	curl := needTool(t, "curl", "curl")
+	b1 := newBackend(t, "web01")
+	cfg := strings.NewReplacer("%FRONT%", freeAddr(t), "%B1%", b1.srv.Listener.Addr().String()).Replace(`global:
+  control_socket: %SOCK%
+  runtime_api: {level: user, mode: "0666", group: nogroup}
+sysctl:
+  apply: false
+frontends:
+  - name: fe
+    bind: ["%FRONT%"]
+    default_backend: be
+backends:
+  - name: be
+    servers:
+      - {name: web01, address: "%B1%"}
+`)
+	td := startDaemon(t, cfg)
+	if err := os.Chmod(filepath.Dir(td.sock), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(td.sock)
+	if err != nil || fi.Mode().Perm() != 0o666 {
+		t.Fatalf("socket mode %v %v, want 0666", fi.Mode(), err)
+	}
+	if g, err := user.LookupGroup("nogroup"); err == nil && strconv.Itoa(int(fi.Sys().(*syscall.Stat_t).Gid)) != g.Gid {
+		t.Errorf("socket group %d, want nogroup (%s)", fi.Sys().(*syscall.Stat_t).Gid, g.Gid)
+	}
+	asNobody := func(args ...string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, setpriv, append([]string{"--reuid=65534", "--regid=65534", "--clear-groups"}, args...)...)
+		cmd.Stdin = strings.NewReader("")
+		out, _ := cmd.CombinedOutput()
+		return string(out)
+	}
+	sh := func(cmdline string) string { return asNobody("sh", "-c", cmdline) }
+	if out := sh("echo 'show stat' | socat stdio unix-connect:" + td.sock); !strings.Contains(out, "be,web01,") {
+		t.Errorf("nobody: show stat: %q", out)
+	}
+	if out := sh("echo 'disable server be/web01' | socat stdio unix-connect:" + td.sock); out != "Permission denied\n\n" {
+		t.Errorf("nobody: disable server at level user: %q", out)
+	}
+	if out := asNobody(curl, "-s", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", td.sock, "http://lbd/v1/status"); out != "200" {
+		t.Errorf("nobody: GET /v1/status: %q", out)
+	}
+	if out := asNobody(curl, "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "--unix-socket", td.sock, "http://lbd/v1/reload"); out != "403" {
+		t.Errorf("nobody: POST /v1/reload: %q, want 403", out)
+	}
+	if err := (&control.Client{Socket: td.sock}).SetServerState(context.Background(), "be", "web01", "drain"); err != nil {
+		t.Errorf("root: lbctl server drain: %v", err)
 	}
 }
