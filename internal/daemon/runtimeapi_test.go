@@ -379,6 +379,10 @@ func TestRuntimeAPIAnsible(t *testing.T) {
         that: ["'served by web01' not in during.stdout", "during.stdout_lines | length == 10", "'served by web02' in during.stdout"]
     - name: put web01 back
       community.general.haproxy: {state: enabled, host: web01, backend: be, socket: %[1]s}
+    - name: drain web02
+      community.general.haproxy: {state: drain, host: web02, backend: be, socket: %[1]s, wait: true, wait_interval: 1, wait_retries: 5}
+    - name: put web02 back
+      community.general.haproxy: {state: enabled, host: web02, backend: be, socket: %[1]s}
 `, lab.sock, lab.front)
 	path := filepath.Join(dir, "pb.yml")
 	if err := os.WriteFile(path, []byte(pb), 0o600); err != nil {
@@ -394,6 +398,10 @@ func TestRuntimeAPIAnsible(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "failed=0") {
 		t.Fatalf("playbook:\n%s", out)
+	}
+	// The module drains only when show info's version says 1.5 or later.
+	if !regexp.MustCompile(`TASK \[drain web02\][^\n]*\n+changed:`).Match(out) {
+		t.Errorf("the drain task changed nothing:\n%s", out)
 	}
 	hits := lab.b1.hits.Load()
 	st, err := (&control.Client{Socket: lab.sock}).Status(context.Background())

@@ -86,7 +86,7 @@ func TestShowServersState(t *testing.T) {
 
 func TestShowInfo(t *testing.T) {
 	got := converse(t, newFake(), LevelUser, "show info\n")
-	for _, want := range []string{"Name: lbd\n", "Version: 1.0.0\n", "Pid: 42\n", "Uptime: 0d 1h00m00s\n",
+	for _, want := range []string{"Name: lbd\n", "Version: 2.6.0-lbd-1.0.0\n", "Pid: 42\n", "Uptime: 0d 1h00m00s\n",
 		"Uptime_sec: 3600\n", "Maxconn: 4096\n", "CurrConns: 2\n", "CumConns: 9\n", "node: lb1\n", "Nbproc: 1\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("show info lacks %q:\n%s", want, got)

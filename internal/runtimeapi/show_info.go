@@ -11,6 +11,10 @@ import (
 	"github.com/lbd-ha/lbd/internal/control"
 )
 
+// CompatVersion is the HAProxy version whose runtime API answers lbd
+// matches (the tests compare with it byte for byte).
+const CompatVersion = "2.6.0"
+
 // cmdShowInfo prints "Name: value" lines with the keys and order HAProxy
 // uses (the subset lbd has values for); hatop, Ansible and exporters read
 // them by name.
@@ -34,7 +38,10 @@ func cmdShowInfo(s *session, _ []string) string {
 	if node == "" {
 		node, _ = os.Hostname()
 	}
-	version := st.Version
+	// The version names the HAProxy CLI whose answers lbd reproduces, then
+	// lbd's own: tools gate commands on it (Ansible's haproxy module sends
+	// `set server ... state drain` only to 1.5 and later).
+	version := CompatVersion + "-lbd-" + st.Version
 	kv := [][2]string{
 		{"Name", "lbd"},
 		{"Version", version},
