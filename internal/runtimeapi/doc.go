@@ -8,7 +8,8 @@
 // request starts with an upper-case method token, runtime API commands are
 // lower case) and hands the HTTP connections to the control server.
 //
-// Files: session.go (connection loop, prompt mode, limits), parse.go (line
+// Files: backend.go (what the daemon provides, levels), session.go
+// (connection loop, prompt mode, limits), parse.go (line
 // splitting), commands.go (the command table and levels), show_stat.go,
 // show_info.go, show_servers.go (output formats), sniff.go (protocol
 // detection on the shared socket). Every change goes through Backend, the

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net"
 	"time"
 )
@@ -99,10 +98,7 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 			continue
 		}
 		if err != nil {
-			if err == io.EOF && len(line) > 0 {
-				return line, err
-			}
-			return line, err
+			return line, err // at EOF: the unterminated rest, if any
 		}
 		line = bytes.TrimSuffix(line, []byte("\n"))
 		line = bytes.TrimSuffix(line, []byte("\r"))

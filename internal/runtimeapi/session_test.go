@@ -188,8 +188,6 @@ func TestIdleClientIsClosed(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s := &session{}
-		_ = s
 		Serve(context.Background(), srv, nil, newFake(), LevelAdmin, "test")
 	}()
 	// set timeout cli shortens this session's idle wait.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/lbd-ha/lbd/internal/control"
 )
 
@@ -109,4 +111,12 @@ func releaseDate() string {
 		}
 	}
 	return "unknown"
+}
+
+func openFilesLimit() (int, error) {
+	var r unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &r); err != nil {
+		return 0, err
+	}
+	return int(min(r.Cur, 1<<31-1)), nil
 }
