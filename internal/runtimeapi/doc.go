@@ -10,8 +10,9 @@
 //
 // Files: backend.go (what the daemon provides, levels), session.go
 // (connection loop, prompt mode, limits), parse.go (line
-// splitting), commands.go (the command table and levels), show_stat.go,
-// show_info.go, show_servers.go (output formats), sniff.go (protocol
+// splitting), commands.go (the command table, help, unknown commands),
+// admin.go (server changes and weights), show_stat.go, show_info.go,
+// show_servers.go, show_misc.go (output formats), sniff.go (protocol
 // detection on the shared socket). Every change goes through Backend, the
 // same daemon calls as `lbctl server ...`.
 package runtimeapi
