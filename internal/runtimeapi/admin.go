@@ -163,4 +163,3 @@ func cmdGetWeight(s *session, args []string) string {
 	iw, _ := s.b.InitialWeight(be, srv)
 	return fmt.Sprintf("%d (initial %d)\n", cur, iw)
 }
-

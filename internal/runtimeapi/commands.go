@@ -159,4 +159,3 @@ func parseDelay(v string) (time.Duration, error) {
 	}
 	return time.Duration(n) * unit, nil
 }
-
