@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/lbd-ha/lbd/internal/control"
+	"github.com/lbd-ha/lbd/internal/stats"
 )
 
 // These tests drive lbd's runtime API (HAProxy's stats socket commands on
@@ -277,6 +278,30 @@ func TestRuntimeAPISocatLikeHAProxy(t *testing.T) {
 				t.Errorf("show servers state %s field %d: lbd %q haproxy %q", ls[i][3], c, ls[i][c], hs[i][c])
 			}
 		}
+	}
+	// show stat typed: same tags, types and values for those fields.
+	typed := func(out string) map[string]string {
+		m := map[string]string{}
+		for _, l := range strings.Split(out, "\n") {
+			k, v, ok := strings.Cut(l, ":")
+			if f := strings.SplitN(k, ".", 5); ok && len(f) == 5 {
+				m[f[0]+"."+f[3]+"."+f[4]] = v // kind.pos.name.process, iid left out
+			}
+		}
+		return m
+	}
+	lt, ht := typed(socat(t, lab.sock, "show stat be 4 1 typed")), typed(socat(t, hsock, "show stat be 4 1 typed"))
+	for _, c := range cols {
+		k := fmt.Sprintf("S.%d.%s.1", c, stats.CSVColumns[c])
+		if lt[k] != ht[k] {
+			t.Errorf("show stat typed %s: lbd %q haproxy %q", k, lt[k], ht[k])
+		}
+	}
+	if len(lt) < 20 || lt["S.17.status.1"] != "SGP:str:MAINT" {
+		t.Errorf("show stat typed from lbd: %v", lt)
+	}
+	if out := socat(t, lab.sock, "show sess"); !strings.HasPrefix(out, "fe=fe mode=http ") || !strings.HasSuffix(out, "\n\n") {
+		t.Errorf("show sess: %q", out)
 	}
 	// The change went through the daemon as lbctl's would.
 	st, err := (&control.Client{Socket: lab.sock}).Status(context.Background())
