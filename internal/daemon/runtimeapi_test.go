@@ -523,6 +523,17 @@ func TestRuntimeAPIHatop(t *testing.T) {
 func TestRuntimeAPIHalog(t *testing.T) {
 	bin := needTool(t, "halog", "haproxy")
 	lab := startRuntimeLab(t)
+	// Even weights, so both servers get requests to count.
+	c, err := net.Dial("unix", lab.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "set weight be/web02 1\n")
+	if b, _ := io.ReadAll(c); string(b) != "\n" {
+		t.Fatalf("set weight: %q", b)
+	}
+	c.Close()
 	const n = 30
 	for i := 0; i < n; i++ {
 		rawGet(t, lab.front)
@@ -569,7 +580,8 @@ func TestRuntimeAPIHalog(t *testing.T) {
 		v, _ := strconv.ParseUint(f[7], 10, 64)
 		got[strings.TrimPrefix(f[0], "be/")] = v
 	}
-	if got["web01"]+got["web02"] != n || got["web01"] != want["web01"] || got["web02"] != want["web02"] {
+	t.Logf("halog -srv: %v; lbd: %v", got, want)
+	if got["web01"] == 0 || got["web02"] == 0 || got["web01"]+got["web02"] != n || got["web01"] != want["web01"] || got["web02"] != want["web02"] {
 		t.Fatalf("halog per server %v, lbd stats %v (of %d requests); halog said:\n%s\nlog:\n%s", got, want, n, out, file.String())
 	}
 }
