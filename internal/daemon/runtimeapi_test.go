@@ -538,19 +538,33 @@ func TestRuntimeAPIHalog(t *testing.T) {
 	for i := 0; i < n; i++ {
 		rawGet(t, lab.front)
 	}
-	st, err := (&control.Client{Socket: lab.sock}).Status(context.Background())
-	if err != nil {
-		t.Fatal(err)
+	// Wait for the datagrams (sent once a request is done), then for the
+	// counters, and write the lines as rsyslog does (no <PRI>, the host
+	// name after the time stamp).
+	var lines []string // access lines only: event lines go to syslog too
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		lines = lines[:0]
+		for _, l := range lab.syslog.snapshot() {
+			if strings.Contains(l, "] fe be/") {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) >= n || time.Now().After(deadline) {
+			break
+		}
 	}
 	want := map[string]uint64{}
-	for _, s := range st.Backends[0].Servers {
-		want[s.Name] = s.Total
-	}
-	// Wait for the datagrams, then write them as rsyslog does (no <PRI>,
-	// the host name after the time stamp).
-	var lines []string
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if lines = lab.syslog.snapshot(); len(lines) >= n || time.Now().After(deadline) {
+		st, err := (&control.Client{Socket: lab.sock}).Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum uint64
+		for _, s := range st.Backends[0].Servers {
+			want[s.Name] = s.Total
+			sum += s.Total
+		}
+		if sum >= n || time.Now().After(deadline) {
 			break
 		}
 	}
