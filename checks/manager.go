@@ -267,7 +267,7 @@ func (m *Manager) run(ctx context.Context, s *server, c Checker, done chan struc
 		case <-kick:
 		}
 		m.mu.Lock()
-		maint := s.m.Admin() == Maint
+		maint := s.m.Admin() == Maint || !s.m.Checked() // MAINT, or checks paused
 		m.mu.Unlock()
 		if !maint {
 			select {

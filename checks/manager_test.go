@@ -465,3 +465,58 @@ func TestManagerNoServerAvailable(t *testing.T) {
 		}
 	})
 }
+
+// SetChecking is `disable health` / `enable health`: a DOWN server whose
+// checks are paused counts as UP and gets no checks until resumed.
+func TestSetCheckingPausesChecks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newFakeWorld()
+		w.set("10.0.0.1:80", func(time.Time) Result { return Result{Code: L4CON} })
+		var ev events
+		m := New(Options{OnChange: ev.add})
+		w.install(m)
+		defer m.Close()
+		cfg := cfgOf(0, be("app", nil,
+			srv("web01", "10.0.0.1:80", func(s *ServerSpec) { s.Params.Inter, s.Params.Rise, s.Params.Fall = time.Second, 2, 3 }),
+			srv("web02", "10.0.0.2:80", func(s *ServerSpec) { s.Check = nil })))
+		if err := m.Apply(cfg); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if m.Usable("app", "web01") {
+			t.Fatal("failing server still usable")
+		}
+		if err := m.SetChecking("app", "nope", false); err == nil {
+			t.Fatal("unknown server accepted")
+		}
+		if err := m.SetChecking("app", "web02", true); err != ErrNotChecked {
+			t.Fatalf("enable health on an unchecked server: %v", err)
+		}
+		if err := m.SetChecking("app", "web01", false); err != nil {
+			t.Fatal(err)
+		}
+		si, _ := m.Info("app", "web01")
+		if !si.Up || si.Check.Enabled || !m.Usable("app", "web01") {
+			t.Fatalf("paused server: %+v", si)
+		}
+		got := ev.all()
+		if last := got[len(got)-1]; last.State != StateUp || last.Reason != "health checks paused" {
+			t.Fatalf("events %+v", got)
+		}
+		n := len(w.times("10.0.0.1:80"))
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if m := len(w.times("10.0.0.1:80")); m != n {
+			t.Fatalf("%d checks sent while paused", m-n)
+		}
+		if err := m.SetChecking("app", "web01", true); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if si, _ := m.Info("app", "web01"); !si.Check.Enabled || m.Usable("app", "web01") {
+			t.Fatalf("resumed server still up against failing checks: %+v", si)
+		}
+	})
+}

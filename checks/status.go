@@ -51,7 +51,7 @@ type CheckStatus struct {
 func (m *Manager) infoLocked(s *server, now time.Time) ServerInfo {
 	p := s.m.Params()
 	cs := CheckStatus{
-		Enabled: s.spec.checked,
+		Enabled: s.m.Checked(), // configured and not paused (SetChecking)
 		Health:  s.m.Health(),
 		Rise:    p.Rise,
 		Fall:    p.Fall,

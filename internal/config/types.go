@@ -33,6 +33,10 @@ type Global struct {
 	Log []LogTarget `mapstructure:"log" yaml:"log,omitempty"`
 	// ControlSocket is the unix socket lbctl talks to; default /run/lbd/lbd.sock.
 	ControlSocket string `mapstructure:"control_socket" yaml:"control_socket,omitempty"`
+	// RuntimeAPI sets who may use the control socket and what HAProxy
+	// runtime API text commands may do there (HAProxy's `stats socket`
+	// options); nil: mode 0600, owner lbd's user, level operator.
+	RuntimeAPI *RuntimeAPI `mapstructure:"runtime_api" yaml:"runtime_api,omitempty"`
 	// User and Group to run as after binding (root only); empty keeps the current.
 	User  string `mapstructure:"user" yaml:"user,omitempty"`
 	Group string `mapstructure:"group" yaml:"group,omitempty"`
@@ -40,6 +44,20 @@ type Global struct {
 	Chroot string `mapstructure:"chroot" yaml:"chroot,omitempty"`
 	// SpreadChecks is the +/- percent jitter on check intervals (0..50).
 	SpreadChecks int `mapstructure:"spread_checks" yaml:"spread_checks,omitempty"`
+}
+
+// RuntimeAPI is the access to the control socket as HAProxy's `stats
+// socket <path> mode <m> user <u> group <g> level <l>`.
+type RuntimeAPI struct {
+	// Level of the runtime API text commands: user (read only), operator
+	// (read, no changes; HAProxy's default) or admin (changes allowed).
+	Level string `mapstructure:"level" yaml:"level,omitempty"`
+	// Mode of the socket file, octal ("0660"); default 0600. lbctl changes
+	// (HTTP API) from other users than root and lbd's own need level admin.
+	Mode string `mapstructure:"mode" yaml:"mode,omitempty"`
+	// User and Group own the socket file; empty keeps lbd's.
+	User  string `mapstructure:"user" yaml:"user,omitempty"`
+	Group string `mapstructure:"group" yaml:"group,omitempty"`
 }
 
 // LogTarget is one `log ADDR FACILITY [LEVEL]` line.

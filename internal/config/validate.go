@@ -141,6 +141,18 @@ func (c *checker) validate(cfg *Config) {
 	if !strings.HasPrefix(g.ControlSocket, "/") {
 		c.add("global.control_socket", "must be an absolute path")
 	}
+	if ra := g.RuntimeAPI; ra != nil {
+		switch ra.Level {
+		case "", "user", "operator", "admin":
+		default:
+			c.add("global.runtime_api.level", "must be user, operator or admin")
+		}
+		if ra.Mode != "" {
+			if m, err := strconv.ParseUint(ra.Mode, 8, 32); err != nil || m > 0o777 {
+				c.add("global.runtime_api.mode", "must be an octal file mode such as 0660")
+			}
+		}
+	}
 	for i, l := range g.Log {
 		p := fmt.Sprintf("global.log[%d]", i)
 		switch {

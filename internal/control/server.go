@@ -94,9 +94,12 @@ func Serve(ctx context.Context, l net.Listener, b Backend) error {
 	return err
 }
 
-// peerString names the process at the other end of a unix connection.
+// PeerString names the process at the other end of a unix connection
+// ("uid=0 pid=1234"), for audit logs; "unknown" if it cannot tell.
+func PeerString(c net.Conn) string { return peerString(c) }
+
 func peerString(c net.Conn) string {
-	uc, ok := c.(*net.UnixConn)
+	uc, ok := c.(syscall.Conn) // *net.UnixConn, or a wrapper that exposes it
 	if !ok {
 		return "unknown"
 	}

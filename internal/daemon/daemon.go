@@ -162,7 +162,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	cctx, cancel := context.WithCancel(context.Background())
 	ctlDone := make(chan error, 1)
-	go func() { ctlDone <- control.Serve(cctx, l, d) }()
+	go func() { ctlDone <- d.serveControl(cctx, l) }()
 	if u != nil {
 		if err := u.Ready(); err != nil {
 			d.log.Error("binary upgrade readiness", "error", err)
@@ -220,7 +220,14 @@ func (d *Daemon) controlListener(inherit func(string) (net.Listener, error)) (ne
 			return l, err
 		}
 	}
-	return control.Listen(d.socketPath())
+	l, err := control.Listen(d.socketPath())
+	if err == nil {
+		if err = applySocketAccess(d.socketPath(), d.Config().Global.RuntimeAPI); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
+	return l, err
 }
 
 // Reload re-reads the config file. An invalid file changes nothing: the

@@ -115,10 +115,7 @@ func (m *mapper) globalStats(l hLine) error {
 		}
 		m.cfg.Global.ControlSocket = a[2]
 		m.comments("global.control_socket", l)
-		msg := "lbd's control socket: lbctl talks to it (lbctl status, enable/disable server ...); the protocol is lbctl's, not HAProxy's runtime API text commands"
-		if len(a) > 3 {
-			msg += fmt.Sprintf("; socket options %q not used (the socket is 0600, owned by lbd's user)", strings.Join(a[3:], " "))
-		}
+		msg := "lbd's control socket: lbctl and HAProxy's runtime API text commands both work on it (socat, hatop, Ansible's haproxy module, haproxy_exporter unix:)" + m.statsSocketOptions(a[3:])
 		m.note(l.Num, "stats socket", "global.control_socket", "%s", msg)
 	case "timeout", "maxconn":
 		m.comments("global", l)
