@@ -231,6 +231,7 @@ measure() {
 		log "  $case pair $pair ${LABEL[$side]}: wrk got no responses: $(tail -c 200 "$out" | tr '\n' ' ')"
 		return
 	fi
+	[ "$errs" -eq 0 ] || log "  $case pair $pair ${LABEL[$side]}: $(grep -E 'Socket errors|Non-2xx' "$out" | tr '\n' ' ')"
 	echo "$pair $rps $(to_ms "$p50") $(to_ms "$p99") $(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$reqs" \
 		'BEGIN {printf "%.3f", t / hz * 100000 / n}') $(awk -v k="$(rss_kb "$pid")" 'BEGIN {printf "%.1f", k / 1024}') $errs" \
 		>>"$TMP/res/$case.$side"
@@ -348,7 +349,10 @@ RLABEL="${LABEL[b]}/${LABEL[a]}"
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), $(nproc) CPUs: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "# $(haproxy -v | head -1 | cut -d' ' -f1-3); nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'); ${lbdver:-lbd not built}"
 echo "# load average before: $LOADAVG, after: $LOADAVG_END (other work on the machine skews the numbers)"
-echo "# $PAIRS pairs per case of wrk -t1 -c$CONNS -d${DURATION}s --latency, A=${LABEL[a]} B=${LABEL[b]} alternating (A B, B A, ...), after ${WARMUP}s warm-up of each; proxies on CPU $PROXY_CPU, nginx x2 + wrk on CPU $LOAD_CPU"
+if awk -v a="${LOADAVG%% *}" -v b="${LOADAVG_END%% *}" -v n="$(nproc)" 'BEGIN {exit !(a > n / 2 || b > n / 2)}'; then
+	echo "# BUSY MACHINE: load average above half the $(nproc) CPUs; see bench/README.md \"Resolution\" before reading small differences"
+fi
+echo "# $PAIRS pair(s) per case of wrk -t1 -c$CONNS -d${DURATION}s --latency, A=${LABEL[a]} B=${LABEL[b]} alternating (A B, B A, ...), after ${WARMUP}s warm-up of each; proxies on CPU $PROXY_CPU, nginx x2 + wrk on CPU $LOAD_CPU"
 echo "# $RLABEL: median of the per-pair ratios [quartiles] (min-max); ${LABEL[a]} and ${LABEL[b]}: median of their runs"
 fmt='%-15s %-11s %11s %11s %8s %15s %15s %s\n'
 printf "$fmt" case figure "${LABEL[a]}" "${LABEL[b]}" "$RLABEL" "quartiles" "min-max" ""
