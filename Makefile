@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X github.com/lbd-ha/lbd/internal/build.Version=$(VERSION) -X g
 export CGO_ENABLED := 0
 # Tools the tests use; installed from apt when missing (root only).
 TEST_TOOLS := ip:iproute2 keepalived:keepalived rpm:rpm dpkg-deb:dpkg systemd-analyze:systemd rpmlint:rpmlint chromium:chromium chromedriver:chromium-driver setpriv:util-linux haproxy:haproxy halog:haproxy socat:socat hatop:hatop tmux:tmux ansible-playbook:ansible prometheus-haproxy-exporter:prometheus-haproxy-exporter curl:curl openssl:openssl
-BENCH_TOOLS := haproxy:haproxy nginx:nginx wrk:wrk ip:iproute2 keepalived:keepalived
+BENCH_TOOLS := haproxy:haproxy nginx:nginx wrk:wrk ip:iproute2 ss:iproute2 taskset:util-linux keepalived:keepalived
 
 .DEFAULT_GOAL := help
 
@@ -41,19 +41,20 @@ lint: deps ## gofmt, go vet and staticcheck
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.6.1 ./...
 
 FUZZTIME ?= 20s
-fuzz: deps ## run every fuzz target for FUZZTIME each
-	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
-	  for f in $$(grep -h '^func Fuzz' $$t/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
-	    echo "== $$t $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$t || exit 1; \
-	  done; done
+fuzz: deps ## run every fuzz target for FUZZTIME each; fails only on a real crasher (scripts/fuzz.sh)
+	FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz.sh
 
 demo: build test-tools ## run the built-in lab demo (root)
 	scripts/demo.sh
 
-bench: build ## lbd vs HAProxy and vs keepalived side by side (installs haproxy, nginx, wrk, keepalived; root)
+bench: build ## lbd vs HAProxy in alternating pairs (PAIRS=7, CASES="seed keepalive tcp idle"), then vs keepalived (installs haproxy, nginx, wrk, keepalived; root)
 	@scripts/need.sh $(BENCH_TOOLS)
 	bench/run.sh
 	bench/failover.sh
+
+bench-aa: build ## A/A calibration: lbd against itself in the same pairs (PAIRS, CASES="keepalive tcp"); its spread is the bench's resolution
+	@scripts/need.sh $(BENCH_TOOLS)
+	SIDES="lbd lbd" CASES="$${CASES:-keepalive tcp}" bench/run.sh
 
 rpm: build ## build dist/lbd-*.rpm with nfpm
 	$(GO) run ./packaging/nfpm -packager rpm -version $(VERSION) -out dist
@@ -64,4 +65,4 @@ deb: build ## build dist/lbd_*.deb with nfpm
 clean: ## remove build outputs
 	rm -rf bin dist
 
-.PHONY: help deps build test-tools test test-race test-netns lint fuzz demo bench rpm deb clean
+.PHONY: help deps build test-tools test test-race test-netns lint fuzz demo bench bench-aa rpm deb clean

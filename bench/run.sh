@@ -1,22 +1,27 @@
 #!/usr/bin/env bash
 # bench/run.sh: lbd against HAProxy on loopback, same load, one table.
 # Usage: make bench   (or bench/run.sh after `make build`). See bench/README.md.
+#   PAIRS=7 CASES="keepalive tcp" bench/run.sh     fewer cases
+#   SIDES="lbd lbd" bench/run.sh                   A/A calibration (resolution)
 #
 # Two nginx backends (one worker each) and the load generator share
-# BENCH_LOAD_CPU; the proxy under test runs alone on BENCH_PROXY_CPU with
-# one thread (HAProxy nbthread 1; lbd global.threads 1 and GOMAXPROCS=1).
+# BENCH_LOAD_CPU; the proxies under test run on BENCH_PROXY_CPU with one
+# thread (HAProxy nbthread 1; lbd global.threads 1 and GOMAXPROCS=1). Each
+# case starts both sides, warms both up, then measures them alternately in
+# PAIRS short pairs and reports the median and spread of the per-pair ratios.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-DURATION=${BENCH_DURATION:-10}        # seconds per measured wrk run
-WARMUP=${BENCH_WARMUP:-2}             # seconds of wrk before each measurement
+DURATION=${BENCH_DURATION:-5}         # seconds per measured wrk run (one side of a pair)
+WARMUP=${BENCH_WARMUP:-3}             # seconds of wrk on each side before the first pair
+PAIRS=${PAIRS:-${BENCH_PAIRS:-7}}     # alternating pairs per case
 CONNS=${BENCH_CONNS:-50}              # wrk connections
 IDLE_CONNS=${BENCH_IDLE_CONNS:-10000} # connections for (d)
 PROXY_CPU=${BENCH_PROXY_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
-CASES=${BENCH_CASES:-"seed keepalive tcp idle"}
-PROXIES=${BENCH_PROXIES:-"haproxy lbd"}
+CASES=${CASES:-${BENCH_CASES:-"seed keepalive tcp idle"}}
+SIDES=${SIDES:-${BENCH_SIDES:-"haproxy lbd"}} # A B: ratios are B/A
 LBD=${LBD:-$ROOT/bin/lbd}
 GO=${GO:-go}
 
@@ -29,6 +34,11 @@ for c in haproxy nginx wrk taskset ss "$GO"; do
 done
 export PATH=$PATH:/usr/sbin
 [ "$DURATION" -ge 1 ] && [ "$DURATION" -le 120 ] || die "BENCH_DURATION must be 1..120"
+[ "$WARMUP" -ge 0 ] && [ "$WARMUP" -le 60 ] || die "BENCH_WARMUP must be 0..60"
+[ "$PAIRS" -ge 1 ] && [ "$PAIRS" -le 50 ] || die "PAIRS must be 1..50"
+read -r SIDE_A SIDE_B extra <<<"$SIDES"
+[ -n "${SIDE_B:-}" ] && [ -z "${extra:-}" ] || die "SIDES must name two proxies, e.g. \"haproxy lbd\" or \"lbd lbd\""
+for p in $SIDE_A $SIDE_B; do case $p in haproxy | lbd) ;; *) die "SIDES: unknown proxy $p (haproxy, lbd)" ;; esac; done
 [ "$IDLE_CONNS" -ge 1 ] && [ "$IDLE_CONNS" -le 50000 ] || die "BENCH_IDLE_CONNS must be 1..50000"
 if [ "$(nproc)" -lt 2 ]; then
 	log "only one CPU: proxy and load share CPU 0, numbers are not comparable with 2-CPU runs"
@@ -94,7 +104,8 @@ pick_port() {
 	local p i
 	for i in $(seq 1 50); do
 		p=$((10000 + RANDOM % (PORT_HI - 10000)))
-		port_free "$p" && port_free $((p + 1)) && port_free $((p + 2)) && { echo "$p"; return; }
+		port_free "$p" && port_free $((p + 1)) && port_free $((p + 2)) && port_free $((p + 3)) &&
+			{ echo "$p"; return; }
 	done
 	die "no free port found"
 }
@@ -109,12 +120,13 @@ wait_port() { # port pid seconds
 }
 LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
 BASE=$(pick_port)
-FE=$BASE BE1=$((BASE + 1)) BE2=$((BASE + 2))
+# Side A listens on FE, side B on FE_B: both run during a case.
+FE=$BASE BE1=$((BASE + 1)) BE2=$((BASE + 2)) FE_B=$((BASE + 3))
 
-render() { # template output [extra sed args]
+render() { # template output [extra sed args]; FE and DIR (sockets) may be set by the caller
 	local tpl=$1 out=$2
 	shift 2
-	sed -e "s#@FE@#$FE#g" -e "s#@BE1@#$BE1#g" -e "s#@BE2@#$BE2#g" -e "s#@TMP@#$TMP#g" \
+	sed -e "s#@FE@#${RFE:-$FE}#g" -e "s#@BE1@#$BE1#g" -e "s#@BE2@#$BE2#g" -e "s#@TMP@#${RDIR:-$TMP}#g" \
 		-e "s#@NOFILE@#$NOFILE#g" -e "s#@MAXCONN@#$MAXCONN#g" "$@" "$tpl" >"$out"
 }
 
@@ -133,20 +145,25 @@ for i in 1 2; do
 	PIDS+=($!)
 	wait_port "$port" $! 5 || die "nginx $i did not start: $(tail -3 "$TMP/nginx$i/error.log" "$TMP/nginx$i/out.log" 2>/dev/null)"
 done
-log "backends up on 127.0.0.1:$BE1 and :$BE2, proxies on :$FE, proxy CPU $PROXY_CPU, load CPU $LOAD_CPU"
+log "backends up on 127.0.0.1:$BE1 and :$BE2, proxies on :$FE ($SIDE_A) and :$FE_B ($SIDE_B), proxy CPU $PROXY_CPU, load CPU $LOAD_CPU"
 
 log "building bench/idleconns"
 "$GO" build -o "$TMP/idleconns" ./bench/idleconns
 
 # ---- proxies ----------------------------------------------------------------
-PROXY_PID=
+# The two sides of a pair: a and b. Each listens on its own port and keeps
+# its sockets in its own directory, so the same proxy can be both (A/A).
+declare -A NAME=([a]=$SIDE_A [b]=$SIDE_B) PORT=([a]=$FE [b]=$FE_B) LABEL=([a]=$SIDE_A [b]=$SIDE_B) PID=()
+if [ "$SIDE_A" = "$SIDE_B" ]; then LABEL=([a]="$SIDE_A-A" [b]="$SIDE_B-B"); fi
 START_ERR=
-start_proxy() { # proxy case
-	local proxy=$1 case=$2 out="$TMP/$1-$2"
-	START_ERR= PROXY_PID=
+start_proxy() { # side case
+	local side=$1 case=$2 proxy=${NAME[$1]} dir="$TMP/side-$1" out
+	out="$dir/$proxy-$case"
+	mkdir -p "$dir"
+	START_ERR= PID[$side]=
 	case $proxy in
 	haproxy)
-		render "bench/conf/haproxy-$case.cfg" "$out.cfg"
+		RFE=${PORT[$side]} RDIR=$dir render "bench/conf/haproxy-$case.cfg" "$out.cfg"
 		if ! haproxy -c -q -f "$out.cfg" >"$out.check" 2>&1; then
 			START_ERR="haproxy -c failed: $(head -c 300 "$out.check" | tr '\n' ' ')"
 			return 1
@@ -158,7 +175,7 @@ start_proxy() { # proxy case
 			START_ERR="$LBD not built (make build)"
 			return 1
 		fi
-		render "bench/conf/lbd-$case.yaml" "$out.yaml"
+		RFE=${PORT[$side]} RDIR=$dir render "bench/conf/lbd-$case.yaml" "$out.yaml"
 		if ! "$LBD" check -c "$out.yaml" >"$out.check" 2>&1; then
 			START_ERR="lbd check failed: $(head -c 300 "$out.check" | tr '\n' ' ')"
 			return 1
@@ -166,22 +183,22 @@ start_proxy() { # proxy case
 		GOMAXPROCS=1 taskset -c "$PROXY_CPU" "$LBD" run -c "$out.yaml" >"$out.log" 2>&1 &
 		;;
 	esac
-	PROXY_PID=$!
-	PIDS+=("$PROXY_PID")
-	if ! wait_port "$FE" "$PROXY_PID" 10; then
-		START_ERR="no listener on 127.0.0.1:$FE after 10s; log: $(tail -c 240 "$out.log" | tr '\n' ' ')"
-		stop_proxy
+	PID[$side]=$!
+	PIDS+=("${PID[$side]}")
+	if ! wait_port "${PORT[$side]}" "${PID[$side]}" 10; then
+		START_ERR="no listener on 127.0.0.1:${PORT[$side]} after 10s; log: $(tail -c 240 "$out.log" | tr '\n' ' ')"
+		stop_proxy "$side"
 		return 1
 	fi
 	sleep 0.5 # first health checks
 }
-stop_proxy() {
-	[ -n "$PROXY_PID" ] || return 0
-	kill "$PROXY_PID" 2>/dev/null || :
-	wait "$PROXY_PID" 2>/dev/null || :
-	PROXY_PID=
-	local i
-	for i in $(seq 1 100); do port_free "$FE" && return 0; sleep 0.05; done
+stop_proxy() { # side
+	local side=$1 i
+	[ -n "${PID[$side]:-}" ] || return 0
+	kill "${PID[$side]}" 2>/dev/null || :
+	wait "${PID[$side]}" 2>/dev/null || :
+	PID[$side]=
+	for i in $(seq 1 100); do port_free "${PORT[$side]}" && return 0; sleep 0.05; done
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime
@@ -194,13 +211,15 @@ to_ms() { # wrk latency like 812.00us, 1.23ms, 2.01s
 		else print "-" }'
 }
 
-declare -A R # R[case,proxy,metric]
-run_load() { # proxy case
-	local proxy=$1 case=$2 out="$TMP/$1-$2.wrk" c0 c1
-	taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${WARMUP}s" "http://127.0.0.1:$FE/" >/dev/null 2>&1 || :
-	c0=$(cpu_ticks "$PROXY_PID")
-	taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "http://127.0.0.1:$FE/" >"$out" 2>&1 || :
-	c1=$(cpu_ticks "$PROXY_PID")
+declare -A ERR # ERR[case,side]: why a side was not measured
+# measure side case pair: one measured wrk run; appends
+# "pair rps p50 p99 cpu rss errors" to $TMP/res/case.side, or nothing when
+# wrk got no responses.
+measure() {
+	local side=$1 case=$2 pair=$3 out="$TMP/res/$2.$1.$3.wrk" c0 c1 pid=${PID[$1]}
+	c0=$(cpu_ticks "$pid")
+	taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "http://127.0.0.1:${PORT[$side]}/" >"$out" 2>&1 || :
+	c1=$(cpu_ticks "$pid")
 	local reqs rps p50 p99 errs
 	reqs=$(awk '/requests in/ {print $1; exit}' "$out")
 	rps=$(awk '/^Requests\/sec:/ {print $2; exit}' "$out")
@@ -209,23 +228,56 @@ run_load() { # proxy case
 	errs=$(awk '/Non-2xx or 3xx responses:/ {n += $NF}
 		/Socket errors:/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$out")
 	if [ -z "$reqs" ] || [ "$reqs" -eq 0 ]; then
-		R[$case,$proxy,err]="wrk got no responses: $(tail -c 200 "$out" | tr '\n' ' ')"
+		log "  $case pair $pair ${LABEL[$side]}: wrk got no responses: $(tail -c 200 "$out" | tr '\n' ' ')"
 		return
 	fi
-	R[$case,$proxy,rps]=$rps
-	R[$case,$proxy,p50]=$(to_ms "$p50")
-	R[$case,$proxy,p99]=$(to_ms "$p99")
-	R[$case,$proxy,cpu]=$(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$reqs" 'BEGIN {printf "%.3f", t / hz * 100000 / n}')
-	R[$case,$proxy,rss]=$(awk -v k="$(rss_kb "$PROXY_PID")" 'BEGIN {printf "%.1f", k / 1024}')
-	R[$case,$proxy,errs]=$errs
+	[ "$errs" -eq 0 ] || log "  $case pair $pair ${LABEL[$side]}: $(grep -E 'Socket errors|Non-2xx' "$out" | tr '\n' ' ')"
+	echo "$pair $rps $(to_ms "$p50") $(to_ms "$p99") $(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$reqs" \
+		'BEGIN {printf "%.3f", t / hz * 100000 / n}') $(awk -v k="$(rss_kb "$pid")" 'BEGIN {printf "%.1f", k / 1024}') $errs" \
+		>>"$TMP/res/$case.$side"
 }
 
-run_idle() { # proxy
-	local proxy=$1 out="$TMP/$1-idle.out" r0 r1 held i ipid
-	taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$FE/" >/dev/null 2>&1 || :
+run_pairs() { # case
+	local case=$1 side i
+	for side in a b; do
+		log "case $case: starting ${LABEL[$side]} on :${PORT[$side]}"
+		if ! start_proxy "$side" "$case"; then
+			ERR[$case,$side]=$START_ERR
+			log "  $START_ERR"
+		fi
+	done
+	if [ -n "${ERR[$case,a]:-}${ERR[$case,b]:-}" ]; then
+		stop_proxy a
+		stop_proxy b
+		return
+	fi
+	if [ "$WARMUP" -gt 0 ]; then
+		for side in a b; do
+			taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${WARMUP}s" "http://127.0.0.1:${PORT[$side]}/" >/dev/null 2>&1 || :
+		done
+	fi
+	for i in $(seq 1 "$PAIRS"); do
+		# The order alternates (A B, B A, A B, ...) so that neither side
+		# always runs first and a slow drift of the machine cancels out.
+		if [ $((i % 2)) -eq 1 ]; then
+			measure a "$case" "$i"
+			measure b "$case" "$i"
+		else
+			measure b "$case" "$i"
+			measure a "$case" "$i"
+		fi
+		log "case $case: pair $i of $PAIRS done"
+	done
+	stop_proxy a
+	stop_proxy b
+}
+
+run_idle() { # side
+	local side=$1 proxy=${NAME[$1]} out="$TMP/res/idle.$1.out" r0 r1 held i ipid pid=${PID[$1]} port=${PORT[$1]}
+	taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$port/" >/dev/null 2>&1 || :
 	sleep 1
-	r0=$(rss_kb "$PROXY_PID")
-	taskset -c "$LOAD_CPU" "$TMP/idleconns" -addr "127.0.0.1:$FE" -n "$IDLE_CONNS" -hold 120s \
+	r0=$(rss_kb "$pid")
+	taskset -c "$LOAD_CPU" "$TMP/idleconns" -addr "127.0.0.1:$port" -n "$IDLE_CONNS" -hold 120s \
 		>"$out" 2>&1 &
 	ipid=$!
 	PIDS+=("$ipid")
@@ -235,35 +287,40 @@ run_idle() { # proxy
 		sleep 0.05
 	done
 	if ! grep -q '^ready' "$out"; then
-		R[idle,$proxy,err]="idleconns failed: $(tail -c 200 "$out" | tr '\n' ' ')"
+		ERR[idle,$side]="idleconns failed: $(tail -c 200 "$out" | tr '\n' ' ')"
 		kill "$ipid" 2>/dev/null || :
 		wait "$ipid" 2>/dev/null || :
 		return
 	fi
 	sleep 2 # let the proxy settle (GC, timers)
-	r1=$(rss_kb "$PROXY_PID")
-	held=$(ss -Htn state established "sport = :$FE" | wc -l)
+	r1=$(rss_kb "$pid")
+	held=$(ss -Htn state established "sport = :$port" | wc -l)
 	kill "$ipid" 2>/dev/null || :
 	wait "$ipid" 2>/dev/null || :
-	R[idle,$proxy,kbconn]=$(awk -v a="$r0" -v b="$r1" -v n="$IDLE_CONNS" 'BEGIN {printf "%.2f", (b - a) / n}')
-	R[idle,$proxy,held]=$held
-	R[idle,$proxy,rss]=$(awk -v k="$r1" 'BEGIN {printf "%.1f", k / 1024}')
+	awk -v a="$r0" -v b="$r1" -v n="$IDLE_CONNS" -v h="$held" 'BEGIN {printf "%.2f %d %.1f\n", (b - a) / n, h, b / 1024}' \
+		>"$TMP/res/idle.$side"
 }
 
-case_cfg() { case $1 in idle) echo keepalive ;; *) echo "$1" ;; esac; }
-
+mkdir -p "$TMP/res"
 for case in $CASES; do
-	for proxy in $PROXIES; do
-		log "case $case: $proxy"
-		if ! start_proxy "$proxy" "$(case_cfg "$case")"; then
-			R[$case,$proxy,err]=$START_ERR
-			log "  $START_ERR"
-			continue
-		fi
-		if [ "$case" = idle ]; then run_idle "$proxy"; else run_load "$proxy" "$case"; fi
-		stop_proxy
-	done
+	if [ "$case" = idle ]; then
+		# Memory per idle connection is steady from run to run: one
+		# measurement per side, one side at a time.
+		for side in a b; do
+			log "case idle: ${LABEL[$side]}"
+			if ! start_proxy "$side" keepalive; then
+				ERR[idle,$side]=$START_ERR
+				log "  $START_ERR"
+				continue
+			fi
+			run_idle "$side"
+			stop_proxy "$side"
+		done
+	else
+		run_pairs "$case"
+	fi
 done
+LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- the table ----------------------------------------------------------------
 label() {
@@ -272,41 +329,74 @@ label() {
 	idle) echo "(d) idle ${IDLE_CONNS}" ;; *) echo "$1" ;;
 	esac
 }
-ratio() { # a b -> a/b
-	if [ -n "$1" ] && [ -n "$2" ] && [ "$2" != "-" ] && [ "$1" != "-" ]; then
-		awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2fx", a / b }'
-	else echo "-"; fi
+# quantiles: numbers on stdin -> "median q1 q3 min max n" (linear
+# interpolation between the sorted values, as R's type 7).
+quantiles() {
+	sort -g | awk '{v[n++] = $1}
+	function q(p,  h, l) { h = (n - 1) * p; l = int(h); return l + 1 < n ? v[l] + (h - l) * (v[l + 1] - v[l]) : v[l] }
+	END { if (n == 0) { print "- - - - - 0"; exit } printf "%.4f %.4f %.4f %.4f %.4f %d\n", q(0.5), q(0.25), q(0.75), v[0], v[n - 1], n }'
+}
+col() { # case side column(2..7) -> the values of all pairs
+	awk -v c="$3" '{print $c}' "$TMP/res/$1.$2" 2>/dev/null
+}
+ratios() { # case column -> per-pair b/a for pairs both sides measured
+	[ -f "$TMP/res/$1.a" ] && [ -f "$TMP/res/$1.b" ] || return 0
+	awk -v c="$2" 'NR == FNR {a[$1] = $c; next} ($1 in a) && a[$1] + 0 > 0 {printf "%.4f\n", $c / a[$1]}' \
+		"$TMP/res/$1.a" "$TMP/res/$1.b"
 }
 lbdver=$("$LBD" version 2>/dev/null | head -1 || :)
+RLABEL="${LABEL[b]}/${LABEL[a]}"
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), $(nproc) CPUs: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "# $(haproxy -v | head -1 | cut -d' ' -f1-3); nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'); ${lbdver:-lbd not built}"
-echo "# load average before: $LOADAVG (other work on the machine skews the numbers)"
-echo "# wrk -t1 -c$CONNS -d${DURATION}s --latency (after ${WARMUP}s warm-up); proxy on CPU $PROXY_CPU, nginx x2 + wrk on CPU $LOAD_CPU"
-fmt='%-15s %-12s %10s %9s %9s %11s %9s %7s\n'
-printf "$fmt" case proxy "req/s" "p50 ms" "p99 ms" "cpu s/100k" "RSS MiB" errors
+echo "# load average before: $LOADAVG, after: $LOADAVG_END (other work on the machine skews the numbers)"
+if awk -v a="${LOADAVG%% *}" -v b="${LOADAVG_END%% *}" -v n="$(nproc)" 'BEGIN {exit !(a > n / 2 || b > n / 2)}'; then
+	echo "# BUSY MACHINE: load average above half the $(nproc) CPUs; see bench/README.md \"Resolution\" before reading small differences"
+fi
+echo "# $PAIRS pair(s) per case of wrk -t1 -c$CONNS -d${DURATION}s --latency, A=${LABEL[a]} B=${LABEL[b]} alternating (A B, B A, ...), after ${WARMUP}s warm-up of each; proxies on CPU $PROXY_CPU, nginx x2 + wrk on CPU $LOAD_CPU"
+echo "# $RLABEL: median of the per-pair ratios [quartiles] (min-max); ${LABEL[a]} and ${LABEL[b]}: median of their runs"
+fmt='%-15s %-11s %11s %11s %8s %15s %15s %s\n'
+printf "$fmt" case figure "${LABEL[a]}" "${LABEL[b]}" "$RLABEL" "quartiles" "min-max" ""
 for case in $CASES; do
 	if [ "$case" = idle ]; then
-		for proxy in $PROXIES; do
-			if [ -n "${R[idle,$proxy,err]:-}" ]; then
-				printf '%-15s %-12s %s\n' "$(label idle)" "$proxy" "not measured (${R[idle,$proxy,err]})"
+		for side in a b; do
+			if [ -n "${ERR[idle,$side]:-}" ] || [ ! -f "$TMP/res/idle.$side" ]; then
+				printf '%-15s %-11s %s\n' "$(label idle)" "${LABEL[$side]}" "not measured (${ERR[idle,$side]:-no result})"
 			else
-				printf '%-15s %-12s %s KB per idle connection (%s held, RSS %s MiB)\n' "$(label idle)" "$proxy" \
-					"${R[idle,$proxy,kbconn]}" "${R[idle,$proxy,held]}" "${R[idle,$proxy,rss]}"
+				read -r kb held rss <"$TMP/res/idle.$side"
+				printf '%-15s %-11s %s KB per idle connection (%s held, RSS %s MiB)\n' "$(label idle)" "${LABEL[$side]}" "$kb" "$held" "$rss"
 			fi
 		done
-		printf '%-15s %-12s %s\n' "$(label idle)" "lbd/haproxy" \
-			"$(ratio "${R[idle,lbd,kbconn]:-}" "${R[idle,haproxy,kbconn]:-}") KB per connection"
+		if [ -f "$TMP/res/idle.a" ] && [ -f "$TMP/res/idle.b" ]; then
+			printf '%-15s %-11s %s KB per connection\n' "$(label idle)" "$RLABEL" \
+				"$(awk 'NR == 1 {a = $1} NR == 2 {if (a + 0 == 0) print "-"; else printf "%.2fx", $1 / a}' "$TMP/res/idle.a" "$TMP/res/idle.b")"
+		fi
 		continue
 	fi
-	for proxy in $PROXIES; do
-		if [ -n "${R[$case,$proxy,err]:-}" ]; then
-			printf '%-15s %-12s %s\n' "$(label "$case")" "$proxy" "not measured (${R[$case,$proxy,err]})"
+	bad=
+	for side in a b; do
+		[ -z "${ERR[$case,$side]:-}" ] || {
+			printf '%-15s %-11s %s\n' "$(label "$case")" "${LABEL[$side]}" "not measured (${ERR[$case,$side]})"
+			bad=1
+		}
+	done
+	[ -z "$bad" ] || continue
+	for m in "req/s:2" "p50 ms:3" "p99 ms:4" "cpu s/100k:5" "RSS MiB:6"; do
+		c=${m##*:}
+		read -r ma _ <<<"$(col "$case" a "$c" | quantiles)"
+		read -r mb _ <<<"$(col "$case" b "$c" | quantiles)"
+		read -r med q1 q3 lo hi n <<<"$(ratios "$case" "$c" | quantiles)"
+		if [ "$n" -eq 0 ]; then
+			printf "$fmt" "$(label "$case")" "${m%%:*}" "$ma" "$mb" - - - "(no complete pair)"
 			continue
 		fi
-		printf "$fmt" "$(label "$case")" "$proxy" "${R[$case,$proxy,rps]}" "${R[$case,$proxy,p50]}" \
-			"${R[$case,$proxy,p99]}" "${R[$case,$proxy,cpu]}" "${R[$case,$proxy,rss]}" "${R[$case,$proxy,errs]}"
+		printf "$fmt" "$(label "$case")" "${m%%:*}" "$(printf %.3f "$ma")" "$(printf %.3f "$mb")" \
+			"$(printf %.3fx "$med")" "$(printf '%.3f-%.3f' "$q1" "$q3")" "$(printf '%.3f-%.3f' "$lo" "$hi")" \
+			"$([ "$n" -eq "$PAIRS" ] || echo "($n of $PAIRS pairs)")"
 	done
-	r=()
-	for m in rps p50 p99 cpu rss; do r+=("$(ratio "${R[$case,lbd,$m]:-}" "${R[$case,haproxy,$m]:-}")"); done
-	printf "$fmt" "$(label "$case")" "lbd/haproxy" "${r[@]}" ""
+	ea=$(col "$case" a 7 | awk '{n += $1} END {print n + 0}')
+	eb=$(col "$case" b 7 | awk '{n += $1} END {print n + 0}')
+	printf "$fmt" "$(label "$case")" "errors" "$ea" "$eb" "" "" "" "(sum over the pairs)"
+	for m in "req/s:2" "p99:4" "cpu:5"; do
+		echo "#   $(label "$case") per-pair $RLABEL ${m%%:*}: $(ratios "$case" "${m##*:}" | awk '{printf "%s%.3f", (NR > 1 ? " " : ""), $1}')"
+	done
 done
