@@ -31,7 +31,6 @@ type clientConn struct {
 	src    netip.AddrPort
 	in     bufReader // client -> proxy
 	out    bufWriter // proxy -> client
-	idle   atomic.Bool
 
 	term [4]byte
 
@@ -92,12 +91,6 @@ func (cc *clientConn) putReq() {
 	reqPool.Put(rs)
 }
 
-func (cc *clientConn) wakeIdle() {
-	if cc.idle.Load() {
-		cc.c.SetReadDeadline(time.Unix(1, 0))
-	}
-}
-
 func (cc *clientConn) forceClose() { cc.c.Close() }
 
 func (e *Engine) serveHTTP(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend]) {
@@ -118,10 +111,7 @@ func (e *Engine) serveHTTP(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.P
 	e.track(cc)
 	st := &cc.st
 	st.first, st.tStart = true, time.Now()
-	if !cc.beginWait(st.tStart.Add(fe.httpRequest)) {
-		cc.end()
-		return
-	}
+	cc.beginWait(st.tStart.Add(fe.httpRequest))
 	cc.serve()
 }
 
@@ -154,11 +144,10 @@ func (cc *clientConn) serve() {
 		cc.putReq()
 		dl := cc.kaEnd
 		cc.kaEnd = time.Time{} // the next timeout is the keep-alive expiry
-		if cc.beginWait(dl) {
-			cc.e.idleParks.Add(1)
-			go cc.serve()
-			return
-		}
+		cc.beginWait(dl)
+		cc.e.idleParks.Add(1)
+		go cc.serve()
+		return
 	}
 	cc.end()
 }
@@ -196,9 +185,8 @@ func (cc *clientConn) loop() bool {
 		st.outcome, st.err = outNone, nil
 		st.drained = false // readiness was reset: read before waiting
 		err := cc.rc.Read(cc.stepFn)
-		cc.idle.Store(false)
 		if err != nil {
-			if !isTimeout(err) || cc.e.stopping.Load() {
+			if !isTimeout(err) {
 				return false
 			}
 			if !st.waiting || st.first {
@@ -227,12 +215,10 @@ func (cc *clientConn) loop() bool {
 			return false
 		case outSlow:
 			cc.in.timeout = cc.fe.client
-			if !cc.handle(st.tStart) || cc.e.stopping.Load() {
+			if !cc.handle(st.tStart) {
 				return false
 			}
-			if !cc.nextRequest() {
-				return false
-			}
+			cc.nextRequest()
 		default:
 			return false
 		}
@@ -240,27 +226,26 @@ func (cc *clientConn) loop() bool {
 }
 
 // beginWait prepares the wait for the next request: no buffer held, the
-// given (keep-alive or first request) deadline. False: shutting down.
-func (cc *clientConn) beginWait(deadline time.Time) bool {
+// given (keep-alive or first request) deadline. It waits during a soft
+// stop too (softstop.go).
+func (cc *clientConn) beginWait(deadline time.Time) {
 	st := &cc.st
 	cc.in.release()
 	st.waiting, st.needMore, st.armed = true, false, false
-	cc.idle.Store(true)
 	if !deadline.IsZero() {
 		cc.in.dl = deadline
 		cc.c.SetReadDeadline(deadline)
 	}
-	return !cc.e.stopping.Load()
 }
 
-// nextRequest moves to the next request after a response. False: close.
-func (cc *clientConn) nextRequest() bool {
+// nextRequest moves to the next request after a response.
+func (cc *clientConn) nextRequest() {
 	st := &cc.st
 	st.first = false
 	if cc.in.buffered() > 0 {
 		st.waiting, st.needMore, st.armed = false, false, false
 		st.tStart = time.Now()
-		return true
+		return
 	}
 	// Keep-alive wait; the deadline is only moved when it has drifted
 	// (by ka/8; by a quarter for the park wake-up, which need not be exact).
@@ -276,7 +261,7 @@ func (cc *clientConn) nextRequest() bool {
 	if left := cc.in.dl.Sub(now); left < w-slack || left > w {
 		dl = now.Add(w)
 	}
-	return cc.beginWait(dl)
+	cc.beginWait(dl)
 }
 
 // step runs inside RawConn.Read; false means "wait for readability".
@@ -313,14 +298,11 @@ func (cc *clientConn) step(fd uintptr) bool {
 				st.outcome = outSlow
 				return true
 			}
-			if !cc.handle(st.tStart) || cc.e.stopping.Load() {
+			if !cc.handle(st.tStart) {
 				st.outcome = outClose
 				return true
 			}
-			if !cc.nextRequest() {
-				st.outcome = outClose
-				return true
-			}
+			cc.nextRequest()
 			continue
 		}
 		if st.drained {
@@ -364,7 +346,6 @@ func (cc *clientConn) step(fd uintptr) bool {
 		st.needMore = false
 		if st.waiting {
 			st.waiting = false
-			cc.idle.Store(false)
 			if !st.first {
 				st.tStart = time.Now()
 			}
@@ -481,7 +462,7 @@ type exchange struct {
 // handle forwards one parsed request; it reports whether the client
 // connection may carry another request.
 func (cc *clientConn) handle(tStart time.Time) bool {
-	fe, e := cc.fe, cc.e
+	fe := cc.fe
 	req := &cc.req
 	tHead := time.Now()
 	fe.st.requests.Add(1)
@@ -655,10 +636,9 @@ func (cc *clientConn) handle(tStart time.Time) bool {
 	}
 
 	bodyKind := resp.ResponseBody(string(req.Method) == "HEAD")
-	// After a reload, a connection accepted before it finishes the request
-	// in hand on its old config and then closes (as HAProxy's old process
-	// does), so long-lived keep-alive clients move to the new config.
-	clientKA := req.KeepAlive() && !fe.httpClose && !be.httpClose && bodyKind != h1.BodyClose && !e.stopping.Load() && cc.cur.Load() == fe
+	// After a reload, and during a soft stop, the response closes the
+	// connection (softstop.go).
+	clientKA := req.KeepAlive() && !fe.httpClose && !be.httpClose && bodyKind != h1.BodyClose && cc.keepServing(fe)
 	cc.out.hold()
 	cc.out.b = cc.appendClientHead(cc.out.b[:0], &x, clientKA, bodyKind)
 	var err error

@@ -201,7 +201,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.opts.Notify("STOPPING=1")
 		d.log.Info("lbd stopping")
 	}
-	stopCtx, stopCancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Soft stop (proxy/softstop.go): connections finish on their own,
+	// bounded by global.hard_stop_after.
+	stopCtx, stopCancel := context.WithTimeout(context.Background(), d.Config().Global.HardStopAfter)
 	defer stopCancel()
 	rt.stop(stopCtx)
 	cancel()

@@ -100,7 +100,7 @@ func TestDrainPatchEnableUnderLoad(t *testing.T) {
 	}
 
 	// A bounded client loop runs during drain / patch / enable.
-	ld := startLoad("http://"+front+"/", 4)
+	ld := startLoad("http://"+front+"/", 16)
 	time.Sleep(200 * time.Millisecond)
 	if err := c.SetServerState(ctx, "app", "web01", "drain"); err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ backends:
 `
 	td := startDaemon(t, cfg)
 	c := &control.Client{Socket: td.sock}
-	ld := startLoad("http://"+front+"/", 4)
+	ld := startLoad("http://"+front+"/", 16)
 	time.Sleep(300 * time.Millisecond)
 	killed := time.Now()
 	b1.srv.CloseClientConnections()

@@ -24,7 +24,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	cfg = strings.ReplaceAll(cfg, "%SOCK%", td.sock)
 	c := &control.Client{Socket: td.sock}
 
-	ld := startLoad("http://"+front+"/", 4)
+	ld := startLoad("http://"+front+"/", 16)
 	time.Sleep(200 * time.Millisecond)
 	for i := 0; i < 3; i++ {
 		next := cfg
