@@ -76,6 +76,9 @@ func TestDrainPatchEnableUnderLoad(t *testing.T) {
 	c := &control.Client{Socket: td.sock}
 	ctx := context.Background()
 	hc := &http.Client{Timeout: 5 * time.Second}
+	// Idle keep-alive connections would hold the daemon's soft stop until
+	// their http_keep_alive expiry: close them first.
+	t.Cleanup(hc.CloseIdleConnections)
 
 	get := func() (string, error) {
 		resp, err := hc.Get("http://" + front + "/")
