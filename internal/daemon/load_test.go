@@ -133,6 +133,14 @@ func (l *load) stop() (total, failed int64, firstErr any) {
 	return l.total.Load(), l.failed.Load(), l.firstErr.Load()
 }
 
+// withKeepAliveFrontend adds a frontend "web-ka" on addr to a test config
+// whose defaults set http_server_close: the load tests run one client loop
+// against each, server-close and keep-alive to the servers.
+func withKeepAliveFrontend(cfg, addr string) string {
+	fe := "  - name: web-ka\n    bind: [\"" + addr + "\"]\n    default_backend: app\n    options: {http_server_close: false}\nbackends:\n"
+	return strings.Replace(cfg, "backends:\n", fe, 1)
+}
+
 // wrkRun is a wrk process started by startWrk.
 type wrkRun struct {
 	cmd  *exec.Cmd
