@@ -194,6 +194,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	if upgraded {
 		d.log.Info("lbd draining: a new process took over", "pid", os.Getpid())
+		// The new process serves the control socket: stop accepting on
+		// it now (the upgrade call in flight still gets its answer), so
+		// that lbctl never reaches this process during its soft stop.
+		cancel()
 	} else {
 		if u != nil {
 			u.Stop()

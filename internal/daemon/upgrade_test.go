@@ -1,8 +1,11 @@
 package daemon
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -336,4 +339,64 @@ func reap(pid int, limit time.Duration) error {
 		time.Sleep(2 * time.Millisecond)
 	}
 	return fmt.Errorf("pid %d did not exit within %v", pid, limit)
+}
+
+// TestUpgradeWaitsForDrainingParent: after an upgrade the old process
+// keeps an idle keep-alive connection open until its http_keep_alive
+// expiry (soft stop); a second upgrade meanwhile waits for that process to
+// exit instead of failing.
+func TestUpgradeWaitsForDrainingParent(t *testing.T) {
+	b1, b2 := newBackend(t, "web01"), newBackend(t, "web02")
+	front, front2, statsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	cfg := strings.NewReplacer("%B1%", b1.srv.Listener.Addr().String(), "%B2%", b2.srv.Listener.Addr().String(),
+		"%ADDR%", front, "%ADDR2%", front2, "%STATS%", statsAddr).Replace(upgradeConfig)
+	const ka = 800 * time.Millisecond
+	cfg = strings.Replace(cfg, "defaults:\n", "defaults:\n  timeouts: {http_keep_alive: 800ms}\n", 1)
+	p := startLBD(t, cfg)
+	c := &control.Client{Socket: p.sock, Timeout: time.Minute}
+	ctx := context.Background()
+
+	conn, err := net.Dial("tcp", front)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	l := &load{}
+	if keep, err := l.roundTrip(conn, br, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil || !keep {
+		t.Fatalf("first request: keep-alive %v, %v", keep, err)
+	}
+	res, err := c.Upgrade(ctx)
+	if err != nil || !res.OK {
+		t.Fatalf("upgrade: %+v, %v", res, err)
+	}
+	t0 := time.Now()
+	select {
+	case <-p.done:
+		t.Fatal("the old process exited with an idle keep-alive connection open")
+	case <-time.After(ka / 4):
+	}
+	res2, err := c.Upgrade(ctx)
+	waited := time.Since(t0)
+	if err != nil || !res2.OK || res2.OldPID != res.NewPID {
+		t.Fatalf("second upgrade while the first old process drains: %+v, %v", res2, err)
+	}
+	select {
+	case <-p.done:
+	default:
+		t.Error("the second upgrade did not wait for the first old process")
+	}
+	if waited < ka/2 || waited > ka+5*time.Second {
+		t.Errorf("second upgrade took %v, want about the keep-alive wait %v", waited, ka)
+	}
+	// The idle connection was closed silently at its keep-alive expiry.
+	conn.SetReadDeadline(time.Now().Add(time.Second))
+	if n, err := br.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("idle connection of the old process: read %d, %v; want EOF", n, err)
+	}
+	if err := reap(res.NewPID, 15*time.Second); err != nil {
+		t.Error(err)
+	}
+	stopPID(t, res2.NewPID)
 }
