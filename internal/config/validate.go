@@ -136,9 +136,6 @@ func (c *checker) validate(cfg *Config) {
 	if g.SpreadChecks < 0 || g.SpreadChecks > 50 {
 		c.add("global.spread_checks", "must be 0..50 (percent)")
 	}
-	if g.HardStopAfter < 0 {
-		c.add("global.hard_stop_after", "must not be negative")
-	}
 	if !strings.HasPrefix(g.ControlSocket, "/") {
 		c.add("global.control_socket", "must be an absolute path")
 	}
