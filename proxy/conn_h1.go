@@ -30,7 +30,6 @@ type clientConn struct {
 	src    netip.AddrPort
 	in     bufReader // client -> proxy
 	out    bufWriter // proxy -> client
-	idle   atomic.Bool
 
 	term [4]byte
 
@@ -91,12 +90,6 @@ func (cc *clientConn) putReq() {
 	reqPool.Put(rs)
 }
 
-func (cc *clientConn) wakeIdle() {
-	if cc.idle.Load() {
-		cc.c.SetReadDeadline(time.Unix(1, 0))
-	}
-}
-
 func (cc *clientConn) forceClose() { cc.c.Close() }
 
 func (e *Engine) serveHTTP(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend]) {
@@ -117,10 +110,7 @@ func (e *Engine) serveHTTP(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.P
 	e.track(cc)
 	st := &cc.st
 	st.first, st.tStart = true, time.Now()
-	if !cc.beginWait(st.tStart.Add(fe.httpRequest)) {
-		cc.end()
-		return
-	}
+	cc.beginWait(st.tStart.Add(fe.httpRequest))
 	cc.serve()
 }
 
@@ -153,11 +143,10 @@ func (cc *clientConn) serve() {
 		cc.putReq()
 		dl := cc.kaEnd
 		cc.kaEnd = time.Time{} // the next timeout is the keep-alive expiry
-		if cc.beginWait(dl) {
-			cc.e.idleParks.Add(1)
-			go cc.serve()
-			return
-		}
+		cc.beginWait(dl)
+		cc.e.idleParks.Add(1)
+		go cc.serve()
+		return
 	}
 	cc.end()
 }
@@ -195,9 +184,8 @@ func (cc *clientConn) loop() bool {
 		st.outcome, st.err = outNone, nil
 		st.drained = false // readiness was reset: read before waiting
 		err := cc.rc.Read(cc.stepFn)
-		cc.idle.Store(false)
 		if err != nil {
-			if !isTimeout(err) || cc.e.stopping.Load() {
+			if !isTimeout(err) {
 				return false
 			}
 			if !st.waiting || st.first {
@@ -226,12 +214,10 @@ func (cc *clientConn) loop() bool {
 			return false
 		case outSlow:
 			cc.in.timeout = cc.fe.client
-			if !cc.handle(st.tStart) || cc.e.stopping.Load() {
+			if !cc.handle(st.tStart) {
 				return false
 			}
-			if !cc.nextRequest() {
-				return false
-			}
+			cc.nextRequest()
 		default:
 			return false
 		}
@@ -239,27 +225,26 @@ func (cc *clientConn) loop() bool {
 }
 
 // beginWait prepares the wait for the next request: no buffer held, the
-// given (keep-alive or first request) deadline. False: shutting down.
-func (cc *clientConn) beginWait(deadline time.Time) bool {
+// given (keep-alive or first request) deadline. It waits during a soft
+// stop too (softstop.go).
+func (cc *clientConn) beginWait(deadline time.Time) {
 	st := &cc.st
 	cc.in.release()
 	st.waiting, st.needMore, st.armed = true, false, false
-	cc.idle.Store(true)
 	if !deadline.IsZero() {
 		cc.in.dl = deadline
 		cc.c.SetReadDeadline(deadline)
 	}
-	return !cc.e.stopping.Load()
 }
 
-// nextRequest moves to the next request after a response. False: close.
-func (cc *clientConn) nextRequest() bool {
+// nextRequest moves to the next request after a response.
+func (cc *clientConn) nextRequest() {
 	st := &cc.st
 	st.first = false
 	if cc.in.buffered() > 0 {
 		st.waiting, st.needMore, st.armed = false, false, false
 		st.tStart = time.Now()
-		return true
+		return
 	}
 	// Keep-alive wait; the deadline is only moved when it has drifted
 	// (by ka/8; by a quarter for the park wake-up, which need not be exact).
@@ -275,7 +260,7 @@ func (cc *clientConn) nextRequest() bool {
 	if left := cc.in.dl.Sub(now); left < w-slack || left > w {
 		dl = now.Add(w)
 	}
-	return cc.beginWait(dl)
+	cc.beginWait(dl)
 }
 
 // step runs inside RawConn.Read; false means "wait for readability".
@@ -312,14 +297,11 @@ func (cc *clientConn) step(fd uintptr) bool {
 				st.outcome = outSlow
 				return true
 			}
-			if !cc.handle(st.tStart) || cc.e.stopping.Load() {
+			if !cc.handle(st.tStart) {
 				st.outcome = outClose
 				return true
 			}
-			if !cc.nextRequest() {
-				st.outcome = outClose
-				return true
-			}
+			cc.nextRequest()
 			continue
 		}
 		if st.drained {
@@ -363,7 +345,6 @@ func (cc *clientConn) step(fd uintptr) bool {
 		st.needMore = false
 		if st.waiting {
 			st.waiting = false
-			cc.idle.Store(false)
 			if !st.first {
 				st.tStart = time.Now()
 			}
@@ -545,13 +526,12 @@ func (cc *clientConn) sendInterim(resp *h1.Response) error {
 }
 
 // keepAlive reports whether the connection may carry another request after
-// a response with this body. After a reload, a connection accepted before
-// it finishes the request in hand on its old config and then closes (as
-// HAProxy's old process does), so long-lived keep-alive clients move to the
-// new config.
+// a response with this body. After a reload, and during a soft stop, the
+// response closes the connection (softstop.go), so long-lived keep-alive
+// clients move to the new config or process.
 func (cc *clientConn) keepAlive(be *backend, kind h1.BodyKind) bool {
 	fe := cc.fe
-	return cc.req.KeepAlive() && !fe.httpClose && !be.httpClose && kind != h1.BodyClose && !cc.e.stopping.Load() && cc.cur.Load() == fe
+	return cc.req.KeepAlive() && !fe.httpClose && !be.httpClose && kind != h1.BodyClose && cc.keepServing(fe)
 }
 
 // startResponse writes the response head (rewritten for the client) and

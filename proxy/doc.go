@@ -15,7 +15,7 @@
 //	err = e.SetServerWeight("app", "s1", 50)
 //	fs, bs := e.Frontends(), e.Backends()   // FrontendStatus / BackendStatus snapshots
 //	ok := e.BackendUsable("app"); ok = e.FrontendServing("www")
-//	err = e.Shutdown(ctx)         // stop accepting, drain, then close
+//	err = e.Shutdown(ctx)         // soft stop (softstop.go); ctx is the hard-stop bound
 //
 // Start returns once every listener is bound (an error closes the ones
 // opened); serving goes on in background goroutines until Shutdown.

@@ -61,9 +61,8 @@ type Engine struct {
 	statMu   sync.Mutex
 }
 
-// tracked is a live client connection, known for Shutdown.
+// tracked is a live client connection, known for Shutdown's hard stop.
 type tracked interface {
-	wakeIdle()
 	forceClose()
 }
 
@@ -260,16 +259,13 @@ func (e *Engine) acceptLoop(l *listener) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		if cur := l.fe.Load(); cur != fe {
+		if cur := l.fe.Load(); cur != fe && cur != retired && acquire(cur.sem, l.done) {
 			// Reloaded while waiting in Accept: serve with the new
-			// configuration and its connection limit.
+			// configuration and its connection limit. (When the
+			// listener closed meanwhile, the connection is served on
+			// the one it was accepted under: see softstop.go.)
 			releaseSem(fe.sem)
 			fe = cur
-			if !acquire(fe.sem, l.done) {
-				releaseSem(gt.ch)
-				c.Close()
-				return
-			}
 		}
 		e.connWG.Add(1)
 		go e.serveConn(c, fe, gt, &l.fe)
@@ -311,22 +307,20 @@ func (e *Engine) connDone(fe *frontend, gt *gate) {
 	e.connWG.Done()
 }
 
-// Shutdown stops accepting, closes idle keep-alive connections and waits
-// for in-flight requests until ctx ends; then it closes what remains.
+// Shutdown is a soft stop (softstop.go): it stops accepting, lets every
+// connection it has finish (an HTTP one answers its next request with
+// Connection: close, an idle one closes when its keep-alive wait ends, a
+// TCP session runs until it ends) and waits for them until ctx ends, the
+// hard-stop bound; then it closes what remains.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.stopping.Store(true)
 	for k, l := range e.listeners {
-		l.close()
+		l.retire()
 		delete(e.listeners, k)
 	}
 	e.acceptWG.Wait()
-	e.connMu.Lock()
-	for t := range e.conns {
-		t.wakeIdle()
-	}
-	e.connMu.Unlock()
 	done := make(chan struct{})
 	go func() { e.connWG.Wait(); close(done) }()
 	var err error
@@ -388,7 +382,7 @@ func (e *Engine) Reload(cfg *Config) error {
 		if f, ok := want[k]; ok {
 			l.fe.Store(f)
 		} else {
-			l.close()
+			l.retire()
 			delete(e.listeners, k)
 		}
 	}

@@ -402,45 +402,14 @@ func TestReloadKeepsListenersAndServesNewRoutes(t *testing.T) {
 	if res, _ := dialRaw(t, bind2).get("/"); res.StatusCode != 200 {
 		t.Error("new listener not serving")
 	}
+	// A keep-alive connection of the removed listener serves its next
+	// request, with Connection: close (soft stop).
+	if res, _ := fresh.get("/"); res.StatusCode != 200 || !res.Close {
+		t.Errorf("connection of a removed listener: %d, Connection: close %v", res.StatusCode, res.Close)
+	}
+	fresh.expectClosed()
 	if !e.FrontendServing("fe") || e.FrontendServing("nope") {
 		t.Error("FrontendServing")
-	}
-}
-
-func TestShutdownDrains(t *testing.T) {
-	release := make(chan struct{})
-	a := newBackend(t, "a", func(w http.ResponseWriter, r *http.Request) { <-release; w.Write([]byte("done")) })
-	cfg := testConfig(srv("a", a.addr()))
-	sink := &logSink{}
-	e, err := New(cfg, Options{AccessLog: sink.add})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	addr := e.BoundAddrs("fe")[0]
-	idle := dialRaw(t, addr)
-	busy := dialRaw(t, addr)
-	busy.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	waitFor(t, "busy request", func() bool { return e.Backends()[0].Sessions == 1 })
-	done := make(chan error)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		done <- e.Shutdown(ctx)
-	}()
-	idle.expectClosed()
-	close(release)
-	res, body := busy.resp("GET")
-	if res.StatusCode != 200 || body != "done" || !res.Close {
-		t.Errorf("in-flight request during shutdown: %d %q close=%v", res.StatusCode, body, res.Close)
-	}
-	if err := <-done; err != nil {
-		t.Errorf("shutdown: %v", err)
-	}
-	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-		t.Error("still accepting after shutdown")
 	}
 }
 
@@ -843,15 +812,23 @@ func TestIdlePark(t *testing.T) {
 			t.Errorf("%d parks, want 2", n)
 		}
 	})
-	t.Run("shutdown closes a parked connection", func(t *testing.T) {
+	t.Run("shutdown: a parked connection serves its next request, then closes", func(t *testing.T) {
 		e, _, _, rc := start(t, time.Minute)
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		t0 := time.Now()
-		if err := e.Shutdown(ctx); err != nil || time.Since(t0) > time.Second {
-			t.Fatalf("shutdown with a parked connection: %v after %v", err, time.Since(t0))
+		done := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			done <- e.Shutdown(ctx)
+		}()
+		waitFor(t, "the soft stop", e.stopping.Load)
+		time.Sleep(60 * time.Millisecond) // past a park wake-up
+		if res, body := rc.get("/after"); res.StatusCode != 200 || body != "hello from a" || !res.Close {
+			t.Fatalf("request on a parked connection during shutdown: %d %q close=%v", res.StatusCode, body, res.Close)
 		}
 		rc.expectClosed()
+		if err := <-done; err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
 	})
 	t.Run("parked connections give back their header tables", func(t *testing.T) {
 		// A parked connection holds no header tables (reqState): the

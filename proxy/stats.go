@@ -134,7 +134,7 @@ func (cc *clientConn) serveStats(tStart time.Time) bool {
 		cc.e.opts.StatsHandler.ServeHTTP(w, hr)
 		w.WriteHeader(200)
 	}
-	ka := req.KeepAlive() && !fe.httpClose && !cc.e.stopping.Load()
+	ka := req.KeepAlive() && !fe.httpClose && cc.keepServing(fe)
 	var out bytes.Buffer
 	fmt.Fprintf(&out, "HTTP/1.1 %d %s\r\n", w.status, http.StatusText(w.status))
 	w.h.Del("Content-Length")

@@ -18,7 +18,6 @@ type tcpSession struct {
 	mu sync.Mutex
 }
 
-func (t *tcpSession) wakeIdle() {}
 func (t *tcpSession) forceClose() {
 	t.mu.Lock()
 	t.c.Close()

@@ -101,8 +101,12 @@ func lbctlRoot(stdout, stderr io.Writer) *cobra.Command {
 		Long: `upgrade starts the installed /usr/bin/lbd as a new process that takes over
 the listening sockets, the control socket and the VRRP instances (a master
 stays master: no priority-0 advert, the VIP stays up). The old process then
-finishes its in-flight requests and exits. If the new process does not
-become ready, it is stopped and the old one keeps serving. Same as SIGUSR2.`,
+soft-stops: each of its connections answers its next request with
+Connection: close, idle ones close at their keep-alive expiry, tcp sessions
+run to their end, all within global.hard_stop_after; then it exits. An
+upgrade started while the previous old process still runs waits for it. If
+the new process does not become ready, it is stopped and the old one keeps
+serving. Same as SIGUSR2.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c := client()

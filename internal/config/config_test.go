@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -323,5 +324,21 @@ backends:
 	_, err = LoadBytes("e.yaml", []byte(strings.Replace(src, "  - name: be\n", "  - name: be\n    cookie: {}\n", 1)))
 	if err == nil || !strings.Contains(err.Error(), "cookie") {
 		t.Errorf("cookie: {} gave %v, want an error about the cookie", err)
+	}
+}
+
+func TestHardStopAfter(t *testing.T) {
+	base := "global:\n%s\nbackends:\n  - name: b\n    servers:\n      - {name: s, address: \"10.0.0.1:80\"}\n"
+	cfg, err := LoadBytes("x.yaml", []byte(fmt.Sprintf(base, "  maxconn: 10")))
+	if err != nil || cfg.Global.HardStopAfter != DefaultHardStopAfter {
+		t.Fatalf("default hard_stop_after: %v, %v", cfg, err)
+	}
+	cfg, err = LoadBytes("x.yaml", []byte(fmt.Sprintf(base, "  hard_stop_after: 2m")))
+	if err != nil || cfg.Global.HardStopAfter != 2*time.Minute {
+		t.Fatalf("hard_stop_after 2m: %v, %v", cfg, err)
+	}
+	_, err = LoadBytes("x.yaml", []byte(fmt.Sprintf(base, "  hard_stop_after: -1s")))
+	if err == nil || !strings.Contains(err.Error(), "x.yaml:2: global.hard_stop_after: must be greater than 0") {
+		t.Errorf("negative hard_stop_after: %v", err)
 	}
 }

@@ -38,6 +38,7 @@ const (
 	DefaultConntrackMax   = 131072
 	DefaultLogFacility    = "local0"
 	DefaultLogLevel       = "info"
+	DefaultHardStopAfter  = 30 * time.Second
 )
 
 func boolp(b bool) *bool { return &b }
@@ -205,6 +206,7 @@ func (c *Config) normalize() {
 	g := &c.Global
 	g.Maxconn = firstInt(g.Maxconn, DefaultMaxconn)
 	g.ControlSocket = firstStr(g.ControlSocket, DefaultControlSocket)
+	g.HardStopAfter = firstDur(g.HardStopAfter, DefaultHardStopAfter)
 	for i := range g.Log {
 		g.Log[i].Facility = firstStr(g.Log[i].Facility, DefaultLogFacility)
 		g.Log[i].Level = firstStr(g.Log[i].Level, DefaultLogLevel)

@@ -44,6 +44,10 @@ type Global struct {
 	Chroot string `mapstructure:"chroot" yaml:"chroot,omitempty"`
 	// SpreadChecks is the +/- percent jitter on check intervals (0..50).
 	SpreadChecks int `mapstructure:"spread_checks" yaml:"spread_checks,omitempty"`
+	// HardStopAfter bounds a soft stop (stop, and the old process of a
+	// binary upgrade): connections still open then are closed (HAProxy's
+	// hard-stop-after); 0 means 30s.
+	HardStopAfter time.Duration `mapstructure:"hard_stop_after" yaml:"hard_stop_after,omitempty"`
 }
 
 // RuntimeAPI is the access to the control socket as HAProxy's `stats

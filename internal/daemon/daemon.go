@@ -189,6 +189,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	if upgraded {
 		d.log.Info("lbd draining: a new process took over", "pid", os.Getpid())
+		// The new process serves the control socket: stop accepting on
+		// it now (the upgrade call in flight still gets its answer), so
+		// that lbctl never reaches this process during its soft stop.
+		cancel()
 	} else {
 		if u != nil {
 			u.Stop()
@@ -196,7 +200,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.opts.Notify("STOPPING=1")
 		d.log.Info("lbd stopping")
 	}
-	stopCtx, stopCancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Soft stop (proxy/softstop.go): connections finish on their own,
+	// bounded by global.hard_stop_after.
+	stopCtx, stopCancel := context.WithTimeout(context.Background(), d.Config().Global.HardStopAfter)
 	defer stopCancel()
 	rt.stop(stopCtx)
 	cancel()

@@ -72,10 +72,14 @@ func TestDrainPatchEnableUnderLoad(t *testing.T) {
 	cfg := strings.NewReplacer("%B1%", b1.srv.Listener.Addr().String(), "%B2%", b2.srv.Listener.Addr().String(),
 		"%STATS%", statsAddr, "%METRICS%", metricsAddr).Replace(integrationConfig)
 	cfg = strings.Replace(cfg, "%ADDR%", front, 1)
-	td := startDaemon(t, cfg)
+	front2 := freeAddr(t)
+	td := startDaemon(t, withKeepAliveFrontend(cfg, front2))
 	c := &control.Client{Socket: td.sock}
 	ctx := context.Background()
 	hc := &http.Client{Timeout: 5 * time.Second}
+	// Idle keep-alive connections would hold the daemon's soft stop until
+	// their http_keep_alive expiry: close them first.
+	t.Cleanup(hc.CloseIdleConnections)
 
 	get := func() (string, error) {
 		resp, err := hc.Get("http://" + front + "/")
@@ -100,7 +104,8 @@ func TestDrainPatchEnableUnderLoad(t *testing.T) {
 	}
 
 	// A bounded client loop runs during drain / patch / enable.
-	ld := startLoad("http://"+front+"/", 4)
+	ld := startLoad("http://"+front+"/", 16)
+	ld2 := startLoad("http://"+front2+"/", 16)
 	time.Sleep(200 * time.Millisecond)
 	if err := c.SetServerState(ctx, "app", "web01", "drain"); err != nil {
 		t.Fatal(err)
@@ -120,8 +125,9 @@ func TestDrainPatchEnableUnderLoad(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	total, failed, firstErr := ld.stop()
-	if failed != 0 {
-		t.Errorf("%d of %d requests failed during drain/enable; first: %v", failed, total, firstErr)
+	total2, failed2, firstErr2 := ld2.stop()
+	if failed != 0 || failed2 != 0 {
+		t.Errorf("%d of %d (server-close), %d of %d (keep-alive) requests failed during drain/enable; first: %v, %v", failed, total, failed2, total2, firstErr, firstErr2)
 	}
 	if b1.hits.Load() == before {
 		t.Errorf("web01 got no traffic after enable (%d requests in all)", total)

@@ -31,9 +31,11 @@ backends:
       - {name: web01, address: "` + b1.srv.Listener.Addr().String() + `", check: true, inter: 100ms, rise: 2, fall: 3}
       - {name: web02, address: "` + b2.srv.Listener.Addr().String() + `", check: true, inter: 100ms, rise: 2, fall: 3}
 `
-	td := startDaemon(t, cfg)
+	front2 := freeAddr(t)
+	td := startDaemon(t, withKeepAliveFrontend(cfg, front2))
 	c := &control.Client{Socket: td.sock}
-	ld := startLoad("http://"+front+"/", 4)
+	ld := startLoad("http://"+front+"/", 16)
+	ld2 := startLoad("http://"+front2+"/", 16)
 	time.Sleep(300 * time.Millisecond)
 	killed := time.Now()
 	b1.srv.CloseClientConnections()
@@ -49,6 +51,7 @@ backends:
 	}
 	time.Sleep(200 * time.Millisecond)
 	total, failed, firstErr := ld.stop()
+	total2, failed2, firstErr2 := ld2.stop()
 	if detected == 0 {
 		t.Fatal("web01 never went DOWN")
 	}
@@ -57,12 +60,12 @@ backends:
 	if detected < 150*time.Millisecond || detected > 1500*time.Millisecond {
 		t.Errorf("detection took %v, want about fall x inter = 300ms", detected)
 	}
-	if failed != 0 {
-		t.Errorf("%d of %d requests failed; first: %v", failed, total, firstErr)
+	if failed != 0 || failed2 != 0 {
+		t.Errorf("%d of %d (server-close), %d of %d (keep-alive) requests failed; first: %v, %v", failed, total, failed2, total2, firstErr, firstErr2)
 	}
 	st, _ := c.Status(context.Background())
 	if r := st.Backends[0].Servers[0].Check; !strings.HasPrefix(r.Result, "L4") {
 		t.Errorf("check result after kill: %+v", r)
 	}
-	t.Logf("%d requests, 0 failed; web01 DOWN %v after the kill (fall 3 x inter 100ms)", total, detected.Round(time.Millisecond))
+	t.Logf("%d + %d requests (server-close, keep-alive), 0 failed; web01 DOWN %v after the kill (fall 3 x inter 100ms)", total, total2, detected.Round(time.Millisecond))
 }

@@ -19,12 +19,14 @@ func TestReloadUnderLoad(t *testing.T) {
 	front, statsAddr, metricsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	repl := strings.NewReplacer("%B1%", b1.srv.Listener.Addr().String(), "%B2%", b2.srv.Listener.Addr().String(),
 		"%STATS%", statsAddr, "%METRICS%", metricsAddr)
-	cfg := strings.Replace(repl.Replace(integrationConfig), "%ADDR%", front, 1)
+	front2 := freeAddr(t)
+	cfg := withKeepAliveFrontend(strings.Replace(repl.Replace(integrationConfig), "%ADDR%", front, 1), front2)
 	td := startDaemon(t, cfg)
 	cfg = strings.ReplaceAll(cfg, "%SOCK%", td.sock)
 	c := &control.Client{Socket: td.sock}
 
-	ld := startLoad("http://"+front+"/", 4)
+	ld := startLoad("http://"+front+"/", 16)
+	ld2 := startLoad("http://"+front2+"/", 16)
 	time.Sleep(200 * time.Millisecond)
 	for i := 0; i < 3; i++ {
 		next := cfg
@@ -47,12 +49,16 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	total, failed, firstErr := ld.stop()
 	if failed != 0 {
-		t.Errorf("%d of %d requests failed across reloads; first: %v", failed, total, firstErr)
+		t.Errorf("server-close frontend: %d of %d requests failed across reloads; first: %v", failed, total, firstErr)
+	}
+	total2, failed2, firstErr2 := ld2.stop()
+	if failed2 != 0 {
+		t.Errorf("keep-alive frontend: %d of %d requests failed across reloads; first: %v", failed2, total2, firstErr2)
 	}
 	if b3.hits.Load() == 0 {
 		t.Error("the server added by reload got no traffic")
 	}
-	t.Logf("%d requests, 0 failed, across 3 reloads", total)
+	t.Logf("%d + %d requests (server-close, keep-alive), %d failed, across 3 reloads", total, total2, failed+failed2)
 }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }

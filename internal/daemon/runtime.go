@@ -332,8 +332,9 @@ func (rt *runtime) reload(ctx context.Context, cfg *config.Config) error {
 }
 
 // stop shuts down in the order that loses nothing: VRRP first (priority 0,
-// VIPs removed: the peer takes over within skew time), then the proxy stops
-// accepting and finishes in-flight requests, then checks and logs.
+// VIPs removed: the peer takes over within skew time), the stats and
+// metrics servers, then the proxy soft-stops (proxy/softstop.go, bounded
+// by ctx: global.hard_stop_after), then checks and logs.
 func (rt *runtime) stop(ctx context.Context) {
 	if rt.vrrpCancel != nil {
 		rt.vrrpCancel()
@@ -348,13 +349,16 @@ func (rt *runtime) stop(ctx context.Context) {
 		}
 	}
 	rt.wg.Wait()
+	// The stats and metrics servers close first: after a binary upgrade
+	// the new process answers on their sockets, not this one, while the
+	// proxy's soft stop goes on.
+	if rt.side != nil {
+		rt.side.close()
+	}
 	if rt.engine != nil {
 		if err := rt.engine.Shutdown(ctx); err != nil {
 			rt.d.log.Warn("proxy shutdown", "error", err)
 		}
-	}
-	if rt.side != nil {
-		rt.side.close()
 	}
 	if rt.checks != nil {
 		rt.checks.Close()

@@ -18,6 +18,11 @@ import (
 // states before starting its instances fresh.
 const stateWait = 5 * time.Second
 
+// parentWait bounds how long an upgrade waits for the previous process to
+// end its soft stop (lbctl upgrade waits a minute in all, the new process
+// may take 30 s to become ready).
+const parentWait = 25 * time.Second
+
 // handoverState is what the old process tells the new one last.
 type handoverState struct {
 	// VRRP maps an instance name to the state it was detached in.
@@ -46,6 +51,15 @@ func (d *Daemon) upgrade(res *control.UpgradeResult) error {
 	u := d.opts.Upgrader
 	if u == nil {
 		return fmt.Errorf("%w (it runs only under `lbd run`)", upgrade.ErrNoUpgrader)
+	}
+	// The process this one replaced may still be finishing its
+	// connections (soft stop): no new upgrade can start before it exits.
+	wait := min(d.Config().Global.HardStopAfter+2*time.Second, parentWait)
+	wctx, cancel := context.WithTimeout(context.Background(), wait)
+	err := u.WaitParent(wctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("the previous lbd process is still finishing its connections (soft stop, at most global.hard_stop_after); waited %v, try again later", wait)
 	}
 	d.opMu.Lock()
 	defer d.opMu.Unlock()

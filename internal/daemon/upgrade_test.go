@@ -1,8 +1,11 @@
 package daemon
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -183,8 +186,8 @@ func TestBinaryUpgradeUnderLoad(t *testing.T) {
 	c := &control.Client{Socket: p.sock, Timeout: time.Minute}
 	ctx := context.Background()
 
-	ka := startLoad("http://"+front+"/", 4)
-	sc := startLoad("http://"+front2+"/", 2)
+	ka := startLoad("http://"+front+"/", 16)
+	sc := startLoad("http://"+front2+"/", 16)
 	time.Sleep(300 * time.Millisecond)
 	res, err := c.Upgrade(ctx)
 	if err != nil || !res.OK {
@@ -247,4 +250,153 @@ func TestUpgradeWithoutUpgrader(t *testing.T) {
 	if _, err := c.Status(context.Background()); err != nil {
 		t.Errorf("daemon after a refused upgrade: %v", err)
 	}
+}
+
+// TestBinaryUpgrade20UnderWrk: 20 consecutive `lbctl upgrade` while wrk
+// (16 keep-alive connections) loads the keep-alive frontend and the strict
+// client (16 connections) the http-server-close one. Neither retries: a
+// connection the old process closed while a request could arrive on it is
+// a socket error. Each step waits only for the new process to be ready
+// and the old one to finish its connections (soft stop) and exit.
+func TestBinaryUpgrade20UnderWrk(t *testing.T) {
+	needWrk(t)
+	b1, b2 := newBackend(t, "web01"), newBackend(t, "web02")
+	front, front2, statsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	cfg := strings.NewReplacer("%B1%", b1.srv.Listener.Addr().String(), "%B2%", b2.srv.Listener.Addr().String(),
+		"%ADDR%", front, "%ADDR2%", front2, "%STATS%", statsAddr).Replace(upgradeConfig)
+	p := startLBD(t, cfg)
+	c := &control.Client{Socket: p.sock, Timeout: time.Minute}
+	ctx := context.Background()
+
+	t0 := time.Now()
+	wrk := startWrk(t, "http://"+front+"/", 16, time.Minute)
+	sc := startLoadFor("http://"+front2+"/", 16, time.Minute)
+	waitServed := func(n int64) {
+		deadline := time.Now().Add(5 * time.Second)
+		for b1.hits.Load()+b2.hits.Load() < n && time.Now().Before(deadline) {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	waitServed(200)
+	oldPID := p.cmd.Process.Pid
+	const upgrades = 20
+	var exitWait time.Duration
+	for i := 0; i < upgrades; i++ {
+		res, err := c.Upgrade(ctx)
+		if err != nil || !res.OK || res.OldPID != oldPID {
+			t.Fatalf("upgrade %d: %+v, %v (old pid %d)", i+1, res, err, oldPID)
+		}
+		// The old process ends once its connections have: each answers
+		// its next request with Connection: close.
+		te := time.Now()
+		if i == 0 {
+			select {
+			case <-p.done:
+			case <-time.After(15 * time.Second):
+				t.Fatalf("upgrade %d: old process did not exit", i+1)
+			}
+		} else if err := reap(oldPID, 15*time.Second); err != nil {
+			t.Fatalf("upgrade %d: %v", i+1, err)
+		}
+		exitWait += time.Since(te)
+		oldPID = res.NewPID
+		waitServed(b1.hits.Load() + b2.hits.Load() + 50) // the new process serves
+	}
+	took := time.Since(t0)
+	wr := wrk.stop(t)
+	total, failed, first := sc.stop()
+	t.Logf("%d upgrades in %v (old process exit %v on average)", upgrades, took.Round(time.Millisecond), (exitWait / upgrades).Round(time.Millisecond))
+	t.Logf("wrk, keep-alive frontend: %d requests, %d socket errors, %d non-2xx", wr.Requests, wr.SocketErrors, wr.Non2xx)
+	t.Logf("strict client, server-close frontend: %d requests, %d failed, %d closed by Connection: close", total, failed, sc.closed.Load())
+	if wr.SocketErrors != 0 || wr.Non2xx != 0 {
+		t.Errorf("wrk saw errors across %d upgrades:\n%s", upgrades, wr.Report)
+	}
+	if failed != 0 {
+		t.Errorf("strict client: %d of %d requests failed; first: %v", failed, total, first)
+	}
+	if wr.Requests < 300 || total < 300 {
+		t.Errorf("too little load to prove anything: %d, %d", wr.Requests, total)
+	}
+	stopPID(t, oldPID)
+}
+
+// reap waits for a reparented process (the test binary is a child
+// subreaper) to exit.
+func reap(pid int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		var ws syscall.WaitStatus
+		got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+		if got == pid {
+			if !ws.Exited() || ws.ExitStatus() != 0 {
+				return fmt.Errorf("pid %d ended with %v", pid, ws)
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("wait for pid %d: %w", pid, err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return fmt.Errorf("pid %d did not exit within %v", pid, limit)
+}
+
+// TestUpgradeWaitsForDrainingParent: after an upgrade the old process
+// keeps an idle keep-alive connection open until its http_keep_alive
+// expiry (soft stop); a second upgrade meanwhile waits for that process to
+// exit instead of failing.
+func TestUpgradeWaitsForDrainingParent(t *testing.T) {
+	b1, b2 := newBackend(t, "web01"), newBackend(t, "web02")
+	front, front2, statsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	cfg := strings.NewReplacer("%B1%", b1.srv.Listener.Addr().String(), "%B2%", b2.srv.Listener.Addr().String(),
+		"%ADDR%", front, "%ADDR2%", front2, "%STATS%", statsAddr).Replace(upgradeConfig)
+	const ka = 800 * time.Millisecond
+	cfg = strings.Replace(cfg, "defaults:\n", "defaults:\n  timeouts: {http_keep_alive: 800ms}\n", 1)
+	p := startLBD(t, cfg)
+	c := &control.Client{Socket: p.sock, Timeout: time.Minute}
+	ctx := context.Background()
+
+	conn, err := net.Dial("tcp", front)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	l := &load{}
+	if keep, err := l.roundTrip(conn, br, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil || !keep {
+		t.Fatalf("first request: keep-alive %v, %v", keep, err)
+	}
+	res, err := c.Upgrade(ctx)
+	if err != nil || !res.OK {
+		t.Fatalf("upgrade: %+v, %v", res, err)
+	}
+	t0 := time.Now()
+	select {
+	case <-p.done:
+		t.Fatal("the old process exited with an idle keep-alive connection open")
+	case <-time.After(ka / 4):
+	}
+	res2, err := c.Upgrade(ctx)
+	waited := time.Since(t0)
+	if err != nil || !res2.OK || res2.OldPID != res.NewPID {
+		t.Fatalf("second upgrade while the first old process drains: %+v, %v", res2, err)
+	}
+	select {
+	case <-p.done:
+	default:
+		t.Error("the second upgrade did not wait for the first old process")
+	}
+	if waited < ka/2 || waited > ka+5*time.Second {
+		t.Errorf("second upgrade took %v, want about the keep-alive wait %v", waited, ka)
+	}
+	// The idle connection was closed silently at its keep-alive expiry.
+	conn.SetReadDeadline(time.Now().Add(time.Second))
+	if n, err := br.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("idle connection of the old process: read %d, %v; want EOF", n, err)
+	}
+	if err := reap(res.NewPID, 15*time.Second); err != nil {
+		t.Error(err)
+	}
+	stopPID(t, res2.NewPID)
 }

@@ -58,6 +58,12 @@ func (m *mapper) mapGlobal(s *hSection) error {
 			}
 			g.SpreadChecks, err = m.atoi(l.Num, "spread-checks", a[1], 0, 50)
 			m.comments(path("spread_checks"), l)
+		case "hard-stop-after":
+			if len(a) < 2 {
+				return m.errf(l.Num, "hard-stop-after: missing value")
+			}
+			g.HardStopAfter, err = m.duration(l.Num, "hard-stop-after", a[1])
+			m.comments(path("hard_stop_after"), l)
 		case "user", "uid":
 			err = str(&g.User, "user")
 			if err == nil {
@@ -200,7 +206,7 @@ var knownKeywords = map[string]bool{
 	"cookie": true, "http-check": true, "default-server": true, "server": true, "bind": true, "acl": true,
 	"use_backend": true, "default_backend": true, "stats": true, "errorfile": true, "chroot": true,
 	"pidfile": true, "user": true, "group": true, "uid": true, "gid": true, "daemon": true,
-	"spread-checks": true, "nbproc": true, "nbthread": true, "quiet": true, "debug": true, "ulimit-n": true,
+	"spread-checks": true, "hard-stop-after": true, "nbproc": true, "nbthread": true, "quiet": true, "debug": true, "ulimit-n": true,
 	// not mapped
 	"description": true, "node": true, "capture": true, "reqadd": true, "reqrep": true, "reqirep": true,
 	"reqdel": true, "reqidel": true, "reqdeny": true, "reqideny": true, "reqallow": true, "reqiallow": true,
@@ -219,7 +225,7 @@ var knownKeywords = map[string]bool{
 	"max-session-srv-conns": true, "server-template": true, "server-state-file-name": true,
 	"load-server-state-from-file": true, "bind-process": true, "transparent": true, "backlog": true,
 	"declare": true, "http-error": true, "use-fcgi-app": true, "srvtcpka-cnt": true, "clitcpka-cnt": true,
-	"ca-base": true, "crt-base": true, "hard-stop-after": true, "maxsslconn": true, "maxconnrate": true,
+	"ca-base": true, "crt-base": true, "maxsslconn": true, "maxconnrate": true,
 	"maxsessrate": true, "maxpipes": true, "maxcompcpuusage": true, "maxcomprate": true, "noepoll": true,
 	"nopoll": true, "nosplice": true, "nogetaddrinfo": true, "noreuseport": true, "setenv": true,
 	"presetenv": true, "unsetenv": true, "resetenv": true, "localpeer": true, "master-worker": true,

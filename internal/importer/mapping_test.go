@@ -119,3 +119,16 @@ func TestKeepalivedBlockKeywordNeedsBlock(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestHardStopAfter(t *testing.T) {
+	r := importString(t, "global\n hard-stop-after 90s\ndefaults\n mode http\nbackend b\n server s 127.0.0.1:81\n")
+	if got := r.Config.Global.HardStopAfter; got.String() != "1m30s" {
+		t.Errorf("global.hard_stop_after = %v, want 1m30s", got)
+	}
+	if !strings.Contains(string(r.YAML), "hard_stop_after: 90s") {
+		t.Errorf("hard_stop_after missing from the YAML:\n%s", r.YAML)
+	}
+	if _, err := Import(Options{HAProxyPath: "t.cfg", HAProxy: strings.NewReader("global\n hard-stop-after\n")}); err == nil || !strings.Contains(err.Error(), "t.cfg:2") {
+		t.Errorf("hard-stop-after without a value: %v", err)
+	}
+}

@@ -1,13 +1,16 @@
 package upgrade
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"sort"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -38,6 +41,8 @@ type Upgrader struct {
 	link      *net.UnixConn   // to the parent; nil on a fresh start
 	inherited map[string]int  // unclaimed listener fds from the parent
 	claimed   map[string]bool // keys taken with Listener
+	// parentExited: WaitParent saw the parent exit.
+	parentExited atomic.Bool
 }
 
 // Options tune an Upgrader.
@@ -87,6 +92,19 @@ func New(opts Options) (*Upgrader, error) {
 
 // HasParent reports whether this process was started by a binary upgrade.
 func (u *Upgrader) HasParent() bool { return u.link != nil }
+
+// WaitParent waits until the process that started this one has exited (at
+// once on a fresh start or when it has). No new upgrade can start before:
+// the previous process may still be finishing its connections (its soft
+// stop). It returns ctx's error if ctx ends first.
+func (u *Upgrader) WaitParent(ctx context.Context) error {
+	u.tf.WaitForParent(ctx) // the parent's own exit status does not matter here
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	u.parentExited.Store(true)
+	return nil
+}
 
 // Listener returns the parent's listening socket for key, or nil, nil when
 // the parent had none (then the caller binds a new one). A key is handed
@@ -223,7 +241,14 @@ func (u *Upgrader) Upgrade(listeners map[string]syscall.Conn) (*Child, error) {
 		mine.Close()
 		return nil, fmt.Errorf("binary upgrade: %w", err)
 	}
-	if err := u.tf.Upgrade(); err != nil {
+	err = u.tf.Upgrade()
+	for i := 0; err != nil && i < 100 && u.parentExited.Load() && strings.Contains(err.Error(), "parent hasn't exited"); i++ {
+		// tableflip learns of the parent's exit a moment after
+		// WaitParent does.
+		time.Sleep(5 * time.Millisecond)
+		err = u.tf.Upgrade()
+	}
+	if err != nil {
 		mine.Close()
 		return nil, fmt.Errorf("binary upgrade: new process: %w", err)
 	}
