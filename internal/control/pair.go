@@ -1,6 +1,10 @@
 package control
 
-import "time"
+import (
+	"context"
+	"net/http"
+	"time"
+)
 
 // PairStatus is the pair link and the peer as this node last heard it
 // (`lbctl status`, "pair" in --json). It is a snapshot: reading it never
@@ -85,4 +89,36 @@ type PeerConfig struct {
 	Local   string `json:"local_content"`
 	// LocalFile is this node's config file.
 	LocalFile string `json:"local_file"`
+}
+
+// PairBackend is implemented by a Backend with a pair link.
+type PairBackend interface {
+	// PeerConfig returns this node's config file and the peer's.
+	PeerConfig(ctx context.Context) (*PeerConfig, error)
+}
+
+// pairRoutes adds the pair routes when b has a pair side.
+func pairRoutes(mux *http.ServeMux, b Backend) {
+	pb, ok := b.(PairBackend)
+	if !ok {
+		return
+	}
+	mux.HandleFunc("GET /v1/pair/config", func(w http.ResponseWriter, r *http.Request) {
+		pc, err := pb.PeerConfig(r.Context())
+		if err != nil {
+			writeJSON(w, http.StatusBadGateway, errorBody{Error: err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, pc)
+	})
+}
+
+// PeerConfig fetches this node's and the peer's config files (`lbctl
+// config diff`).
+func (c *Client) PeerConfig(ctx context.Context) (*PeerConfig, error) {
+	var pc PeerConfig
+	if err := c.do(ctx, http.MethodGet, "/v1/pair/config", nil, &pc); err != nil {
+		return nil, err
+	}
+	return &pc, nil
 }

@@ -53,6 +53,7 @@ type Daemon struct {
 	sysctls    []control.SysctlResult
 	lastReload *control.ReloadResult
 	rt         *runtime // the running components; nil before Run
+	pair       pairState
 }
 
 // New loads and validates the config; nothing is started yet.
@@ -151,6 +152,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.mu.Lock()
 	d.rt = rt
 	d.mu.Unlock()
+	d.startPair(cfg)
 
 	// Everything privileged is open now: listeners, raw VRRP sockets, the
 	// control socket. Drop root as HAProxy does (global.user/group/chroot).
@@ -203,6 +205,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	stopCtx, stopCancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer stopCancel()
+	d.stopPair()
 	rt.stop(stopCtx)
 	cancel()
 	if err := <-ctlDone; err != nil && runErr == nil {
@@ -259,6 +262,7 @@ func (d *Daemon) Reload(ctx context.Context, who string) control.ReloadResult {
 		d.mu.Lock()
 		d.cfg, d.loadedAt = cfg, res.At
 		d.mu.Unlock()
+		d.startPair(cfg)
 		d.log.Info("config reloaded", "by", who, "config", d.opts.ConfigPath)
 	}
 	d.mu.Lock()
@@ -269,6 +273,13 @@ func (d *Daemon) Reload(ctx context.Context, who string) control.ReloadResult {
 
 // Status implements control.Backend.
 func (d *Daemon) Status() control.Status {
+	st := d.statusCore()
+	st.Pair = d.pairStatus()
+	return st
+}
+
+// statusCore is Status without the pair section.
+func (d *Daemon) statusCore() control.Status {
 	d.mu.Lock()
 	cfg, loaded, sys, last, rt := d.cfg, d.loadedAt, d.sysctls, d.lastReload, d.rt
 	d.mu.Unlock()
