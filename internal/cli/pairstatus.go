@@ -67,7 +67,7 @@ func renderPair(w io.Writer, st *control.Status, colour bool, now time.Time) {
 			who = "the peer yields"
 		}
 		if sb.SteppedDown {
-			who = "this node stepped down (handover)"
+			who = "this node stepped down (held in FAULT)"
 		}
 		fmt.Fprintf(w, "  %s VRID %d (%s): MASTER on both nodes since %s, priority %d here / %d peer; %s\n",
 			paint(red, "SPLIT BRAIN"), sb.VRID, sb.Instance, sb.Since.Format("15:04:05"), sb.LocalPriority, sb.PeerPriority, who)

@@ -76,7 +76,8 @@ type SplitBrain struct {
 	LocalPriority int       `json:"local_priority"`
 	PeerPriority  int       `json:"peer_priority"`
 	// StepsDown is "this node" or "peer": who yields by the rule in
-	// docs/pair.md; SteppedDown is set once this node has handed over.
+	// docs/pair.md; SteppedDown is set once this node has stepped down (instance
+	// held in FAULT).
 	StepsDown   string `json:"steps_down"`
 	SteppedDown bool   `json:"stepped_down,omitempty"`
 }

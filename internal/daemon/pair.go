@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -24,9 +25,9 @@ type pairState struct {
 	mu      sync.Mutex
 	link    *pair.Link
 	cfg     *config.Pair
-	err     string          // why the link could not start
-	stepped map[string]bool // instances this node handed over to end a split brain
-	gen     int             // startPair calls; a retry of an older one gives up
+	err     string            // why the link could not start
+	stepped map[string]uint64 // instances handed over to end a split brain: adverts received then
+	gen     int               // startPair calls; a retry of an older one gives up
 
 	hashMu   sync.Mutex
 	hashMod  time.Time
@@ -124,8 +125,8 @@ func (d *Daemon) pairStatus() *control.PairStatus {
 	ps.mu.Lock()
 	l, cfg, errText := ps.link, ps.cfg, ps.err
 	stepped := map[string]bool{}
-	for k, v := range ps.stepped {
-		stepped[k] = v
+	for k := range ps.stepped {
+		stepped[k] = true
 	}
 	ps.mu.Unlock()
 	if cfg == nil {
@@ -212,8 +213,25 @@ func (d *Daemon) pairConfigFile() (pair.ConfigFile, error) {
 	return pair.ConfigFile{Node: host, File: d.opts.ConfigPath, Content: data}, nil
 }
 
+// pairHoldTrack is a tracked object (weight 0) that every VRRP instance
+// gets besides its configured ones; failing it puts the instance in FAULT.
+// The name cannot be a frontend's, and the tracking loop never sets it.
+const pairHoldTrack = "frontend/pair split-brain hold"
+
+// withPairHold adds the pair hold to an instance's tracked objects.
+func withPairHold(in config.VRRPInstance) config.VRRPInstance {
+	fe := make([]config.TrackItem, 0, len(in.Track.Frontends)+1)
+	fe = append(fe, in.Track.Frontends...)
+	in.Track.Frontends = append(fe, config.TrackItem{Name: strings.TrimPrefix(pairHoldTrack, "frontend/"), Weight: 0})
+	return in
+}
+
 // pairStepDown ends a split brain on this node's side (the rule said this
-// node yields): the same handover as `lbctl vrrp handover INSTANCE`.
+// node yields): the instance goes to FAULT through the pair hold, as if a
+// tracked object with weight 0 failed: VIPs released, no adverts, no
+// takeover. A handover (lbctl vrrp handover) would not do: a handed-over
+// node still becomes master when it hears no master, which is what a split
+// brain is.
 func (d *Daemon) pairStepDown(instance string) bool {
 	ps := &d.pair
 	ps.mu.Lock()
@@ -226,38 +244,43 @@ func (d *Daemon) pairStepDown(instance string) bool {
 		return false
 	}
 	rt := d.runtime()
-	if rt == nil || rt.handover(instance, true) != nil {
+	if rt == nil {
+		return false
+	}
+	rx, ok := rt.advertsRx(instance)
+	if !ok || !rt.pairHold(instance, true) {
 		return false
 	}
 	ps.mu.Lock()
 	if ps.stepped == nil {
-		ps.stepped = map[string]bool{}
+		ps.stepped = map[string]uint64{}
 	}
-	ps.stepped[instance] = true
+	ps.stepped[instance] = rx
 	ps.mu.Unlock()
-	d.log.Warn("vrrp handover", "instance", instance, "by", "pair: split brain, this node yields")
+	d.log.Warn("vrrp instance held in FAULT", "instance", instance, "by", "pair: split brain, this node yields")
 	return true
 }
 
 // pairTick ends a step-down once it is no longer needed: the peer no
-// longer reports MASTER for the VRID, or the link is down (the peer may be
-// gone: this node must be free to take over).
+// longer reports MASTER for the VRID, the link is down (the peer may be
+// gone: this node must be free to take over), or adverts arrive again (the
+// advert path is mended; VRRP alone keeps one master).
 func (d *Daemon) pairTick(st control.PairStatus) {
 	ps := &d.pair
 	ps.mu.Lock()
-	var names []string
-	for n := range ps.stepped {
-		names = append(names, n)
+	stepped := map[string]uint64{}
+	for n, rx := range ps.stepped {
+		stepped[n] = rx
 	}
 	ps.mu.Unlock()
-	if len(names) == 0 {
+	if len(stepped) == 0 {
 		return
 	}
 	rt := d.runtime()
 	if rt == nil {
 		return
 	}
-	for _, name := range names {
+	for name, rx0 := range stepped {
 		vrid := -1
 		for _, vn := range rt.nodes {
 			if vn.cfg.Name == name {
@@ -270,16 +293,20 @@ func (d *Daemon) pairTick(st control.PairStatus) {
 				peerMaster = true
 			}
 		}
-		if st.Link == "up" && peerMaster {
+		why := "the peer is no longer master"
+		switch rx, _ := rt.advertsRx(name); {
+		case rx > rx0+2:
+			why = "adverts arrive again"
+		case st.Link != "up":
+			why = "the pair link is down"
+		case peerMaster:
 			continue
 		}
-		if err := rt.handover(name, false); err != nil && !errors.Is(err, context.Canceled) {
-			d.log.Warn("pair: ending the split-brain step-down", "instance", name, "error", err)
-		}
+		rt.pairHold(name, false)
 		ps.mu.Lock()
 		delete(ps.stepped, name)
 		ps.mu.Unlock()
-		d.log.Warn("vrrp resume", "instance", name, "by", "pair: split-brain step-down over (peer no longer master, or link down)")
+		d.log.Warn("vrrp instance released from FAULT", "instance", name, "by", "pair: split-brain step-down over: "+why)
 	}
 }
 
@@ -305,4 +332,25 @@ func (d *Daemon) PeerConfig(ctx context.Context) (*control.PeerConfig, error) {
 	}
 	return &control.PeerConfig{Node: peer.Node, File: peer.File, Content: string(peer.Content),
 		Local: string(local), LocalFile: d.opts.ConfigPath}, nil
+}
+
+// advertsRx is the adverts an instance has received.
+func (rt *runtime) advertsRx(instance string) (uint64, bool) {
+	for _, vn := range rt.nodes {
+		if vn.cfg.Name == instance {
+			return vn.node.Status().AdvertsRx, true
+		}
+	}
+	return 0, false
+}
+
+// pairHold sets or clears the pair hold of an instance.
+func (rt *runtime) pairHold(instance string, hold bool) bool {
+	for _, vn := range rt.nodes {
+		if vn.cfg.Name == instance {
+			vn.node.SetTrack(pairHoldTrack, !hold)
+			return true
+		}
+	}
+	return false
 }

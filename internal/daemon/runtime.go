@@ -162,7 +162,7 @@ func (rt *runtime) listeners() map[string]syscall.Conn {
 }
 
 func (rt *runtime) startNode(ctx context.Context, in config.VRRPInstance, resume string) (*vrrpNode, error) {
-	node, err := vrrp.NewNode(in, vrrp.Deps{
+	node, err := vrrp.NewNode(withPairHold(in), vrrp.Deps{
 		VIPs:      vip.NewNetlink(),
 		Announcer: vip.NewAnnouncer(in.GARP.Reply, false),
 		Logger:    rt.d.log.With("vrrp", in.Name),

@@ -59,6 +59,9 @@ type Presence struct {
 	ConfigHash string               `json:"config_hash"`
 	VRRP       []control.PairVRRP   `json:"vrrp"`
 	Servers    []control.PairServer `json:"servers"`
+	// SplitBrain lists the VRIDs the sender has confirmed as split brain
+	// (filled by the link, not by Local).
+	SplitBrain []int `json:"split_brain,omitempty"`
 }
 
 // ConfigFile is a node's config file as sent over the link.
@@ -432,7 +435,7 @@ func (l *Link) loop(ctx context.Context) {
 // than opts.Timeout (plus the local snapshot).
 func (l *Link) tick(ctx context.Context) {
 	l.reloadPin()
-	local := l.opts.Local()
+	local := l.localPresence()
 	l.mu.Lock()
 	l.local = &local
 	l.mu.Unlock()
@@ -455,6 +458,19 @@ func (l *Link) tick(ctx context.Context) {
 	if l.opts.OnTick != nil {
 		l.opts.OnTick(l.Status())
 	}
+}
+
+// localPresence is Local plus the split brains this node has confirmed.
+func (l *Link) localPresence() Presence {
+	p := l.opts.Local()
+	l.mu.Lock()
+	p.SplitBrain = nil
+	for vrid := range l.split {
+		p.SplitBrain = append(p.SplitBrain, vrid)
+	}
+	l.mu.Unlock()
+	sort.Ints(p.SplitBrain)
+	return p
 }
 
 // call sends msg to the peer and returns its checked answer.
@@ -578,7 +594,7 @@ func (l *Link) servePresence(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l.gotPresence(m.Presence)
-	local := l.opts.Local()
+	local := l.localPresence()
 	l.answer(w, &message{Presence: &local})
 }
 

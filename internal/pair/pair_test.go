@@ -448,3 +448,29 @@ func TestNoSplitBrainWhenLinkDown(t *testing.T) {
 		t.Fatalf("split brain reported with the link down: %+v", s.SplitBrain)
 	}
 }
+
+func TestSplitBrainConfirmedByPeer(t *testing.T) {
+	l := newLink(t, "a", &fakeNode{}, nil)
+	l.pin.Store(&Pin{Fingerprint: strings.Repeat("0", 64)})
+	l.contact()
+	l.mu.Lock()
+	l.local = &Presence{VRRP: []control.PairVRRP{{Name: "vi", VRID: 9, State: "MASTER", Priority: 150}}}
+	// The peer confirmed first and already stepped down (FAULT).
+	l.peer = &Presence{VRRP: []control.PairVRRP{{Name: "vi", VRID: 9, State: "FAULT", Priority: 100}}, SplitBrain: []int{9}}
+	l.mu.Unlock()
+	l.evalSplit()
+	s := l.Status()
+	if len(s.SplitBrain) != 1 || s.SplitBrainTotal != 1 || s.SplitBrain[0].StepsDown != "peer" {
+		t.Fatalf("a split brain the peer confirmed must count here too: %+v", s.SplitBrain)
+	}
+	if p := l.localPresence(); len(p.SplitBrain) != 1 || p.SplitBrain[0] != 9 {
+		t.Fatalf("presence must carry the confirmed VRIDs: %+v", p.SplitBrain)
+	}
+	l.mu.Lock()
+	l.peer.SplitBrain = nil
+	l.mu.Unlock()
+	l.evalSplit()
+	if s := l.Status(); len(s.SplitBrain) != 0 || s.SplitBrainTotal != 1 {
+		t.Fatalf("over: %+v", s)
+	}
+}

@@ -21,20 +21,26 @@ func StepsDown(localPrio, peerPrio int, localFP, peerFP string) string {
 // evalSplit looks for VRIDs both nodes report as MASTER while the link is
 // up. A VRID must be seen so on two rounds in a row (an interval apart) to
 // count: during an ordinary takeover both nodes may be master for one
-// advert interval.
+// advert interval. A VRID the peer has confirmed counts at once while this
+// node is master for it (the peer may step down before this node's second
+// round: both nodes still report it).
 func (l *Link) evalSplit() {
 	now := l.opts.Now()
 	pin := l.pin.Load()
 	l.mu.Lock()
 	up := pin != nil && !l.lastContact.IsZero() && now.Sub(l.lastContact) <= l.stale()
 	both := map[int][2]control.PairVRRP{}
+	peerSaid := map[int]bool{}
 	if up && l.local != nil && l.peer != nil {
+		for _, v := range l.peer.SplitBrain {
+			peerSaid[v] = true
+		}
 		for _, a := range l.local.VRRP {
 			if a.State != "MASTER" {
 				continue
 			}
 			for _, b := range l.peer.VRRP {
-				if b.VRID == a.VRID && b.State == "MASTER" {
+				if b.VRID == a.VRID && (b.State == "MASTER" || peerSaid[a.VRID]) {
 					both[a.VRID] = [2]control.PairVRRP{a, b}
 				}
 			}
@@ -54,7 +60,7 @@ func (l *Link) evalSplit() {
 			sb.LocalPriority, sb.PeerPriority = ab[0].Priority, ab[1].Priority
 			continue
 		}
-		if !l.pending[vrid] {
+		if !l.pending[vrid] && !peerSaid[vrid] {
 			pending[vrid] = true
 			continue
 		}
@@ -83,7 +89,7 @@ func (l *Link) evalSplit() {
 				cur.SteppedDown = true
 			}
 			l.mu.Unlock()
-			l.log.Warn("pair: this node stepped down (VRRP handover) to end the split brain", "vrid", sb.VRID, "instance", sb.Instance)
+			l.log.Warn("pair: this node stepped down (instance held in FAULT) to end the split brain", "vrid", sb.VRID, "instance", sb.Instance)
 		}
 	}
 }
