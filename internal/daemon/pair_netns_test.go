@@ -160,4 +160,50 @@ func TestNetnsPairLinkAndSplitBrain(t *testing.T) {
 	if b := status(cb); b == nil || b.VRRP[0].State != "BACKUP" {
 		t.Fatalf("B after resume: %+v", b)
 	}
+
+	// The pair link black-holed (B drops TCP 7946 both ways): VRRP keeps
+	// its single master without a transition, and status answers at once
+	// with the peer unreachable.
+	_, transA := a0(status(ca))
+	_, transB := a0(status(cb))
+	if _, err := nb.Run(ctx, "nft", "add", "table", "inet", "lbdpair", ";",
+		"add", "chain", "inet", "lbdpair", "in", "{", "type", "filter", "hook", "input", "priority", "0", ";", "}", ";",
+		"add", "rule", "inet", "lbdpair", "in", "tcp", "dport", "7946", "drop", ";",
+		"add", "rule", "inet", "lbdpair", "in", "tcp", "sport", "7946", "drop"); err != nil {
+		t.Fatal(err)
+	}
+	cut := time.Now()
+	var slowest time.Duration
+	var downAfter time.Duration
+	for time.Since(cut) < 3*time.Second {
+		t0 := time.Now()
+		st := status(ca)
+		if d := time.Since(t0); d > slowest {
+			slowest = d
+		}
+		if st != nil && st.Pair.Link == "down" && downAfter == 0 {
+			downAfter = time.Since(cut)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	out, _ = exec.Command(lbctl, "--socket", sockA, "status").CombinedOutput()
+	if !strings.Contains(string(out), "unreachable since") {
+		t.Errorf("lbctl status with the link cut:\n%s", out)
+	}
+	sa, ta := a0(status(ca))
+	sb, tb := a0(status(cb))
+	if sa != "MASTER" || sb != "BACKUP" || ta != transA || tb != transB {
+		t.Errorf("VRRP disturbed by the pair link going down: A %s (%d->%d), B %s (%d->%d)", sa, transA, ta, sb, transB, tb)
+	}
+	if downAfter == 0 || slowest > 200*time.Millisecond {
+		t.Errorf("link cut: down noticed after %s, slowest status %s", downAfter, slowest)
+	}
+	t.Logf("pair link cut: A said unreachable after %s; slowest status call %s; no VRRP transition", downAfter.Round(time.Millisecond), slowest.Round(time.Millisecond))
+}
+
+func a0(st *control.Status) (string, uint64) {
+	if st == nil || len(st.VRRP) == 0 {
+		return "", 0
+	}
+	return st.VRRP[0].State, st.VRRP[0].Transitions
 }
