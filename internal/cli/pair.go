@@ -102,7 +102,7 @@ See docs/pair.md.`,
 			return nil
 		},
 	}
-	initCmd.Flags().BoolVar(&fresh, "new", false, "replace this node's identity with a new one (the peer must join again; restart or reload lbd)")
+	initCmd.Flags().BoolVar(&fresh, "new", false, "replace this node's identity with a new one (the peer must join again; then restart lbd)")
 
 	var force bool
 	join := &cobra.Command{

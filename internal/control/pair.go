@@ -21,17 +21,17 @@ type PairStatus struct {
 	Link string `json:"link"`
 	// UpSince is when the link last came up; UnreachableSince when it last
 	// went down (zero while up).
-	UpSince          time.Time `json:"up_since,omitempty"`
-	UnreachableSince time.Time `json:"unreachable_since,omitempty"`
+	UpSince          time.Time `json:"up_since,omitzero"`
+	UnreachableSince time.Time `json:"unreachable_since,omitzero"`
 	// LastContact is the last authenticated message from the peer.
-	LastContact time.Time `json:"last_contact,omitempty"`
+	LastContact time.Time `json:"last_contact,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
-	LastErrorAt time.Time `json:"last_error_at,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 	// Peer presence, as last received (kept while the link is down).
 	PeerNode      string       `json:"peer_node,omitempty"`
 	PeerVersion   string       `json:"peer_version,omitempty"`
 	VersionSkew   bool         `json:"version_skew"`
-	PeerStartedAt time.Time    `json:"peer_started_at,omitempty"`
+	PeerStartedAt time.Time    `json:"peer_started_at,omitzero"`
 	PeerUptimeSec float64      `json:"peer_uptime_seconds"`
 	PeerVRRP      []PairVRRP   `json:"peer_vrrp"`
 	PeerServers   []PairServer `json:"peer_servers"`
@@ -42,7 +42,7 @@ type PairStatus struct {
 	ConfigHash     string    `json:"config_hash"`
 	PeerConfigHash string    `json:"peer_config_hash,omitempty"`
 	ConfigInSync   bool      `json:"config_in_sync"`
-	DiffersSince   time.Time `json:"config_differs_since,omitempty"`
+	DiffersSince   time.Time `json:"config_differs_since,omitzero"`
 	// SplitBrain lists the VRIDs both nodes hold as MASTER now.
 	SplitBrain      []SplitBrain `json:"split_brain"`
 	SplitBrainTotal uint64       `json:"split_brain_total"`

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,11 +36,18 @@ type pairState struct {
 	hash     string
 }
 
-// startPair (re)starts the pair link for cfg. A link that cannot start is
+// startPair (re)starts the pair link for cfg (at start, and on a reload
+// that changed the pair section). A link that cannot start is
 // reported in status and logged; lbd serves on without it.
 func (d *Daemon) startPair(cfg *config.Config) {
 	ps := &d.pair
 	ps.mu.Lock()
+	if ps.link != nil && reflect.DeepEqual(ps.cfg, cfg.Pair) {
+		// A reload with the same pair section keeps the link (and works
+		// after a chroot, where the state directory may be out of reach).
+		ps.mu.Unlock()
+		return
+	}
 	old := ps.link
 	ps.link, ps.cfg, ps.err = nil, cfg.Pair, ""
 	ps.gen++

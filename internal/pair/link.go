@@ -399,6 +399,9 @@ func (l *Link) reloadPin() {
 	}
 	l.pinMod, l.pinLen = fi.ModTime(), fi.Size()
 	old := l.pin.Swap(p)
+	if old != nil && old.Fingerprint != p.Fingerprint {
+		l.in.reset()
+	}
 	if old == nil || old.Fingerprint != p.Fingerprint || old.Address != p.Address {
 		if l.tr != nil {
 			l.tr.CloseIdleConnections()

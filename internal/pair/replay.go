@@ -73,3 +73,10 @@ func (g *guard) check(boot string, seq uint64, sent, now time.Time) error {
 	}
 	return nil
 }
+
+// reset forgets what was seen (a new peer was pinned).
+func (g *guard) reset() {
+	g.mu.Lock()
+	g.boot, g.max, g.seen, g.lastSent = "", 0, 0, time.Time{}
+	g.mu.Unlock()
+}
