@@ -2,6 +2,10 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,5 +124,40 @@ func TestRenderPair(t *testing.T) {
 	}
 	if strings.Contains(out, "app/web2") {
 		t.Errorf("web2 is UP on both:\n%s", out)
+	}
+}
+
+// diffBackend serves only what `lbctl config diff` and `status` need.
+type diffBackend struct {
+	control.Backend
+	pc  *control.PeerConfig
+	err error
+}
+
+func (b *diffBackend) PeerConfig(context.Context) (*control.PeerConfig, error) { return b.pc, b.err }
+
+func TestConfigDiffCommand(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "lbd.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &diffBackend{pc: &control.PeerConfig{Node: "lb2", File: "/etc/lbd/lbd.yaml", LocalFile: "/etc/lbd/lbd.yaml",
+		Local: "vrrp:\n  priority: 101\nbackends: []\n", Content: "vrrp:\n  priority: 100\nbackends: []\n"}}
+	srv := &http.Server{Handler: control.Handler(b)}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	out, _, code := lbctl(t, sock, "config", "diff")
+	if code != 1 || !strings.Contains(out, "-  priority: 101\n+  priority: 100\n") || !strings.Contains(out, "+++ /etc/lbd/lbd.yaml (lb2)") {
+		t.Fatalf("diff: exit %d\n%s", code, out)
+	}
+	b.pc.Content = b.pc.Local
+	if out, _, code := lbctl(t, sock, "config", "diff"); code != 0 || out != "" {
+		t.Fatalf("same files: exit %d %q", code, out)
+	}
+	b.err = errors.New("fetching the peer's config: peer 10.0.0.2:7946: connection refused")
+	if _, errs, code := lbctl(t, sock, "config", "diff"); code != 2 || !strings.Contains(errs, "10.0.0.2:7946") {
+		t.Fatalf("peer down: exit %d %q", code, errs)
 	}
 }

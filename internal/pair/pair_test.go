@@ -474,3 +474,15 @@ func TestSplitBrainConfirmedByPeer(t *testing.T) {
 		t.Fatalf("over: %+v", s)
 	}
 }
+
+func FuzzParseToken(f *testing.F) {
+	f.Add(Token(strings.Repeat("ab", 32), "10.0.0.1:7946"))
+	f.Add("lbd-pair-v1:@:")
+	f.Add("lbd-pair-v1:" + strings.Repeat("AB:", 32) + "@[::1]:7946")
+	f.Fuzz(func(t *testing.T, s string) {
+		fp, addr, err := ParseToken(s)
+		if err == nil && (len(fp) != 64 || CheckAddress(addr) != nil) {
+			t.Fatalf("accepted %q -> %q %q", s, fp, addr)
+		}
+	})
+}
