@@ -548,8 +548,9 @@ func (l *Link) accept(w http.ResponseWriter, r *http.Request) (*message, bool) {
 		return nil, false
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxPresenceBody)
+	// Unknown fields are ignored, not refused: a newer peer may send more
+	// during a rolling upgrade.
 	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
 	var m message
 	if err := dec.Decode(&m); err != nil {
 		var mbe *http.MaxBytesError

@@ -486,3 +486,21 @@ func FuzzParseToken(f *testing.F) {
 		}
 	})
 }
+
+// A newer peer may add fields (rolling upgrade): they are ignored.
+func TestUnknownFieldsFromNewerPeer(t *testing.T) {
+	a := newLink(t, "a", &fakeNode{}, func(o *Options) { o.Interval = time.Hour })
+	start(t, a)
+	peer, _, _ := LoadOrCreateIdentity(filepath.Join(t.TempDir(), "p"), "p")
+	pin(t, a, peer.Fingerprint, "127.0.0.1:1")
+	a.reloadPin()
+	body := `{"boot":"b","seq":1,"sent":"` + time.Now().Format(time.RFC3339Nano) + `","presence":{"node":"p","version":"9.9","future":{"x":1}},"also_new":true}`
+	resp, err := rawClient(&peer.Cert, tls.VersionTLS13).Post("https://"+a.Addr()+pathPresence, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || a.Status().PeerVersion != "9.9" {
+		t.Fatalf("newer peer's presence: %s %+v", resp.Status, a.Status())
+	}
+}
