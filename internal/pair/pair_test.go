@@ -358,7 +358,7 @@ func TestPeerDownStatusFast(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if slowest > 50*time.Millisecond {
+	if slowest > 200*time.Millisecond { // a lock and a copy; generous for a loaded CI machine
 		t.Fatalf("Status took %s with a black-hole peer", slowest)
 	}
 	if s := c.Status(); s.Link != "down" || !strings.Contains(s.LastError, "127.0.0.1") {
