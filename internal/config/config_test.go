@@ -342,3 +342,32 @@ func TestHardStopAfter(t *testing.T) {
 		t.Errorf("negative hard_stop_after: %v", err)
 	}
 }
+
+func TestPairSection(t *testing.T) {
+	base := "frontends:\n  - name: f\n    bind: ['*:80']\n    default_backend: b\nbackends:\n  - name: b\n    servers:\n      - {name: s, address: '127.0.0.1:8080'}\n"
+	cfg, err := LoadBytes("t.yaml", []byte(base+"pair:\n  listen: 10.0.0.1:7946\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.Pair
+	if p == nil || p.StateDir != DefaultPairStateDir || p.Interval != DefaultPairInterval || p.Timeout != DefaultPairTimeout || p.SplitBrain != "step_down" {
+		t.Fatalf("defaults: %+v", p)
+	}
+	if cfg, err := LoadBytes("t.yaml", []byte(base)); err != nil || cfg.Pair != nil {
+		t.Fatalf("no pair section: %v %v", cfg, err)
+	}
+	for _, c := range []struct{ yaml, want string }{
+		{"pair: {}\n", "t.yaml:9: pair.listen: the pair section needs"},
+		{"pair:\n  listen: nope\n", "pair.listen: invalid address"},
+		{"pair:\n  listen: '*:7946'\n  peer: '0.0.0.0:7946'\n", "pair.peer: must be the peer's reachable address"},
+		{"pair:\n  listen: '*:7946'\n  interval: 10ms\n", "pair.interval: must be 100ms..1m"},
+		{"pair:\n  listen: '*:7946'\n  split_brain: fight\n", "pair.split_brain: must be step_down or log"},
+		{"pair:\n  listen: '*:7946'\n  state_dir: rel\n", "pair.state_dir: must be an absolute path"},
+		{"pair:\n  listen: '*:7946'\n  fingerprint: x\n", `unknown key "fingerprint"`},
+	} {
+		_, err := LoadBytes("t.yaml", []byte(base+c.yaml))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: got %v, want %q", c.yaml, err, c.want)
+		}
+	}
+}

@@ -18,6 +18,8 @@ type Config struct {
 	// with `stats enable`). Stats can also live inside a frontend or listen.
 	Stats   *StatsListener `mapstructure:"stats" yaml:"stats,omitempty"`
 	Metrics *Metrics       `mapstructure:"metrics" yaml:"metrics,omitempty"`
+	// Pair is the link to the other node (docs/pair.md); nil: off.
+	Pair *Pair `mapstructure:"pair" yaml:"pair,omitempty"`
 
 	// File is the path the config was loaded from (not a YAML key).
 	File string `mapstructure:"-" yaml:"-"`

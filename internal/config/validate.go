@@ -213,6 +213,7 @@ func (c *checker) validate(cfg *Config) {
 		}
 	}
 	c.checkVRRP(cfg, backends)
+	c.checkPair(cfg)
 }
 
 func (c *checker) checkCommon(path string, cm Common) {

@@ -19,6 +19,9 @@ type Status struct {
 	VRRP       []VRRPStatus     `json:"vrrp"`
 	Frontends  []FrontendStatus `json:"frontends"`
 	Backends   []BackendStatus  `json:"backends"`
+	// Pair is the pair link and the peer's view (docs/pair.md); nil
+	// without a pair section.
+	Pair *PairStatus `json:"pair,omitempty"`
 }
 
 // ReloadResult is the outcome of one reload (SIGHUP or lbctl reload).

@@ -53,6 +53,7 @@ type Daemon struct {
 	sysctls    []control.SysctlResult
 	lastReload *control.ReloadResult
 	rt         *runtime // the running components; nil before Run
+	pair       pairState
 }
 
 // New loads and validates the config; nothing is started yet.
@@ -146,6 +147,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.mu.Lock()
 	d.rt = rt
 	d.mu.Unlock()
+	d.startPair(cfg)
 
 	// Everything privileged is open now: listeners, raw VRRP sockets, the
 	// control socket. Drop root as HAProxy does (global.user/group/chroot).
@@ -204,6 +206,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// bounded by global.hard_stop_after.
 	stopCtx, stopCancel := context.WithTimeout(context.Background(), d.Config().Global.HardStopAfter)
 	defer stopCancel()
+	d.stopPair()
 	rt.stop(stopCtx)
 	cancel()
 	if err := <-ctlDone; err != nil && runErr == nil {
@@ -267,6 +270,7 @@ func (d *Daemon) Reload(ctx context.Context, who string) control.ReloadResult {
 		d.mu.Lock()
 		d.cfg, d.loadedAt = cfg, res.At
 		d.mu.Unlock()
+		d.startPair(cfg)
 		d.log.Info("config reloaded", "by", who, "config", d.opts.ConfigPath)
 	}
 	d.mu.Lock()
@@ -277,6 +281,13 @@ func (d *Daemon) Reload(ctx context.Context, who string) control.ReloadResult {
 
 // Status implements control.Backend.
 func (d *Daemon) Status() control.Status {
+	st := d.statusCore()
+	st.Pair = d.pairStatus()
+	return st
+}
+
+// statusCore is Status without the pair section.
+func (d *Daemon) statusCore() control.Status {
 	d.mu.Lock()
 	cfg, loaded, sys, last, rt := d.cfg, d.loadedAt, d.sysctls, d.lastReload, d.rt
 	d.mu.Unlock()

@@ -166,7 +166,7 @@ func (rt *runtime) listeners() map[string]syscall.Conn {
 }
 
 func (rt *runtime) startNode(ctx context.Context, in config.VRRPInstance, resume string) (*vrrpNode, error) {
-	node, err := vrrp.NewNode(vrrpInstance(in), vrrp.Deps{
+	node, err := vrrp.NewNode(vrrpInstance(withPairHold(in)), vrrp.Deps{
 		VIPs:      vip.NewNetlink(),
 		Announcer: vip.NewAnnouncer(in.GARP.Reply, false),
 		Logger:    rt.d.log.With("vrrp", in.Name),

@@ -144,6 +144,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range c.d.all() {
 		ch <- d
 	}
+	describePair(ch)
 }
 
 func b2f(b bool) float64 {
@@ -157,6 +158,7 @@ func b2f(b bool) float64 {
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.source()
 	d := c.d
+	collectPair(ch, &st)
 	gauge := func(desc *prometheus.Desc, v float64, lv ...string) {
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, lv...)
 	}

@@ -208,3 +208,30 @@ func TestHandlerScrape(t *testing.T) {
 		t.Errorf("source called %d times per scrape, want 1", calls)
 	}
 }
+
+func TestPairMetrics(t *testing.T) {
+	st := control.Status{Pair: &control.PairStatus{Link: "up", PeerConfigHash: "x", ConfigInSync: false,
+		SplitBrain: []control.SplitBrain{{VRID: 51}}, SplitBrainTotal: 2, Refused: map[string]uint64{"replay": 1}}}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewCollector(func() control.Status { return st }))
+	want := `
+# HELP lbd_pair_split_brain 1 while both nodes are MASTER for this VRID with the link up.
+# TYPE lbd_pair_split_brain gauge
+lbd_pair_split_brain{vrid="51"} 1
+# HELP lbd_pair_split_brains_total Split brains detected (both nodes MASTER for one VRID while the link is up).
+# TYPE lbd_pair_split_brains_total counter
+lbd_pair_split_brains_total 2
+# HELP lbd_pair_refused_total Pair link connections and messages refused, by reason.
+# TYPE lbd_pair_refused_total counter
+lbd_pair_refused_total{reason="replay"} 1
+# HELP lbd_pair_link_up 1 if the pair link has heard from the peer within two intervals.
+# TYPE lbd_pair_link_up gauge
+lbd_pair_link_up 1
+# HELP lbd_pair_config_in_sync 1 if this node's config file and the peer's have the same SHA-256.
+# TYPE lbd_pair_config_in_sync gauge
+lbd_pair_config_in_sync 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "lbd_pair_split_brain", "lbd_pair_split_brains_total", "lbd_pair_refused_total", "lbd_pair_link_up", "lbd_pair_config_in_sync"); err != nil {
+		t.Fatal(err)
+	}
+}
