@@ -45,6 +45,7 @@ type Engine struct {
 
 	mu        sync.Mutex // lifecycle: Start, Reload, Shutdown
 	listeners map[string]*listener
+	paused    map[string]bool // frontends paused at runtime (pause.go)
 	started   bool
 	stopping  atomic.Bool
 	gate      atomic.Pointer[gate]
@@ -93,7 +94,7 @@ func (l *listener) close() {
 
 // New compiles cfg and prepares an engine; nothing is bound until Start.
 func New(cfg *Config, opts Options) (*Engine, error) {
-	e := &Engine{opts: opts, log: opts.Logger, reg: newRegistry(), listeners: map[string]*listener{}, conns: map[tracked]struct{}{}}
+	e := &Engine{opts: opts, log: opts.Logger, reg: newRegistry(), listeners: map[string]*listener{}, paused: map[string]bool{}, conns: map[tracked]struct{}{}}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -135,18 +136,27 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.started = true
 	e.stopReap = make(chan struct{})
 	go e.reaper(e.stopReap)
+	e.startListeners(opened)
+	return nil
+}
+
+// startListeners records opened listeners and starts their accept loops.
+// Call with e.mu held.
+func (e *Engine) startListeners(opened []*listener) {
 	for _, l := range opened {
 		e.listeners[l.key] = l
 		e.acceptWG.Add(1)
 		go e.acceptLoop(l)
 	}
-	return nil
 }
 
 // openListeners binds the listeners of g not in have.
 func (e *Engine) openListeners(ctx context.Context, g *generation, have map[string]*listener) ([]*listener, error) {
 	var opened []*listener
 	for _, f := range g.frontends {
+		if e.paused[f.name] {
+			continue
+		}
 		for _, key := range f.binds {
 			if have[key] != nil {
 				continue
@@ -373,7 +383,12 @@ func (e *Engine) Reload(cfg *Config) error {
 	}
 	e.commit(g, next)
 	want := map[string]*frontend{}
+	live := map[string]bool{}
 	for _, f := range g.frontends {
+		live[f.name] = true
+		if e.paused[f.name] {
+			continue
+		}
 		for _, k := range f.binds {
 			want[k] = f
 		}
@@ -386,11 +401,12 @@ func (e *Engine) Reload(cfg *Config) error {
 			delete(e.listeners, k)
 		}
 	}
-	for _, l := range opened {
-		e.listeners[l.key] = l
-		e.acceptWG.Add(1)
-		go e.acceptLoop(l)
+	for name := range e.paused {
+		if !live[name] {
+			delete(e.paused, name)
+		}
 	}
+	e.startListeners(opened)
 	e.log.Info("proxy configuration reloaded", "frontends", len(g.frontends), "backends", len(g.backends), "listeners", len(e.listeners))
 	return nil
 }

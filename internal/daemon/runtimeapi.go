@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -109,8 +108,6 @@ func applySocketAccess(path string, ra *config.RuntimeAPI) error {
 	return nil
 }
 
-var errFrontendRuntime = errors.New("lbd cannot stop or start a frontend at runtime yet (remove its binds and reload)")
-
 // rtAPI adapts the daemon to runtimeapi.Backend: changes take the same
 // route as lbctl's (SetServerAdmin, SetServerWeight).
 type rtAPI struct{ d *Daemon }
@@ -155,6 +152,16 @@ func (a rtAPI) SetHealthChecks(backend, server string, on bool, who string) erro
 	return nil
 }
 
+// SetFrontendEnabled is `disable|enable frontend`: the proxy releases or
+// takes back the frontend's ports (soft stop for the connections it has).
 func (a rtAPI) SetFrontendEnabled(frontend string, on bool, who string) error {
-	return errFrontendRuntime
+	rt := a.d.runtime()
+	if rt == nil {
+		return errNoRuntime
+	}
+	if err := rt.engine.SetFrontendEnabled(frontend, on); err != nil {
+		return err
+	}
+	a.d.log.Info("frontend state changed", "frontend", frontend, "enabled", on, "by", who)
+	return nil
 }

@@ -215,6 +215,7 @@ func TestRuntimeAPISocatLikeHAProxy(t *testing.T) {
 		"set weight be/web02 50%", "get weight be/web02", "set server be/web02 weight 50", "get weight be/web02",
 		"disable server be/web01", "get weight be/web01", "enable server be/web01",
 		"set server be/web01 state drain", "set server be/web01 state ready",
+		"disable frontend fe", "disable frontend fe", "enable frontend fe", "enable frontend fe",
 	} {
 		same(cmd)
 	}
@@ -732,5 +733,54 @@ backends:
 	}
 	if err := (&control.Client{Socket: td.sock}).SetServerState(context.Background(), "be", "web01", "drain"); err != nil {
 		t.Errorf("root: lbctl server drain: %v", err)
+	}
+}
+
+// TestRuntimeAPIDisableFrontend: `disable frontend` releases the port (new
+// connections are refused, status says STOP) while a keep-alive client
+// already connected gets its next request answered with Connection: close
+// (the soft-stop rule); `enable frontend` takes the port back.
+func TestRuntimeAPIDisableFrontend(t *testing.T) {
+	needTool(t, "socat", "socat")
+	lab := startRuntimeLab(t)
+	ka, err := net.DialTimeout("tcp", lab.front, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ka.Close()
+	ka.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(ka)
+	get := func() *http.Response {
+		t.Helper()
+		fmt.Fprintf(ka, "GET / HTTP/1.1\r\nHost: lbd\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request on the kept connection: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if r := get(); r.Close {
+		t.Fatal("first response closed the connection")
+	}
+	if out := socat(t, lab.sock, "disable frontend fe"); out != "\n" {
+		t.Fatalf("disable frontend: %q", out)
+	}
+	if c, err := net.DialTimeout("tcp", lab.front, time.Second); err == nil {
+		c.Close()
+		t.Fatal("a paused frontend still accepts connections")
+	}
+	if out := socat(t, lab.sock, "show stat fe 1 -1"); !strings.Contains(out, "STOP") {
+		t.Errorf("show stat of a paused frontend: %q", out)
+	}
+	if r := get(); r.StatusCode != 200 || !r.Close {
+		t.Fatalf("request after disable: status %d, close %v; want 200 with Connection: close", r.StatusCode, r.Close)
+	}
+	if out := socat(t, lab.sock, "enable frontend fe"); out != "\n" {
+		t.Fatalf("enable frontend: %q", out)
+	}
+	if body := rawGet(t, lab.front); body == "" {
+		t.Fatal("no answer after enable frontend")
 	}
 }

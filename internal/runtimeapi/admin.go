@@ -1,9 +1,12 @@
 package runtimeapi
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/lbd-ha/lbd/proxy"
 )
 
 // serverArg splits "<bk>/<srv>" and checks that both exist, answering as
@@ -75,7 +78,14 @@ func cmdFrontend(on bool) func(*session, []string) string {
 		if !found {
 			return "No such frontend.\n"
 		}
-		return errText(s.b.SetFrontendEnabled(args[2], on, s.who))
+		switch err := s.b.SetFrontendEnabled(args[2], on, s.who); {
+		case errors.Is(err, proxy.ErrFrontendPaused):
+			return "All sockets are already disabled.\n"
+		case errors.Is(err, proxy.ErrFrontendActive):
+			return "All sockets are already enabled.\n"
+		default:
+			return errText(err)
+		}
 	}
 }
 
