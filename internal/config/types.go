@@ -18,6 +18,8 @@ type Config struct {
 	// with `stats enable`). Stats can also live inside a frontend or listen.
 	Stats   *StatsListener `mapstructure:"stats" yaml:"stats,omitempty"`
 	Metrics *Metrics       `mapstructure:"metrics" yaml:"metrics,omitempty"`
+	// BGP announces VIPs to routers for ECMP scale-out (bgp.go); nil: off.
+	BGP *BGP `mapstructure:"bgp" yaml:"bgp,omitempty"`
 
 	// File is the path the config was loaded from (not a YAML key).
 	File string `mapstructure:"-" yaml:"-"`

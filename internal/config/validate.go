@@ -199,6 +199,7 @@ func (c *checker) validate(cfg *Config) {
 		}
 	}
 	c.checkVRRP(cfg, backends)
+	c.checkBGP(cfg)
 }
 
 func (c *checker) checkCommon(path string, cm Common) {
