@@ -38,7 +38,8 @@ func (g *GoBGP) Start(ctx context.Context, o Options) (err error) {
 	}
 	lvl := &slog.LevelVar{}
 	lvl.Set(slog.LevelWarn)
-	s := server.NewBgpServer(server.LoggerOption(lg.With("component", "gobgp"), lvl))
+	glog := slog.New(minLevel{lvl, lg.Handler()}).With("component", "gobgp")
+	s := server.NewBgpServer(server.LoggerOption(glog, lvl))
 	go s.Serve()
 	defer func() {
 		if err != nil {
@@ -255,4 +256,23 @@ func (g *GoBGP) Stop() {
 
 func fsmName(s gbgp.FSMState) string {
 	return strings.ToLower(strings.TrimPrefix(s.String(), "BGP_FSM_"))
+}
+
+// minLevel drops GoBGP's records below a level (its own INFO lines repeat
+// what the session watcher logs).
+type minLevel struct {
+	min slog.Leveler
+	slog.Handler
+}
+
+func (m minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= m.min.Level() && m.Handler.Enabled(ctx, l)
+}
+
+func (m minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{m.min, m.Handler.WithAttrs(as)}
+}
+
+func (m minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{m.min, m.Handler.WithGroup(name)}
 }

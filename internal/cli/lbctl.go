@@ -190,7 +190,7 @@ become ready, it is stopped and the old one keeps serving. Same as SIGUSR2.`,
 		},
 	})
 
-	root.AddCommand(status, reload, upgradeCmd, server, vrrpCmd, importCmd(stdout, stderr), versionCmd("lbctl"), manCmd(root))
+	root.AddCommand(status, reload, upgradeCmd, server, vrrpCmd, bgpCmd(stdout, client), importCmd(stdout, stderr), versionCmd("lbctl"), manCmd(root))
 	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
 		cmd.SetContext(context.Background())
 	}
@@ -297,6 +297,7 @@ func renderStatus(w io.Writer, st *control.Status, colour bool, now time.Time) {
 		}
 	}
 
+	renderBGP(w, st, colour, now)
 	fmt.Fprintln(w, "\nFRONTENDS")
 	if len(st.Frontends) == 0 {
 		fmt.Fprintln(w, "  none")

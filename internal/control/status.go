@@ -1,6 +1,10 @@
 package control
 
-import "time"
+import (
+	"time"
+
+	"github.com/lbd-ha/lbd/bgp"
+)
 
 // Status is the daemon's whole state as `lbctl status --json` prints it and
 // the stats page and /metrics render it. Field names are a stable API: add
@@ -19,6 +23,8 @@ type Status struct {
 	VRRP       []VRRPStatus     `json:"vrrp"`
 	Frontends  []FrontendStatus `json:"frontends"`
 	Backends   []BackendStatus  `json:"backends"`
+	// BGP is the bgp section; nil when bgp is not configured.
+	BGP *bgp.Status `json:"bgp,omitempty"`
 }
 
 // ReloadResult is the outcome of one reload (SIGHUP or lbctl reload).

@@ -143,6 +143,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err == nil && !resumed {
 		err = rt.startVRRP(cfg, nil)
 	}
+	if err == nil {
+		err = rt.startBGP(cfg)
+	}
 	if err != nil {
 		rt.stop(context.Background())
 		l.Close()
@@ -200,6 +203,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		d.opts.Notify("STOPPING=1")
 		d.log.Info("lbd stopping")
+		rt.drainBGP()
 	}
 	stopCtx, stopCancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer stopCancel()

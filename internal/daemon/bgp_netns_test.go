@@ -1,0 +1,331 @@
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lbd-ha/lbd/internal/control"
+	"github.com/lbd-ha/lbd/internal/lab"
+)
+
+const bgpVIP = "203.0.113.10"
+
+const bgpNodeConfig = `global:
+  control_socket: %SOCK%
+sysctl: {apply: false}
+defaults:
+  timeouts: {connect: 1s}
+frontends:
+  - {name: web, bind: ["` + bgpVIP + `:80"], default_backend: app}
+backends:
+  - name: app
+    health_check: {type: http, method: GET, uri: /}
+    servers:
+      - {name: s1, address: "127.0.0.1:8081", check: true, inter: 100ms, rise: 1, fall: 1}
+bgp:
+  asn: 65001
+  router_id: %RID%
+  prefixes: [` + bgpVIP + `/32]
+  drain: 2s
+  neighbors:
+    - {address: 192.0.2.11, asn: 65000, hold_time: 3s, keepalive: 1s, connect_retry: 1s}
+`
+
+const birdConfig = `log stderr all;
+router id 192.0.2.11;
+protocol device { scan time 1; }
+protocol kernel {
+  ipv4 { import none; export all; };
+  merge paths on;
+}
+template bgp lbd {
+  local 192.0.2.11 as 65000;
+  ipv4 { import all; export none; };
+  hold time 3; keepalive time 1; connect retry time 1;
+  passive on;
+}
+protocol bgp node_a from lbd { neighbor 192.0.2.12 as 65001; }
+protocol bgp node_b from lbd { neighbor 192.0.2.13 as 65001; }
+`
+
+// nodeBackend is the one backend server of an lbd node, listening on
+// 127.0.0.1:8081 inside the node's namespace and answering its name.
+type nodeBackend struct {
+	srv *http.Server
+}
+
+func startNodeBackend(t *testing.T, n *lab.Node) *nodeBackend {
+	t.Helper()
+	var ln net.Listener
+	if err := n.Do(func() (err error) {
+		ln, err = net.Listen("tcp", "127.0.0.1:8081")
+		return err
+	}); err != nil {
+		t.Fatalf("backend in %s: %v", n.Name, err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "node="+n.Name)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return &nodeBackend{srv: srv}
+}
+
+// rawGet is a strict client: one new connection per request (a new source
+// port, so ECMP hashes each one afresh), no retry; anything but a complete
+// 200 is a failure. It returns the node that answered.
+func rawGet(addr string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: vip\r\nConnection: close\r\n\r\n"); err != nil {
+		return "", err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return "", err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != 200 {
+		return "", fmt.Errorf("status %d: %s", resp.StatusCode, body)
+	}
+	return strings.TrimPrefix(string(body), "node="), nil
+}
+
+// clientLoad runs workers in the client namespace, each sending requests
+// until stop is closed or max requests were sent in all.
+type clientLoad struct {
+	mu       sync.Mutex
+	byNode   map[string]int
+	failed   int
+	firstErr error
+	sent     atomic.Int64
+}
+
+func runClients(c *lab.Node, workers int, max int64, stop <-chan struct{}) *clientLoad {
+	ld := &clientLoad{byNode: map[string]int{}}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Do(func() error {
+				deadline := time.Now().Add(20 * time.Second) // bounded in time too
+				for ld.sent.Add(1) <= max && time.Now().Before(deadline) {
+					select {
+					case <-stop:
+						return nil
+					default:
+					}
+					node, err := rawGet(bgpVIP + ":80")
+					ld.mu.Lock()
+					if err != nil {
+						ld.failed++
+						if ld.firstErr == nil {
+							ld.firstErr = err
+						}
+					} else {
+						ld.byNode[node]++
+					}
+					ld.mu.Unlock()
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	return ld
+}
+
+func (ld *clientLoad) String() string {
+	return fmt.Sprintf("served %v, failed %d (first: %v)", ld.byNode, ld.failed, ld.firstErr)
+}
+
+// TestNetnsBGPECMP: a router namespace runs BIRD 2 with ECMP (merge paths);
+// lbd nodes a and b announce one VIP over eBGP; a client namespace sits
+// behind the router. (a) BIRD has two paths, the kernel route two next
+// hops, and requests reach both nodes; (b) a node whose backend fails
+// withdraws and, once the router converged, the client sees no error; (c)
+// a graceful stop under load (withdraw, drain, close) fails no request.
+func TestNetnsBGPECMP(t *testing.T) {
+	lab.Require(t)
+	if _, err := exec.LookPath("bird"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("bird not found: apt-get install bird2 (make test installs it)")
+		}
+		t.Skip("bird not found: apt-get install bird2")
+	}
+	bin := buildLBD(t)
+	l := lab.New(t, lab.Config{Nodes: []string{"r", "a", "b", "c"}})
+	r, a, b, c := l.Node("r"), l.Node("a"), l.Node("b"), l.Node("c")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	run := func(n *lab.Node, args ...string) string {
+		t.Helper()
+		out, err := n.Run(ctx, args[0], args[1:]...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	// The client sits behind the router on its own link.
+	run(r, "ip", "link", "add", "rc0", "type", "veth", "peer", "name", "cl0", "netns", c.NS)
+	run(r, "ip", "addr", "add", "198.51.100.1/24", "dev", "rc0")
+	run(r, "ip", "link", "set", "rc0", "up")
+	run(c, "ip", "link", "set", "lab0", "down")
+	run(c, "ip", "addr", "add", "198.51.100.2/24", "dev", "cl0")
+	run(c, "ip", "link", "set", "cl0", "up")
+	run(c, "ip", "route", "add", "default", "via", "198.51.100.1")
+	for _, n := range []*lab.Node{a, b} {
+		run(n, "ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.11")
+	}
+	run(r, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv4.fib_multipath_hash_policy=1")
+
+	dir := t.TempDir()
+	birdConf := filepath.Join(dir, "bird.conf")
+	birdSock := filepath.Join(dir, "bird.ctl")
+	if err := os.WriteFile(birdConf, []byte(birdConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.Start(t, "bird", "-f", "-c", birdConf, "-s", birdSock, "-P", filepath.Join(dir, "bird.pid"))
+
+	backends := map[string]*nodeBackend{"a": startNodeBackend(t, a), "b": startNodeBackend(t, b)}
+	procs := map[string]*lab.Process{}
+	clients := map[string]*control.Client{}
+	for _, n := range []*lab.Node{a, b} {
+		sock := filepath.Join(dir, n.Name+".sock")
+		cfg := strings.NewReplacer("%SOCK%", sock, "%RID%", n.Addr.Addr().String()).Replace(bgpNodeConfig)
+		path := filepath.Join(dir, n.Name+".yaml")
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		procs[n.Name] = n.Start(t, bin, "run", "-c", path)
+		clients[n.Name] = &control.Client{Socket: sock, Timeout: 10 * time.Second}
+	}
+	nexthops := func() int {
+		out, err := r.Run(ctx, "ip", "route", "show", bgpVIP)
+		if err != nil || strings.TrimSpace(out) == "" {
+			return 0
+		}
+		if n := strings.Count(out, "nexthop via"); n > 0 {
+			return n
+		}
+		return 1
+	}
+	birdRoutes := func() string {
+		out, _ := r.Run(ctx, "birdc", "-s", birdSock, "show", "route", "for", bgpVIP)
+		return out
+	}
+
+	// (a) both nodes announce: two paths in BIRD, two next hops in the
+	// kernel, and traffic reaches both.
+	start := time.Now()
+	if !lab.WaitFor(20*time.Second, func() bool { return nexthops() == 2 }) {
+		t.Fatalf("no ECMP route with two next hops; bird:\n%s\na:\n%s", birdRoutes(), procs["a"].Output())
+	}
+	t.Logf("ECMP route with 2 next hops %v after start", time.Since(start).Round(time.Millisecond))
+	if br := birdRoutes(); !strings.Contains(br, "192.0.2.12") || !strings.Contains(br, "192.0.2.13") {
+		t.Fatalf("birdc show route lacks a path:\n%s", br)
+	}
+	ld := runClients(c, 4, 200, nil)
+	if ld.failed != 0 || ld.byNode["a"] == 0 || ld.byNode["b"] == 0 {
+		t.Fatalf("(a) traffic: %v", ld)
+	}
+	for name, cl := range clients {
+		st, err := cl.Status(ctx)
+		if err != nil || st.BGP == nil || !st.BGP.Announced || len(st.BGP.Neighbors) != 1 || st.BGP.Neighbors[0].State != "established" {
+			t.Fatalf("node %s status: %+v %v", name, st, err)
+		}
+		if got := st.Frontends[0].Requests; got != uint64(ld.byNode[name]) {
+			t.Errorf("node %s: frontend counted %d requests, the client saw %d", name, got, ld.byNode[name])
+		}
+	}
+	t.Logf("(a) %v", ld)
+
+	// (b) node a's backend fails: a withdraws, the router keeps one path,
+	// and the client sees no error.
+	killed := time.Now()
+	backends["a"].srv.Close()
+	if !lab.WaitFor(10*time.Second, func() bool { return nexthops() == 1 }) {
+		t.Fatalf("route not withdrawn after a's backend failed; bird:\n%s", birdRoutes())
+	}
+	converged := time.Since(killed)
+	if br := birdRoutes(); strings.Contains(br, "192.0.2.12") {
+		t.Fatalf("BIRD still has a's path:\n%s", br)
+	}
+	st, _ := clients["a"].Status(ctx)
+	if st == nil || st.BGP.Announced || !strings.Contains(st.BGP.Reason, "backend app") {
+		t.Fatalf("node a should say why it withdrew: %+v", st.BGP)
+	}
+	ld = runClients(c, 4, 200, nil)
+	if ld.failed != 0 || ld.byNode["a"] != 0 {
+		t.Fatalf("(b) after convergence: %v", ld)
+	}
+	t.Logf("(b) a withdrew %v after its backend failed; then %v", converged.Round(time.Millisecond), ld)
+
+	// lbctl bgp withdraw / resume on b, with a's backend back.
+	backends["a"] = startNodeBackend(t, a)
+	if !lab.WaitFor(10*time.Second, func() bool { return nexthops() == 2 }) {
+		t.Fatalf("a did not announce again; bird:\n%s", birdRoutes())
+	}
+	if err := clients["b"].BGPWithdraw(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !lab.WaitFor(10*time.Second, func() bool { return nexthops() == 1 }) {
+		t.Fatal("lbctl bgp withdraw did not withdraw b")
+	}
+	if err := clients["b"].BGPResume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !lab.WaitFor(10*time.Second, func() bool { return nexthops() == 2 }) {
+		t.Fatal("lbctl bgp resume did not announce b again")
+	}
+
+	// (c) graceful stop of b under load: b withdraws, keeps serving for
+	// bgp.drain, then closes; no request fails.
+	stop := make(chan struct{})
+	done := make(chan *clientLoad)
+	go func() { done <- runClients(c, 4, 20000, stop) }()
+	time.Sleep(500 * time.Millisecond)
+	stopped := time.Now()
+	if err := procs["b"].Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := procs["b"].Wait(15 * time.Second); err != nil {
+		t.Errorf("b exit: %v", err)
+	}
+	exited := time.Since(stopped)
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	ld = <-done
+	if ld.failed != 0 || ld.byNode["b"] == 0 || ld.byNode["a"] == 0 {
+		t.Fatalf("(c) graceful stop under load: %v\nb:\n%s", ld, procs["b"].Output())
+	}
+	if out := procs["b"].Output(); !strings.Contains(out, "draining before closing the listeners") {
+		t.Errorf("b did not drain:\n%s", out)
+	}
+	if nexthops() != 1 {
+		t.Errorf("route still has b after its stop")
+	}
+	t.Logf("(c) b stopped in %v (drain 2s); %v", exited.Round(time.Millisecond), ld)
+}
