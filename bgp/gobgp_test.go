@@ -131,3 +131,32 @@ func TestGoBGPUnreachableNeighborDoesNotBlock(t *testing.T) {
 		t.Fatalf("start took %v", d)
 	}
 }
+
+func TestGoBGPWrongPasswordNeverEstablishes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two BGP speakers on loopback")
+	}
+	_, port := router(t, 65000, 65001, "right")
+	c := New(Options{
+		ASN: 65001, RouterID: netip.MustParseAddr("10.255.0.2"), Prefixes: []netip.Prefix{netip.MustParsePrefix("192.0.2.10/32")},
+		Neighbors: []Neighbor{{Address: netip.MustParseAddr("127.0.0.1"), Port: uint16(port), ASN: 65000, Password: "wrong",
+			HoldTime: 3 * time.Second, Keepalive: time.Second, ConnectRetry: time.Second}},
+	}, NewGoBGP())
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	c.SetHealth(true, "")
+	// The kernel drops segments with a bad MD5 signature: the session
+	// never comes up, nothing else breaks.
+	deadline := time.Now().Add(2500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if st := c.Status(); st.Neighbors[0].State == "established" {
+			t.Fatalf("established with a wrong password: %+v", st.Neighbors[0])
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if st := c.Status(); !st.Announced || st.LastError != "" {
+		t.Fatalf("status: %+v", st)
+	}
+}

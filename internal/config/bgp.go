@@ -109,16 +109,17 @@ func (c *Config) normalizeBGP() {
 func BGPPrefix(s string) (netip.Prefix, error) {
 	if !strings.Contains(s, "/") {
 		a, err := netip.ParseAddr(s)
-		if err != nil {
+		if err != nil || a.Zone() != "" {
 			return netip.Prefix{}, fmt.Errorf("invalid address %q", s)
 		}
-		return netip.PrefixFrom(a.Unmap(), a.BitLen()), nil
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
 	}
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
 		return netip.Prefix{}, fmt.Errorf("invalid prefix %q", s)
 	}
-	if !p.IsSingleIP() {
+	if !p.IsValid() || !p.IsSingleIP() {
 		return netip.Prefix{}, fmt.Errorf("%q is not a host route: announce VIPs as /32 or /128", s)
 	}
 	return p, nil

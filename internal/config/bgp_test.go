@@ -75,3 +75,17 @@ func TestBGPErrorsNameLines(t *testing.T) {
 		}
 	}
 }
+
+func FuzzBGPValues(f *testing.F) {
+	for _, s := range []string{"65001:100", "192.0.2.1", "2001:db8::1/128", "10.0.0.0/8", ":", "1:2:3", "65536:1", "::ffff:1.2.3.4"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if p, err := BGPPrefix(s); err == nil && !p.IsSingleIP() {
+			t.Fatalf("%q accepted as %v, not a host route", s, p)
+		}
+		if c, err := BGPCommunity(s); err == nil && (c>>16 > 65535) {
+			t.Fatalf("%q -> %x", s, c)
+		}
+	})
+}
