@@ -25,6 +25,14 @@ type Options struct {
 	Communities []uint32
 	// MED, when set, is sent as MULTI_EXIT_DISC.
 	MED *uint32
+	// GracefulRestart > 0 negotiates BGP graceful restart (RFC 4724) with
+	// this restart time: a session closed by Detach (binary upgrade) or
+	// lost without a NOTIFICATION keeps its routes at the routers, marked
+	// stale, until the new process re-announces them or the time runs out.
+	GracefulRestart time.Duration
+	// Restarting marks this speaker as the new process of a graceful
+	// restart (binary upgrade).
+	Restarting bool
 	// Logger receives session changes; nil discards.
 	Logger *slog.Logger
 }
@@ -103,6 +111,9 @@ type Speaker interface {
 	Neighbors(ctx context.Context) []NeighborStatus
 	// Stop closes every session (NOTIFICATION Cease) and the instance.
 	Stop()
+	// Detach closes the sessions without a NOTIFICATION so that routers
+	// that negotiated graceful restart keep the routes (binary upgrade).
+	Detach()
 }
 
 // ShouldAnnounce is the whole policy: announce iff tracking says this node
@@ -123,6 +134,7 @@ type Controller struct {
 	reason    string
 	admin     bool
 	draining  bool
+	detached  bool // the routes belong to the next process now
 	announced bool
 	changes   uint64
 	lastErr   string
@@ -177,6 +189,16 @@ func (c *Controller) Drain() bool {
 	return was
 }
 
+// Detach hands the routes over to the next process (binary upgrade): the
+// sessions close without withdrawing, and with graceful restart the
+// routers keep the routes until the new process announces them.
+func (c *Controller) Detach() {
+	c.mu.Lock()
+	c.detached = true // never change the routes from this process again
+	c.mu.Unlock()
+	c.sp.Detach()
+}
+
 // Stop withdraws and closes the speaker.
 func (c *Controller) Stop() {
 	c.Drain()
@@ -187,7 +209,7 @@ func (c *Controller) Stop() {
 // call is retried on the next SetHealth.
 func (c *Controller) apply() {
 	want := ShouldAnnounce(c.healthy, c.admin, c.draining)
-	if want == c.announced {
+	if want == c.announced || c.detached {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -85,3 +85,16 @@ func TestControllerFollowsTrackingAndAdmin(t *testing.T) {
 		t.Fatalf("calls\n got %v\nwant %v", calls, want)
 	}
 }
+
+func TestControllerDetachKeepsRoutes(t *testing.T) {
+	vip := netip.MustParsePrefix("192.0.2.10/32")
+	f := NewFake()
+	c := New(Options{Prefixes: []netip.Prefix{vip}}, f)
+	c.SetHealth(true, "")
+	c.Detach()
+	c.SetHealth(true, "")
+	calls, on := f.Snapshot(vip)
+	if !on || !slices.Equal(calls, []string{"announce 192.0.2.10/32", "detach"}) {
+		t.Fatalf("detach must hand the routes over, not withdraw them: %v (on=%v)", calls, on)
+	}
+}

@@ -76,6 +76,14 @@ func (f *Fake) Stop() {
 	f.Stopped = true
 }
 
+// Detach implements Speaker.
+func (f *Fake) Detach() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Stopped = true
+	f.Calls = append(f.Calls, "detach")
+}
+
 // SetFail sets or clears the error returned by Announce and Withdraw.
 func (f *Fake) SetFail(err error) {
 	f.mu.Lock()

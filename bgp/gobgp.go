@@ -81,7 +81,7 @@ func (g *GoBGP) Start(ctx context.Context, o Options) (err error) {
 		}
 	}
 	for _, n := range o.Neighbors {
-		if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: peerConf(n, v6)}); err != nil {
+		if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: peerConf(n, v6, o)}); err != nil {
 			cancel()
 			return fmt.Errorf("adding neighbor %s: %w", n.Address, err)
 		}
@@ -92,10 +92,18 @@ func (g *GoBGP) Start(ctx context.Context, o Options) (err error) {
 	return nil
 }
 
-func peerConf(n Neighbor, v6 bool) *api.Peer {
-	fams := []*api.AfiSafi{{Config: &api.AfiSafiConfig{Family: &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}, Enabled: true}}}
+func peerConf(n Neighbor, v6 bool, o Options) *api.Peer {
+	gr := o.GracefulRestart > 0
+	fam := func(afi api.Family_Afi) *api.AfiSafi {
+		f := &api.AfiSafi{Config: &api.AfiSafiConfig{Family: &api.Family{Afi: afi, Safi: api.Family_SAFI_UNICAST}, Enabled: true}}
+		if gr {
+			f.MpGracefulRestart = &api.MpGracefulRestart{Config: &api.MpGracefulRestartConfig{Enabled: true}}
+		}
+		return f
+	}
+	fams := []*api.AfiSafi{fam(api.Family_AFI_IP)}
 	if v6 {
-		fams = append(fams, &api.AfiSafi{Config: &api.AfiSafiConfig{Family: &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}, Enabled: true}})
+		fams = append(fams, fam(api.Family_AFI_IP6))
 	}
 	p := &api.Peer{
 		Conf: &api.PeerConf{
@@ -109,6 +117,13 @@ func peerConf(n Neighbor, v6 bool) *api.Peer {
 			ConnectRetry:      uint64(n.ConnectRetry / time.Second),
 		}},
 		AfiSafis: fams,
+	}
+	if gr {
+		p.GracefulRestart = &api.GracefulRestart{
+			Enabled:         true,
+			RestartTime:     uint32(o.GracefulRestart / time.Second),
+			LocalRestarting: o.Restarting,
+		}
 	}
 	if n.Port != 0 {
 		p.Transport = &api.Transport{RemotePort: uint32(n.Port)}
@@ -252,6 +267,22 @@ func (g *GoBGP) Stop() {
 	}
 	cancel()
 	s.Stop()
+}
+
+// Detach implements Speaker: the sessions close without a NOTIFICATION
+// (when graceful restart was negotiated; otherwise with one, as Stop).
+func (g *GoBGP) Detach() {
+	g.mu.Lock()
+	s, cancel := g.s, g.stop
+	g.s = nil
+	g.mu.Unlock()
+	if s == nil {
+		return
+	}
+	cancel()
+	if err := s.StopBgp(context.Background(), &api.StopBgpRequest{AllowGracefulRestart: true}); err != nil {
+		s.Log().Warn("bgp detach", "error", err)
+	}
 }
 
 func fsmName(s gbgp.FSMState) string {

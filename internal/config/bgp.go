@@ -40,6 +40,9 @@ type BGP struct {
 	// Drain: on stop, how long to keep serving after the withdraw while the
 	// routers converge. Default 3s; 0s stops at once.
 	Drain *time.Duration `mapstructure:"drain" yaml:"drain,omitempty"`
+	// GracefulRestart negotiates BGP graceful restart with this restart
+	// time so that a binary upgrade keeps the routes; unset: off.
+	GracefulRestart time.Duration `mapstructure:"graceful_restart" yaml:"graceful_restart,omitempty"`
 	// Track: what must work for the node to announce. Empty: every frontend
 	// serving and every frontend's default_backend usable.
 	Track     BGPTrack      `mapstructure:"track" yaml:"track,omitempty"`
@@ -149,6 +152,9 @@ func (c *checker) checkBGP(cfg *Config) {
 	}
 	if b.ListenPort < 0 || b.ListenPort > 65535 {
 		c.add("bgp.listen_port", "must be 0 (do not listen) or 1..65535")
+	}
+	if g := b.GracefulRestart; g != 0 && (g%time.Second != 0 || g < time.Second || g > 4095*time.Second) {
+		c.add("bgp.graceful_restart", "must be whole seconds, 1s..4095s (got %v)", g)
 	}
 	if len(b.Prefixes) == 0 {
 		c.add("bgp.prefixes", "needs at least one VIP to announce")

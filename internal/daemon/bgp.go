@@ -29,7 +29,7 @@ var errBGPRestart = errors.New("the bgp section changed: BGP is not reloaded in 
 
 // bgpOptions turns the validated config into the engine's options.
 func bgpOptions(b *config.BGP) (bgp.Options, error) {
-	o := bgp.Options{ASN: b.ASN, ListenPort: int32(b.ListenPort), MED: b.MED}
+	o := bgp.Options{ASN: b.ASN, ListenPort: int32(b.ListenPort), MED: b.MED, GracefulRestart: b.GracefulRestart}
 	var err error
 	if o.RouterID, err = netip.ParseAddr(b.RouterID); err != nil {
 		return o, fmt.Errorf("bgp.router_id: %w", err)
@@ -68,8 +68,9 @@ func bgpOptions(b *config.BGP) (bgp.Options, error) {
 
 // startBGP puts the VIPs on their interface, starts the speaker and the
 // tracking that decides whether to announce. An unreachable router does not
-// block: GoBGP keeps retrying.
-func (rt *runtime) startBGP(cfg *config.Config) error {
+// block: GoBGP keeps retrying. resumed: this process took over from
+// another (binary upgrade), which graceful restart tells the routers.
+func (rt *runtime) startBGP(cfg *config.Config, resumed bool) error {
 	b := cfg.BGP
 	if b == nil {
 		return nil
@@ -84,6 +85,7 @@ func (rt *runtime) startBGP(cfg *config.Config) error {
 		}
 	}
 	o.Logger = rt.d.log.With("component", "bgp")
+	o.Restarting = resumed
 	ctl := bgp.New(o, bgp.NewGoBGP())
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := ctl.Start(ctx); err != nil {
@@ -189,6 +191,19 @@ func (rt *runtime) drainBGP() {
 		rt.d.log.Info("bgp: withdrawn, draining before closing the listeners", "drain", br.drain)
 		time.Sleep(br.drain)
 	}
+}
+
+// detachBGP leaves the routes to the new process of a binary upgrade:
+// the sessions close without withdrawing (with bgp.graceful_restart the
+// routers keep the routes until the new process announces them).
+func (rt *runtime) detachBGP() {
+	br := rt.bgp.Swap(nil)
+	if br == nil {
+		return
+	}
+	br.cancel()
+	<-br.done
+	br.ctl.Detach()
 }
 
 // stopBGP closes the sessions (a NOTIFICATION Cease each).

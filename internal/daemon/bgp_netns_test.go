@@ -40,6 +40,7 @@ bgp:
   router_id: %RID%
   prefixes: [` + bgpVIP + `/32]
   drain: 2s
+  graceful_restart: 10s
   neighbors:
     - {address: 192.0.2.11, asn: 65000, hold_time: 3s, keepalive: 1s, connect_retry: 1s}
 `
@@ -56,6 +57,7 @@ template bgp lbd {
   ipv4 { import all; export none; };
   hold time 3; keepalive time 1; connect retry time 1;
   passive on;
+  graceful restart on;
 }
 protocol bgp node_a from lbd { neighbor 192.0.2.12 as 65001; }
 protocol bgp node_b from lbd { neighbor 192.0.2.13 as 65001; }
@@ -327,14 +329,56 @@ func TestNetnsBGPECMP(t *testing.T) {
 		t.Fatal("lbctl bgp resume did not announce b again")
 	}
 
+	// (e) binary upgrade of a under load: with graceful restart the route
+	// keeps both next hops throughout and no request fails.
+	stop := make(chan struct{})
+	done := make(chan *clientLoad)
+	go func() { done <- runClients(c, 4, 20000, stop) }()
+	var minHops atomic.Int64
+	minHops.Store(2)
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		for i := 0; i < 400; i++ { // bounded: about 8 s
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if n := int64(nexthops()); n < minHops.Load() {
+				minHops.Store(n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	res, err := clients["a"].Upgrade(ctx)
+	if err != nil || !res.OK {
+		t.Fatalf("upgrade of a: %+v %v", res, err)
+	}
+	if !lab.WaitFor(15*time.Second, func() bool {
+		st, err := clients["a"].Status(ctx)
+		return err == nil && st.PID == res.NewPID && st.BGP != nil && st.BGP.Announced &&
+			len(st.BGP.Neighbors) == 1 && st.BGP.Neighbors[0].State == "established"
+	}) {
+		t.Fatalf("the new process of a did not re-establish its session; bird:\n%s", birdRoutes())
+	}
+	time.Sleep(time.Second)
+	close(stop)
+	ld = <-done
+	<-watchDone
+	if ld.failed != 0 || minHops.Load() != 2 {
+		t.Fatalf("(e) upgrade under load: %v; fewest next hops seen %d", ld, minHops.Load())
+	}
+	t.Logf("(e) binary upgrade of a (pid %d -> %d): 2 next hops throughout; %v", res.OldPID, res.NewPID, ld)
+
 	// (c) graceful stop of b under load: b withdraws, keeps serving for
 	// bgp.drain, then closes. No request that starts after the withdraw
 	// fails. Plain ECMP moves b's in-flight flows to a at the withdraw:
 	// with the stray-packet drop above b still finishes those whose
 	// request reached it; one caught between its handshake with b and its
 	// request (a few microseconds) can still fail. Those are counted.
-	stop := make(chan struct{})
-	done := make(chan *clientLoad)
+	stop = make(chan struct{})
 	go func() { done <- runClients(c, 4, 20000, stop) }()
 	time.Sleep(500 * time.Millisecond)
 	stopped := time.Now()

@@ -144,7 +144,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		err = rt.startVRRP(cfg, nil)
 	}
 	if err == nil {
-		err = rt.startBGP(cfg)
+		err = rt.startBGP(cfg, resumed)
 	}
 	if err != nil {
 		rt.stop(context.Background())
@@ -196,6 +196,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		upgraded = true
 	}
 	if upgraded {
+		rt.detachBGP()
 		d.log.Info("lbd draining: a new process took over", "pid", os.Getpid())
 	} else {
 		if u != nil {
