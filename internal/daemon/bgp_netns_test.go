@@ -181,8 +181,11 @@ func (ld *clientLoad) String() string {
 // lbd nodes a and b announce one VIP over eBGP; a client namespace sits
 // behind the router. (a) BIRD has two paths, the kernel route two next
 // hops, and requests reach both nodes; (b) a node whose backend fails
-// withdraws and, once the router converged, the client sees no error; (c)
-// a graceful stop under load (withdraw, drain, close) fails no request.
+// withdraws and, once the router converged, the client sees no error;
+// lbctl bgp withdraw/resume; (e) a binary upgrade under load keeps both
+// next hops (graceful restart); (c) a graceful stop under load (withdraw,
+// drain, close) fails no request started after the withdraw; (d) a hung
+// node's path goes after the hold time.
 func TestNetnsBGPECMP(t *testing.T) {
 	lab.Require(t)
 	if _, err := exec.LookPath("bird"); err != nil {
