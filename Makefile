@@ -50,6 +50,9 @@ fuzz: deps ## run every fuzz target for FUZZTIME each
 demo: build test-tools ## run the built-in lab demo (root)
 	scripts/demo.sh
 
+demo-ecmp: build test-tools ## two active nodes behind a BIRD router with ECMP over BGP (root)
+	scripts/demo-ecmp.sh
+
 bench: build ## lbd vs HAProxy and vs keepalived side by side (installs haproxy, nginx, wrk, keepalived; root)
 	@scripts/need.sh $(BENCH_TOOLS)
 	bench/run.sh
@@ -64,4 +67,4 @@ deb: build ## build dist/lbd_*.deb with nfpm
 clean: ## remove build outputs
 	rm -rf bin dist
 
-.PHONY: help deps build test-tools test test-race test-netns lint fuzz demo bench rpm deb clean
+.PHONY: help deps build test-tools test test-race test-netns lint fuzz demo demo-ecmp bench rpm deb clean
