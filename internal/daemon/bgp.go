@@ -143,11 +143,12 @@ func (rt *runtime) trackBGP() {
 }
 
 // bgpCanServe reports whether this node can serve, and if not why: the
-// tracked frontends accept, the tracked backends have a usable server, the
+// tracked frontends accept, the tracked backends have a usable server (as
+// the proxy sees it: health and admin state), the
 // tracked interfaces are up. Nothing tracked: every frontend and its
 // default_backend.
 func (rt *runtime) bgpCanServe(cfg *config.Config) (bool, string) {
-	if cfg.BGP == nil || rt.engine == nil || rt.checks == nil {
+	if cfg.BGP == nil || rt.engine == nil {
 		return false, "not running"
 	}
 	tr := cfg.BGP.Track
@@ -166,7 +167,7 @@ func (rt *runtime) bgpCanServe(cfg *config.Config) (bool, string) {
 		}
 	}
 	for _, name := range bes {
-		if !rt.checks.BackendUsable(name) || !rt.engine.BackendUsable(name) {
+		if !rt.engine.BackendUsable(name) {
 			return false, "backend " + name + " has no usable server"
 		}
 	}
