@@ -16,8 +16,12 @@ import (
 // router is a second GoBGP on loopback standing in for a router: passive,
 // it accepts the lbd speaker and keeps what it learns.
 func router(t *testing.T, asn, peerASN uint32, password string) (*server.BgpServer, int) {
+	return routerAt(t, "127.0.0.1", asn, peerASN, password)
+}
+
+func routerAt(t *testing.T, addr string, asn, peerASN uint32, password string) (*server.BgpServer, int) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,11 +31,11 @@ func router(t *testing.T, asn, peerASN uint32, password string) (*server.BgpServ
 	go s.Serve()
 	t.Cleanup(s.Stop)
 	ctx := context.Background()
-	if err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{Asn: asn, RouterId: "10.255.0.1", ListenPort: int32(port), ListenAddresses: []string{"127.0.0.1"}}}); err != nil {
+	if err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{Asn: asn, RouterId: "10.255.0.1", ListenPort: int32(port), ListenAddresses: []string{addr}}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: &api.Peer{
-		Conf:      &api.PeerConf{NeighborAddress: "127.0.0.1", PeerAsn: peerASN, AuthPassword: password},
+		Conf:      &api.PeerConf{NeighborAddress: addr, PeerAsn: peerASN, AuthPassword: password},
 		Transport: &api.Transport{PassiveMode: true},
 		Timers:    &api.Timers{Config: &api.TimersConfig{HoldTime: 3, KeepaliveInterval: 1}},
 	}}); err != nil {
@@ -42,7 +46,11 @@ func router(t *testing.T, asn, peerASN uint32, password string) (*server.BgpServ
 
 func learnt(s *server.BgpServer, p netip.Prefix) bool {
 	found := false
-	s.ListPath(apiutil.ListPathRequest{TableType: api.TableType_TABLE_TYPE_GLOBAL, Family: gbgp.RF_IPv4_UC}, func(n gbgp.NLRI, _ []*apiutil.Path) {
+	fam := gbgp.RF_IPv4_UC
+	if p.Addr().Is6() {
+		fam = gbgp.RF_IPv6_UC
+	}
+	s.ListPath(apiutil.ListPathRequest{TableType: api.TableType_TABLE_TYPE_GLOBAL, Family: fam}, func(n gbgp.NLRI, _ []*apiutil.Path) {
 		if n.String() == p.String() {
 			found = true
 		}
@@ -159,4 +167,30 @@ func TestGoBGPWrongPasswordNeverEstablishes(t *testing.T) {
 	if st := c.Status(); !st.Announced || st.LastError != "" {
 		t.Fatalf("status: %+v", st)
 	}
+}
+
+func TestGoBGPIPv6Prefix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two BGP speakers on loopback")
+	}
+	if l, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		t.Skip("no IPv6 loopback")
+	} else {
+		l.Close()
+	}
+	vip := netip.MustParsePrefix("2001:db8::10/128")
+	r, port := routerAt(t, "::1", 65000, 65001, "")
+	c := New(Options{
+		ASN: 65001, RouterID: netip.MustParseAddr("10.255.0.2"), Prefixes: []netip.Prefix{vip},
+		Neighbors: []Neighbor{{Address: netip.MustParseAddr("::1"), Port: uint16(port), ASN: 65000,
+			HoldTime: 3 * time.Second, Keepalive: time.Second, ConnectRetry: time.Second}},
+	}, NewGoBGP())
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	c.SetHealth(true, "")
+	waitFor(t, "the router to learn the IPv6 VIP", func() bool { return learnt(r, vip) })
+	c.SetHealth(false, "down")
+	waitFor(t, "the router to drop the IPv6 VIP", func() bool { return !learnt(r, vip) })
 }
