@@ -45,7 +45,7 @@ bgp:
     - {address: 192.0.2.11, asn: 65000, hold_time: 3s, keepalive: 1s, connect_retry: 1s}
 `
 
-const birdConfig = `log stderr all;
+const bgpBirdConfig = `log stderr all;
 router id 192.0.2.11;
 protocol device { scan time 1; }
 protocol kernel {
@@ -63,10 +63,10 @@ protocol bgp node_a from lbd { neighbor 192.0.2.12 as 65001; }
 protocol bgp node_b from lbd { neighbor 192.0.2.13 as 65001; }
 `
 
-// strayDropRules drop packets to the VIP that belong to no connection this
+// bgpStrayDropRules drop packets to the VIP that belong to no connection this
 // node knows (with nf_conntrack_tcp_loose=0) instead of answering them
 // with a reset.
-const strayDropRules = `table inet lbd_stray {
+const bgpStrayDropRules = `table inet lbd_stray {
   chain input {
     type filter hook input priority 0;
     ip daddr ` + bgpVIP + ` ct state invalid drop
@@ -74,13 +74,13 @@ const strayDropRules = `table inet lbd_stray {
 }
 `
 
-// nodeBackend is the one backend server of an lbd node, listening on
+// bgpNodeBackend is the one backend server of an lbd node, listening on
 // 127.0.0.1:8081 inside the node's namespace and answering its name.
-type nodeBackend struct {
+type bgpNodeBackend struct {
 	srv *http.Server
 }
 
-func startNodeBackend(t *testing.T, n *lab.Node) *nodeBackend {
+func startBGPNodeBackend(t *testing.T, n *lab.Node) *bgpNodeBackend {
 	t.Helper()
 	var ln net.Listener
 	if err := n.Do(func() (err error) {
@@ -94,13 +94,13 @@ func startNodeBackend(t *testing.T, n *lab.Node) *nodeBackend {
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return &nodeBackend{srv: srv}
+	return &bgpNodeBackend{srv: srv}
 }
 
-// rawGet is a strict client: one new connection per request (a new source
+// bgpRawGet is a strict client: one new connection per request (a new source
 // port, so ECMP hashes each one afresh), no retry; anything but a complete
 // 200 is a failure. It returns the node that answered.
-func rawGet(addr string) (string, error) {
+func bgpRawGet(addr string) (string, error) {
 	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
 		return "", err
@@ -125,9 +125,9 @@ func rawGet(addr string) (string, error) {
 	return strings.TrimPrefix(string(body), "node="), nil
 }
 
-// clientLoad runs workers in the client namespace, each sending requests
+// bgpClientLoad runs workers in the client namespace, each sending requests
 // until stop is closed or max requests were sent in all.
-type clientLoad struct {
+type bgpClientLoad struct {
 	mu       sync.Mutex
 	byNode   map[string]int
 	failed   int
@@ -136,8 +136,8 @@ type clientLoad struct {
 	sent     atomic.Int64
 }
 
-func runClients(c *lab.Node, workers int, max int64, stop <-chan struct{}) *clientLoad {
-	ld := &clientLoad{byNode: map[string]int{}}
+func runBGPClients(c *lab.Node, workers int, max int64, stop <-chan struct{}) *bgpClientLoad {
+	ld := &bgpClientLoad{byNode: map[string]int{}}
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
@@ -152,7 +152,7 @@ func runClients(c *lab.Node, workers int, max int64, stop <-chan struct{}) *clie
 					default:
 					}
 					began := time.Now()
-					node, err := rawGet(bgpVIP + ":80")
+					node, err := bgpRawGet(bgpVIP + ":80")
 					ld.mu.Lock()
 					if err != nil {
 						ld.failed++
@@ -173,7 +173,7 @@ func runClients(c *lab.Node, workers int, max int64, stop <-chan struct{}) *clie
 	return ld
 }
 
-func (ld *clientLoad) String() string {
+func (ld *bgpClientLoad) String() string {
 	return fmt.Sprintf("served %v, failed %d (first: %v)", ld.byNode, ld.failed, ld.firstErr)
 }
 
@@ -208,7 +208,7 @@ func TestNetnsBGPECMP(t *testing.T) {
 		return out
 	}
 	strayDrop := filepath.Join(t.TempDir(), "stray.nft")
-	if err := os.WriteFile(strayDrop, []byte(strayDropRules), 0o600); err != nil {
+	if err := os.WriteFile(strayDrop, []byte(bgpStrayDropRules), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// The client sits behind the router on its own link.
@@ -235,12 +235,12 @@ func TestNetnsBGPECMP(t *testing.T) {
 	dir := t.TempDir()
 	birdConf := filepath.Join(dir, "bird.conf")
 	birdSock := filepath.Join(dir, "bird.ctl")
-	if err := os.WriteFile(birdConf, []byte(birdConfig), 0o600); err != nil {
+	if err := os.WriteFile(birdConf, []byte(bgpBirdConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r.Start(t, "bird", "-f", "-c", birdConf, "-s", birdSock, "-P", filepath.Join(dir, "bird.pid"))
 
-	backends := map[string]*nodeBackend{"a": startNodeBackend(t, a), "b": startNodeBackend(t, b)}
+	backends := map[string]*bgpNodeBackend{"a": startBGPNodeBackend(t, a), "b": startBGPNodeBackend(t, b)}
 	procs := map[string]*lab.Process{}
 	clients := map[string]*control.Client{}
 	for _, n := range []*lab.Node{a, b} {
@@ -278,7 +278,7 @@ func TestNetnsBGPECMP(t *testing.T) {
 	if br := birdRoutes(); !strings.Contains(br, "192.0.2.12") || !strings.Contains(br, "192.0.2.13") {
 		t.Fatalf("birdc show route lacks a path:\n%s", br)
 	}
-	ld := runClients(c, 4, 200, nil)
+	ld := runBGPClients(c, 4, 200, nil)
 	if ld.failed != 0 || ld.byNode["a"] == 0 || ld.byNode["b"] == 0 {
 		t.Fatalf("(a) traffic: %v", ld)
 	}
@@ -308,14 +308,14 @@ func TestNetnsBGPECMP(t *testing.T) {
 	if st == nil || st.BGP.Announced || !strings.Contains(st.BGP.Reason, "backend app") {
 		t.Fatalf("node a should say why it withdrew: %+v", st.BGP)
 	}
-	ld = runClients(c, 4, 200, nil)
+	ld = runBGPClients(c, 4, 200, nil)
 	if ld.failed != 0 || ld.byNode["a"] != 0 {
 		t.Fatalf("(b) after convergence: %v", ld)
 	}
 	t.Logf("(b) a withdrew %v after its backend failed; then %v", converged.Round(time.Millisecond), ld)
 
 	// lbctl bgp withdraw / resume on b, with a's backend back.
-	backends["a"] = startNodeBackend(t, a)
+	backends["a"] = startBGPNodeBackend(t, a)
 	if !lab.WaitFor(10*time.Second, func() bool { return nexthops() == 2 }) {
 		t.Fatalf("a did not announce again; bird:\n%s", birdRoutes())
 	}
@@ -335,8 +335,8 @@ func TestNetnsBGPECMP(t *testing.T) {
 	// (e) binary upgrade of a under load: with graceful restart the route
 	// keeps both next hops throughout.
 	stop := make(chan struct{})
-	done := make(chan *clientLoad)
-	go func() { done <- runClients(c, 4, 20000, stop) }()
+	done := make(chan *bgpClientLoad)
+	go func() { done <- runBGPClients(c, 4, 20000, stop) }()
 	var minHops atomic.Int64
 	minHops.Store(2)
 	watchDone := make(chan struct{})
@@ -389,7 +389,7 @@ func TestNetnsBGPECMP(t *testing.T) {
 	// request reached it; one caught between its handshake with b and its
 	// request (a few microseconds) can still fail. Those are counted.
 	stop = make(chan struct{})
-	go func() { done <- runClients(c, 4, 20000, stop) }()
+	go func() { done <- runBGPClients(c, 4, 20000, stop) }()
 	time.Sleep(500 * time.Millisecond)
 	stopped := time.Now()
 	if err := procs["b"].Signal(syscall.SIGTERM); err != nil {
@@ -441,7 +441,7 @@ func TestNetnsBGPECMP(t *testing.T) {
 	if gone < 1500*time.Millisecond || gone > 5*time.Second {
 		t.Errorf("b's path went %v after it hung, want the 3s hold time less up to a keepalive", gone)
 	}
-	ld = runClients(c, 4, 200, nil)
+	ld = runBGPClients(c, 4, 200, nil)
 	if ld.failed != 0 {
 		t.Fatalf("(d) after the hold time: %v", ld)
 	}
