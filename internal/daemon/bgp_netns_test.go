@@ -449,3 +449,72 @@ func TestNetnsBGPECMP(t *testing.T) {
 	// kill -9 closes the sockets: the kernel's FIN ends the session at once.
 	syscall.Kill(procs["b"].Pid(), syscall.SIGKILL)
 }
+
+// TestNetnsBGPBFD: with BFD (GoBGP's native BFD, BIRD's bfd protocol) a
+// hung node's path goes within the BFD detection time (3 x 100 ms), long
+// before the 9 s hold time.
+func TestNetnsBGPBFD(t *testing.T) {
+	lab.Require(t)
+	if _, err := exec.LookPath("bird"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("bird not found: apt-get install bird2 (make test installs it)")
+		}
+		t.Skip("bird not found: apt-get install bird2")
+	}
+	bin := buildLBD(t)
+	l := lab.New(t, lab.Config{Nodes: []string{"r", "a"}})
+	r, a := l.Node("r"), l.Node("a")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	bird := `router id 192.0.2.11;
+protocol device { scan time 1; }
+protocol kernel { ipv4 { import none; export all; }; merge paths on; }
+protocol bfd { interface "*" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }
+protocol bgp node_a {
+  local 192.0.2.11 as 65000; neighbor 192.0.2.12 as 65001;
+  ipv4 { import all; export none; };
+  hold time 9; keepalive time 3; connect retry time 1; passive on; bfd on;
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "bird.conf"), []byte(bird), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.Start(t, "bird", "-f", "-c", filepath.Join(dir, "bird.conf"), "-s", filepath.Join(dir, "bird.ctl"), "-P", filepath.Join(dir, "bird.pid"))
+	startBGPNodeBackend(t, a)
+	sock := filepath.Join(dir, "a.sock")
+	cfg := strings.NewReplacer("%SOCK%", sock, "%RID%", "192.0.2.12",
+		"hold_time: 3s, keepalive: 1s, connect_retry: 1s}", "hold_time: 9s, keepalive: 3s, connect_retry: 1s, bfd: {min_tx: 100ms, min_rx: 100ms, multiplier: 3}}").Replace(bgpNodeConfig)
+	if !strings.Contains(cfg, "bfd:") {
+		t.Fatal("test config lacks bfd")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := a.Start(t, bin, "run", "-c", filepath.Join(dir, "a.yaml"))
+	cl := &control.Client{Socket: sock, Timeout: 10 * time.Second}
+	routed := func() bool {
+		out, err := r.Run(ctx, "ip", "route", "show", bgpVIP)
+		return err == nil && strings.Contains(out, "192.0.2.12")
+	}
+	if !lab.WaitFor(20*time.Second, func() bool {
+		st, err := cl.Status(ctx)
+		return err == nil && st.BGP != nil && len(st.BGP.Neighbors) == 1 && st.BGP.Neighbors[0].BFD == "up" && routed()
+	}) {
+		st, _ := cl.Status(ctx)
+		t.Fatalf("no BFD session or route: %+v\n%s", st, p.Output())
+	}
+	hung := time.Now()
+	if err := syscall.Kill(p.Pid(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(p.Pid(), syscall.SIGKILL)
+	if !lab.WaitFor(8*time.Second, func() bool { return !routed() }) {
+		t.Fatal("the router kept the hung node's path for 8 s")
+	}
+	gone := time.Since(hung)
+	if gone > 2*time.Second {
+		t.Errorf("path went after %v: BFD (3 x 100 ms) should beat the 9 s hold time", gone)
+	}
+	t.Logf("BFD: the router dropped the hung node's path after %v (hold time 9 s)", gone.Round(time.Millisecond))
+}
