@@ -6,7 +6,7 @@ COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS := -s -w -X github.com/lbd-ha/lbd/internal/build.Version=$(VERSION) -X github.com/lbd-ha/lbd/internal/build.Commit=$(COMMIT)
 export CGO_ENABLED := 0
 # Tools the tests use; installed from apt when missing (root only).
-TEST_TOOLS := ip:iproute2 nft:nftables wrk:wrk keepalived:keepalived rpm:rpm dpkg-deb:dpkg systemd-analyze:systemd rpmlint:rpmlint chromium:chromium chromedriver:chromium-driver setpriv:util-linux haproxy:haproxy halog:haproxy socat:socat hatop:hatop tmux:tmux ansible-playbook:ansible prometheus-haproxy-exporter:prometheus-haproxy-exporter curl:curl openssl:openssl
+TEST_TOOLS := ip:iproute2 nft:nftables wrk:wrk keepalived:keepalived rpm:rpm dpkg-deb:dpkg systemd-analyze:systemd rpmlint:rpmlint chromium:chromium chromedriver:chromium-driver setpriv:util-linux haproxy:haproxy halog:haproxy socat:socat hatop:hatop tmux:tmux ansible-playbook:ansible prometheus-haproxy-exporter:prometheus-haproxy-exporter curl:curl openssl:openssl bird:bird2
 BENCH_TOOLS := haproxy:haproxy nginx:nginx wrk:wrk ip:iproute2 ss:iproute2 taskset:util-linux keepalived:keepalived
 
 .DEFAULT_GOAL := help
@@ -47,6 +47,9 @@ fuzz: deps ## run every fuzz target for FUZZTIME each; fails only on a real cras
 demo: build test-tools ## run the built-in lab demo (root)
 	scripts/demo.sh
 
+demo-ecmp: build test-tools ## two active nodes behind a BIRD router with ECMP over BGP (root)
+	scripts/demo-ecmp.sh
+
 bench: build ## lbd vs HAProxy in alternating pairs (PAIRS=7, CASES="seed keepalive tcp idle"), then vs keepalived (installs haproxy, nginx, wrk, keepalived; root)
 	@scripts/need.sh $(BENCH_TOOLS)
 	bench/run.sh
@@ -65,4 +68,4 @@ deb: build ## build dist/lbd_*.deb with nfpm
 clean: ## remove build outputs
 	rm -rf bin dist
 
-.PHONY: help deps build test-tools test test-race test-netns lint fuzz demo bench bench-aa rpm deb clean
+.PHONY: help deps build test-tools test test-race test-netns lint fuzz demo demo-ecmp bench bench-aa rpm deb clean

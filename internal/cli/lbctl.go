@@ -194,7 +194,7 @@ serving. Same as SIGUSR2.`,
 		},
 	})
 
-	root.AddCommand(status, reload, upgradeCmd, server, vrrpCmd, importCmd(stdout, stderr), versionCmd("lbctl"), manCmd(root))
+	root.AddCommand(status, reload, upgradeCmd, server, vrrpCmd, bgpCmd(stdout, client), importCmd(stdout, stderr), versionCmd("lbctl"), manCmd(root))
 	root.AddCommand(pairCmd(stdout), configCmd(client, stdout))
 	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
 		cmd.SetContext(context.Background())
@@ -304,6 +304,7 @@ func renderStatus(w io.Writer, st *control.Status, colour bool, now time.Time) {
 
 	renderPair(w, st, colour, now)
 
+	renderBGP(w, st, colour, now)
 	fmt.Fprintln(w, "\nFRONTENDS")
 	if len(st.Frontends) == 0 {
 		fmt.Fprintln(w, "  none")

@@ -203,6 +203,7 @@ func (s *Stats) defaults() {
 // normalize applies every default and expands listen sections. Paths of
 // expanded sections are recorded in Source so errors point at the file.
 func (c *Config) normalize() {
+	c.normalizeBGP()
 	g := &c.Global
 	g.Maxconn = firstInt(g.Maxconn, DefaultMaxconn)
 	g.ControlSocket = firstStr(g.ControlSocket, DefaultControlSocket)

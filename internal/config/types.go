@@ -20,6 +20,8 @@ type Config struct {
 	Metrics *Metrics       `mapstructure:"metrics" yaml:"metrics,omitempty"`
 	// Pair is the link to the other node (docs/pair.md); nil: off.
 	Pair *Pair `mapstructure:"pair" yaml:"pair,omitempty"`
+	// BGP announces VIPs to routers for ECMP scale-out (bgp.go); nil: off.
+	BGP *BGP `mapstructure:"bgp" yaml:"bgp,omitempty"`
 
 	// File is the path the config was loaded from (not a YAML key).
 	File string `mapstructure:"-" yaml:"-"`

@@ -1,6 +1,10 @@
 package control
 
-import "time"
+import (
+	"time"
+
+	"github.com/lbd-ha/lbd/bgp"
+)
 
 // Status is the daemon's whole state as `lbctl status --json` prints it and
 // the stats page and /metrics render it. Field names are a stable API: add
@@ -22,6 +26,8 @@ type Status struct {
 	// Pair is the pair link and the peer's view (docs/pair.md); nil
 	// without a pair section.
 	Pair *PairStatus `json:"pair,omitempty"`
+	// BGP is the bgp section; nil when bgp is not configured.
+	BGP *bgp.Status `json:"bgp,omitempty"`
 }
 
 // ReloadResult is the outcome of one reload (SIGHUP or lbctl reload).

@@ -139,6 +139,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err == nil && !resumed {
 		err = rt.startVRRP(cfg, nil)
 	}
+	if err == nil {
+		err = rt.startBGP(cfg, resumed)
+	}
 	if err != nil {
 		rt.stop(context.Background())
 		l.Close()
@@ -190,6 +193,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		upgraded = true
 	}
 	if upgraded {
+		rt.detachBGP()
 		d.log.Info("lbd draining: a new process took over", "pid", os.Getpid())
 		// The new process serves the control socket: stop accepting on
 		// it now (the upgrade call in flight still gets its answer), so
@@ -201,6 +205,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		d.opts.Notify("STOPPING=1")
 		d.log.Info("lbd stopping")
+		rt.drainBGP()
 	}
 	// Soft stop (proxy/softstop.go): connections finish on their own,
 	// bounded by global.hard_stop_after.

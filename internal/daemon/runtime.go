@@ -42,6 +42,7 @@ type runtime struct {
 	nodes   []*vrrpNode
 	side    *sideServers // standalone stats page and /metrics
 	failed  chan error   // a component that cannot go on reports here
+	bgp     atomic.Pointer[bgpRuntime]
 
 	// inherit returns a listening socket handed over by the previous
 	// process (binary upgrade), or nil.
@@ -245,6 +246,7 @@ func (rt *runtime) onServerChange(ev checks.Event) {
 	for _, vn := range rt.nodes {
 		rt.track(vn)
 	}
+	rt.trackBGP()
 }
 
 // pushServerStates copies every server's check and admin state to the proxy
@@ -303,6 +305,9 @@ func (rt *runtime) reload(ctx context.Context, cfg *config.Config) error {
 	if !reflect.DeepEqual(old.VRRP, cfg.VRRP) {
 		return errVRRPRestart
 	}
+	if !reflect.DeepEqual(old.BGP, cfg.BGP) {
+		return errBGPRestart
+	}
 	// Validate what can fail before touching anything.
 	lg, err := logs.NewLogger(cfg.Global.Log, logs.Options{})
 	if err != nil {
@@ -336,6 +341,7 @@ func (rt *runtime) reload(ctx context.Context, cfg *config.Config) error {
 // metrics servers, then the proxy soft-stops (proxy/softstop.go, bounded
 // by ctx: global.hard_stop_after), then checks and logs.
 func (rt *runtime) stop(ctx context.Context) {
+	rt.stopBGP()
 	if rt.vrrpCancel != nil {
 		rt.vrrpCancel()
 	}
@@ -407,6 +413,7 @@ func (rt *runtime) fill(st *control.Status) {
 	for _, vn := range rt.nodes {
 		st.VRRP = append(st.VRRP, vrrpStatus(vn.node.Status()))
 	}
+	rt.fillBGP(st)
 }
 
 // sideServers are the plain net/http listeners: the standalone stats page

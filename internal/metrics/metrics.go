@@ -131,12 +131,13 @@ func (d *descs) all() []*prometheus.Desc {
 type collector struct {
 	source func() control.Status
 	d      *descs
+	bgp    *bgpDescs
 }
 
 // NewCollector returns a collector that calls source once per scrape and
 // turns the snapshot into lbd_* metrics.
 func NewCollector(source func() control.Status) prometheus.Collector {
-	return &collector{source: source, d: newDescs()}
+	return &collector{source: source, d: newDescs(), bgp: newBGPDescs()}
 }
 
 // Describe implements prometheus.Collector.
@@ -145,6 +146,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- d
 	}
 	describePair(ch)
+	c.bgp.describe(ch)
 }
 
 func b2f(b bool) float64 {
@@ -159,6 +161,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.source()
 	d := c.d
 	collectPair(ch, &st)
+	c.bgp.collect(ch, &st)
 	gauge := func(desc *prometheus.Desc, v float64, lv ...string) {
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, lv...)
 	}
