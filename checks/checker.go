@@ -56,13 +56,16 @@ type TCPCheck struct {
 	Timeouts Timeouts
 	// Dialer defaults to a plain *net.Dialer.
 	Dialer Dialer
+	// SendProxy sends a PROXY protocol header (1 or 2) after connecting
+	// (HAProxy's check-send-proxy); 0: none.
+	SendProxy int
 }
 
 // Check implements Checker.
 func (c *TCPCheck) Check(ctx context.Context) Result {
 	start := time.Now()
 	connectTO, _, _ := c.Timeouts.Split()
-	conn, r := dial(ctx, c.Dialer, c.Addr, start.Add(connectTO))
+	conn, r := dial(ctx, c.Dialer, c.Addr, start.Add(connectTO), c.SendProxy)
 	if conn != nil {
 		conn.Close()
 		r = Result{Code: L4OK}
@@ -72,13 +75,19 @@ func (c *TCPCheck) Check(ctx context.Context) Result {
 }
 
 // dial connects before deadline; on failure it returns the L4 result.
-func dial(ctx context.Context, d Dialer, addr string, deadline time.Time) (net.Conn, Result) {
+func dial(ctx context.Context, d Dialer, addr string, deadline time.Time, sendProxy int) (net.Conn, Result) {
 	if d == nil {
 		d = &net.Dialer{}
 	}
 	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	conn, err := d.DialContext(dctx, "tcp", addr)
+	if err == nil && sendProxy != 0 {
+		if err = writeProxyHeader(conn, sendProxy, deadline); err != nil {
+			conn.Close()
+			return nil, Result{Code: L4CON, Info: errInfo(err)}
+		}
+	}
 	if err == nil {
 		return conn, Result{}
 	}

@@ -47,6 +47,8 @@ type HTTPCheck struct {
 	Expect   Expect
 	Timeouts Timeouts
 	Dialer   Dialer
+	// SendProxy: as TCPCheck's.
+	SendProxy int
 }
 
 // BuildRequest renders the check request. Empty method, uri and version
@@ -90,7 +92,7 @@ func BuildRequest(method, uri, version, host, addr string) []byte {
 func (c *HTTPCheck) Check(ctx context.Context) Result {
 	start := time.Now()
 	connectTO, readTO, whole := c.Timeouts.Split()
-	conn, r := dial(ctx, c.Dialer, c.Addr, start.Add(connectTO))
+	conn, r := dial(ctx, c.Dialer, c.Addr, start.Add(connectTO), c.SendProxy)
 	if conn == nil {
 		r.Duration = time.Since(start)
 		return r

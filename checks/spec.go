@@ -64,6 +64,10 @@ type CheckSpec struct {
 	// ConnectTimeout is `timeout connect` and CheckTimeout `timeout check`;
 	// 0: unset (see Timeouts.Split).
 	ConnectTimeout, CheckTimeout time.Duration
+	// SendProxy sends a PROXY protocol header of this version (1 or 2)
+	// first (HAProxy's check-send-proxy, or the server's send-proxy when
+	// the check goes to the traffic address); 0: none.
+	SendProxy int
 }
 
 // key identifies a server across Apply calls.
@@ -82,7 +86,7 @@ func (c *CheckSpec) typeName() string {
 func (c CheckSpec) checker(inter time.Duration) (Checker, error) {
 	to := Timeouts{Inter: inter, Connect: c.ConnectTimeout, Check: c.CheckTimeout}
 	if !c.HTTP {
-		return &TCPCheck{Addr: c.Addr, Timeouts: to}, nil
+		return &TCPCheck{Addr: c.Addr, Timeouts: to, SendProxy: c.SendProxy}, nil
 	}
 	e := Expect{Status: c.ExpectStatus, String: c.ExpectString}
 	if c.ExpectRStatus != "" {
@@ -93,9 +97,10 @@ func (c CheckSpec) checker(inter time.Duration) (Checker, error) {
 		e.RStatus = re
 	}
 	return &HTTPCheck{
-		Addr:     c.Addr,
-		Request:  BuildRequest(c.Method, c.URI, c.Version, c.Host, c.Addr),
-		Expect:   e,
-		Timeouts: to,
+		Addr:      c.Addr,
+		Request:   BuildRequest(c.Method, c.URI, c.Version, c.Host, c.Addr),
+		Expect:    e,
+		Timeouts:  to,
+		SendProxy: c.SendProxy,
 	}, nil
 }

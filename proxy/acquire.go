@@ -240,5 +240,11 @@ func (st *awaitState) step(fd uintptr) bool {
 }
 
 func (cc *clientConn) dial(x *exchange) (conn, error) {
-	return dialServer(x.srv.addr, x.srv.da, x.be.connect)
+	c, err := dialServer(x.srv.addr, x.srv.da, x.be.connect)
+	if err == nil && x.srv.sendProxy != 0 {
+		if err = sendProxyHeader(c, x.srv.sendProxy, cc.src, orLocal(cc.dst, cc.c), x.be.connect); err != nil {
+			c.Close()
+		}
+	}
+	return c, err
 }

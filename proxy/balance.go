@@ -26,6 +26,7 @@ type counters struct {
 	errResp       atomic.Uint64
 	errReq        atomic.Uint64
 	denied        atomic.Uint64
+	ppErr         atomic.Uint64 // connections refused for their PROXY header
 	retries       atomic.Uint64
 	redispatch    atomic.Uint64
 	requests      atomic.Uint64
@@ -91,8 +92,10 @@ type server struct {
 	backup   bool
 	maxconn  int64
 	maxqueue int
-	sh       *serverShared
-	be       *backend
+	// sendProxy: PROXY protocol version sent on new connections; 0: none.
+	sendProxy int
+	sh        *serverShared
+	be        *backend
 	// balancer state, guarded by be.mu
 	cw    int
 	queue []*waiter

@@ -89,6 +89,9 @@ type Frontend struct {
 	ErrorFiles []ErrorFile
 	// Stats serves the statistics page on a URI prefix; nil: off.
 	Stats *Stats
+	// AcceptProxy expects a PROXY protocol header on every bind
+	// (proxyproto.go); nil: none.
+	AcceptProxy *AcceptProxy
 }
 
 // ACL is one named test: Criterion is path, path_beg, path_end, path_reg,
@@ -199,6 +202,10 @@ type Server struct {
 	Maxconn int
 	// Maxqueue limits the server queue; zero: no limit.
 	Maxqueue int
+	// SendProxy sends a PROXY protocol header (SendProxyV1 or SendProxyV2)
+	// on each connection to the server; zero: none. Such connections are
+	// not pooled across clients (proxyproto.go).
+	SendProxy int
 }
 
 // Balance is a backend's load-balancing algorithm.

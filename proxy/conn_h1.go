@@ -28,8 +28,9 @@ type clientConn struct {
 	st     serveState
 	kaEnd  time.Time // keep-alive expiry while an idle park is armed, else zero
 	src    netip.AddrPort
-	in     bufReader // client -> proxy
-	out    bufWriter // proxy -> client
+	dst    netip.AddrPort // a PROXY header's destination; invalid: the local address
+	in     bufReader      // client -> proxy
+	out    bufWriter      // proxy -> client
 
 	term [4]byte
 
@@ -92,13 +93,10 @@ func (cc *clientConn) putReq() {
 
 func (cc *clientConn) forceClose() { cc.c.Close() }
 
-func (e *Engine) serveHTTP(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend]) {
-	cc := &clientConn{e: e, fe: fe, cur: cur, gt: gt, c: c}
+func (e *Engine) serveHTTP(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend], src, dst netip.AddrPort) {
+	cc := &clientConn{e: e, fe: fe, cur: cur, gt: gt, c: c, src: src, dst: dst}
 	cc.in.c, cc.out.c = c, c
 	cc.in.timeout, cc.out.timeout = fe.client, fe.client
-	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
-		cc.src = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	}
 	rc, err := c.SyscallConn()
 	if err != nil {
 		c.Close()

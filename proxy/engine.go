@@ -298,14 +298,19 @@ func (e *Engine) serveConn(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.P
 	e.actConn.Add(1)
 	fe.st.inc()
 	fe.st.total.Add(1)
+	src, dst, ok := e.clientAddr(c, fe) // the PROXY header's, if any (proxyproto.go)
+	if !ok {
+		e.connDone(fe, gt)
+		return
+	}
 	if fe.mode == ModeTCP {
 		defer e.connDone(fe, gt)
-		e.serveTCP(c, fe)
+		e.serveTCP(c, fe, src, dst)
 		return
 	}
 	// An idle HTTP connection may move to another goroutine (idle park):
 	// serveHTTP calls connDone on the one that ends it.
-	e.serveHTTP(c, fe, gt, cur)
+	e.serveHTTP(c, fe, gt, cur, src, dst)
 }
 
 // connDone undoes serveConn's accounting when a connection has ended.
@@ -578,6 +583,7 @@ func (e *Engine) Frontends() []FrontendStatus {
 			Total: f.st.total.Load(), Requests: f.st.requests.Load(), ReqRate: e.rate(f.st, now),
 			BytesIn: f.st.bytesIn.Load(), BytesOut: f.st.bytesOut.Load(),
 			DeniedReq: f.st.denied.Load(), ErrorsReq: f.st.errReq.Load(), Responses: f.st.respMap(),
+			ProxyErrors: f.st.ppErr.Load(),
 		})
 	}
 	return out

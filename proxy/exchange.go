@@ -214,7 +214,9 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 		// The whole response is in hand: recycle the server connection
 		// and log before the last write, so the record exists by the time
 		// the client has the response.
-		if ka && resp.KeepAlive() && bodyKind != h1.BodyClose && sr.buffered() == 0 {
+		// A connection that carried a PROXY header names this client: it
+		// is not pooled for others.
+		if ka && resp.KeepAlive() && bodyKind != h1.BodyClose && sr.buffered() == 0 && srv.sendProxy == 0 {
 			srv.sh.pool.put(idleConn{c: x.sconn, since: time.Now(), rdl: sr.dl, wdl: sw.dl, rc: x.rc})
 		} else {
 			x.sconn.Close()

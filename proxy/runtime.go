@@ -60,6 +60,7 @@ type frontend struct {
 	dontLogNull bool
 	stats       *statsCfg
 	st          *counters
+	pp          *ppCfg // accept-proxy; nil: off
 }
 
 type cookieCfg struct {
@@ -202,6 +203,11 @@ func compileBackend(bc *Backend, reg, next *registry) (*backend, error) {
 		httpClose:   bc.HTTPClose,
 		serverClose: bc.HTTPServerClose,
 	}
+	for _, sc := range bc.Servers {
+		if sc.SendProxy < 0 || sc.SendProxy > SendProxyV2 {
+			return nil, fmt.Errorf("server %s: SendProxy %d (0, 1 or 2)", sc.Name, sc.SendProxy)
+		}
+	}
 	if b.connect <= 0 || b.server <= 0 {
 		return nil, errors.New("ConnectTimeout and ServerTimeout are required")
 	}
@@ -224,7 +230,7 @@ func compileBackend(bc *Backend, reg, next *registry) (*backend, error) {
 	for i := range bc.Servers {
 		sc := &bc.Servers[i]
 		w := sc.Weight
-		s := &server{name: sc.Name, addr: sc.Address, da: resolveDialAddr(sc.Address), cookie: sc.Cookie, backup: sc.Backup, maxconn: int64(sc.Maxconn), maxqueue: sc.Maxqueue, be: b}
+		s := &server{name: sc.Name, addr: sc.Address, da: resolveDialAddr(sc.Address), cookie: sc.Cookie, backup: sc.Backup, maxconn: int64(sc.Maxconn), maxqueue: sc.Maxqueue, be: b, sendProxy: sc.SendProxy}
 		key := b.name + "/" + s.name
 		sh := reg.servers[key]
 		if sh == nil {
@@ -307,6 +313,9 @@ func compileFrontend(fc *Frontend, g *generation, reg, next *registry) (*fronten
 		f.sem = make(chan struct{}, f.maxconn)
 	}
 	if f.fwd, err = compileFwd(fc.ForwardFor); err != nil {
+		return nil, err
+	}
+	if f.pp, err = compileAcceptProxy(fc.AcceptProxy); err != nil {
 		return nil, err
 	}
 	named := map[string][]*acl{}

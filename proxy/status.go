@@ -16,6 +16,9 @@ type FrontendStatus struct {
 	BytesOut   uint64
 	DeniedReq  uint64
 	ErrorsReq  uint64
+	// ProxyErrors counts connections closed for a missing or invalid
+	// PROXY protocol header (also in ErrorsReq).
+	ProxyErrors uint64
 	// Responses by class: "1xx".."5xx", "other".
 	Responses map[string]uint64
 }

@@ -29,16 +29,12 @@ func (t *tcpSession) forceClose() {
 
 // serveTCP forwards a TCP connection to a server picked by the backend,
 // copying with splice(2) (io.Copy between *net.TCPConn, no wrappers).
-func (e *Engine) serveTCP(c *net.TCPConn, fe *frontend) {
+func (e *Engine) serveTCP(c *net.TCPConn, fe *frontend, src, dst netip.AddrPort) {
 	defer c.Close()
 	tStart := time.Now()
 	sess := &tcpSession{c: c}
 	e.track(sess)
 	defer e.untrack(sess)
-	var src netip.AddrPort
-	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
-		src = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	}
 	rec := LogRecord{Client: src, AcceptedAt: tStart, Frontend: fe.name, Backend: fe.name, TCP: true, Status: -1,
 		TR: -1, Tw: -1, Tc: -1, Tr: -1, ReqCookie: "-", RespCookie: "-"}
 	term := "--"
@@ -81,6 +77,11 @@ func (e *Engine) serveTCP(c *net.TCPConn, fe *frontend) {
 		// net.Dialer (dialAddr{}), not the lean dialer: the session
 		// dials once, and a *net.TCPConn keeps splice(2) for bulk data.
 		conn, derr := dialServer(srv.addr, dialAddr{}, be.connect)
+		if derr == nil && srv.sendProxy != 0 {
+			if derr = sendProxyHeader(conn, srv.sendProxy, src, orLocal(dst, c), be.connect); derr != nil {
+				conn.Close()
+			}
+		}
 		if derr == nil {
 			sc = conn
 			break

@@ -242,6 +242,7 @@ func (c *Config) normalize() {
 		if f.Stats != nil {
 			f.Stats.defaults()
 		}
+		f.LogPrivacy.defaults()
 	}
 	for i := range c.Backends {
 		b := &c.Backends[i]
@@ -263,6 +264,7 @@ func (c *Config) normalize() {
 		if fp.Stats != nil {
 			fp.Stats.defaults()
 		}
+		fp.LogPrivacy = fp.LogPrivacy.copyDefaults()
 		bp := l.BackendPart
 		bp.inherit(d)
 		c.Frontends = append(c.Frontends, Frontend{Name: l.Name, Common: common, FrontendPart: fp, FromListen: true, Source: src})

@@ -148,6 +148,33 @@ type FrontendPart struct {
 	Stats          *Stats       `mapstructure:"stats" yaml:"stats,omitempty"`
 	// ErrorFiles replace the built-in error pages (HAProxy errorfile).
 	ErrorFiles []ErrorFile `mapstructure:"error_files" yaml:"error_files,omitempty"`
+	// AcceptProxy expects a PROXY protocol header (v1 or v2) on every bind
+	// of the section (HAProxy's bind ... accept-proxy); nil: none.
+	AcceptProxy *AcceptProxy `mapstructure:"accept_proxy" yaml:"accept_proxy,omitempty"`
+	// LogFormat replaces the httplog/tcplog line (HAProxy log-format).
+	LogFormat string `mapstructure:"log_format" yaml:"log_format,omitempty"`
+	// LogPrivacy masks or pseudonymises client addresses in access logs.
+	LogPrivacy *LogPrivacy `mapstructure:"log_privacy" yaml:"log_privacy,omitempty"`
+}
+
+// AcceptProxy is `bind ... accept-proxy`, optionally only from some sources.
+type AcceptProxy struct {
+	// From lists the sources (CIDR or address) that must send the header;
+	// others are served as direct clients. Empty: every connection.
+	From []string `mapstructure:"from" yaml:"from,omitempty"`
+}
+
+// LogPrivacy is how client addresses appear in a section's access logs
+// (not in X-Forwarded-For or ACLs).
+type LogPrivacy struct {
+	// Mode: mask (keep the network prefix) or pseudonym (keyed hash, key
+	// rotated daily).
+	Mode string `mapstructure:"mode" yaml:"mode"`
+	// IPv4Prefix and IPv6Prefix are the bits kept by mask; default 24 and 48.
+	IPv4Prefix int `mapstructure:"ipv4_prefix" yaml:"ipv4_prefix,omitempty"`
+	IPv6Prefix int `mapstructure:"ipv6_prefix" yaml:"ipv6_prefix,omitempty"`
+	// KeepPort logs the client port; default false (logged as 0).
+	KeepPort bool `mapstructure:"keep_port" yaml:"keep_port,omitempty"`
 }
 
 // BackendPart holds the keywords that make a section forward to servers.
@@ -290,6 +317,13 @@ type Server struct {
 	// CheckPort / CheckAddr: run checks against another port/address.
 	CheckPort int    `mapstructure:"check_port" yaml:"check_port,omitempty"`
 	CheckAddr string `mapstructure:"check_addr" yaml:"check_addr,omitempty"`
+	// SendProxy sends a PROXY protocol header to the server: v1
+	// (send-proxy) or v2 (send-proxy-v2); empty: none.
+	SendProxy string `mapstructure:"send_proxy" yaml:"send_proxy,omitempty"`
+	// CheckSendProxy makes health checks send the header too (v1 unless
+	// send_proxy says v2). Checks to the traffic address of a send_proxy
+	// server send it anyway, as HAProxy does.
+	CheckSendProxy bool `mapstructure:"check_send_proxy" yaml:"check_send_proxy,omitempty"`
 	// Inter (default 2s), FastInter, DownInter, Rise (2), Fall (3), Maxconn
 	// (0: unlimited), Maxqueue (0: unlimited), OnMarkedDown
 	// ("shutdown-sessions" or empty).

@@ -356,6 +356,7 @@ func (c *checker) checkFrontend(f *Frontend, backends map[string]*Backend, binds
 	if f.Stats != nil {
 		c.checkStats(p+".stats", f.Stats)
 	}
+	c.checkTraffic(f)
 }
 
 func (c *checker) checkStats(path string, s *Stats) {
@@ -417,6 +418,9 @@ func (c *checker) checkBackend(b *Backend) {
 		}
 		if s.Maxconn < 0 || s.Maxqueue < 0 {
 			c.add(sp, "maxconn and maxqueue must not be negative")
+		}
+		if s.SendProxy != "" && s.SendProxy != "v1" && s.SendProxy != "v2" {
+			c.add(sp+".send_proxy", "must be v1 or v2")
 		}
 		if s.OnMarkedDown != "" && s.OnMarkedDown != "shutdown-sessions" {
 			c.add(sp+".on_marked_down", "only shutdown-sessions is supported")

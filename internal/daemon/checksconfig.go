@@ -39,6 +39,7 @@ func checkSpec(b config.Backend, s config.Server) *checks.CheckSpec {
 		Addr:           checkTarget(s.Address, s.CheckAddr, s.CheckPort),
 		ConnectTimeout: b.Timeouts.Connect,
 		CheckTimeout:   b.Timeouts.Check,
+		SendProxy:      checkSendProxy(s),
 	}
 	if hc := b.HealthCheck; hc != nil && hc.Type == "http" {
 		c.HTTP = true

@@ -26,6 +26,7 @@ func proxyConfig(cfg *config.Config) (*proxy.Config, error) {
 			HTTPClose:     config.True(f.Options.HTTPClose), HTTPServerClose: config.True(f.Options.HTTPServerClose),
 			ForwardFor: proxyForwardFor(f.Options.ForwardFor),
 			Log:        f.Log != "none", DontLogNull: config.True(f.Options.DontLogNull),
+			AcceptProxy: proxyAcceptProxy(f.AcceptProxy),
 		}
 		// A frontend's tunnel applies only when set in the frontend itself:
 		// the inherited value is the backend's to apply (docs/config.md).
@@ -86,7 +87,7 @@ func proxyBackend(b *config.Backend) (proxy.Backend, error) {
 	}
 	for _, s := range b.Servers {
 		ps := proxy.Server{Name: s.Name, Address: s.Address, Cookie: s.Cookie, Backup: s.Backup,
-			Disabled: s.Disabled, Maxconn: s.Maxconn, Maxqueue: s.Maxqueue}
+			Disabled: s.Disabled, Maxconn: s.Maxconn, Maxqueue: s.Maxqueue, SendProxy: proxySendProxy(s.SendProxy)}
 		if s.Weight != nil {
 			ps.Weight = *s.Weight
 		}

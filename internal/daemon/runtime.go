@@ -73,7 +73,11 @@ func (d *Daemon) start(ctx context.Context, cfg *config.Config, inherit func(str
 		}
 	}()
 
-	lg, err := logs.NewLogger(cfg.Global.Log, logs.Options{})
+	lopts, err := logOptions(cfg)
+	if err != nil {
+		return rt, err
+	}
+	lg, err := logs.NewLogger(cfg.Global.Log, lopts)
 	if err != nil {
 		return rt, fmt.Errorf("opening log targets: %w", err)
 	}
@@ -309,7 +313,11 @@ func (rt *runtime) reload(ctx context.Context, cfg *config.Config) error {
 		return errBGPRestart
 	}
 	// Validate what can fail before touching anything.
-	lg, err := logs.NewLogger(cfg.Global.Log, logs.Options{})
+	lopts, err := logOptions(cfg)
+	if err != nil {
+		return err
+	}
+	lg, err := logs.NewLogger(cfg.Global.Log, lopts)
 	if err != nil {
 		return fmt.Errorf("opening log targets: %w", err)
 	}

@@ -33,6 +33,7 @@ func (m *mapper) bind(t *target, l hLine) error {
 	if t.quiet {
 		return nil
 	}
+	before := len(*dst)
 	for _, addr := range strings.Split(l.Args[1], ",") {
 		for _, p := range []string{"ipv4@", "ipv6@", "tcp@", "tcp4@", "tcp6@"} {
 			addr = strings.TrimPrefix(addr, p)
@@ -58,8 +59,12 @@ func (m *mapper) bind(t *target, l hLine) error {
 		l.Head, l.Trailing = nil, ""
 	}
 	rest := l.Args[2:]
+	m.acceptProxy(t, l, before)
 	for i := 0; i < len(rest); i++ {
 		w := rest[i]
+		if w == "accept-proxy" && t.fe != nil && t.stats == nil {
+			continue // acceptProxy
+		}
 		if bindParamsWithArg[w] && i+1 < len(rest) {
 			i++
 			m.unsupported(t, l, fmt.Sprintf("bind option %s %s not supported; left out", w, rest[i]))

@@ -360,6 +360,8 @@ func (m *mapper) apply(t *target, l hLine) error {
 		return m.server(t, l)
 	case "bind":
 		return m.bind(t, l)
+	case "log-format":
+		return m.logFormat(t, l)
 	case "acl":
 		return m.acl(t, l)
 	case "use_backend":

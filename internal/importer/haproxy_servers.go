@@ -27,8 +27,8 @@ var serverParams = map[string]serverParam{
 	"id": {true, false}, "slowstart": {true, false}, "observe": {true, false}, "error-limit": {true, false},
 	"on-error": {true, false}, "on-marked-up": {true, false}, "redir": {true, false}, "track": {true, false},
 	"minconn": {true, false}, "source": {true, false}, "ssl": {false, false}, "verify": {true, false},
-	"sni": {true, false}, "ca-file": {true, false}, "crt": {true, false}, "send-proxy": {false, false},
-	"send-proxy-v2": {false, false}, "check-send-proxy": {false, false}, "agent-check": {false, false},
+	"sni": {true, false}, "ca-file": {true, false}, "crt": {true, false}, "send-proxy": {false, true},
+	"send-proxy-v2": {false, true}, "check-send-proxy": {false, true}, "agent-check": {false, false},
 	"agent-port": {true, false}, "agent-inter": {true, false}, "agent-addr": {true, false},
 	"resolvers": {true, false}, "init-addr": {true, false}, "resolve-prefer": {true, false},
 	"check-ssl": {false, false}, "alpn": {true, false}, "proto": {true, false}, "pool-max-conn": {true, false},
@@ -109,6 +109,12 @@ func (m *mapper) serverOptions(t *target, l hLine, who string, args []string, s 
 				s.Disabled = false
 			case "cookie":
 				s.Cookie = v
+			case "send-proxy":
+				s.SendProxy = "v1"
+			case "send-proxy-v2":
+				s.SendProxy = "v2"
+			case "check-send-proxy":
+				s.CheckSendProxy = true
 			case "weight":
 				var n int
 				n, err = m.atoi(l.Num, who+" weight", v, 0, 256)

@@ -39,6 +39,9 @@ type Options struct {
 	Stdout, Stderr io.Writer
 	// WriteTimeout bounds one write to a unix socket; default 1s.
 	WriteTimeout time.Duration
+	// Frontends holds per-frontend log_format and log_privacy settings,
+	// by frontend name; frontends not listed use httplog/tcplog as is.
+	Frontends map[string]*FrontendLog
 }
 
 // sink is one destination. Writes happen on the Logger's single goroutine.
@@ -175,7 +178,7 @@ func (l *Logger) Log(rec *Record) {
 		return
 	}
 	e := l.get()
-	e.buf = Append(e.buf[:0], rec)
+	e.buf = AppendRecord(e.buf[:0], rec, l.opts.Frontends[rec.Frontend])
 	if len(e.buf) > MaxLine {
 		e.buf = e.buf[:MaxLine]
 	}
