@@ -99,6 +99,9 @@ type FrontendStatus struct {
 	BytesOut   uint64   `json:"bytes_out"`
 	DeniedReq  uint64   `json:"denied_req"`
 	ErrorsReq  uint64   `json:"errors_req"`
+	// ProxyErrors: connections closed on an accept_proxy bind for a
+	// missing or invalid PROXY protocol header (also in ErrorsReq).
+	ProxyErrors uint64 `json:"proxy_errors"`
 	// Responses by class: "1xx".."5xx", "other".
 	Responses map[string]uint64 `json:"responses"`
 }

@@ -131,7 +131,7 @@ func frontendStatus(in []proxy.FrontendStatus) []control.FrontendStatus {
 			Name: f.Name, Mode: f.Mode.String(), Binds: f.Binds, Serving: f.Serving,
 			Sessions: f.Sessions, MaxSession: f.MaxSession, Limit: f.Limit, Total: f.Total,
 			Requests: f.Requests, ReqRate: f.ReqRate, BytesIn: f.BytesIn, BytesOut: f.BytesOut,
-			DeniedReq: f.DeniedReq, ErrorsReq: f.ErrorsReq, Responses: f.Responses,
+			DeniedReq: f.DeniedReq, ErrorsReq: f.ErrorsReq, ProxyErrors: f.ProxyErrors, Responses: f.Responses,
 		})
 	}
 	return out
