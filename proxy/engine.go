@@ -272,7 +272,7 @@ func (e *Engine) acceptLoop(l *listener) {
 			}
 		}
 		e.connWG.Add(1)
-		go e.serveConn(c, fe, gt, &l.fe)
+		go e.serveConn(c, fe, gt, &l.fe, l.key)
 	}
 }
 
@@ -288,7 +288,7 @@ func (e *Engine) untrack(t tracked) {
 	e.connMu.Unlock()
 }
 
-func (e *Engine) serveConn(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend]) {
+func (e *Engine) serveConn(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend], key string) {
 	e.actConn.Add(1)
 	fe.st.inc()
 	fe.st.total.Add(1)
@@ -296,6 +296,12 @@ func (e *Engine) serveConn(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.P
 		defer e.connDone(fe, gt)
 		e.serveTCP(c, fe)
 		return
+	}
+	if fe.tls != nil {
+		if cfg := fe.tls[key]; cfg != nil {
+			e.serveTLS(c, fe, gt, cur, cfg)
+			return
+		}
 	}
 	// An idle HTTP connection may move to another goroutine (idle park):
 	// serveHTTP calls connDone on the one that ends it.
@@ -562,13 +568,17 @@ func (e *Engine) Frontends() []FrontendStatus {
 		if limit == 0 {
 			limit = int64(g.maxconn)
 		}
-		out = append(out, FrontendStatus{
+		fs := FrontendStatus{
 			Name: f.name, Mode: f.mode, Binds: binds, Serving: e.FrontendServing(f.name),
 			Sessions: f.st.cur.Load(), MaxSession: f.st.max.Load(), Limit: limit,
 			Total: f.st.total.Load(), Requests: f.st.requests.Load(), ReqRate: e.rate(f.st, now),
 			BytesIn: f.st.bytesIn.Load(), BytesOut: f.st.bytesOut.Load(),
 			DeniedReq: f.st.denied.Load(), ErrorsReq: f.st.errReq.Load(), Responses: f.st.respMap(),
-		})
+		}
+		if f.tls != nil {
+			fs.TLSHandshakes, fs.TLSFailures = f.st.tlsOK.Load(), f.st.tlsFailMap()
+		}
+		out = append(out, fs)
 	}
 	return out
 }
