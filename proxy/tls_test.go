@@ -193,3 +193,60 @@ func TestTLSReasonIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSIdleKeepAlive: a TLS keep-alive connection idle past the idle
+// park delay (plain connections park there) still serves its next request,
+// and closes at the keep-alive timeout.
+func TestTLSIdleKeepAlive(t *testing.T) {
+	be := newBackend(t, "b", nil)
+	cfg := testConfig(srv("s1", be.addr()))
+	fe := &cfg.Frontends[0]
+	fe.KeepAliveTimeout = 600 * time.Millisecond
+	addr := freeAddr(t)
+	fe.Binds = []string{addr}
+	fe.TLS = map[string]*tls.Config{addr: tlsTestConfig(t, nil, "a.test")}
+	startEngine(t, cfg)
+	tc := dialTLS(t, addr, "a.test", nil)
+	for i := 0; i < 2; i++ {
+		if res, body := tc.get("/"); res.StatusCode != 200 || body != "hello from b" {
+			t.Fatalf("request %d: %d %q", i, res.StatusCode, body)
+		}
+		time.Sleep(3 * idleParkAfter)
+	}
+	start := time.Now()
+	tc.expectClosed()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("closed after %v, want the keep-alive timeout", d)
+	}
+}
+
+// TestTLSALPNH2WithoutH2Loop: a client that negotiates h2 is closed while
+// the HTTP/2 loop is not wired (h2Server nil); http/1.1 clients are served.
+func TestTLSALPNH2WithoutH2Loop(t *testing.T) {
+	if h2Server != nil {
+		t.Skip("the HTTP/2 loop is wired")
+	}
+	be := newBackend(t, "b", nil)
+	cfg := testConfig(srv("s1", be.addr()))
+	addr := freeAddr(t)
+	fe := &cfg.Frontends[0]
+	fe.Binds = []string{addr}
+	fe.TLS = map[string]*tls.Config{addr: tlsTestConfig(t, []string{"h2", "http/1.1"}, "a.test")}
+	startEngine(t, cfg)
+	c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if p := c.ConnectionState().NegotiatedProtocol; p != "h2" {
+		t.Fatalf("negotiated %q", p)
+	}
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("h2 connection not closed")
+	}
+	tc := dialTLS(t, addr, "a.test", &tls.Config{NextProtos: []string{"http/1.1"}})
+	if res, _ := tc.get("/"); res.StatusCode != 200 {
+		t.Fatalf("http/1.1 over ALPN: %d", res.StatusCode)
+	}
+}
