@@ -109,22 +109,33 @@ var tlsLog tlsLogGate
 func (e *Engine) serveTLS(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend], cfg *tls.Config) {
 	tStart := time.Now()
 	tc := tls.Server(c, cfg)
+	cc := &clientConn{e: e, fe: fe, cur: cur, gt: gt, c: c}
+	// Tracked (and idle) during the handshake, so that Shutdown ends a
+	// handshake in progress at once instead of waiting for its deadline.
+	cc.idle.Store(true)
+	e.track(cc)
 	c.SetReadDeadline(tStart.Add(fe.httpRequest))
 	c.SetWriteDeadline(tStart.Add(fe.client))
+	if e.stopping.Load() {
+		cc.end()
+		return
+	}
 	if err := tc.Handshake(); err != nil {
-		r := certs.Classify(err)
-		fe.st.tlsFail[reasonIndex(r)].Add(1)
-		if tlsLog.allow(time.Now()) {
-			e.log.Warn("TLS handshake failed", "frontend", fe.name, "client", c.RemoteAddr().String(), "reason", string(r), "err", err)
+		if !e.stopping.Load() {
+			r := certs.Classify(err)
+			fe.st.tlsFail[reasonIndex(r)].Add(1)
+			if tlsLog.allow(time.Now()) {
+				e.log.Warn("TLS handshake failed", "frontend", fe.name, "client", c.RemoteAddr().String(), "reason", string(r), "err", err)
+			}
 		}
-		c.Close()
-		e.connDone(fe, gt)
+		cc.end()
 		return
 	}
 	fe.st.tlsOK.Add(1)
 	c.SetWriteDeadline(time.Time{})
 	cs := tc.ConnectionState()
 	if cs.NegotiatedProtocol == "h2" {
+		e.untrack(cc)
 		e.serveH2(tc, fe, gt, cur)
 		return
 	}
@@ -132,13 +143,12 @@ func (e *Engine) serveTLS(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Po
 	if cs.Version == tls.VersionTLS13 {
 		ts.version = nameTLS13
 	}
-	cc := &clientConn{e: e, fe: fe, cur: cur, gt: gt, c: c, tls: ts}
+	cc.tls = ts
 	cc.in.c, cc.out.c = tlsClient{tc}, tlsClient{tc}
 	cc.in.timeout, cc.out.timeout = fe.client, fe.client
 	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
 		cc.src = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
-	e.track(cc)
 	st := &cc.st
 	st.first, st.tStart = true, tStart
 	if cc.beginWait(tStart.Add(fe.httpRequest)) {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net/http"
@@ -249,4 +250,48 @@ func TestTLSALPNH2WithoutH2Loop(t *testing.T) {
 	if res, _ := tc.get("/"); res.StatusCode != 200 {
 		t.Fatalf("http/1.1 over ALPN: %d", res.StatusCode)
 	}
+}
+
+// TestTLSShutdownDuringHandshake: Shutdown ends a handshake that is still
+// waiting for its ClientHello at once, without counting it as a failure.
+func TestTLSShutdownDuringHandshake(t *testing.T) {
+	be := newBackend(t, "b", nil)
+	cfg := testConfig(srv("s1", be.addr()))
+	addr := freeAddr(t)
+	fe := &cfg.Frontends[0]
+	fe.Binds = []string{addr}
+	fe.HTTPRequestTimeout = 10 * time.Second
+	fe.TLS = map[string]*tls.Config{addr: tlsTestConfig(t, nil, "a.test")}
+	e, _, _ := startEngine(t, cfg)
+	dialRaw(t, addr)
+	waitFor(t, "the connection", func() bool { return e.Frontends()[0].Sessions == 1 })
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Shutdown took %v with a handshake pending", d)
+	}
+	if n := e.Frontends()[0].TLSFailures["timeout"]; n != 0 {
+		t.Errorf("shutdown counted as %d handshake timeouts", n)
+	}
+}
+
+// FuzzCondition: conditions with anonymous ACLs ({ ssl_fc }, { path_beg
+// /x }) never panic, compiled or evaluated.
+func FuzzCondition(f *testing.F) {
+	for _, s := range []string{"!{ ssl_fc }", "a || !{ ssl_fc_sni -i x.test }", "{", "}", "!{}", "{ path_reg ( }", "a or { src 10.0.0.0/8 } b"} {
+		f.Add(s)
+	}
+	named := map[string][]*acl{"a": {{kind: aclSSLFc}}, "b": {{kind: aclSSLFc}}}
+	f.Fuzz(func(t *testing.T, expr string) {
+		c, err := compileCondition(expr, false, named)
+		if err != nil {
+			return
+		}
+		c.eval(&matchCtx{})
+		c.eval(&matchCtx{tls: &tlsState{sni: []byte("x.test"), version: nameTLS13}})
+	})
 }

@@ -99,3 +99,17 @@ func TestTLSBindConfig(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseCondition: the condition parser (anonymous ACLs included) never
+// panics.
+func FuzzParseCondition(f *testing.F) {
+	for _, s := range []string{"!{ ssl_fc }", "a || !{ ssl_fc_sni -i x }", "{", "}", "!{}", "{ hdr(host) a }"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseCondition(s, map[string]bool{"a": true})
+		if err == nil {
+			c.Eval(func(string) bool { return true })
+		}
+	})
+}
