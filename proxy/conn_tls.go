@@ -26,10 +26,11 @@ import (
 // their conn, so bodies and responses use the ordinary Read/Write path
 // (bufWriter.held stays false: no raw write). The plain path gains no
 // branch per request: the only test is a nil map check per accepted
-// connection. Differences from plain connections: an idle TLS connection
-// keeps its goroutine and its input buffer (no idle park; crypto/tls holds
-// buffers of its own anyway), and a WebSocket tunnel copies through the
-// tls.Conn instead of splice(2).
+// connection. An idle TLS connection holds no pooled buffer either: it
+// waits for the first byte of its next request in a one-byte array, and
+// parks on a fresh goroutine after idleParkAfter as plain ones do (what
+// remains is crypto/tls's own buffers). A WebSocket tunnel copies through
+// the tls.Conn instead of splice(2).
 
 // numTLSReasons is len(certs.Reasons), for the failure counters.
 const numTLSReasons = 6
@@ -49,6 +50,9 @@ type tlsState struct {
 	conn    *tls.Conn
 	sni     []byte // ssl_fc_sni, as sent by the client (may be empty)
 	version []byte // ssl_fc_protocol: "TLSv1.2", "TLSv1.3"
+	// first receives the first byte of a request while the connection
+	// waits without a buffer (see stepTLS).
+	first [1]byte
 }
 
 var (
@@ -151,15 +155,29 @@ func (e *Engine) serveTLS(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Po
 	}
 	st := &cc.st
 	st.first, st.tStart = true, tStart
-	if cc.beginWait(tStart.Add(fe.httpRequest)) {
-		cc.loopTLS()
+	if !cc.beginWait(tStart.Add(fe.httpRequest)) {
+		cc.end()
+		return
+	}
+	cc.runTLS()
+}
+
+// runTLS runs loopTLS until the connection ends or parks; a parked
+// connection (idle past idleParkAfter, as plain ones) continues on a fresh
+// goroutine, whose small stack is all an idle TLS connection then holds
+// besides crypto/tls's own buffers.
+func (cc *clientConn) runTLS() {
+	if cc.loopTLS() {
+		cc.e.idleParks.Add(1)
+		go cc.runTLS()
+		return
 	}
 	cc.end()
 }
 
-// loopTLS is loop for a TLS connection: it returns when the connection
-// must close.
-func (cc *clientConn) loopTLS() {
+// loopTLS is loop for a TLS connection: true means "parked" (continue on
+// a new goroutine), false "close".
+func (cc *clientConn) loopTLS() bool {
 	st := &cc.st
 	for {
 		st.outcome, st.err = outNone, nil
@@ -167,25 +185,22 @@ func (cc *clientConn) loopTLS() {
 		cc.idle.Store(false)
 		if err != nil {
 			if !isTimeout(err) || cc.e.stopping.Load() {
-				return
+				return false
 			}
 			if !st.waiting || st.first {
 				cc.fail(408, "cR", st.tStart, nil)
-				return
+				return false
 			}
-			// Idle between requests: the deadline set for an idle park
-			// (plain connections) passed; wait on to the keep-alive
-			// expiry, then close silently.
+			// Idle between requests: the idle park deadline passed (park
+			// on a fresh goroutine until the keep-alive expiry), or the
+			// keep-alive expiry (close silently).
 			if cc.kaEnd.IsZero() || !time.Now().Before(cc.kaEnd) {
-				return
+				return false
 			}
 			cc.putReq()
 			dl := cc.kaEnd
 			cc.kaEnd = time.Time{}
-			if !cc.beginWait(dl) {
-				return
-			}
-			continue
+			return cc.beginWait(dl)
 		}
 		switch st.outcome {
 		case outErr:
@@ -193,7 +208,7 @@ func (cc *clientConn) loopTLS() {
 				cc.fe.st.errReq.Add(1)
 				cc.fail(400, "CR", st.tStart, nil)
 			}
-			return
+			return false
 		case outParse:
 			cc.fe.st.errReq.Add(1)
 			code := 400
@@ -202,17 +217,17 @@ func (cc *clientConn) loopTLS() {
 				code = pe.Status
 			}
 			cc.fail(code, "PR", st.tStart, nil)
-			return
+			return false
 		case outSlow:
 			cc.in.timeout = cc.fe.client
 			if !cc.handle(st.tStart) || cc.e.stopping.Load() {
-				return
+				return false
 			}
 			if !cc.nextRequest() {
-				return
+				return false
 			}
 		default:
-			return
+			return false
 		}
 	}
 }
@@ -256,6 +271,32 @@ func (cc *clientConn) stepTLS() error {
 			if !cc.nextRequest() {
 				st.outcome = outClose
 				return nil
+			}
+			continue
+		}
+		if cc.in.buf == nil && st.waiting {
+			// Waiting for a request without a buffer: read its first
+			// byte into the connection's own byte, then hold a buffer
+			// for the rest (crypto/tls returns what the record holds
+			// without waiting again).
+			n, err := cc.tls.conn.Read(cc.tls.first[:])
+			if n == 0 {
+				if err == nil {
+					continue
+				}
+				if isTimeout(err) {
+					return err
+				}
+				st.outcome, st.err = outErr, err
+				return nil
+			}
+			cc.in.hold()
+			(*cc.in.buf)[0] = cc.tls.first[0]
+			cc.in.w, cc.in.n = 1, cc.in.n+1
+			st.waiting = false
+			cc.idle.Store(false)
+			if !st.first {
+				st.tStart = time.Now()
 			}
 			continue
 		}
