@@ -49,8 +49,9 @@
 // connection on a TLS bind (Frontend.TLS): the handshake and its counters,
 // the hand-off of ALPN "h2" connections to the HTTP/2 loop, and the
 // HTTP/1.1 request loop over crypto/tls (the handling of conn_h1.go
-// without raw system calls); redirect.go is `redirect scheme`. The seam for a second client protocol (HTTP/2) is the
-// downstream interface in conn_h1.go: the exchange gets the request head
+// without raw system calls); redirect.go is `redirect scheme`. The seam
+// for a second client protocol (HTTP/2) is the downstream interface in
+// conn_h1.go: the exchange gets the request head
 // (an h1.Request) and reaches the client only through those methods (the
 // body, interim and final responses, keep-alive, error answers, logging).
 // Servers are spoken to in HTTP/1.1 whatever the client protocol.
