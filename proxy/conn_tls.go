@@ -55,6 +55,16 @@ type tlsState struct {
 	first [1]byte
 }
 
+// newTLSState describes a connection whose handshake completed (the
+// HTTP/2 loop uses it too: matchCtx.tls for its streams' ssl_fc* ACLs).
+func newTLSState(tc *tls.Conn, cs *tls.ConnectionState) *tlsState {
+	ts := &tlsState{conn: tc, sni: []byte(cs.ServerName), version: nameTLS12}
+	if cs.Version == tls.VersionTLS13 {
+		ts.version = nameTLS13
+	}
+	return ts
+}
+
 var (
 	nameTLS12 = []byte("TLSv1.2")
 	nameTLS13 = []byte("TLSv1.3")
@@ -143,11 +153,7 @@ func (e *Engine) serveTLS(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Po
 		e.serveH2(tc, fe, gt, cur)
 		return
 	}
-	ts := &tlsState{conn: tc, sni: []byte(cs.ServerName), version: nameTLS12}
-	if cs.Version == tls.VersionTLS13 {
-		ts.version = nameTLS13
-	}
-	cc.tls = ts
+	cc.tls = newTLSState(tc, &cs)
 	cc.in.c, cc.out.c = tlsClient{tc}, tlsClient{tc}
 	cc.in.timeout, cc.out.timeout = fe.client, fe.client
 	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
