@@ -16,7 +16,7 @@ import (
 	"github.com/lbd-ha/lbd/internal/control"
 )
 
-func needTool(t *testing.T, name string) string {
+func httpsNeedTool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
@@ -29,7 +29,7 @@ func needTool(t *testing.T, name string) string {
 	return p
 }
 
-func run(t *testing.T, name string, args ...string) (string, error) {
+func httpsRun(t *testing.T, name string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -101,7 +101,7 @@ func leafSerial(t *testing.T, addr, sni string) string {
 // wrk load over HTTPS (0 socket errors; a broken file keeps the old
 // certificate).
 func TestHTTPS(t *testing.T) {
-	curl, openssl, wrk := needTool(t, "curl"), needTool(t, "openssl"), needTool(t, "wrk")
+	curl, openssl, wrk := httpsNeedTool(t, "curl"), httpsNeedTool(t, "openssl"), httpsNeedTool(t, "wrk")
 	dir := t.TempDir()
 	aPEM, bPEM := filepath.Join(dir, "a.pem"), filepath.Join(dir, "b.pem")
 	certstest.Write(t, aPEM, certstest.Spec{Names: []string{"a.example.test"}})
@@ -122,28 +122,28 @@ func TestHTTPS(t *testing.T) {
 	resolve := "a.example.test:" + tlsPort + ":127.0.0.1"
 
 	// curl --http1.1 over TLS reaches the ssl_fc backend.
-	out, err := run(t, curl, "-sS", "--http1.1", "-k", "--resolve", resolve, base+"/plain")
+	out, err := httpsRun(t, curl, "-sS", "--http1.1", "-k", "--resolve", resolve, base+"/plain")
 	if err != nil || !regexp.MustCompile(`^served by web0[23]$`).MatchString(out) {
 		t.Fatalf("curl over TLS: %v %q", err, out)
 	}
 	// The plain bind: 301 to https, except /plain (backend app).
-	out, err = run(t, curl, "-sS", "-I", "http://"+front+"/x?y=1")
+	out, err = httpsRun(t, curl, "-sS", "-I", "http://"+front+"/x?y=1")
 	if err != nil || !strings.Contains(out, "301 Moved Permanently") || !strings.Contains(out, "Location: https://"+front+"/x?y=1") {
 		t.Fatalf("curl -I on the plain bind: %v\n%s", err, out)
 	}
-	if out, err = run(t, curl, "-sS", "http://"+front+"/plain"); err != nil || out != "served by web01" {
+	if out, err = httpsRun(t, curl, "-sS", "http://"+front+"/plain"); err != nil || out != "served by web01" {
 		t.Fatalf("plain /plain: %v %q", err, out)
 	}
 
 	// Cookie persistence over TLS: every request after the first goes to
 	// the server the inserted cookie names.
 	jar := filepath.Join(dir, "jar")
-	first, err := run(t, curl, "-sS", "--http1.1", "-k", "--resolve", resolve, "-c", jar, base+"/")
+	first, err := httpsRun(t, curl, "-sS", "--http1.1", "-k", "--resolve", resolve, "-c", jar, base+"/")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 6; i++ {
-		out, err := run(t, curl, "-sS", "--http1.1", "-k", "--resolve", resolve, "-b", jar, base+"/")
+		out, err := httpsRun(t, curl, "-sS", "--http1.1", "-k", "--resolve", resolve, "-b", jar, base+"/")
 		if err != nil || out != first {
 			t.Fatalf("request %d with the cookie: %q, first was %q (%v)", i, out, first, err)
 		}
@@ -151,7 +151,7 @@ func TestHTTPS(t *testing.T) {
 
 	// SNI selection with openssl s_client.
 	for _, sni := range []string{"a.example.test", "b.example.test"} {
-		out, err := run(t, openssl, "s_client", "-connect", tlsAddr, "-servername", sni)
+		out, err := httpsRun(t, openssl, "s_client", "-connect", tlsAddr, "-servername", sni)
 		if err != nil || !strings.Contains(out, "CN = "+sni) {
 			t.Fatalf("s_client -servername %s: %v\n%s", sni, err, out)
 		}
@@ -193,7 +193,7 @@ func TestHTTPS(t *testing.T) {
 	oldSerial := leafSerial(t, tlsAddr, "a.example.test")
 	wrkDone := make(chan string, 1)
 	go func() {
-		out, _ := run(t, wrk, "-t1", "-c8", "-d3s", "--timeout", "2s", "https://"+tlsAddr+"/")
+		out, _ := httpsRun(t, wrk, "-t1", "-c8", "-d3s", "--timeout", "2s", "https://"+tlsAddr+"/")
 		wrkDone <- out
 	}()
 	time.Sleep(700 * time.Millisecond)
