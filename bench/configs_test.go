@@ -70,7 +70,7 @@ func TestConfigsArePaired(t *testing.T) {
 			got := facts{threads: cfg.Global.Threads}
 			for _, fe := range cfg.Frontends {
 				got.mode = fe.Mode
-				if len(fe.Bind) != 1 || fe.Bind[0] != "127.0.0.1:20000" {
+				if len(fe.Bind) != 1 || fe.Bind[0].Address != "127.0.0.1:20000" {
 					t.Errorf("frontend %s binds %v, want loopback only", fe.Name, fe.Bind)
 				}
 			}

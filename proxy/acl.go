@@ -26,6 +26,9 @@ const (
 	aclHdrReg
 	aclMethod
 	aclSrc
+	aclSSLFc         // ssl_fc: the connection is TLS (no values)
+	aclSSLFcSNI      // ssl_fc_sni: the SNI the client sent
+	aclSSLFcProtocol // ssl_fc_protocol: "TLSv1.2", "TLSv1.3"
 )
 
 // acl is one compiled `acl NAME CRITERION [-i] VALUE...` line.
@@ -43,6 +46,7 @@ type matchCtx struct {
 	req  *h1.Request // nil in tcp mode
 	path []byte
 	src  netip.Addr
+	tls  *tlsState // nil: plain connection
 }
 
 // requestPath returns the path part of a request target: from the first
@@ -69,6 +73,7 @@ var aclCriteria = map[string]aclKind{
 	"path_dir": aclPathDir, "path_sub": aclPathSub,
 	"hdr": aclHdr, "hdr_beg": aclHdrBeg, "hdr_end": aclHdrEnd, "hdr_sub": aclHdrSub, "hdr_reg": aclHdrReg,
 	"method": aclMethod, "src": aclSrc,
+	"ssl_fc": aclSSLFc, "ssl_fc_sni": aclSSLFcSNI, "ssl_fc_protocol": aclSSLFcProtocol,
 }
 
 func compileACL(a ACL) (*acl, error) {
@@ -91,6 +96,12 @@ func compileACL(a ACL) (*acl, error) {
 	}
 	if !isHdr && hdr != "" {
 		return nil, fmt.Errorf("acl %s: %s takes no argument", a.Name, crit)
+	}
+	if kind == aclSSLFc {
+		if len(a.Values) > 0 {
+			return nil, fmt.Errorf("acl %s: ssl_fc takes no values", a.Name)
+		}
+		return &acl{kind: kind}, nil
 	}
 	if len(a.Values) == 0 {
 		return nil, fmt.Errorf("acl %s: no values", a.Name)
@@ -155,6 +166,12 @@ func (c *acl) match(m *matchCtx) bool {
 	switch c.kind {
 	case aclSrc:
 		return prefixesContain(c.nets, m.src)
+	case aclSSLFc:
+		return m.tls != nil
+	case aclSSLFcSNI:
+		return m.tls != nil && c.matchValue(m.tls.sni)
+	case aclSSLFcProtocol:
+		return m.tls != nil && c.matchValue(m.tls.version)
 	case aclMethod:
 		if m.req == nil {
 			return false
@@ -198,7 +215,7 @@ func (c *acl) matchValue(s []byte) bool {
 
 func (c *acl) matchOne(s, v []byte) bool {
 	switch c.kind {
-	case aclPath, aclHdr, aclMethod:
+	case aclPath, aclHdr, aclMethod, aclSSLFcSNI, aclSSLFcProtocol:
 		return len(s) == len(v) && c.eq(s, v)
 	case aclPathBeg, aclHdrBeg:
 		return len(s) >= len(v) && c.eq(s[:len(v)], v)
@@ -277,16 +294,52 @@ func (c *condition) eval(m *matchCtx) bool {
 	return res != c.unless
 }
 
+// condFields splits a condition into words, "{" and "}" being words of
+// their own ("!{ ssl_fc }" gives "!", "{", "ssl_fc", "}").
+func condFields(expr string) []string {
+	if strings.ContainsAny(expr, "{}") {
+		expr = strings.NewReplacer("{", " { ", "}", " } ").Replace(expr)
+	}
+	return strings.Fields(expr)
+}
+
 // compileCondition parses `a b || !c` against the named ACLs.
 func compileCondition(expr string, unless bool, named map[string][]*acl) (*condition, error) {
 	c := &condition{unless: unless}
 	var group []condTerm
-	fields := strings.Fields(expr)
+	fields := condFields(expr)
 	if len(fields) == 0 {
 		return nil, fmt.Errorf("empty condition")
 	}
 	neg := false
-	for _, f := range fields {
+	for i := 0; i < len(fields); i++ {
+		f := fields[i]
+		if f == "{" {
+			// Anonymous ACL: { CRITERION [-i] [VALUE...] }.
+			j := i + 1
+			for j < len(fields) && fields[j] != "}" {
+				j++
+			}
+			if j == len(fields) || j == i+1 {
+				return nil, fmt.Errorf("condition %q: unterminated or empty { }", expr)
+			}
+			a := ACL{Name: "{anonymous}", Criterion: fields[i+1]}
+			for _, v := range fields[i+2 : j] {
+				if v == "-i" && len(a.Values) == 0 {
+					a.IgnoreCase = true
+					continue
+				}
+				a.Values = append(a.Values, v)
+			}
+			c, err := compileACL(a)
+			if err != nil {
+				return nil, fmt.Errorf("condition %q: %w", expr, err)
+			}
+			group = append(group, condTerm{acls: []*acl{c}, neg: neg})
+			neg = false
+			i = j
+			continue
+		}
 		if f == "||" || strings.EqualFold(f, "or") {
 			if len(group) == 0 || neg {
 				return nil, fmt.Errorf("condition %q: misplaced %q", expr, f)

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"github.com/lbd-ha/lbd/certs"
 	"github.com/lbd-ha/lbd/checks"
 	"net/netip"
 	"sync"
@@ -33,8 +34,19 @@ type counters struct {
 	resp          [6]atomic.Uint64 // 1xx..5xx, other
 	queueCur      atomic.Int64
 	queueMax      atomic.Int64
-	lastReqCount  uint64 // for rate computation, under Engine.statMu
+	tlsOK         atomic.Uint64                // frontends: completed TLS handshakes
+	tlsFail       [numTLSReasons]atomic.Uint64 // frontends: failed ones, by certs.Reasons index
+	lastReqCount  uint64                       // for rate computation, under Engine.statMu
 	lastReqSample time.Time
+}
+
+// tlsFailMap returns the handshake failures by reason.
+func (c *counters) tlsFailMap() map[string]uint64 {
+	m := make(map[string]uint64, len(certs.Reasons))
+	for i, r := range certs.Reasons {
+		m[string(r)] = c.tlsFail[i].Load()
+	}
+	return m
 }
 
 func (c *counters) inc() int64 {

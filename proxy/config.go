@@ -1,6 +1,9 @@
 package proxy
 
-import "time"
+import (
+	"crypto/tls"
+	"time"
+)
 
 // Config is what an Engine serves. The proxy applies no defaults: every
 // field means what its comment says, the zero value included, so a caller
@@ -47,6 +50,16 @@ type Frontend struct {
 	// Binds are the listening addresses: "*:80", ":80", "0.0.0.0:80",
 	// "10.0.0.1:80", "[::]:80". At least one. IP_FREEBIND is set.
 	Binds []string
+	// TLS maps bind addresses, written exactly as in Binds, to the TLS
+	// configuration that terminates TLS on them (package certs builds one:
+	// certs.ServerOptions.Config); binds not in it are plain TCP. Only mode
+	// http. A config whose NextProtos lists "h2" hands connections that
+	// negotiate it to the HTTP/2 loop. nil: no TLS bind.
+	TLS map[string]*tls.Config
+	// Redirects are HAProxy's `redirect scheme` rules, evaluated in order
+	// for every request before use_backend rules; the first whose condition
+	// holds answers the redirect. Mode http only.
+	Redirects []Redirect
 	// ACLs are named tests used by UseBackends conditions; entries with the
 	// same name are OR-ed. Mode tcp allows only the src criterion.
 	ACLs []ACL
@@ -112,6 +125,18 @@ type UseBackend struct {
 	Backend string
 	If      string
 	Unless  string
+}
+
+// Redirect is `redirect scheme SCHEME [code CODE] [if|unless COND]`: the
+// answer is CODE with "Location: SCHEME://HOST/URI" (the request's Host
+// header and target). A request without a Host header is not redirected.
+type Redirect struct {
+	// Scheme is the new scheme, e.g. "https". Required.
+	Scheme string
+	// Code is 301, 302, 303, 307 or 308; zero means 302 (HAProxy's).
+	Code int
+	// If and Unless are conditions as in UseBackend; neither: always.
+	If, Unless string
 }
 
 // ForwardFor is HAProxy's `option forwardfor`.

@@ -33,6 +33,9 @@ type clientConn struct {
 	out    bufWriter      // proxy -> client
 
 	term [4]byte
+	// tls is the TLS session of a connection on a TLS bind (conn_tls.go);
+	// nil for plain connections.
+	tls *tlsState
 
 	// The request-scoped state, nil while no request is in hand (a new
 	// connection before its first bytes, a parked one).
@@ -380,13 +383,13 @@ func (cc *clientConn) failReq(code int, term string, tStart time.Time, be *backe
 	cc.term[0], cc.term[1] = term[0], term[1]
 	cc.emit(tStart, true)
 	cc.c.SetWriteDeadline(time.Now().Add(fe.client))
-	cc.c.Write(page)
+	cc.out.c.Write(page)
 }
 
 func (cc *clientConn) resetRecord(tStart time.Time) {
 	cc.rec = LogRecord{
 		Client: cc.src, AcceptedAt: tStart, Frontend: cc.fe.name, Backend: cc.fe.name,
-		TR: -1, Tw: -1, Tc: -1, Tr: -1, ReqCookie: "-", RespCookie: "-",
+		TR: -1, Tw: -1, Tc: -1, Tr: -1, ReqCookie: "-", RespCookie: "-", TLS: cc.tls != nil,
 	}
 	cc.term = [4]byte{'-', '-', '-', '-'}
 }
@@ -490,7 +493,7 @@ var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 func (cc *clientConn) sendContinue() error {
 	cc.out.dl = time.Now().Add(cc.fe.client)
 	cc.c.SetWriteDeadline(cc.out.dl)
-	_, err := cc.c.Write(continue100)
+	_, err := cc.out.c.Write(continue100)
 	return err
 }
 

@@ -43,10 +43,15 @@
 // downstream methods. exchange.go holds the exchange: route, cookie
 // persistence, the attempt loop and the response relay; acquire.go gets a
 // server slot and connection (queue, connect, retries, redispatch, the
-// pool, sendAwait); rewrite.go re-serialises the heads (forwardfor, cookie
-// edits); tunnel.go is the HTTP/1.1 Upgrade (WebSocket) tunnel; tcp.go is
-// mode tcp. The seam for a second client protocol (HTTP/2) is the
-// downstream interface in conn_h1.go: the exchange gets the request head
+// pool, sendAwait); rewrite.go re-serialises the heads (forwardfor,
+// X-Forwarded-Proto, cookie edits); tunnel.go is the HTTP/1.1 Upgrade
+// (WebSocket) tunnel; tcp.go is mode tcp. conn_tls.go is a client
+// connection on a TLS bind (Frontend.TLS): the handshake and its counters,
+// the hand-off of ALPN "h2" connections to the HTTP/2 loop, and the
+// HTTP/1.1 request loop over crypto/tls (the handling of conn_h1.go
+// without raw system calls); redirect.go is `redirect scheme`. The seam
+// for a second client protocol (HTTP/2) is the downstream interface in
+// conn_h1.go: the exchange gets the request head
 // (an h1.Request) and reaches the client only through those methods (the
 // body, interim and final responses, keep-alive, error answers, logging).
 // Servers are spoken to in HTTP/1.1 whatever the client protocol.

@@ -278,7 +278,7 @@ func (e *Engine) acceptLoop(l *listener) {
 			fe = cur
 		}
 		e.connWG.Add(1)
-		go e.serveConn(c, fe, gt, &l.fe)
+		go e.serveConn(c, fe, gt, &l.fe, l.key)
 	}
 }
 
@@ -294,7 +294,7 @@ func (e *Engine) untrack(t tracked) {
 	e.connMu.Unlock()
 }
 
-func (e *Engine) serveConn(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend]) {
+func (e *Engine) serveConn(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend], key string) {
 	e.actConn.Add(1)
 	fe.st.inc()
 	fe.st.total.Add(1)
@@ -307,6 +307,12 @@ func (e *Engine) serveConn(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.P
 		defer e.connDone(fe, gt)
 		e.serveTCP(c, fe, src, dst)
 		return
+	}
+	if fe.tls != nil {
+		if cfg := fe.tls[key]; cfg != nil {
+			e.serveTLS(c, fe, gt, cur, cfg, src, dst)
+			return
+		}
 	}
 	// An idle HTTP connection may move to another goroutine (idle park):
 	// serveHTTP calls connDone on the one that ends it.
@@ -577,14 +583,18 @@ func (e *Engine) Frontends() []FrontendStatus {
 		if limit == 0 {
 			limit = int64(g.maxconn)
 		}
-		out = append(out, FrontendStatus{
+		fs := FrontendStatus{
 			Name: f.name, Mode: f.mode, Binds: binds, Serving: e.FrontendServing(f.name),
 			Sessions: f.st.cur.Load(), MaxSession: f.st.max.Load(), Limit: limit,
 			Total: f.st.total.Load(), Requests: f.st.requests.Load(), ReqRate: e.rate(f.st, now),
 			BytesIn: f.st.bytesIn.Load(), BytesOut: f.st.bytesOut.Load(),
 			DeniedReq: f.st.denied.Load(), ErrorsReq: f.st.errReq.Load(), Responses: f.st.respMap(),
 			ProxyErrors: f.st.ppErr.Load(),
-		})
+		}
+		if f.tls != nil {
+			fs.TLSHandshakes, fs.TLSFailures = f.st.tlsOK.Load(), f.st.tlsFailMap()
+		}
+		out = append(out, fs)
 	}
 	return out
 }

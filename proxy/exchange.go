@@ -43,7 +43,12 @@ type exchange struct {
 func (cc *clientConn) forward(tStart time.Time) bool {
 	fe := cc.fe
 	req := &cc.req
-	m := matchCtx{req: req, path: requestPath(req.URI), src: cc.src.Addr()}
+	m := matchCtx{req: req, path: requestPath(req.URI), src: cc.src.Addr(), tls: cc.tls}
+	if len(fe.redirects) > 0 {
+		if done, ka := cc.redirect(&m, tStart); done {
+			return ka
+		}
+	}
 	be := fe.route(&m)
 	if be == nil {
 		cc.failReq(503, "PR", tStart, nil)

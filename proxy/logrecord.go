@@ -38,4 +38,7 @@ type LogRecord struct {
 	RequestLine string
 	// TCP is set for tcplog records (no status, request line, cookies).
 	TCP bool
+	// TLS is set when the client connection is TLS (httplog appends "~"
+	// to the frontend name, as HAProxy does).
+	TLS bool
 }

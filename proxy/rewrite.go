@@ -2,6 +2,10 @@ package proxy
 
 import "github.com/lbd-ha/lbd/proxy/h1"
 
+// hdrXFP is the header lbd sets with forwardfor: the client connection's
+// scheme, replacing any the client sent.
+const hdrXFP = "x-forwarded-proto"
+
 // appendServerHead re-serialises the request for the server.
 func (cc *clientConn) appendServerHead(dst []byte, x *exchange, ka bool) []byte {
 	req := &cc.req
@@ -33,8 +37,13 @@ func (cc *clientConn) appendServerHead(dst []byte, x *exchange, ka bool) []byte 
 			dst = appendCookieHeader(dst, h, ck)
 			continue
 		}
-		if fwd != nil && !hasFwd && len(h.Name) == len(fwd.header) && h1.EqualFold(h.Name, string(fwd.header)) {
-			hasFwd = true
+		if fwd != nil {
+			if !hasFwd && len(h.Name) == len(fwd.header) && h1.EqualFold(h.Name, string(fwd.header)) {
+				hasFwd = true
+			}
+			if len(h.Name) == len(hdrXFP) && h1.EqualFold(h.Name, hdrXFP) {
+				continue // replaced by lbd's own below
+			}
 		}
 		dst = h1.AppendHeader(dst, h.Name, h.Value)
 	}
@@ -49,6 +58,13 @@ func (cc *clientConn) appendServerHead(dst []byte, x *exchange, ka bool) []byte 
 		dst = append(dst, ':', ' ')
 		dst = cc.src.Addr().AppendTo(dst)
 		dst = append(dst, crlf...)
+	}
+	if fwd != nil {
+		if cc.tls != nil {
+			dst = append(dst, "X-Forwarded-Proto: https\r\n"...)
+		} else {
+			dst = append(dst, "X-Forwarded-Proto: http\r\n"...)
+		}
 	}
 	switch {
 	case req.Upgrade:

@@ -1,11 +1,13 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -61,6 +63,9 @@ type frontend struct {
 	stats       *statsCfg
 	st          *counters
 	pp          *ppCfg // accept-proxy; nil: off
+	// tls holds the TLS configuration of the TLS binds, by bind key.
+	tls       map[string]*tls.Config
+	redirects []redirectRule
 }
 
 type cookieCfg struct {
@@ -308,6 +313,20 @@ func compileFrontend(fc *Frontend, g *generation, reg, next *registry) (*fronten
 			return nil, err
 		}
 		f.binds = append(f.binds, key)
+		if tc := fc.TLS[bnd]; tc != nil {
+			if f.mode != ModeHTTP {
+				return nil, fmt.Errorf("bind %s: TLS is supported in mode http only", bnd)
+			}
+			if f.tls == nil {
+				f.tls = map[string]*tls.Config{}
+			}
+			f.tls[key] = tc
+		}
+	}
+	for bnd := range fc.TLS {
+		if !slices.Contains(fc.Binds, bnd) {
+			return nil, fmt.Errorf("TLS for %s, which is not one of the binds", bnd)
+		}
 	}
 	if f.maxconn > 0 {
 		f.sem = make(chan struct{}, f.maxconn)
@@ -358,6 +377,13 @@ func compileFrontend(fc *Frontend, g *generation, reg, next *registry) (*fronten
 			return nil, fmt.Errorf("use_backend %s: %w", ub.Backend, err)
 		}
 		f.rules = append(f.rules, useRule{cond: c, be: b})
+	}
+	for _, r := range fc.Redirects {
+		rr, err := compileRedirect(r, f.mode, named)
+		if err != nil {
+			return nil, err
+		}
+		f.redirects = append(f.redirects, rr)
 	}
 	if fc.DefaultBackend != "" {
 		if f.defBackend, err = lookup(fc.DefaultBackend); err != nil {

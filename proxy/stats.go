@@ -156,7 +156,7 @@ func (cc *clientConn) serveStats(tStart time.Time) bool {
 	cc.rec.BytesRead = int64(out.Len())
 	cc.emit(tStart, true)
 	cc.c.SetWriteDeadline(time.Now().Add(fe.client))
-	if _, err := cc.c.Write(out.Bytes()); err != nil {
+	if _, err := cc.out.c.Write(out.Bytes()); err != nil {
 		return false
 	}
 	return ka

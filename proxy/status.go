@@ -21,6 +21,12 @@ type FrontendStatus struct {
 	ProxyErrors uint64
 	// Responses by class: "1xx".."5xx", "other".
 	Responses map[string]uint64
+	// TLSHandshakes counts the completed TLS handshakes on the frontend's
+	// TLS binds; TLSFailures the failed ones by certs.Reason
+	// ("no_shared_cipher", "unknown_sni", "bad_client_cert", "timeout",
+	// "protocol_version", "other"); nil when the frontend never had one.
+	TLSHandshakes uint64
+	TLSFailures   map[string]uint64
 }
 
 // BackendStatus is a snapshot of one backend and its servers.

@@ -43,7 +43,13 @@ func (cc *clientConn) tunnel(x *exchange, sr *bufReader, tStart time.Time) bool 
 	idle := tunnelIdle(fe, be)
 	cc.c.SetDeadline(time.Time{})
 	x.sconn.SetDeadline(time.Time{})
-	up, down, term := splice2(cc.c, x.sconn, idle)
+	var up, down int64
+	var term string
+	if cc.tls != nil {
+		up, down, term = tunnelTLS(cc.tls.conn, x.sconn, idle)
+	} else {
+		up, down, term = splice2(cc.c, x.sconn, idle)
+	}
 	x.sconn = nil
 	cc.rec.BytesRead = down
 	fe.st.bytesOut.Add(uint64(down))

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lbd-ha/lbd/internal/control"
+	"github.com/lbd-ha/lbd/internal/stats"
 )
 
 // LBCTL runs the lbctl command line and returns the exit code.
@@ -194,7 +195,7 @@ serving. Same as SIGUSR2.`,
 		},
 	})
 
-	root.AddCommand(status, reload, upgradeCmd, server, vrrpCmd, bgpCmd(stdout, client), importCmd(stdout, stderr), versionCmd("lbctl"), manCmd(root))
+	root.AddCommand(status, reload, upgradeCmd, server, vrrpCmd, bgpCmd(stdout, client), certCmd(client, stdout), importCmd(stdout, stderr), versionCmd("lbctl"), manCmd(root))
 	root.AddCommand(pairCmd(stdout), configCmd(client, stdout))
 	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
 		cmd.SetContext(context.Background())
@@ -321,7 +322,13 @@ func renderStatus(w io.Writer, st *control.Status, colour bool, now time.Time) {
 				fmt.Sprintf("%.1f", f.ReqRate), strconv.FormatUint(f.Total, 10), strings.Join(f.Binds, ","))
 		}
 		t.write(w, "  ", colour)
+		for _, f := range st.Frontends {
+			if f.TLSFailures != nil {
+				fmt.Fprintf(w, "  %s TLS: %d handshakes, failed: %s\n", f.Name, f.TLSHandshakes, stats.TLSFailures(f.TLSFailures))
+			}
+		}
 	}
+	renderCertWarnings(w, st.Certificates, colour)
 
 	fmt.Fprintln(w, "\nBACKENDS")
 	if len(st.Backends) == 0 {

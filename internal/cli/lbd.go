@@ -57,6 +57,9 @@ health checks, and the sysctl tuning both need. lbctl is its console.`,
 				fmt.Fprintln(stderr, err)
 				return &ExitError{Code: 1}
 			}
+			for _, w := range cfg.Warnings {
+				fmt.Fprintf(stderr, "warning: %s\n", w)
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: OK (%d frontends, %d backends, %d VRRP instances)\n",
 				cfgPath, len(cfg.Frontends), len(cfg.Backends), len(cfg.VRRP.Instances))
 			return nil

@@ -12,10 +12,15 @@ type Condition struct {
 	Or [][]Term
 }
 
-// Term is one ACL reference in a condition.
+// Term is one ACL reference in a condition. An anonymous ACL
+// ("{ ssl_fc }", "{ path_beg /api }") has Anon set: ACL is its text and
+// Criterion/Values its parts.
 type Term struct {
-	ACL string
-	Not bool
+	ACL       string
+	Not       bool
+	Anon      bool
+	Criterion string
+	Values    []string
 }
 
 // maxConditionLen bounds a condition string.
@@ -40,16 +45,42 @@ func ParseCondition(s string, known map[string]bool) (Condition, error) {
 		group = nil
 		return nil
 	}
-	for _, tok := range strings.Fields(s) {
+	toks := strings.Fields(s)
+	if strings.ContainsAny(s, "{}") {
+		toks = strings.Fields(strings.NewReplacer("{", " { ", "}", " } ").Replace(s))
+	}
+	for i := 0; i < len(toks); i++ {
+		tok := toks[i]
 		switch {
+		case tok == "{":
+			j := i + 1
+			for j < len(toks) && toks[j] != "}" {
+				j++
+			}
+			if j == len(toks) || j == i+1 {
+				return Condition{}, fmt.Errorf("condition %q: unterminated or empty { }", s)
+			}
+			crit, vals := toks[i+1], toks[i+2:j]
+			if !validCriteria[crit] && !hdrCriterionRe.MatchString(crit) {
+				return Condition{}, fmt.Errorf("condition %q: unknown criterion %q in { }", s, crit)
+			}
+			if crit == "ssl_fc" && len(vals) > 0 {
+				return Condition{}, fmt.Errorf("condition %q: ssl_fc takes no values", s)
+			}
+			if crit != "ssl_fc" && (len(vals) == 0 || len(vals) == 1 && vals[0] == "-i") {
+				return Condition{}, fmt.Errorf("condition %q: { %s } needs values", s, crit)
+			}
+			group = append(group, Term{ACL: "{ " + strings.Join(toks[i+1:j], " ") + " }", Not: neg, Anon: true, Criterion: crit, Values: vals})
+			neg = false
+			i = j
 		case tok == "||" || tok == "or":
 			if err := flush(); err != nil {
 				return Condition{}, err
 			}
 		case tok == "!":
 			neg = !neg
-		case strings.HasPrefix(tok, "{") || strings.HasSuffix(tok, "}"):
-			return Condition{}, fmt.Errorf("condition %q: anonymous ACLs { ... } are not supported; declare a named ACL", s)
+		case tok == "}":
+			return Condition{}, fmt.Errorf("condition %q: '}' without '{'", s)
 		default:
 			name := tok
 			for strings.HasPrefix(name, "!") {

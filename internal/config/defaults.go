@@ -270,6 +270,7 @@ func (c *Config) normalize() {
 		c.Frontends = append(c.Frontends, Frontend{Name: l.Name, Common: common, FrontendPart: fp, FromListen: true, Source: src})
 		c.Backends = append(c.Backends, Backend{Name: l.Name, Common: common, BackendPart: bp, FromListen: true, Source: src})
 	}
+	c.resolveTLSPaths()
 	if c.Stats != nil {
 		c.Stats.Stats.defaults()
 	}

@@ -104,7 +104,7 @@ func LoadBytes(name string, data []byte) (*Config, error) {
 	err := v.UnmarshalExact(cfg, func(dc *mapstructure.DecoderConfig) {
 		dc.WeaklyTypedInput = false
 		dc.ErrorUnused = true
-		dc.DecodeHook = strictDurationHook
+		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(strictDurationHook, bindStringHook)
 	})
 	var probs []Problem
 	if err != nil {
@@ -119,6 +119,7 @@ func LoadBytes(name string, data []byte) (*Config, error) {
 	c.checkDurations(reflect.ValueOf(cfg).Elem(), "")
 	cfg.normalize()
 	c.validate(cfg)
+	cfg.Warnings = c.warns
 	for _, p := range c.probs {
 		if !underAny(p.Path, probs) {
 			probs = append(probs, p)
@@ -239,6 +240,19 @@ func yamlProblem(name string, err error) Problem {
 }
 
 var durationType = reflect.TypeOf(time.Duration(0))
+
+var bindType = reflect.TypeOf(Bind{})
+
+// bindStringHook lets a bind entry be a plain address string.
+func bindStringHook(from, to reflect.Type, data any) (any, error) {
+	if to != bindType {
+		return data, nil
+	}
+	if s, ok := data.(string); ok {
+		return map[string]any{"address": s}, nil
+	}
+	return data, nil
+}
 
 // strictDurationHook accepts durations only as strings with a unit, so that
 // HAProxy's unit-less milliseconds (inter 2000) can't silently become 2µs.

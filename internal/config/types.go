@@ -25,6 +25,9 @@ type Config struct {
 
 	// File is the path the config was loaded from (not a YAML key).
 	File string `mapstructure:"-" yaml:"-"`
+	// Warnings are problems that do not stop the config from loading (an
+	// expired certificate, a skipped cipher name); lbd check prints them.
+	Warnings []Problem `mapstructure:"-" yaml:"-"`
 }
 
 // Global holds process-wide settings (HAProxy's global section).
@@ -52,6 +55,12 @@ type Global struct {
 	// binary upgrade): connections still open then are closed (HAProxy's
 	// hard-stop-after); 0 means 30s.
 	HardStopAfter time.Duration `mapstructure:"hard_stop_after" yaml:"hard_stop_after,omitempty"`
+	// SSLDefaultBind holds the defaults of every TLS bind (HAProxy's
+	// ssl-default-bind-ciphers and ssl-default-bind-options).
+	SSLDefaultBind *SSLDefaultBind `mapstructure:"ssl_default_bind" yaml:"ssl_default_bind,omitempty"`
+	// TLSTickets sets the rotation of the session ticket keys shared by
+	// every TLS bind.
+	TLSTickets *TLSTickets `mapstructure:"tls_tickets" yaml:"tls_tickets,omitempty"`
 }
 
 // RuntimeAPI is the access to the control socket as HAProxy's `stats
@@ -66,6 +75,68 @@ type RuntimeAPI struct {
 	// User and Group own the socket file; empty keeps lbd's.
 	User  string `mapstructure:"user" yaml:"user,omitempty"`
 	Group string `mapstructure:"group" yaml:"group,omitempty"`
+}
+
+// SSLDefaultBind is HAProxy's ssl-default-bind-ciphers/-options.
+type SSLDefaultBind struct {
+	// Ciphers is an OpenSSL-style TLS 1.2 cipher list ("A:B:!C"); empty:
+	// Mozilla's intermediate ECDHE suites (docs/tls.md).
+	Ciphers string `mapstructure:"ciphers" yaml:"ciphers,omitempty"`
+	// Options are ssl-default-bind-options words (no-tlsv12, ssl-min-ver
+	// TLSv1.3, no-tls-tickets, ...).
+	Options []string `mapstructure:"options" yaml:"options,omitempty"`
+}
+
+// TLSTickets is the session ticket key rotation.
+type TLSTickets struct {
+	// Rotate is how often a new key is made; default 12h.
+	Rotate time.Duration `mapstructure:"rotate" yaml:"rotate,omitempty"`
+	// Keep is how many previous keys still decrypt tickets; default 2.
+	Keep *int `mapstructure:"keep" yaml:"keep,omitempty"`
+}
+
+// Bind is one listening address of a frontend or listen section. In YAML
+// it is either a string (plain TCP: "*:80") or a mapping with the address
+// and an ssl block (TLS termination).
+type Bind struct {
+	Address string   `mapstructure:"address" yaml:"address"`
+	SSL     *BindSSL `mapstructure:"ssl" yaml:"ssl,omitempty"`
+}
+
+// BindSSL makes a bind terminate TLS (HAProxy's `bind ... ssl crt ...`).
+type BindSSL struct {
+	// Crt lists certificate files or directories, in order (HAProxy's crt).
+	// Relative paths are relative to the config file's directory.
+	Crt []string `mapstructure:"crt" yaml:"crt"`
+	// DefaultCrt is the file served without a matching SNI; default: the
+	// first certificate loaded.
+	DefaultCrt string `mapstructure:"default_crt" yaml:"default_crt,omitempty"`
+	// StrictSNI refuses handshakes without a matching SNI.
+	StrictSNI bool `mapstructure:"strict_sni" yaml:"strict_sni,omitempty"`
+	// ALPN lists the protocols offered, in order: h2, http/1.1. Empty: no
+	// ALPN (HTTP/1.1).
+	ALPN []string `mapstructure:"alpn" yaml:"alpn,omitempty"`
+	// MinVersion and MaxVersion: TLSv1.2 or TLSv1.3; default 1.2 and 1.3.
+	MinVersion string `mapstructure:"min_version" yaml:"min_version,omitempty"`
+	MaxVersion string `mapstructure:"max_version" yaml:"max_version,omitempty"`
+	// Ciphers replaces global.ssl_default_bind.ciphers for this bind.
+	Ciphers string `mapstructure:"ciphers" yaml:"ciphers,omitempty"`
+	// Options are added to global.ssl_default_bind.options.
+	Options []string `mapstructure:"options" yaml:"options,omitempty"`
+	// CAFile holds the CAs of client certificates; Verify is none
+	// (default), optional or required.
+	CAFile string `mapstructure:"ca_file" yaml:"ca_file,omitempty"`
+	Verify string `mapstructure:"verify" yaml:"verify,omitempty"`
+}
+
+// Redirect is HAProxy's `redirect scheme SCHEME [code CODE] [if|unless
+// COND]` in a frontend: answered before use_backends.
+type Redirect struct {
+	Scheme string `mapstructure:"scheme" yaml:"scheme"`
+	// Code: 301, 302 (default), 303, 307 or 308.
+	Code   int    `mapstructure:"code" yaml:"code,omitempty"`
+	If     string `mapstructure:"if" yaml:"if,omitempty"`
+	Unless string `mapstructure:"unless" yaml:"unless,omitempty"`
 }
 
 // LogTarget is one `log ADDR FACILITY [LEVEL]` line.
@@ -140,9 +211,11 @@ type Common struct {
 
 // FrontendPart holds the keywords that make a section accept traffic.
 type FrontendPart struct {
-	// Bind addresses: "*:80", "0.0.0.0:80", "10.10.0.100:80", "[::]:80".
-	Bind           []string     `mapstructure:"bind" yaml:"bind,omitempty"`
+	// Bind addresses: "*:80", "0.0.0.0:80", "10.10.0.100:80", "[::]:80",
+	// or {address, ssl} for TLS.
+	Bind           []Bind       `mapstructure:"bind" yaml:"bind,omitempty"`
 	ACLs           []ACL        `mapstructure:"acls" yaml:"acls,omitempty"`
+	Redirects      []Redirect   `mapstructure:"redirects" yaml:"redirects,omitempty"`
 	UseBackends    []UseBackend `mapstructure:"use_backends" yaml:"use_backends,omitempty"`
 	DefaultBackend string       `mapstructure:"default_backend" yaml:"default_backend,omitempty"`
 	Stats          *Stats       `mapstructure:"stats" yaml:"stats,omitempty"`

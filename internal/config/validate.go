@@ -18,6 +18,14 @@ type checker struct {
 	file  string
 	idx   lineIndex
 	probs []Problem
+	warns []Problem
+	// sslDef is global.ssl_default_bind, for the TLS binds.
+	sslDef *SSLDefaultBind
+}
+
+// warn records a problem that does not stop the config from loading.
+func (c *checker) warn(path, format string, args ...any) {
+	c.warns = append(c.warns, Problem{File: c.file, Line: c.idx.line(path), Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (c *checker) add(path, format string, args ...any) {
@@ -118,7 +126,10 @@ var hostnameRe = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9
 var validCriteria = map[string]bool{
 	"path": true, "path_beg": true, "path_end": true, "path_reg": true, "path_sub": true,
 	"method": true, "src": true, "url": true, "url_beg": true,
+	"ssl_fc": true, "ssl_fc_sni": true, "ssl_fc_protocol": true,
 }
+
+var schemeRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
 
 var hdrCriterionRe = regexp.MustCompile(`^(hdr|hdr_beg|hdr_end|hdr_sub|hdr_reg)\(([A-Za-z0-9-]+)\)$`)
 
@@ -129,6 +140,8 @@ var levels = map[string]bool{"emerg": true, "alert": true, "crit": true, "err": 
 
 func (c *checker) validate(cfg *Config) {
 	g := cfg.Global
+	c.sslDef = g.SSLDefaultBind
+	c.checkTLSGlobal(&g)
 	if g.Maxconn < 0 {
 		c.add("global.maxconn", "must not be negative")
 	}
@@ -269,8 +282,18 @@ func (c *checker) checkFrontend(f *Frontend, backends map[string]*Backend, binds
 	}
 	for j, b := range f.Bind {
 		bp := fmt.Sprintf("%s.bind[%d]", p, j)
-		c.checkHostPort(bp, b, true)
-		c.checkBind(bp, b, binds)
+		ap := bp
+		if b.SSL != nil {
+			ap = bp + ".address"
+		}
+		c.checkHostPort(ap, b.Address, true)
+		c.checkBind(ap, b.Address, binds)
+		if b.SSL != nil {
+			if f.Mode == "tcp" {
+				c.add(bp+".ssl", "TLS termination needs mode http (mode tcp with ssl is not supported yet)")
+			}
+			c.checkBindSSL(bp+".ssl", b.SSL, c.sslDef)
+		}
 	}
 	acls := map[string]bool{}
 	for j, a := range f.ACLs {
@@ -283,7 +306,11 @@ func (c *checker) checkFrontend(f *Frontend, backends map[string]*Backend, binds
 		if !validCriteria[crit] && !hdrCriterionRe.MatchString(crit) {
 			c.add(ap+".criterion", "unknown criterion %q (path, path_beg, path_end, path_reg, hdr(NAME), hdr_beg(NAME), hdr_end(NAME), method, src)", crit)
 		}
-		if len(a.Values) == 0 {
+		if crit == "ssl_fc" {
+			if len(a.Values) > 0 {
+				c.add(ap+".values", "ssl_fc takes no values")
+			}
+		} else if len(a.Values) == 0 {
 			c.add(ap+".values", "ACL %q has no values", a.Name)
 		}
 		for k, v := range a.Values {
@@ -333,6 +360,32 @@ func (c *checker) checkFrontend(f *Frontend, backends map[string]*Backend, binds
 		}
 		if _, err := ParseCondition(cond, acls); err != nil && cond != "" {
 			c.add(up+key, "%v", err)
+		}
+	}
+	for j, r := range f.Redirects {
+		rp := fmt.Sprintf("%s.redirects[%d]", p, j)
+		if f.Mode == "tcp" {
+			c.add(rp, "redirect needs mode http")
+		}
+		if !schemeRe.MatchString(r.Scheme) {
+			c.add(rp+".scheme", "invalid scheme %q (e.g. https)", r.Scheme)
+		}
+		switch r.Code {
+		case 0, 301, 302, 303, 307, 308:
+		default:
+			c.add(rp+".code", "invalid redirect code %d (301 302 303 307 308)", r.Code)
+		}
+		if r.If != "" && r.Unless != "" {
+			c.add(rp, "use either if or unless, not both")
+		}
+		cond, key := r.If, ".if"
+		if r.Unless != "" {
+			cond, key = r.Unless, ".unless"
+		}
+		if cond != "" {
+			if _, err := ParseCondition(cond, acls); err != nil {
+				c.add(rp+key, "%v", err)
+			}
 		}
 	}
 	if f.DefaultBackend != "" {

@@ -109,6 +109,15 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 	return &s, nil
 }
 
+// Certs lists the certificates the TLS binds serve.
+func (c *Client) Certs(ctx context.Context) ([]CertStatus, error) {
+	var out []CertStatus
+	if err := c.do(ctx, http.MethodGet, "/v1/certs", nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // Reload asks the daemon to reload its config file.
 func (c *Client) Reload(ctx context.Context) (*ReloadResult, error) {
 	var r ReloadResult

@@ -130,6 +130,13 @@ func Handler(b Backend) http.Handler {
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b.Status())
 	})
+	mux.HandleFunc("GET /v1/certs", func(w http.ResponseWriter, r *http.Request) {
+		certs := b.Status().Certificates
+		if certs == nil {
+			certs = []CertStatus{}
+		}
+		writeJSON(w, http.StatusOK, certs)
+	})
 	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, r *http.Request) {
 		res := b.Reload(r.Context(), who(r))
 		writeJSON(w, http.StatusOK, res)

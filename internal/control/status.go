@@ -28,6 +28,8 @@ type Status struct {
 	Pair *PairStatus `json:"pair,omitempty"`
 	// BGP is the bgp section; nil when bgp is not configured.
 	BGP *bgp.Status `json:"bgp,omitempty"`
+	// Certificates lists what the TLS binds serve (empty without one).
+	Certificates []CertStatus `json:"certificates,omitempty"`
 }
 
 // ReloadResult is the outcome of one reload (SIGHUP or lbctl reload).
@@ -104,7 +106,31 @@ type FrontendStatus struct {
 	ProxyErrors uint64 `json:"proxy_errors"`
 	// Responses by class: "1xx".."5xx", "other".
 	Responses map[string]uint64 `json:"responses"`
+	// TLSHandshakes and TLSFailures (by reason: no_shared_cipher,
+	// unknown_sni, bad_client_cert, timeout, protocol_version, other) are
+	// set for frontends with a TLS bind.
+	TLSHandshakes uint64            `json:"tls_handshakes,omitempty"`
+	TLSFailures   map[string]uint64 `json:"tls_failures,omitempty"`
 }
+
+// CertStatus is one certificate a TLS bind serves (lbctl cert list).
+type CertStatus struct {
+	Frontend  string    `json:"frontend"`
+	Bind      string    `json:"bind"`
+	File      string    `json:"file"`
+	Names     []string  `json:"names"`
+	Subject   string    `json:"subject"`
+	Issuer    string    `json:"issuer"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	DaysLeft  int       `json:"days_left"` // negative once expired
+	KeyType   string    `json:"key_type"`
+	Default   bool      `json:"default"`
+}
+
+// CertExpiryWarnDays is how close to its expiry a certificate makes lbctl
+// status warn.
+const CertExpiryWarnDays = 14
 
 // BackendStatus is one backend (or the backend half of a listen section).
 type BackendStatus struct {

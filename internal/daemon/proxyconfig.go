@@ -20,7 +20,7 @@ func proxyConfig(cfg *config.Config) (*proxy.Config, error) {
 			return nil, fmt.Errorf("%s: %w", f.Source, err)
 		}
 		pf := proxy.Frontend{
-			Name: f.Name, Mode: mode, Binds: f.Bind, DefaultBackend: f.DefaultBackend, Maxconn: f.Maxconn,
+			Name: f.Name, Mode: mode, Binds: bindAddresses(f.Bind), DefaultBackend: f.DefaultBackend, Maxconn: f.Maxconn,
 			HTTPRequestTimeout: f.Timeouts.HTTPRequest, KeepAliveTimeout: f.Timeouts.HTTPKeepAlive,
 			ClientTimeout: f.Timeouts.Client,
 			HTTPClose:     config.True(f.Options.HTTPClose), HTTPServerClose: config.True(f.Options.HTTPServerClose),
@@ -35,6 +35,9 @@ func proxyConfig(cfg *config.Config) (*proxy.Config, error) {
 		}
 		for _, a := range f.ACLs {
 			pf.ACLs = append(pf.ACLs, proxy.ACL{Name: a.Name, Criterion: a.Criterion, IgnoreCase: a.IgnoreCase, Values: a.Values})
+		}
+		for _, r := range f.Redirects {
+			pf.Redirects = append(pf.Redirects, proxy.Redirect{Scheme: r.Scheme, Code: r.Code, If: r.If, Unless: r.Unless})
 		}
 		for _, u := range f.UseBackends {
 			pf.UseBackends = append(pf.UseBackends, proxy.UseBackend{Backend: u.Backend, If: u.If, Unless: u.Unless})
@@ -56,6 +59,16 @@ func proxyConfig(cfg *config.Config) (*proxy.Config, error) {
 		pc.Backends = append(pc.Backends, pb)
 	}
 	return pc, nil
+}
+
+// bindAddresses lists the addresses of binds (TLS or not); the TLS
+// configurations are added by tlsSet.apply.
+func bindAddresses(bs []config.Bind) []string {
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = b.Address
+	}
+	return out
 }
 
 func proxyBackend(b *config.Backend) (proxy.Backend, error) {
@@ -132,6 +145,7 @@ func frontendStatus(in []proxy.FrontendStatus) []control.FrontendStatus {
 			Sessions: f.Sessions, MaxSession: f.MaxSession, Limit: f.Limit, Total: f.Total,
 			Requests: f.Requests, ReqRate: f.ReqRate, BytesIn: f.BytesIn, BytesOut: f.BytesOut,
 			DeniedReq: f.DeniedReq, ErrorsReq: f.ErrorsReq, ProxyErrors: f.ProxyErrors, Responses: f.Responses,
+			TLSHandshakes: f.TLSHandshakes, TLSFailures: f.TLSFailures,
 		})
 	}
 	return out

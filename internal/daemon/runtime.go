@@ -48,6 +48,9 @@ type runtime struct {
 	// process (binary upgrade), or nil.
 	inherit func(key string) (net.Listener, error)
 
+	tls tlsSet // ticket keys and the certificates served
+
+	ctx        context.Context // the runtime's life (cancelled by stop)
 	cancel     context.CancelFunc
 	vrrpCancel context.CancelFunc // the VRRP nodes and the tracking loop
 	wg         sync.WaitGroup
@@ -63,7 +66,7 @@ type vrrpNode struct {
 // servers. inherit (nil: none) supplies listeners from a previous process.
 func (d *Daemon) start(ctx context.Context, cfg *config.Config, inherit func(string) (net.Listener, error)) (rt *runtime, err error) {
 	rctx, cancel := context.WithCancel(context.Background())
-	rt = &runtime{d: d, failed: make(chan error, 8), cancel: cancel, inherit: inherit}
+	rt = &runtime{d: d, failed: make(chan error, 8), ctx: rctx, cancel: cancel, inherit: inherit}
 	if rt.inherit == nil {
 		rt.inherit = func(string) (net.Listener, error) { return nil, nil }
 	}
@@ -88,6 +91,11 @@ func (d *Daemon) start(ctx context.Context, cfg *config.Config, inherit func(str
 	if err != nil {
 		return rt, err
 	}
+	rt.logWarnings(cfg)
+	stores, err := rt.tls.build(rctx, cfg, pc)
+	if err != nil {
+		return rt, err
+	}
 	rt.engine, err = proxy.New(pc, proxy.Options{Logger: d.log, AccessLog: rt.logAccess, StatsHandler: http.HandlerFunc(rt.serveFrontendStats), Inherited: rt.inheritTCP})
 	if err != nil {
 		return rt, fmt.Errorf("building proxy: %w", err)
@@ -100,6 +108,7 @@ func (d *Daemon) start(ctx context.Context, cfg *config.Config, inherit func(str
 	if err := rt.engine.Start(rctx); err != nil {
 		return rt, fmt.Errorf("starting proxy: %w", err)
 	}
+	rt.tls.commit(stores)
 	rt.side = &sideServers{dropped: func() uint64 { return rt.access.Load().Dropped() }, inherit: rt.inherit}
 	if err := rt.side.apply(cfg, d.Status); err != nil {
 		return rt, err
@@ -322,6 +331,10 @@ func (rt *runtime) reload(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("opening log targets: %w", err)
 	}
 	pc, err := proxyConfig(cfg)
+	var stores []boundStore
+	if err == nil {
+		stores, err = rt.tls.build(rt.ctx, cfg, pc)
+	}
 	if err == nil {
 		err = rt.engine.Reload(pc)
 	}
@@ -329,6 +342,8 @@ func (rt *runtime) reload(ctx context.Context, cfg *config.Config) error {
 		lg.Close()
 		return fmt.Errorf("proxy: %w", err)
 	}
+	rt.tls.commit(stores)
+	rt.logWarnings(cfg)
 	if err := rt.checks.Apply(checksConfig(cfg)); err != nil {
 		lg.Close()
 		return fmt.Errorf("health checks: %w", err)
@@ -406,10 +421,19 @@ func (rt *runtime) handover(instance string, on bool) error {
 	return nil
 }
 
+// logWarnings logs what config.Load found worth a warning (an expired
+// certificate, a skipped cipher name).
+func (rt *runtime) logWarnings(cfg *config.Config) {
+	for _, w := range cfg.Warnings {
+		rt.d.log.Warn("config warning", "problem", w.String())
+	}
+}
+
 // fill adds the components' sections to a status snapshot.
 func (rt *runtime) fill(st *control.Status) {
 	st.Frontends = frontendStatus(rt.engine.Frontends())
 	st.Backends = backendStatus(rt.engine.Backends())
+	st.Certificates = rt.tls.certificates()
 	for bi := range st.Backends {
 		b := &st.Backends[bi]
 		for si := range b.Servers {

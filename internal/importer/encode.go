@@ -9,9 +9,14 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/lbd-ha/lbd/internal/config"
 )
 
-var durationType = reflect.TypeOf(time.Duration(0))
+var (
+	durationType = reflect.TypeOf(time.Duration(0))
+	bindType     = reflect.TypeOf(config.Bind{})
+)
 
 // encoder turns a config value into a yaml.Node tree following the yaml
 // struct tags (omitempty, inline), writes durations as strings with units
@@ -93,6 +98,9 @@ func scalar(v, tag string) *yaml.Node {
 func (e *encoder) value(v reflect.Value, path string) *yaml.Node {
 	if v.Type() == durationType {
 		return scalar(formatDuration(time.Duration(v.Int())), "!!str")
+	}
+	if v.Type() == bindType && v.FieldByName("SSL").IsNil() {
+		return scalar(v.FieldByName("Address").String(), "!!str") // a plain bind is a string
 	}
 	switch v.Kind() {
 	case reflect.Pointer:

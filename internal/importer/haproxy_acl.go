@@ -13,6 +13,7 @@ import (
 var supportedCriteria = map[string]bool{
 	"path": true, "path_beg": true, "path_end": true, "path_reg": true,
 	"hdr": true, "hdr_beg": true, "hdr_end": true, "method": true, "src": true,
+	"ssl_fc": true, "ssl_fc_sni": true, "ssl_fc_protocol": true,
 }
 
 func (m *mapper) acl(t *target, l hLine) error {
@@ -92,7 +93,7 @@ flags:
 	if hasParam {
 		acl.Criterion = base + "(" + param + ")"
 	}
-	if len(rest) == 0 {
+	if len(rest) == 0 && base != "ssl_fc" {
 		m.unsupported(t, l, fmt.Sprintf("acl %s has no value and never matches; left out", name))
 		t.droppedACLs[name] = true
 		return nil
@@ -139,19 +140,8 @@ func (m *mapper) useBackend(t *target, l hLine) error {
 		return m.errf(l.Num, "use_backend %s: empty condition", be)
 	}
 	cond := a[3:]
-	for _, w := range cond {
-		if w == "{" || w == "}" {
-			m.unsupported(t, l, "anonymous ACLs { ... } are not supported: declare a named acl; left out")
-			return nil
-		}
-		n := strings.TrimPrefix(w, "!")
-		if t.droppedACLs[n] {
-			m.unsupported(t, l, fmt.Sprintf("uses acl %s, which was left out; use_backend left out", n))
-			return nil
-		}
-		if w != "or" && w != "||" && !t.quiet && !aclDeclared(t.fe.ACLs, n) && !predefinedACL[n] {
-			return m.errf(l.Num, "use_backend %s: acl %q is not declared in this section", be, n)
-		}
+	if ok, err := m.checkCond(t, l, cond, "use_backend "+be); !ok || err != nil {
+		return err
 	}
 	c := strings.Join(cond, " ")
 	if a[2] == "if" {

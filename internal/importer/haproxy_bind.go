@@ -5,6 +5,8 @@ package importer
 import (
 	"fmt"
 	"strings"
+
+	"github.com/lbd-ha/lbd/internal/config"
 )
 
 var bindParamsWithArg = map[string]bool{
@@ -20,20 +22,20 @@ func (m *mapper) bind(t *target, l hLine) error {
 	if err := needArgs(m, l, 1, "bind ADDRESS:PORT[,...] [options]"); err != nil {
 		return err
 	}
-	var dst *[]string
-	switch {
-	case t.stats != nil:
-		dst = &t.stats.Bind
-	case t.fe != nil:
-		dst = &t.fe.Bind
-	default:
+	if t.stats == nil && t.fe == nil {
 		m.notHere(t, l)
 		return nil
 	}
 	if t.quiet {
 		return nil
 	}
-	before := len(*dst)
+	var before int
+	if t.stats != nil {
+		before = len(t.stats.Bind)
+	} else {
+		before = len(t.fe.Bind)
+	}
+	var addrs []string
 	for _, addr := range strings.Split(l.Args[1], ",") {
 		for _, p := range []string{"ipv4@", "ipv6@", "tcp@", "tcp4@", "tcp6@"} {
 			addr = strings.TrimPrefix(addr, p)
@@ -53,24 +55,32 @@ func (m *mapper) bind(t *target, l hLine) error {
 		if err := checkPort(port); err != nil {
 			return m.errf(l.Num, "bind: address %q: %v", addr, err)
 		}
-		idx := len(*dst)
-		*dst = append(*dst, addr)
+		addrs = append(addrs, addr)
+	}
+	ssl, err := m.bindSSL(t, l, l.Args[2:])
+	if err != nil {
+		return err
+	}
+	for _, addr := range addrs {
+		var idx int
+		if t.stats != nil {
+			if ssl != nil {
+				m.unsupported(t, l, "ssl on a stats-only listen is not supported; bind "+addr+" is plain HTTP")
+			}
+			idx = len(t.stats.Bind)
+			t.stats.Bind = append(t.stats.Bind, addr)
+		} else {
+			idx = len(t.fe.Bind)
+			b := config.Bind{Address: addr}
+			if ssl != nil {
+				cp := *ssl
+				b.SSL = &cp
+			}
+			t.fe.Bind = append(t.fe.Bind, b)
+		}
 		m.done(t, l, fmt.Sprintf("bind[%d]", idx))
 		l.Head, l.Trailing = nil, ""
 	}
-	rest := l.Args[2:]
 	m.acceptProxy(t, l, before)
-	for i := 0; i < len(rest); i++ {
-		w := rest[i]
-		if w == "accept-proxy" && t.fe != nil && t.stats == nil {
-			continue // acceptProxy
-		}
-		if bindParamsWithArg[w] && i+1 < len(rest) {
-			i++
-			m.unsupported(t, l, fmt.Sprintf("bind option %s %s not supported; left out", w, rest[i]))
-			continue
-		}
-		m.unsupported(t, l, fmt.Sprintf("bind option %s not supported; left out", w))
-	}
 	return nil
 }

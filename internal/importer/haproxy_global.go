@@ -90,6 +90,26 @@ func (m *mapper) mapGlobal(s *hSection) error {
 			m.note(l.Num, kw, "global", "set LimitNOFILE= in the systemd unit instead (the lbd unit sets a high limit)")
 		case "stats":
 			err = m.globalStats(l)
+		case "ssl-default-bind-ciphers":
+			if g.SSLDefaultBind == nil {
+				g.SSLDefaultBind = &config.SSLDefaultBind{}
+			}
+			err = str(&g.SSLDefaultBind.Ciphers, "ssl_default_bind.ciphers")
+		case "ssl-default-bind-options":
+			if g.SSLDefaultBind == nil {
+				g.SSLDefaultBind = &config.SSLDefaultBind{}
+			}
+			for i := 1; i < len(a); i++ {
+				w := a[i]
+				if (w == "ssl-min-ver" || w == "ssl-max-ver") && i+1 < len(a) {
+					i++
+					w += " " + a[i]
+				}
+				g.SSLDefaultBind.Options = append(g.SSLDefaultBind.Options, w)
+			}
+			m.comments(path("ssl_default_bind.options"), l)
+		case "ssl-default-bind-ciphersuites":
+			m.warnf(l.Num, kw, "global", "TLS 1.3 suites cannot be configured in lbd (Go's crypto/tls picks them); left out")
 		default:
 			if strings.HasPrefix(kw, "tune.") || strings.HasPrefix(kw, "ssl-") || knownKeyword(kw) {
 				m.warnf(l.Num, directiveName(a), "global", "not supported; left out")

@@ -366,6 +366,8 @@ func (m *mapper) apply(t *target, l hLine) error {
 		return m.acl(t, l)
 	case "use_backend":
 		return m.useBackend(t, l)
+	case "redirect":
+		return m.redirect(t, l)
 	case "default_backend":
 		if err := needArgs(m, l, 1, "default_backend NAME"); err != nil {
 			return err

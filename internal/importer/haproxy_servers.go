@@ -59,7 +59,11 @@ func (m *mapper) serverOptions(t *target, l hLine, who string, args []string, s 
 		}
 		if !p.supported {
 			if !t.quiet {
-				m.warnf(l.Num, l.Args[0]+" "+w, t.path, "%s: server option %s not supported; left out", who, w)
+				why := "not supported"
+				if serverTLSOptions[w] {
+					why = "(TLS to servers) not supported yet: the server is spoken to in plain HTTP"
+				}
+				m.warnf(l.Num, l.Args[0]+" "+w, t.path, "%s: server option %s %s; left out", who, w, why)
 			}
 			continue
 		}

@@ -151,7 +151,7 @@ func TestRoundTripArticle1(t *testing.T) {
 		srv[n] = newAppServer(t, n)
 	}
 	front, stats := freeLoopback(t), freeLoopback(t)
-	cfg.Frontends[0].Bind = []string{front}
+	cfg.Frontends[0].Bind = []config.Bind{{Address: front}}
 	cfg.Stats.Bind = []string{stats}
 	for i := range cfg.Backends {
 		setAddr(t, cfg.Backends[i].Servers, srv)
@@ -208,7 +208,7 @@ func TestRoundTripArticle2(t *testing.T) {
 	srv := map[string]*appServer{"web01": newAppServer(t, "web01"), "web02": newAppServer(t, "web02")}
 	front := freeLoopback(t)
 	ls := &cfg.Listen[0]
-	ls.Bind = []string{front}
+	ls.Bind = []config.Bind{{Address: front}}
 	setAddr(t, ls.Servers, srv)
 	startLBD(t, cfg)
 

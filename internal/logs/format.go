@@ -100,6 +100,9 @@ func appendHead(dst []byte, r *Record) []byte {
 	dst = AppendDate(dst, r.AcceptedAt)
 	dst = append(dst, ']', ' ')
 	dst = appendField(dst, r.Frontend, maxField)
+	if r.TLS {
+		dst = append(dst, '~') // HAProxy's %ft: the frontend of a TLS connection
+	}
 	dst = append(dst, ' ')
 	be := r.Backend
 	if be == "" {

@@ -38,6 +38,8 @@ func TestAppendHTTP(t *testing.T) {
 	}{
 		{"haproxy doc example", func(r *Record) {},
 			`10.0.1.2:33317 [06/Feb/2009:12:14:14.655] http-in static/srv1 10/0/30/69/109 200 2750 - - ---- 1/1/1/1/0 0/0 "GET /index.html HTTP/1.1"`},
+		{"TLS frontend (HAProxy's ~)", func(r *Record) { r.TLS = true },
+			`10.0.1.2:33317 [06/Feb/2009:12:14:14.655] http-in~ static/srv1 10/0/30/69/109 200 2750 - - ---- 1/1/1/1/0 0/0 "GET /index.html HTTP/1.1"`},
 		{"no server, phases never reached", func(r *Record) {
 			r.Backend, r.Server = "", ""
 			r.Tw, r.Tc, r.Tr = -1, -1, -1

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/lbd-ha/lbd/certs"
 	"github.com/lbd-ha/lbd/internal/build"
 	"github.com/lbd-ha/lbd/internal/control"
 )
@@ -31,6 +32,8 @@ type descs struct {
 	vrrpState, vrrpPrio, vrrpBasePrio, vrrpHeld, vrrpTrans, vrrpRx, vrrpTx, vrrpDrops, vrrpLast *prometheus.Desc
 
 	feUp, feCur, feMax, feLimit, feTotal, feReq, feRate, feIn, feOut, feDenied, feErr, feResp *prometheus.Desc
+
+	tlsHandshakes, tlsFailures, certNotAfter *prometheus.Desc
 
 	beUp, beCur, beMax, beTotal, beQ, beQMax, beIn, beOut, beEConn, beEResp, beRetr, beRedis, beResp, beServers *prometheus.Desc
 
@@ -77,6 +80,10 @@ func newDescs() *descs {
 		feErr:    d("frontend_request_errors_total", "Invalid or failed client requests.", fe...),
 		feResp:   d("frontend_http_responses_total", "HTTP responses by status class.", with(fe, "code")...),
 
+		tlsHandshakes: d("tls_handshakes_total", "Completed TLS handshakes on the frontend's TLS binds.", fe...),
+		tlsFailures:   d("tls_handshake_failures_total", "Failed TLS handshakes, by reason (no_shared_cipher, unknown_sni, bad_client_cert, timeout, protocol_version, other).", with(fe, "reason")...),
+		certNotAfter:  d("tls_certificate_not_after_seconds", "Unix time a served certificate expires; alert on `- time() < 14*86400`.", "frontend", "bind", "file", "name"),
+
 		beUp:      d("backend_up", "1 if at least one server can take traffic.", be...),
 		beCur:     d("backend_current_sessions", "Current connections to the backend's servers.", be...),
 		beMax:     d("backend_max_sessions", "Highest number of concurrent connections seen.", be...),
@@ -122,6 +129,7 @@ func (d *descs) all() []*prometheus.Desc {
 		d.sysctlChanged, d.sysctlApplied,
 		d.vrrpState, d.vrrpPrio, d.vrrpBasePrio, d.vrrpHeld, d.vrrpTrans, d.vrrpRx, d.vrrpTx, d.vrrpDrops, d.vrrpLast,
 		d.feUp, d.feCur, d.feMax, d.feLimit, d.feTotal, d.feReq, d.feRate, d.feIn, d.feOut, d.feDenied, d.feErr, d.feResp,
+		d.tlsHandshakes, d.tlsFailures, d.certNotAfter,
 		d.beUp, d.beCur, d.beMax, d.beTotal, d.beQ, d.beQMax, d.beIn, d.beOut, d.beEConn, d.beEResp, d.beRetr, d.beRedis, d.beResp, d.beServers,
 		d.svState, d.svWeight, d.svCur, d.svMax, d.svLimit, d.svTotal, d.svQ, d.svQMax, d.svIn, d.svOut, d.svEConn, d.svEResp, d.svRetr, d.svRedis, d.svResp,
 		d.svCheckUp, d.svCheckDur, d.svCheckHealth, d.svLastChange, d.svDowntime, d.svTrans,
@@ -245,6 +253,22 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(d.feRate, f.ReqRate, n)
 			responses(d.feResp, f.Responses, n)
 		}
+		if f.TLSFailures != nil {
+			counter(d.tlsHandshakes, f.TLSHandshakes, n)
+			for _, r := range certs.Reasons {
+				counter(d.tlsFailures, f.TLSFailures[string(r)], n, string(r))
+			}
+		}
+	}
+	for _, c := range st.Certificates {
+		name := c.Subject
+		if len(c.Names) > 0 {
+			name = c.Names[0]
+		}
+		if !once("cert", c.Frontend+"\x00"+c.Bind+"\x00"+c.File+"\x00"+name) {
+			continue
+		}
+		gauge(d.certNotAfter, float64(c.NotAfter.Unix()), c.Frontend, c.Bind, c.File, name)
 	}
 
 	for _, b := range st.Backends {

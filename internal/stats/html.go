@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lbd-ha/lbd/certs"
 	"github.com/lbd-ha/lbd/internal/control"
 )
 
@@ -53,6 +54,8 @@ type vrrpView struct {
 type proxyView struct {
 	Name, Mode, Balance string
 	Rows                []rowView
+	// TLS summarises the frontend's TLS handshakes; empty without a TLS bind.
+	TLS string
 }
 
 type rowView struct {
@@ -126,6 +129,7 @@ func buildPage(st *control.Status, now time.Time, o pageOptions) *page {
 			}
 			setBytes(&r, f.BytesIn, f.BytesOut)
 			setCodes(&r, f.Responses)
+			pv.TLS = tlsSummary(f)
 			pv.Rows = append(pv.Rows, r)
 		}
 		if be := px.be; be != nil {
@@ -320,6 +324,7 @@ footer{color:#57606a;padding:0 18px 18px;font-size:12px}
 {{end}}</div>
 {{range .Proxies}}<section class="px" data-proxy="{{.Name}}">
 <h2>{{.Name}}<small>{{.Mode}}{{if .Balance}} · {{.Balance}}{{end}}</small></h2>
+{{if .TLS}}<p class="tls">{{.TLS}}</p>{{end}}
 <table>
 <thead><tr><th class="l" rowspan="2">Name</th><th class="l" rowspan="2">Status</th><th class="l" rowspan="2">Check</th><th rowspan="2">Wght</th>
 <th class="grp" colspan="4">Sessions</th><th class="grp" colspan="2">Queue</th><th class="grp">Rate</th><th class="grp" colspan="2">Bytes</th>
@@ -339,3 +344,27 @@ footer{color:#57606a;padding:0 18px 18px;font-size:12px}
 {{if .UpOnly}} · showing UP servers only{{end}}</p></footer>
 </body></html>
 `
+
+// tlsSummary is "TLS handshakes: N; failed: reason n, ..." for a frontend
+// with a TLS bind, "" otherwise.
+func tlsSummary(f *control.FrontendStatus) string {
+	if f.TLSFailures == nil {
+		return ""
+	}
+	return "TLS handshakes: " + u(f.TLSHandshakes) + "; failed: " + TLSFailures(f.TLSFailures)
+}
+
+// TLSFailures formats handshake failures by reason, in a stable order,
+// leaving out zero counts: "timeout 2, other 1", or "none".
+func TLSFailures(m map[string]uint64) string {
+	var parts []string
+	for _, r := range certs.Reasons {
+		if n := m[string(r)]; n > 0 {
+			parts = append(parts, string(r)+" "+u(n))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,33 @@
+package metrics
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/lbd-ha/lbd/internal/control"
+)
+
+func TestTLSMetrics(t *testing.T) {
+	st := sample()
+	st.Frontends[0].TLSHandshakes = 7
+	st.Frontends[0].TLSFailures = map[string]uint64{"timeout": 2, "no_shared_cipher": 0}
+	st.Certificates = []control.CertStatus{{Frontend: "web", Bind: "*:443", File: "/c/a.pem", Names: []string{"a.example.com"}, NotAfter: t0.Add(24 * time.Hour)}}
+	c := NewCollector(func() control.Status { return st })
+	want := `
+# HELP lbd_tls_certificate_not_after_seconds Unix time a served certificate expires; alert on ` + "`- time() < 14*86400`" + `.
+# TYPE lbd_tls_certificate_not_after_seconds gauge
+lbd_tls_certificate_not_after_seconds{bind="*:443",file="/c/a.pem",frontend="web",name="a.example.com"} 1.7000864e+09
+# HELP lbd_tls_handshakes_total Completed TLS handshakes on the frontend's TLS binds.
+# TYPE lbd_tls_handshakes_total counter
+lbd_tls_handshakes_total{frontend="web"} 7
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "lbd_tls_certificate_not_after_seconds", "lbd_tls_handshakes_total"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(c, "lbd_tls_handshake_failures_total"); n != 6 {
+		t.Errorf("%d failure series, want one per reason (6)", n)
+	}
+}
