@@ -59,8 +59,8 @@ Exit status: 0 applied (or already equal), 1 refused by the peer, 2 trouble
 			if err != nil {
 				return &ExitError{Code: 2, Err: err}
 			}
-			for _, n := range res.Nodes {
-				line := fmt.Sprintf("%s: %s", n.Node, n.Status)
+			for i, n := range res.Nodes {
+				line := fmt.Sprintf("%s %s: %s", role(i), n.Node, n.Status)
 				switch {
 				case n.Status == "sent":
 					line += ": " + n.Detail
@@ -84,6 +84,14 @@ Exit status: 0 applied (or already equal), 1 refused by the peer, 2 trouble
 	}
 	cmd.AddCommand(diff, push)
 	return cmd
+}
+
+// role names the nodes of a two-node answer: this node first.
+func role(i int) string {
+	if i == 0 {
+		return "this node"
+	}
+	return "peer"
 }
 
 func indent(s string) string {

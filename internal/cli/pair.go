@@ -191,7 +191,7 @@ func printServerChange(w io.Writer, name, what string, res *control.ServerChange
 		fmt.Fprintf(w, "%s: %s\n", name, what)
 		return
 	}
-	for _, n := range res.Nodes {
-		fmt.Fprintf(w, "%s on %s: %s\n", name, n.Node, n.Result)
+	for i, n := range res.Nodes {
+		fmt.Fprintf(w, "%s %s: %s %s\n", role(i), n.Node, name, n.Result)
 	}
 }
