@@ -168,6 +168,8 @@ type Link struct {
 	split       map[int]*control.SplitBrain
 	pending     map[int]bool
 	splitTotal  uint64
+	peerN       uint64 // presences received
+	evalN       uint64 // peerN at the last split-brain round
 }
 
 // New loads the identity (creating it when missing) and the pin.
@@ -700,6 +702,7 @@ func (l *Link) recordPresence(p *Presence) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.peer = p
+	l.peerN++
 	if l.local != nil && l.local.ConfigHash != p.ConfigHash {
 		if l.differs.IsZero() {
 			l.differs = now
