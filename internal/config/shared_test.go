@@ -113,3 +113,23 @@ func TestMergeSharedRefusesAnchorOnLocalKey(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// FuzzMergeShared: a pushed shared part is input from the peer: never a
+// panic, and a merge that succeeds keeps this node's node-local keys.
+func FuzzMergeShared(f *testing.F) {
+	f.Add([]byte(sharedA), []byte(sharedB))
+	f.Add([]byte("vrrp: {instances: [{name: x}, 3, [a]]}\n"), []byte(sharedB))
+	f.Add([]byte("a: &x [1]\nb: *x\n"), []byte("pair: {listen: 1}\n"))
+	f.Add([]byte("- 1\n"), []byte("global: 3\nvrrp: {instances: {name: x}}\n"))
+	f.Fuzz(func(t *testing.T, shared, own []byte) {
+		SharedPart("s", shared)
+		SharedHash("o", own)
+		out, err := MergeShared(shared, own, "own.yaml")
+		if err != nil {
+			return
+		}
+		if _, err := SharedPart("m", out); err != nil {
+			t.Fatalf("merge output does not parse: %v\n%s", err, out)
+		}
+	})
+}
