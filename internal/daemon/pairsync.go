@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/lbd-ha/lbd/checks"
@@ -167,6 +169,9 @@ func (d *Daemon) pairOnPush(ctx context.Context, p *pair.Push) pair.PushResult {
 	}
 	prev, err := writeWithPrev(path, merged, own)
 	if err != nil {
+		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+			err = fmt.Errorf("%w (lbd needs write access to %s: see docs/install.md)", err, filepath.Dir(path))
+		}
 		return refuse(pair.PushRefused, err)
 	}
 	r := d.Reload(ctx, pushWho+p.Node)
