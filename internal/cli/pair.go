@@ -192,6 +192,10 @@ func printServerChange(w io.Writer, name, what string, res *control.ServerChange
 		return
 	}
 	for i, n := range res.Nodes {
-		fmt.Fprintf(w, "%s %s: %s %s\n", role(i), n.Node, name, n.Result)
+		who := role(i) + " " + n.Node
+		if n.Node == "" || n.Node == role(i) {
+			who = role(i)
+		}
+		fmt.Fprintf(w, "%s: %s %s\n", who, name, n.Result)
 	}
 }

@@ -303,7 +303,11 @@ func (d *Daemon) changeServer(ctx context.Context, backend, server string, ch se
 	}
 	l, _, err := d.pairLink()
 	if local {
-		res.Nodes = append(res.Nodes, control.NodeChange{Node: "peer", Result: "not changed (--local)"})
+		name := "peer"
+		if l != nil {
+			name = peerName(l)
+		}
+		res.Nodes = append(res.Nodes, control.NodeChange{Node: name, Result: "not changed (--local)"})
 		return res, nil
 	}
 	for _, c := range changes {
@@ -311,7 +315,7 @@ func (d *Daemon) changeServer(ctx context.Context, backend, server string, ch se
 		d.recordAdmin(c)
 	}
 	if err != nil {
-		res.Nodes = append(res.Nodes, control.NodeChange{Node: "peer", Result: "not changed now (" + err.Error() + "); it gets the change when its link is up"})
+		res.Nodes = append(res.Nodes, control.NodeChange{Node: "peer", Result: "not changed now (" + err.Error() + "); it gets the change when the link is up"})
 		return res, nil
 	}
 	name := peerName(l)
