@@ -106,6 +106,7 @@ type PairBackend interface {
 
 // pairRoutes adds the pair routes when b has a pair side.
 func pairRoutes(mux *http.ServeMux, b Backend) {
+	pushRoutes(mux, b)
 	pb, ok := b.(PairBackend)
 	if !ok {
 		return

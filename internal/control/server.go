@@ -158,7 +158,6 @@ func Handler(b Backend) http.Handler {
 		reply(w, b.VRRPResume(r.URL.Query().Get("instance"), who(r)))
 	})
 	pairRoutes(mux, b)
-	pushRoutes(mux, b)
 	return mux
 }
 
