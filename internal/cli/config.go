@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -55,7 +56,9 @@ Exit status: 0 applied (or already equal), 1 refused by the peer, 2 trouble
 (peer unreachable, no pair link, a push already in progress).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := client().PushConfig(cmd.Context())
+			c := client()
+			c.Timeout = 30 * time.Second // the peer answers after its reload (bounded at 15s + pair.timeout)
+			res, err := c.PushConfig(cmd.Context())
 			if err != nil {
 				return &ExitError{Code: 2, Err: err}
 			}

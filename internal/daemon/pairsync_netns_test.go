@@ -235,6 +235,12 @@ frontends:`)
 	t.Logf("degraded pair link (%s) for 10s: single master, no VRRP transition; link up in %d/%d samples; slowest status %s",
 		how, upSamples, samples, slowest.Round(time.Millisecond))
 
+	// Back to a clean link for the rest.
+	for _, n := range []*lab.Node{np.na, np.nb} {
+		n.Run(ctx, "tc", "qdisc", "del", "dev", n.IfName, "root")
+		n.Run(ctx, "nft", "delete", "table", "inet", "lbdlossy")
+	}
+
 	// B killed in the middle of a push: B is frozen (SIGSTOP) so that the
 	// push is surely under way (sent, no answer yet), then killed. The push
 	// fails at once, naming B; B's file is whole (its writes are atomic
