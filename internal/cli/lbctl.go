@@ -139,10 +139,12 @@ serving. Same as SIGUSR2.`,
 				if err != nil {
 					return err
 				}
-				if err := client().SetServerState(cmd.Context(), b, s, v.state); err != nil {
+				local, _ := cmd.Flags().GetBool("local")
+				res, err := client().ChangeServerState(cmd.Context(), b, s, v.state, local)
+				if err != nil {
 					return err
 				}
-				fmt.Fprintf(stdout, "%s/%s: %s\n", b, s, strings.ToUpper(v.state))
+				printServerChange(stdout, b+"/"+s, strings.ToUpper(v.state), res)
 				return nil
 			},
 		})
@@ -160,13 +162,16 @@ serving. Same as SIGUSR2.`,
 			if err != nil {
 				return fmt.Errorf("weight %q is not a number", args[1])
 			}
-			if err := client().SetServerWeight(cmd.Context(), b, s, w); err != nil {
+			local, _ := cmd.Flags().GetBool("local")
+			res, err := client().ChangeServerWeight(cmd.Context(), b, s, w, local)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "%s/%s: weight %d\n", b, s, w)
+			printServerChange(stdout, b+"/"+s, fmt.Sprintf("weight %d", w), res)
 			return nil
 		},
 	})
+	server.PersistentFlags().Bool("local", false, "change this node only, not the pair peer")
 
 	vrrpCmd := &cobra.Command{Use: "vrrp", Short: "VRRP maintenance: handover and resume"}
 	vrrpCmd.AddCommand(&cobra.Command{

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lbd-ha/lbd/internal/config"
+	"github.com/lbd-ha/lbd/internal/control"
 	"github.com/lbd-ha/lbd/internal/pair"
 )
 
@@ -181,4 +182,20 @@ See docs/pair.md.`,
 	}
 	cmd.AddCommand(initCmd, join, show)
 	return cmd
+}
+
+// printServerChange prints what each node did with a server change; an
+// lbd without a pair (or an older one) answers without nodes.
+func printServerChange(w io.Writer, name, what string, res *control.ServerChangeResult) {
+	if res == nil || len(res.Nodes) <= 1 {
+		fmt.Fprintf(w, "%s: %s\n", name, what)
+		return
+	}
+	for i, n := range res.Nodes {
+		who := role(i) + " " + n.Node
+		if n.Node == "" || n.Node == role(i) {
+			who = role(i)
+		}
+		fmt.Fprintf(w, "%s: %s %s\n", who, name, n.Result)
+	}
 }

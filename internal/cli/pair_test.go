@@ -161,3 +161,63 @@ func TestConfigDiffCommand(t *testing.T) {
 		t.Fatalf("peer down: exit %d %q", code, errs)
 	}
 }
+
+// syncBackend serves `lbctl config push` and `lbctl server`.
+type syncBackend struct {
+	control.Backend
+	push  *control.PushResult
+	err   error
+	local bool
+}
+
+func (b *syncBackend) PushConfig(context.Context, string) (*control.PushResult, error) {
+	return b.push, b.err
+}
+
+func (b *syncBackend) ChangeServer(_ context.Context, be, srv string, state *string, weight *int, local bool, _ string) (*control.ServerChangeResult, error) {
+	b.local = local
+	res := &control.ServerChangeResult{OK: true, Nodes: []control.NodeChange{{Node: "lb1", Changed: true, Result: strings.ToUpper(*state)}}}
+	if local {
+		res.Nodes = append(res.Nodes, control.NodeChange{Node: "peer", Result: "not changed (--local)"})
+	} else {
+		res.Nodes = append(res.Nodes, control.NodeChange{Node: "lb2", Changed: true, Result: strings.ToUpper(*state)})
+	}
+	return res, nil
+}
+
+func TestConfigPushAndServerCommands(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "lbd.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &syncBackend{push: &control.PushResult{OK: true, Nodes: []control.PushNode{
+		{Node: "lb1", Status: "sent", Detail: "shared part sent"},
+		{Node: "lb2", Status: "applied", File: "/etc/lbd/lbd.yaml", Prev: "/etc/lbd/lbd.yaml.prev"}}}}
+	srv := &http.Server{Handler: control.Handler(b)}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	out, _, code := lbctl(t, sock, "config", "push")
+	if code != 0 || !strings.Contains(out, "this node lb1: sent") || !strings.Contains(out, "peer lb2: applied: /etc/lbd/lbd.yaml written and reloaded (previous file kept as /etc/lbd/lbd.yaml.prev)") {
+		t.Fatalf("push: exit %d\n%s", code, out)
+	}
+	b.push.OK = false
+	b.push.Nodes[1] = control.PushNode{Node: "lb2", Status: "refused", Error: "/etc/lbd/lbd.yaml:11: vrrp.instances[1].interface: needs an interface"}
+	if out, _, code := lbctl(t, sock, "config", "push"); code != 1 || !strings.Contains(out, "peer lb2: refused, nothing changed there") || !strings.Contains(out, "  /etc/lbd/lbd.yaml:11:") {
+		t.Fatalf("refused push: exit %d\n%s", code, out)
+	}
+	b.err = errors.New("push to peer lb2 (10.0.0.2:7946) failed: connection refused; this node's config is unchanged")
+	if _, errs, code := lbctl(t, sock, "config", "push"); code != 2 || !strings.Contains(errs, "10.0.0.2:7946") {
+		t.Fatalf("peer down: exit %d %q", code, errs)
+	}
+
+	out, _, code = lbctl(t, sock, "server", "drain", "app/web01")
+	if code != 0 || out != "this node lb1: app/web01 DRAIN\npeer lb2: app/web01 DRAIN\n" || b.local {
+		t.Fatalf("drain: exit %d %q", code, out)
+	}
+	out, _, code = lbctl(t, sock, "server", "drain", "--local", "app/web01")
+	if code != 0 || !b.local || !strings.Contains(out, "\npeer: app/web01 not changed (--local)") {
+		t.Fatalf("drain --local: exit %d %q", code, out)
+	}
+}

@@ -56,9 +56,9 @@ func renderPair(w io.Writer, st *control.Status, colour bool, now time.Time) {
 	if p.PeerNode != "" || len(p.PeerVRRP) > 0 {
 		switch {
 		case p.ConfigInSync:
-			fmt.Fprintf(w, "  config %s (whole files equal)\n", paint(green, "in sync"))
+			fmt.Fprintf(w, "  config %s (shared parts equal)\n", paint(green, "in sync"))
 		case !p.DiffersSince.IsZero():
-			fmt.Fprintf(w, "  config %s since %s: see `lbctl config diff`\n", paint(yellow, "differs"), p.DiffersSince.Format("2006-01-02 15:04:05"))
+			fmt.Fprintf(w, "  config %s since %s: see `lbctl config diff`, `lbctl config push`\n", paint(yellow, "differs"), p.DiffersSince.Format("2006-01-02 15:04:05"))
 		}
 	}
 	for _, sb := range p.SplitBrain {

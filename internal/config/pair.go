@@ -13,8 +13,8 @@ const (
 	DefaultPairTimeout  = time.Second
 )
 
-// Pair is the link to the other node of the pair (docs/pair.md). Every key
-// here is node-local: each node names its own address. The peer's identity
+// Pair is the link to the other node of the pair (docs/pair.md). The whole
+// section is node-local (NodeLocalKeys): each node names its own address. The peer's identity
 // is not a config key: `lbctl pair join` pins it in state_dir/pair.
 type Pair struct {
 	// Listen is this node's pair address, HOST:PORT (e.g. 10.0.0.1:7946);
@@ -33,6 +33,10 @@ type Pair struct {
 	// SplitBrain: "step_down" (default): the node that yields by the rule
 	// hands over; "log": detect and report only.
 	SplitBrain string `mapstructure:"split_brain" yaml:"split_brain,omitempty"`
+	// Sync: "manual" (default): the shared part goes to the peer on
+	// `lbctl config push`; "auto": also after every successful reload of
+	// this node (not after a reload caused by the peer's push).
+	Sync string `mapstructure:"sync" yaml:"sync,omitempty"`
 }
 
 // checkPair fills the pair section's defaults and checks it.
@@ -49,6 +53,10 @@ func (c *checker) checkPair(cfg *Config) {
 		p.Timeout = DefaultPairTimeout
 	}
 	p.SplitBrain = firstStr(p.SplitBrain, "step_down")
+	p.Sync = firstStr(p.Sync, "manual")
+	if p.Sync != "manual" && p.Sync != "auto" {
+		c.add("pair.sync", "must be manual or auto, not %q", p.Sync)
+	}
 	if p.Listen == "" {
 		c.add("pair.listen", "the pair section needs this node's address (e.g. 10.0.0.1:7946)")
 	} else {

@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -35,10 +36,10 @@ type PairStatus struct {
 	PeerUptimeSec float64      `json:"peer_uptime_seconds"`
 	PeerVRRP      []PairVRRP   `json:"peer_vrrp"`
 	PeerServers   []PairServer `json:"peer_servers"`
-	// ConfigHash is the SHA-256 of this node's whole config file, and
-	// PeerConfigHash the peer's. ConfigInSync compares them (whole files,
-	// node-local keys included: see docs/pair.md); DiffersSince is when
-	// they were first seen to differ.
+	// ConfigHash is the SHA-256 of the shared part of this node's config
+	// file (node-local keys left out: docs/pair.md), and PeerConfigHash
+	// the peer's. ConfigInSync compares them; DiffersSince is when they
+	// were first seen to differ.
 	ConfigHash     string    `json:"config_hash"`
 	PeerConfigHash string    `json:"peer_config_hash,omitempty"`
 	ConfigInSync   bool      `json:"config_in_sync"`
@@ -90,6 +91,11 @@ type PeerConfig struct {
 	Local   string `json:"local_content"`
 	// LocalFile is this node's config file.
 	LocalFile string `json:"local_file"`
+	// Shared and LocalShared are the shared parts (the files without
+	// their node-local keys) of the peer's file and this node's: what
+	// `lbctl config diff` compares.
+	Shared      string `json:"shared"`
+	LocalShared string `json:"local_shared"`
 }
 
 // PairBackend is implemented by a Backend with a pair link.
@@ -100,6 +106,7 @@ type PairBackend interface {
 
 // pairRoutes adds the pair routes when b has a pair side.
 func pairRoutes(mux *http.ServeMux, b Backend) {
+	pushRoutes(mux, b)
 	pb, ok := b.(PairBackend)
 	if !ok {
 		return
@@ -122,4 +129,107 @@ func (c *Client) PeerConfig(ctx context.Context) (*PeerConfig, error) {
 		return nil, err
 	}
 	return &pc, nil
+}
+
+// PushResult is `lbctl config push`: what each node did, this node first.
+type PushResult struct {
+	OK    bool       `json:"ok"`
+	Nodes []PushNode `json:"nodes"`
+}
+
+// PushNode is one node's part of a push.
+type PushNode struct {
+	Node string `json:"node"`
+	File string `json:"file"`
+	// Status: "sent" (this node), or the peer's: applied, unchanged,
+	// refused, conflict, failed (docs/pair.md#config-push).
+	Status string `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	Error  string `json:"error,omitempty"`
+	// Prev is where the peer kept its previous file.
+	Prev    string `json:"prev,omitempty"`
+	Version string `json:"version,omitempty"`
+}
+
+// ServerChangeResult is what each node did with a server change.
+type ServerChangeResult struct {
+	OK    bool         `json:"ok"`
+	Nodes []NodeChange `json:"nodes,omitempty"`
+}
+
+// NodeChange is one node's part of a server change.
+type NodeChange struct {
+	Node    string `json:"node"`
+	Changed bool   `json:"changed"`
+	Result  string `json:"result"`
+}
+
+// PairSyncBackend is implemented by a Backend that shares config and
+// server changes with its peer.
+type PairSyncBackend interface {
+	// PushConfig sends this node's shared part to the peer.
+	PushConfig(ctx context.Context, who string) (*PushResult, error)
+	// ChangeServer is SetServerAdmin (state != nil) or SetServerWeight
+	// (weight != nil) on both nodes, or on this one only (local).
+	ChangeServer(ctx context.Context, backend, server string, state *string, weight *int, local bool, who string) (*ServerChangeResult, error)
+}
+
+func pushRoutes(mux *http.ServeMux, b Backend) {
+	sb, ok := b.(PairSyncBackend)
+	if !ok {
+		return
+	}
+	mux.HandleFunc("POST /v1/pair/push", func(w http.ResponseWriter, r *http.Request) {
+		res, err := sb.PushConfig(r.Context(), who(r))
+		if err != nil {
+			writeJSON(w, http.StatusBadGateway, errorBody{Error: err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	})
+}
+
+// changeServer is the server state and weight routes: on both nodes when
+// b shares server changes, else on this one.
+func changeServer(w http.ResponseWriter, r *http.Request, b Backend, state *string, weight *int, local bool) {
+	be, srv := r.PathValue("backend"), r.PathValue("server")
+	sb, ok := b.(PairSyncBackend)
+	if !ok {
+		if state != nil {
+			reply(w, b.SetServerAdmin(be, srv, *state, who(r)))
+		} else {
+			reply(w, b.SetServerWeight(be, srv, *weight, who(r)))
+		}
+		return
+	}
+	res, err := sb.ChangeServer(r.Context(), be, srv, state, weight, local, who(r))
+	if err != nil {
+		reply(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// PushConfig is `lbctl config push`.
+func (c *Client) PushConfig(ctx context.Context) (*PushResult, error) {
+	var res PushResult
+	if err := c.do(ctx, http.MethodPost, "/v1/pair/push", nil, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// ChangeServerState sets a server's admin state on both nodes (local: this
+// one only) and says what each did.
+func (c *Client) ChangeServerState(ctx context.Context, backend, server, state string, local bool) (*ServerChangeResult, error) {
+	var res ServerChangeResult
+	err := c.do(ctx, http.MethodPost, "/v1/servers/"+url.PathEscape(backend)+"/"+url.PathEscape(server)+"/state", ServerStateRequest{State: state, Local: local}, &res)
+	return &res, err
+}
+
+// ChangeServerWeight sets a server's weight on both nodes (local: this one).
+func (c *Client) ChangeServerWeight(ctx context.Context, backend, server string, weight int, local bool) (*ServerChangeResult, error) {
+	var res ServerChangeResult
+	err := c.do(ctx, http.MethodPost, "/v1/servers/"+url.PathEscape(backend)+"/"+url.PathEscape(server)+"/weight", ServerWeightRequest{Weight: weight, Local: local}, &res)
+	return &res, err
 }

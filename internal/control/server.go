@@ -149,14 +149,14 @@ func Handler(b Backend) http.Handler {
 		if !readJSON(w, r, &req) {
 			return
 		}
-		reply(w, b.SetServerAdmin(r.PathValue("backend"), r.PathValue("server"), req.State, who(r)))
+		changeServer(w, r, b, &req.State, nil, req.Local)
 	})
 	mux.HandleFunc("POST /v1/servers/{backend}/{server}/weight", func(w http.ResponseWriter, r *http.Request) {
 		var req ServerWeightRequest
 		if !readJSON(w, r, &req) {
 			return
 		}
-		reply(w, b.SetServerWeight(r.PathValue("backend"), r.PathValue("server"), req.Weight, who(r)))
+		changeServer(w, r, b, nil, &req.Weight, req.Local)
 	})
 	mux.HandleFunc("POST /v1/vrrp/handover", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, b.VRRPHandover(r.URL.Query().Get("instance"), who(r)))
@@ -172,11 +172,14 @@ func Handler(b Backend) http.Handler {
 // ServerStateRequest sets a server's admin state: "ready", "drain" or "maint".
 type ServerStateRequest struct {
 	State string `json:"state"`
+	// Local: this node only, not the pair peer.
+	Local bool `json:"local,omitempty"`
 }
 
 // ServerWeightRequest sets a server's weight (0..256).
 type ServerWeightRequest struct {
-	Weight int `json:"weight"`
+	Weight int  `json:"weight"`
+	Local  bool `json:"local,omitempty"`
 }
 
 type errorBody struct {

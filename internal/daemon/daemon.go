@@ -277,6 +277,7 @@ func (d *Daemon) Reload(ctx context.Context, who string) control.ReloadResult {
 		d.mu.Unlock()
 		d.startPair(cfg)
 		d.log.Info("config reloaded", "by", who, "config", d.opts.ConfigPath)
+		d.pairAfterReload(who)
 	}
 	d.mu.Lock()
 	d.lastReload = &res

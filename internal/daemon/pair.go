@@ -34,6 +34,8 @@ type pairState struct {
 	hashMod  time.Time
 	hashSize int64
 	hash     string
+
+	sync syncState // pushes and server changes (pairsync.go)
 }
 
 // startPair (re)starts the pair link for cfg (at start, and on a reload
@@ -70,6 +72,9 @@ func (d *Daemon) startPair(cfg *config.Config) {
 		ConfigFile: d.pairConfigFile,
 		StepDown:   d.pairStepDown,
 		OnTick:     d.pairTick,
+		OnPush:     d.pairOnPush,
+		OnServer:   d.pairOnServer,
+		OnPresence: d.pairOnPresence,
 		Logger:     d.log,
 		Now:        d.opts.Now,
 	})
@@ -160,6 +165,7 @@ func (d *Daemon) pairPresence() pair.Presence {
 		Node: st.Node, Version: build.Version, StartedAt: st.StartedAt, UptimeSec: st.UptimeSec,
 		ConfigFile: d.opts.ConfigPath, ConfigHash: d.configHash(),
 		VRRP: []control.PairVRRP{}, Servers: []control.PairServer{},
+		Admin: d.pairAdmin(),
 	}
 	for _, v := range st.VRRP {
 		p.VRRP = append(p.VRRP, control.PairVRRP{Name: v.Name, VRID: v.VRID, State: v.State, Priority: v.EffectivePriority, Base: v.BasePriority})
@@ -172,8 +178,9 @@ func (d *Daemon) pairPresence() pair.Presence {
 	return p
 }
 
-// configHash is the SHA-256 of the config file on disk (the whole file,
-// node-local keys included), re-read only when its size or time changed.
+// configHash is the SHA-256 of the shared part of the config file on disk
+// (node-local keys left out: config.NodeLocalKeys; a file that does not
+// parse: the whole file), re-read only when its size or time changed.
 func (d *Daemon) configHash() string {
 	ps := &d.pair
 	fi, err := os.Stat(d.opts.ConfigPath)
@@ -189,8 +196,12 @@ func (d *Daemon) configHash() string {
 	if err != nil {
 		return ""
 	}
-	sum := sha256.Sum256(data)
-	ps.hash, ps.hashMod, ps.hashSize = hex.EncodeToString(sum[:]), fi.ModTime(), fi.Size()
+	h := config.SharedHash(d.opts.ConfigPath, data)
+	if h == "" {
+		sum := sha256.Sum256(data)
+		h = hex.EncodeToString(sum[:])
+	}
+	ps.hash, ps.hashMod, ps.hashSize = h, fi.ModTime(), fi.Size()
 	return ps.hash
 }
 
@@ -338,8 +349,21 @@ func (d *Daemon) PeerConfig(ctx context.Context) (*control.PeerConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fetching the peer's config: %w", err)
 	}
-	return &control.PeerConfig{Node: peer.Node, File: peer.File, Content: string(peer.Content),
-		Local: string(local), LocalFile: d.opts.ConfigPath}, nil
+	pc := &control.PeerConfig{Node: peer.Node, File: peer.File, Content: string(peer.Content),
+		Local: string(local), LocalFile: d.opts.ConfigPath}
+	// The peer sends its whole file; both are cut down here, so an older
+	// peer compares the same way.
+	if sh, err := config.SharedPart(peer.File, peer.Content); err == nil {
+		pc.Shared = string(sh)
+	} else {
+		pc.Shared = pc.Content
+	}
+	if sh, err := config.SharedPart(d.opts.ConfigPath, local); err == nil {
+		pc.LocalShared = string(sh)
+	} else {
+		pc.LocalShared = pc.Local
+	}
+	return pc, nil
 }
 
 // advertsRx is the adverts an instance has received.

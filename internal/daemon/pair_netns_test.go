@@ -68,51 +68,10 @@ func TestNetnsPairLinkAndSplitBrain(t *testing.T) {
 		}
 		t.Skip("needs nft: apt-get install nftables (or make test-tools)")
 	}
-	bin, lbctl := buildLBD(t), buildLBCTL(t)
-	l := lab.New(t, lab.Config{Nodes: []string{"a", "b"}})
-	dir := t.TempDir()
-	na, nb := l.Node("a"), l.Node("b")
-	addr := func(n *lab.Node) string { return n.Addr.Addr().String() + ":7946" }
-	ids := map[string]*pair.Identity{}
-	for _, n := range []*lab.Node{na, nb} {
-		id, _, err := pair.LoadOrCreateIdentity(pair.Dir(filepath.Join(dir, n.Name)), n.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids[n.Name] = id
-	}
-	for _, p := range [][2]*lab.Node{{na, nb}, {nb, na}} {
-		if err := pair.SavePin(pair.Dir(filepath.Join(dir, p[0].Name)), pair.Pin{Fingerprint: ids[p[1].Name].Fingerprint, Address: addr(p[1])}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	start := func(n *lab.Node, prio int) (*lab.Process, *control.Client, string) {
-		sock := filepath.Join(dir, n.Name+".sock")
-		cfg := strings.NewReplacer("%SOCK%", sock, "%PRIO%", fmt.Sprint(prio), "%LISTEN%", addr(n), "%STATE%", filepath.Join(dir, n.Name)).Replace(pairVRRPConfig)
-		path := filepath.Join(dir, n.Name+".yaml")
-		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return n.Start(t, bin, "run", "-c", path), &control.Client{Socket: sock, Timeout: 5 * time.Second}, sock
-	}
+	np := startNetnsPair(t, pairVRRPConfig)
+	lbctl, nb, pa, pb, ca, cb, sockA := np.lbctl, np.nb, np.pa, np.pb, np.ca, np.cb, np.sockA
+	status := np.status
 	ctx := context.Background()
-	status := func(c *control.Client) *control.Status {
-		st, err := c.Status(ctx)
-		if err != nil || len(st.VRRP) != 1 || st.Pair == nil {
-			return nil
-		}
-		return st
-	}
-	pa, ca, sockA := start(na, 150)
-	pb, cb, _ := start(nb, 100)
-	if !lab.WaitFor(10*time.Second, func() bool {
-		a, b := status(ca), status(cb)
-		return a != nil && b != nil && a.VRRP[0].State == "MASTER" && b.VRRP[0].State == "BACKUP" &&
-			a.Pair.Link == "up" && b.Pair.Link == "up" && len(a.Pair.PeerVRRP) == 1 && a.Pair.PeerVRRP[0].State == "BACKUP" &&
-			len(b.Pair.PeerVRRP) == 1 && b.Pair.PeerVRRP[0].State == "MASTER"
-	}) {
-		t.Fatalf("pair did not settle: A %+v\nB %+v\n%s\n%s", status(ca), status(cb), pa.Output(), pb.Output())
-	}
 	out, err := exec.Command(lbctl, "--socket", sockA, "status").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "link UP with b ") && !strings.Contains(string(out), "link UP with") {
 		t.Fatalf("lbctl status: %v\n%s", err, out)
@@ -199,6 +158,68 @@ func TestNetnsPairLinkAndSplitBrain(t *testing.T) {
 		t.Errorf("link cut: down noticed after %s, slowest status %s", downAfter, slowest)
 	}
 	t.Logf("pair link cut: A said unreachable after %s; slowest status call %s; no VRRP transition", downAfter.Round(time.Millisecond), slowest.Round(time.Millisecond))
+}
+
+// netnsPair is two lbd nodes a (priority 150) and b (100) in namespaces,
+// paired over the lab segment and settled (a MASTER, b BACKUP, link up).
+type netnsPair struct {
+	bin, lbctl, dir string
+	na, nb          *lab.Node
+	pa, pb          *lab.Process
+	ca, cb          *control.Client
+	sockA, sockB    string
+	pathA, pathB    string
+}
+
+func startNetnsPair(t *testing.T, tmpl string) *netnsPair {
+	t.Helper()
+	np := &netnsPair{bin: buildLBD(t), lbctl: buildLBCTL(t), dir: t.TempDir()}
+	l := lab.New(t, lab.Config{Nodes: []string{"a", "b"}})
+	dir := np.dir
+	np.na, np.nb = l.Node("a"), l.Node("b")
+	addr := func(n *lab.Node) string { return n.Addr.Addr().String() + ":7946" }
+	ids := map[string]*pair.Identity{}
+	for _, n := range []*lab.Node{np.na, np.nb} {
+		id, _, err := pair.LoadOrCreateIdentity(pair.Dir(filepath.Join(dir, n.Name)), n.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[n.Name] = id
+	}
+	for _, p := range [][2]*lab.Node{{np.na, np.nb}, {np.nb, np.na}} {
+		if err := pair.SavePin(pair.Dir(filepath.Join(dir, p[0].Name)), pair.Pin{Fingerprint: ids[p[1].Name].Fingerprint, Address: addr(p[1])}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := func(n *lab.Node, prio int) (*lab.Process, *control.Client, string, string) {
+		sock := filepath.Join(dir, n.Name+".sock")
+		cfg := strings.NewReplacer("%SOCK%", sock, "%PRIO%", fmt.Sprint(prio), "%LISTEN%", addr(n), "%STATE%", filepath.Join(dir, n.Name)).Replace(tmpl)
+		path := filepath.Join(dir, n.Name+".yaml")
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return n.Start(t, np.bin, "run", "-c", path), &control.Client{Socket: sock, Timeout: 5 * time.Second}, sock, path
+	}
+	np.pa, np.ca, np.sockA, np.pathA = start(np.na, 150)
+	np.pb, np.cb, np.sockB, np.pathB = start(np.nb, 100)
+	if !lab.WaitFor(10*time.Second, func() bool {
+		a, b := np.status(np.ca), np.status(np.cb)
+		return a != nil && b != nil && a.VRRP[0].State == "MASTER" && b.VRRP[0].State == "BACKUP" &&
+			a.Pair.Link == "up" && b.Pair.Link == "up" && len(a.Pair.PeerVRRP) == 1 && a.Pair.PeerVRRP[0].State == "BACKUP" &&
+			len(b.Pair.PeerVRRP) == 1 && b.Pair.PeerVRRP[0].State == "MASTER"
+	}) {
+		t.Fatalf("pair did not settle: A %+v\nB %+v\n%s\n%s", np.status(np.ca), np.status(np.cb), np.pa.Output(), np.pb.Output())
+	}
+	return np
+}
+
+// status is c's status with one VRRP instance and a pair section, or nil.
+func (np *netnsPair) status(c *control.Client) *control.Status {
+	st, err := c.Status(context.Background())
+	if err != nil || len(st.VRRP) < 1 || st.Pair == nil {
+		return nil
+	}
+	return st
 }
 
 func a0(st *control.Status) (string, uint64) {

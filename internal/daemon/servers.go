@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 
 	"github.com/lbd-ha/lbd/checks"
@@ -35,7 +36,18 @@ type serverChange struct {
 // goes to the proxy, which owns weights, and an admin state to the health
 // checker, which owns server state: it records the transition and hands
 // the new state to the proxy (onServerChange). One log line either way.
+//
+// With a pair link the change is also sent to the peer and recorded for a
+// peer that joins later (pairsync.go); lbctl's --local and changes coming
+// from the peer stay on this node. The runtime API's set server comes here
+// too.
 func (d *Daemon) setServer(backend, server string, ch serverChange, who string) error {
+	_, err := d.changeServer(context.Background(), backend, server, ch, false, who)
+	return err
+}
+
+// applyServer is setServer on this node only.
+func (d *Daemon) applyServer(backend, server string, ch serverChange, who string) error {
 	rt := d.runtime()
 	if rt == nil {
 		return errNoRuntime

@@ -227,7 +227,7 @@ lbd_pair_refused_total{reason="replay"} 1
 # HELP lbd_pair_link_up 1 if the pair link has heard from the peer within two intervals.
 # TYPE lbd_pair_link_up gauge
 lbd_pair_link_up 1
-# HELP lbd_pair_config_in_sync 1 if this node's config file and the peer's have the same SHA-256.
+# HELP lbd_pair_config_in_sync 1 if the shared parts (node-local keys left out) of this node's config file and the peer's have the same SHA-256.
 # TYPE lbd_pair_config_in_sync gauge
 lbd_pair_config_in_sync 0
 `

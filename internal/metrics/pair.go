@@ -14,7 +14,7 @@ var (
 	pairUp = prometheus.NewDesc("lbd_pair_link_up",
 		"1 if the pair link has heard from the peer within two intervals.", nil, nil)
 	pairInSync = prometheus.NewDesc("lbd_pair_config_in_sync",
-		"1 if this node's config file and the peer's have the same SHA-256.", nil, nil)
+		"1 if the shared parts (node-local keys left out) of this node's config file and the peer's have the same SHA-256.", nil, nil)
 	pairSkew = prometheus.NewDesc("lbd_pair_version_skew",
 		"1 if the peer runs another lbd version.", nil, nil)
 	pairSplit = prometheus.NewDesc("lbd_pair_split_brain",

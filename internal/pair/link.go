@@ -45,6 +45,8 @@ const (
 const (
 	pathPresence = "/pair/v1/presence"
 	pathConfig   = "/pair/v1/config"
+	pathPush     = "/pair/v1/push"
+	pathServer   = "/pair/v1/server"
 )
 
 // Presence is what a node tells its peer every interval.
@@ -62,6 +64,9 @@ type Presence struct {
 	// SplitBrain lists the VRIDs the sender has confirmed as split brain
 	// (filled by the link, not by Local).
 	SplitBrain []int `json:"split_brain,omitempty"`
+	// Admin is the operator's server changes this node knows, with their
+	// generations (docs/pair.md#runtime-state); older peers send none.
+	Admin []AdminChange `json:"admin,omitempty"`
 }
 
 // ConfigFile is a node's config file as sent over the link.
@@ -79,6 +84,12 @@ type message struct {
 	Sent     time.Time   `json:"sent"`
 	Presence *Presence   `json:"presence,omitempty"`
 	Config   *ConfigFile `json:"config,omitempty"`
+	// Push and PushResult: `lbctl config push` (sync.go).
+	Push       *Push       `json:"push,omitempty"`
+	PushResult *PushResult `json:"push_result,omitempty"`
+	// Server and ServerResult: an operator's server change (sync.go).
+	Server       *AdminChange  `json:"server,omitempty"`
+	ServerResult *ServerResult `json:"server_result,omitempty"`
 }
 
 // Options configure a Link.
@@ -105,8 +116,15 @@ type Options struct {
 	// OnTick is called after every presence round with the status; the
 	// daemon uses it to end a step-down. Nil: none.
 	OnTick func(control.PairStatus)
-	Logger *slog.Logger
-	Now    func() time.Time
+	// OnPush applies a config pushed by the peer; OnServer an operator's
+	// server change made on the peer; OnPresence sees every presence
+	// received (the daemon applies newer admin changes from it). Nil:
+	// pushes and server changes are refused, presences only recorded.
+	OnPush     func(ctx context.Context, p *Push) PushResult
+	OnServer   func(c *AdminChange) ServerResult
+	OnPresence func(p *Presence)
+	Logger     *slog.Logger
+	Now        func() time.Time
 }
 
 // Link is this node's end of the pair link: a TLS server for the peer's
@@ -126,6 +144,9 @@ type Link struct {
 
 	tr *http.Transport
 	hc *http.Client
+	// slow is hc for pushes: the answer comes after the peer's reload.
+	slowTr *http.Transport
+	slow   *http.Client
 
 	srv    *http.Server
 	ln     net.Listener
@@ -147,6 +168,8 @@ type Link struct {
 	split       map[int]*control.SplitBrain
 	pending     map[int]bool
 	splitTotal  uint64
+	peerN       uint64 // presences received
+	evalN       uint64 // peerN at the last split-brain round
 }
 
 // New loads the identity (creating it when missing) and the pin.
@@ -203,6 +226,9 @@ func New(opts Options) (*Link, error) {
 		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}
 	l.hc = &http.Client{Transport: l.tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	l.slowTr = l.tr.Clone()
+	l.slowTr.ResponseHeaderTimeout = pushTimeout
+	l.slow = &http.Client{Transport: l.slowTr, CheckRedirect: l.hc.CheckRedirect}
 	return l, nil
 }
 
@@ -277,6 +303,8 @@ func (l *Link) Start() error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+pathPresence, l.servePresence)
 	mux.HandleFunc("POST "+pathConfig, l.serveConfig)
+	mux.HandleFunc("POST "+pathPush, l.servePush)
+	mux.HandleFunc("POST "+pathServer, l.serveServer)
 	l.srv = &http.Server{
 		Handler:           mux,
 		TLSConfig:         l.tlsConfig(true),
@@ -321,6 +349,7 @@ func (l *Link) Close() {
 		l.srv.Close()
 	}
 	l.tr.CloseIdleConnections()
+	l.slowTr.CloseIdleConnections()
 }
 
 // handshakeErrors counts the TLS handshake failures net/http logs (a
@@ -478,6 +507,11 @@ func (l *Link) localPresence() Presence {
 
 // call sends msg to the peer and returns its checked answer.
 func (l *Link) call(ctx context.Context, path string, msg *message, limit int64) (*message, error) {
+	return l.callWith(l.hc, ctx, path, msg, limit)
+}
+
+// callWith is call on a given client.
+func (l *Link) callWith(hc *http.Client, ctx context.Context, path string, msg *message, limit int64) (*message, error) {
 	addr := l.peerAddr()
 	if l.pin.Load() == nil || addr == "" {
 		return nil, errors.New("not paired: run `lbctl pair join TOKEN`")
@@ -492,7 +526,7 @@ func (l *Link) call(ctx context.Context, path string, msg *message, limit int64)
 		return nil, fmt.Errorf("peer %s: %w", addr, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := l.hc.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("peer %s: %w", addr, unwrapURL(err))
 	}
@@ -506,7 +540,7 @@ func (l *Link) call(ctx context.Context, path string, msg *message, limit int64)
 		return nil, fmt.Errorf("peer %s: answer larger than %d bytes", addr, limit)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("peer %s refused: %s: %s", addr, resp.Status, strings.TrimSpace(string(data[:min(len(data), 512)])))
+		return nil, &StatusError{Peer: addr, Code: resp.StatusCode, Msg: fmt.Sprintf("peer %s refused: %s: %s", addr, resp.Status, strings.TrimSpace(string(data[:min(len(data), 512)])))}
 	}
 	var ans message
 	if err := json.Unmarshal(data, &ans); err != nil {
@@ -539,6 +573,11 @@ func (l *Link) stamp(m *message) {
 
 // accept authenticates, bounds, decodes and replay-checks one request.
 func (l *Link) accept(w http.ResponseWriter, r *http.Request) (*message, bool) {
+	return l.acceptLimit(w, r, maxPresenceBody)
+}
+
+// acceptLimit is accept with a body limit.
+func (l *Link) acceptLimit(w http.ResponseWriter, r *http.Request, limit int64) (*message, bool) {
 	pin := l.pin.Load()
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 || pin == nil ||
 		subtle.ConstantTimeCompare([]byte(Fingerprint(r.TLS.PeerCertificates[0].Raw)), []byte(pin.Fingerprint)) != 1 {
@@ -547,7 +586,7 @@ func (l *Link) accept(w http.ResponseWriter, r *http.Request) (*message, bool) {
 		http.Error(w, "not the pinned peer", http.StatusForbidden)
 		return nil, false
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxPresenceBody)
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	// Unknown fields are ignored, not refused: a newer peer may send more
 	// during a rolling upgrade.
 	dec := json.NewDecoder(r.Body)
@@ -651,11 +690,19 @@ func (l *Link) contact() {
 func (l *Link) stale() time.Duration { return 2*l.opts.Interval + l.opts.Timeout/2 }
 
 func (l *Link) gotPresence(p *Presence) {
+	l.recordPresence(p)
+	if l.opts.OnPresence != nil {
+		l.opts.OnPresence(p)
+	}
+}
+
+func (l *Link) recordPresence(p *Presence) {
 	l.contact()
 	now := l.opts.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.peer = p
+	l.peerN++
 	if l.local != nil && l.local.ConfigHash != p.ConfigHash {
 		if l.differs.IsZero() {
 			l.differs = now

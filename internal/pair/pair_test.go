@@ -453,6 +453,28 @@ func TestNoSplitBrainWhenLinkDown(t *testing.T) {
 	}
 }
 
+// TestNoSplitBrainFromADeadPeersLastWord: the peer said MASTER, then died;
+// this node took over before the link was declared down. Without a fresh
+// presence that is no split brain.
+func TestNoSplitBrainFromADeadPeersLastWord(t *testing.T) {
+	l := newLink(t, "a", &fakeNode{}, nil)
+	l.pin.Store(&Pin{Fingerprint: strings.Repeat("f", 64)})
+	l.recordPresence(&Presence{VRRP: []control.PairVRRP{{Name: "vi", VRID: 9, State: "MASTER", Priority: 150}}})
+	l.mu.Lock()
+	l.local = &Presence{VRRP: []control.PairVRRP{{Name: "vi", VRID: 9, State: "BACKUP", Priority: 100}}}
+	l.mu.Unlock()
+	l.evalSplit() // the round with the peer's last presence: no split
+	l.mu.Lock()
+	l.local = &Presence{VRRP: []control.PairVRRP{{Name: "vi", VRID: 9, State: "MASTER", Priority: 100}}}
+	l.mu.Unlock()
+	for i := 0; i < 3; i++ {
+		l.evalSplit()
+	}
+	if s := l.Status(); len(s.SplitBrain) != 0 || s.Link != "up" {
+		t.Fatalf("split brain from a stale presence: %+v (link %s)", s.SplitBrain, s.Link)
+	}
+}
+
 func TestSplitBrainConfirmedByPeer(t *testing.T) {
 	l := newLink(t, "a", &fakeNode{}, nil)
 	l.pin.Store(&Pin{Fingerprint: strings.Repeat("0", 64)})
@@ -461,6 +483,7 @@ func TestSplitBrainConfirmedByPeer(t *testing.T) {
 	l.local = &Presence{VRRP: []control.PairVRRP{{Name: "vi", VRID: 9, State: "MASTER", Priority: 150}}}
 	// The peer confirmed first and already stepped down (FAULT).
 	l.peer = &Presence{VRRP: []control.PairVRRP{{Name: "vi", VRID: 9, State: "FAULT", Priority: 100}}, SplitBrain: []int{9}}
+	l.peerN++ // as a received presence does
 	l.mu.Unlock()
 	l.evalSplit()
 	s := l.Status()
@@ -472,6 +495,7 @@ func TestSplitBrainConfirmedByPeer(t *testing.T) {
 	}
 	l.mu.Lock()
 	l.peer.SplitBrain = nil
+	l.peerN++
 	l.mu.Unlock()
 	l.evalSplit()
 	if s := l.Status(); len(s.SplitBrain) != 0 || s.SplitBrainTotal != 1 {

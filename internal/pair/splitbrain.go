@@ -23,12 +23,22 @@ func StepsDown(localPrio, peerPrio int, localFP, peerFP string) string {
 // count: during an ordinary takeover both nodes may be master for one
 // advert interval. A VRID the peer has confirmed counts at once while this
 // node is master for it (the peer may step down before this node's second
-// round: both nodes still report it).
+// round: both nodes still report it). A round counts only with a presence
+// received since the previous one, so that a dead peer's last word (MASTER)
+// does not make the node that took over step down.
 func (l *Link) evalSplit() {
 	now := l.opts.Now()
 	pin := l.pin.Load()
 	l.mu.Lock()
 	up := pin != nil && !l.lastContact.IsZero() && now.Sub(l.lastContact) <= l.stale()
+	if up && l.peerN == l.evalN {
+		// No presence from the peer since the last round: what it said
+		// then may predate this node's own transition (the peer just
+		// died, and this node took over). Judge only fresh news.
+		l.mu.Unlock()
+		return
+	}
+	l.evalN = l.peerN
 	both := map[int][2]control.PairVRRP{}
 	peerSaid := map[int]bool{}
 	if up && l.local != nil && l.peer != nil {

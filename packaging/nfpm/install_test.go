@@ -51,8 +51,8 @@ func TestRPMScratchInstallUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sys := st.Sys().(*syscall.Stat_t); sys.Uid != 0 || sys.Gid != 990 || st.Mode().Perm() != 0o640 {
-		t.Errorf("lbd.yaml: uid %d gid %d mode %v, want root:lbd(990) 0640", sys.Uid, sys.Gid, st.Mode().Perm())
+	if sys := st.Sys().(*syscall.Stat_t); sys.Uid != 0 || sys.Gid != 990 || st.Mode().Perm() != 0o660 {
+		t.Errorf("lbd.yaml: uid %d gid %d mode %v, want root:lbd(990) 0660", sys.Uid, sys.Gid, st.Mode().Perm())
 	}
 	for _, f := range []string{"usr/bin/lbd", "usr/bin/lbctl", "usr/lib/systemd/system/lbd.service",
 		"usr/share/man/man1/lbd.1.gz", "usr/share/bash-completion/completions/lbctl"} {

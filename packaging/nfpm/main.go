@@ -291,10 +291,12 @@ func packageInfo(o options, v pkgVersion, gen generated) *nfpm.Info {
 	contents := files.Contents{
 		{Source: filepath.Join(o.BinDir, "lbd"), Destination: "/usr/bin/lbd", FileInfo: mode(0o755)},
 		{Source: filepath.Join(o.BinDir, "lbctl"), Destination: "/usr/bin/lbctl", FileInfo: mode(0o755)},
+		// Group-writable: a node receiving the pair's config push writes
+		// lbd.yaml (and lbd.yaml.prev) as user lbd (docs/pair.md).
 		{Destination: "/etc/lbd", Type: files.TypeDir,
-			FileInfo: &files.ContentFileInfo{Mode: 0o750, Owner: "root", Group: "lbd"}},
+			FileInfo: &files.ContentFileInfo{Mode: 0o770, Owner: "root", Group: "lbd"}},
 		{Source: o.Config, Destination: "/etc/lbd/lbd.yaml", Type: files.TypeConfigNoReplace,
-			FileInfo: &files.ContentFileInfo{Mode: 0o640, Owner: "root", Group: "lbd"}},
+			FileInfo: &files.ContentFileInfo{Mode: 0o660, Owner: "root", Group: "lbd"}},
 		{Source: src("lbd.service"), Destination: "/usr/lib/systemd/system/lbd.service", FileInfo: mode(0o644)},
 		{Source: src("lbd.sysusers"), Destination: "/usr/lib/sysusers.d/lbd.conf", FileInfo: mode(0o644)},
 		{Source: src("60-lbd.conf"), Destination: "/usr/lib/sysctl.d/60-lbd.conf", FileInfo: mode(0o644)},

@@ -264,8 +264,8 @@ func TestRPMContents(t *testing.T) {
 		attrs[f[3]] = strings.Join(f[:3], " ")
 	}
 	for path, want := range map[string]string{
-		"/etc/lbd/lbd.yaml":                   "cn -rw-r----- root:lbd",
-		"/etc/lbd":                            "- drwxr-x--- root:lbd",
+		"/etc/lbd/lbd.yaml":                   "cn -rw-rw---- root:lbd",
+		"/etc/lbd":                            "- drwxrwx--- root:lbd",
 		"/usr/bin/lbd":                        "- -rwxr-xr-x root:root",
 		"/usr/bin/lbctl":                      "- -rwxr-xr-x root:root",
 		"/usr/lib/systemd/system/lbd.service": "- -rw-r--r-- root:root",
@@ -336,7 +336,7 @@ func TestDebContents(t *testing.T) {
 			t.Errorf("dpkg-deb -c lacks %s", w)
 		}
 	}
-	if entries["/etc/lbd/lbd.yaml"] != "-rw-r----- root/lbd" {
+	if entries["/etc/lbd/lbd.yaml"] != "-rw-rw---- root/lbd" {
 		t.Errorf("lbd.yaml entry %q", entries["/etc/lbd/lbd.yaml"])
 	}
 	info := cmdOut(t, dpkg, "-I", p)

@@ -84,6 +84,7 @@ func TestUnitDirectives(t *testing.T) {
 		"Restart":                 {"on-failure"},
 		"NoNewPrivileges":         {"yes"},
 		"ProtectSystem":           {"strict"},
+		"ReadWritePaths":          {"/etc/lbd"},
 		"ProtectHome":             {"yes"},
 		"PrivateTmp":              {"yes"},
 		"RestrictAddressFamilies": {"AF_INET AF_INET6 AF_UNIX AF_NETLINK AF_PACKET"},
