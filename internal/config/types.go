@@ -20,6 +20,8 @@ type Config struct {
 	Metrics *Metrics       `mapstructure:"metrics" yaml:"metrics,omitempty"`
 	// Pair is the link to the other node (docs/pair.md); nil: off.
 	Pair *Pair `mapstructure:"pair" yaml:"pair,omitempty"`
+	// TLS holds settings shared by the TLS binds (acme.go); nil: none.
+	TLS *TLS `mapstructure:"tls" yaml:"tls,omitempty"`
 
 	// File is the path the config was loaded from (not a YAML key).
 	File string `mapstructure:"-" yaml:"-"`

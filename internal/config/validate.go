@@ -214,6 +214,7 @@ func (c *checker) validate(cfg *Config) {
 	}
 	c.checkVRRP(cfg, backends)
 	c.checkPair(cfg)
+	c.checkACME(cfg)
 }
 
 func (c *checker) checkCommon(path string, cm Common) {
