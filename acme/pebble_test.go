@@ -1,141 +1,28 @@
 package acme
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/lbd-ha/lbd/acme/acmetest"
 )
-
-// pebbleLab is Pebble (Let's Encrypt's test CA) and its DNS test server
-// on loopback: every name resolves to 127.0.0.1, where the test answers
-// HTTP-01 on httpPort from the nodes' stores.
-type pebbleLab struct {
-	dir      string
-	roots    *x509.CertPool
-	httpPort int
-	dirURL   string
-
-	mu  sync.Mutex
-	out bytes.Buffer // pebble's log
-}
-
-func needTool(t *testing.T, name, remedy string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found: %s", name, remedy)
-		}
-		t.Skipf("%s not found: %s", name, remedy)
-	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func startPebble(t *testing.T) *pebbleLab {
-	t.Helper()
-	needTool(t, "pebble", "apt-get install pebble (or make test-tools)")
-	needTool(t, "pebble-challtestsrv", "apt-get install pebble (or make test-tools)")
-	lab := &pebbleLab{dir: t.TempDir(), httpPort: freePort(t)}
-	caPEM, crtPEM, keyPEM := localhostCert(t)
-	os.WriteFile(filepath.Join(lab.dir, "cert.pem"), crtPEM, 0o600)
-	os.WriteFile(filepath.Join(lab.dir, "key.pem"), keyPEM, 0o600)
-	lab.roots = x509.NewCertPool()
-	lab.roots.AppendCertsFromPEM(caPEM)
-	apiPort, mgmtPort, dnsPort, ctsMgmt := freePort(t), freePort(t), freePort(t), freePort(t)
-	cfg := map[string]any{"pebble": map[string]any{
-		"listenAddress": fmt.Sprintf("127.0.0.1:%d", apiPort), "managementListenAddress": fmt.Sprintf("127.0.0.1:%d", mgmtPort),
-		"certificate": filepath.Join(lab.dir, "cert.pem"), "privateKey": filepath.Join(lab.dir, "key.pem"),
-		"httpPort": lab.httpPort, "tlsPort": freePort(t), "ocspResponderURL": "", "externalAccountBindingRequired": false,
-	}}
-	b, _ := json.Marshal(cfg)
-	os.WriteFile(filepath.Join(lab.dir, "pebble.json"), b, 0o600)
-
-	cts := exec.Command("pebble-challtestsrv", "-dns01", fmt.Sprintf("127.0.0.1:%d", dnsPort), "-http01", "", "-https01", "",
-		"-tlsalpn01", "", "-management", fmt.Sprintf("127.0.0.1:%d", ctsMgmt), "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "")
-	peb := exec.Command("pebble", "-config", filepath.Join(lab.dir, "pebble.json"), "-dnsserver", fmt.Sprintf("127.0.0.1:%d", dnsPort))
-	peb.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0")
-	pr, pw, _ := os.Pipe()
-	peb.Stdout, peb.Stderr = pw, pw
-	for _, c := range []*exec.Cmd{cts, peb} {
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
-	}
-	pw.Close()
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			lab.mu.Lock()
-			lab.out.WriteString(sc.Text() + "\n")
-			lab.mu.Unlock()
-		}
-	}()
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: lab.roots}}, Timeout: time.Second}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := hc.Get(lab.Directory(apiPort))
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pebble not ready: %v\n%s", err, lab.log())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	lab.dirURL = lab.Directory(apiPort)
-	return lab
-}
-
-func (lab *pebbleLab) Directory(port int) string {
-	return fmt.Sprintf("https://127.0.0.1:%d/dir", port)
-}
-
-func (lab *pebbleLab) log() string {
-	lab.mu.Lock()
-	defer lab.mu.Unlock()
-	return lab.out.String()
-}
-
-// orders counts the orders Pebble created.
-func (lab *pebbleLab) orders() int { return strings.Count(lab.log(), "Added order") }
 
 // serveChallenges answers HTTP-01 on 127.0.0.1:httpPort as lbd's frontends
 // do, from every store given; an answer that a store lacks or that differs
 // between them is counted in missing (the token must be on both nodes
 // before the CA validates).
-func (lab *pebbleLab) serveChallenges(t *testing.T, missing *atomic.Int64, stores ...*Store) {
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", lab.httpPort))
+func serveChallenges(t *testing.T, lab *acmetest.Pebble, missing *atomic.Int64, stores ...*Store) {
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", lab.HTTPPort))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,35 +51,10 @@ func (lab *pebbleLab) serveChallenges(t *testing.T, missing *atomic.Int64, store
 	t.Cleanup(func() { srv.Close() })
 }
 
-func localhostCert(t *testing.T) (caPEM, crtPEM, keyPEM []byte) {
+func manager(t *testing.T, lab *acmetest.Pebble, s *Store, names ...string) *Manager {
 	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "lbd test pebble root"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := x509.MarshalECPrivateKey(key)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
-}
-
-func (lab *pebbleLab) manager(t *testing.T, s *Store, names ...string) *Manager {
-	t.Helper()
-	m, err := New(Options{Store: s, Directory: lab.dirURL, Email: "ops@lbd.test", Roots: lab.roots,
-		Certificates: [][]string{names}, HTTPPort: lab.httpPort})
+	m, err := New(Options{Store: s, Directory: lab.DirURL, Email: "ops@lbd.test", Roots: lab.Roots,
+		Certificates: [][]string{names}, HTTPPort: lab.HTTPPort})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +62,7 @@ func (lab *pebbleLab) manager(t *testing.T, s *Store, names ...string) *Manager 
 	return m
 }
 
-func waitFile(t *testing.T, file string, d time.Duration, lab *pebbleLab) []byte {
+func waitFile(t *testing.T, file string, d time.Duration, lab *acmetest.Pebble) []byte {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
@@ -208,7 +70,7 @@ func waitFile(t *testing.T, file string, d time.Duration, lab *pebbleLab) []byte
 			return b
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not written in %v; pebble log:\n%s", file, d, lab.log())
+			t.Fatalf("%s not written in %v; pebble log:\n%s", file, d, lab.Log())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -227,12 +89,12 @@ func leafFingerprint(t *testing.T, file string) string {
 // one order, both nodes end with the same certificate file, and the
 // HTTP-01 token was on both nodes when the CA asked.
 func TestPebblePairIssuesOnce(t *testing.T) {
-	lab := startPebble(t)
+	lab := acmetest.Start(t)
 	p := newPair(t, 2*time.Second)
 	var missing atomic.Int64
-	lab.serveChallenges(t, &missing, p.a, p.b)
+	serveChallenges(t, lab, &missing, p.a, p.b)
 	start := time.Now()
-	ma, mb := lab.manager(t, p.a, "www.lbd.test"), lab.manager(t, p.b, "www.lbd.test")
+	ma, mb := manager(t, lab, p.a, "www.lbd.test"), manager(t, lab, p.b, "www.lbd.test")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := ma.Start(ctx); err != nil {
@@ -257,7 +119,7 @@ func TestPebblePairIssuesOnce(t *testing.T) {
 		}
 	}
 	time.Sleep(500 * time.Millisecond) // the other node's turn with the lock
-	if n := lab.orders(); n != 1 {
+	if n := lab.Orders(); n != 1 {
 		t.Fatalf("pebble saw %d orders, want 1", n)
 	}
 	if missing.Load() != 0 {
@@ -274,11 +136,11 @@ func TestPebblePairIssuesOnce(t *testing.T) {
 // expires and completes the order; a gets the certificate when the link
 // returns (Sync).
 func TestPebbleOrderingNodeDies(t *testing.T) {
-	lab := startPebble(t)
+	lab := acmetest.Start(t)
 	ttl := 2 * time.Second
 	p := newPair(t, ttl)
 	var missing atomic.Int64
-	lab.serveChallenges(t, &missing, p.b)
+	serveChallenges(t, lab, &missing, p.b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := p.a.Lock(ctx, "issue_cert_dies.lbd.test"); err != nil {
@@ -290,7 +152,7 @@ func TestPebbleOrderingNodeDies(t *testing.T) {
 	p.setDown(true)
 	p.bMaster.Store(true)
 	start := time.Now()
-	mb := lab.manager(t, p.b, "dies.lbd.test")
+	mb := manager(t, lab, p.b, "dies.lbd.test")
 	if err := mb.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +163,7 @@ func TestPebbleOrderingNodeDies(t *testing.T) {
 	if took < ttl/2 {
 		t.Fatalf("b did not wait for a's lease: %v", took)
 	}
-	if n := lab.orders(); n != 1 {
+	if n := lab.Orders(); n != 1 {
 		t.Fatalf("pebble saw %d orders, want 1", n)
 	}
 	p.setDown(false)

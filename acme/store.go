@@ -22,8 +22,9 @@ import (
 	"github.com/caddyserver/certmagic"
 )
 
-// maxValue bounds one stored value (certmagic stores PEM and small JSON).
-const maxValue = 1 << 20
+// maxValue bounds one stored value (certmagic stores PEM and small JSON;
+// base64 in JSON, it must fit the pair link's 1 MiB message).
+const maxValue = 512 << 10
 
 // KeyState is one key as Sync compares it.
 type KeyState struct {
@@ -475,4 +476,18 @@ func isChallengeKey(key string) bool {
 
 func hostOfChallengeKey(key string) string {
 	return strings.TrimSuffix(path.Base(key), ".json")
+}
+
+// ExportAll writes NAME.pem for every certificate in the store (at start:
+// a certificate directory that was emptied or moved is filled again).
+func (s *Store) ExportAll() {
+	keys, err := s.List(context.Background(), "certificates", true)
+	if err != nil {
+		return
+	}
+	for _, k := range keys {
+		if strings.HasSuffix(k, ".crt") {
+			s.export(strings.TrimSuffix(k, ".crt"))
+		}
+	}
 }

@@ -158,6 +158,7 @@ func Handler(b Backend) http.Handler {
 		reply(w, b.VRRPResume(r.URL.Query().Get("instance"), who(r)))
 	})
 	pairRoutes(mux, b)
+	acmeRoutes(mux, b)
 	return mux
 }
 

@@ -70,6 +70,7 @@ func (d *Daemon) startPair(cfg *config.Config) {
 		ConfigFile: d.pairConfigFile,
 		StepDown:   d.pairStepDown,
 		OnTick:     d.pairTick,
+		ACME:       d.acmePeerMessage,
 		Logger:     d.log,
 		Now:        d.opts.Now,
 	})

@@ -80,6 +80,9 @@ func (d *Daemon) start(ctx context.Context, cfg *config.Config, inherit func(str
 
 	rt.setFrontendStats(cfg)
 	pc, err := proxyConfig(cfg)
+	if err == nil {
+		err = d.acmeRoute(pc, cfg)
+	}
 	if err != nil {
 		return rt, err
 	}
@@ -309,6 +312,9 @@ func (rt *runtime) reload(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("opening log targets: %w", err)
 	}
 	pc, err := proxyConfig(cfg)
+	if err == nil {
+		err = rt.d.acmeRoute(pc, cfg)
+	}
 	if err == nil {
 		err = rt.engine.Reload(pc)
 	}

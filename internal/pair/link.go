@@ -45,6 +45,7 @@ const (
 const (
 	pathPresence = "/pair/v1/presence"
 	pathConfig   = "/pair/v1/config"
+	pathACME     = "/pair/v1/acme"
 )
 
 // Presence is what a node tells its peer every interval.
@@ -79,6 +80,9 @@ type message struct {
 	Sent     time.Time   `json:"sent"`
 	Presence *Presence   `json:"presence,omitempty"`
 	Config   *ConfigFile `json:"config,omitempty"`
+	// ACME is the acme store's replication (writes, leases, manifest),
+	// opaque to the link (docs/tls.md).
+	ACME json.RawMessage `json:"acme,omitempty"`
 }
 
 // Options configure a Link.
@@ -105,6 +109,8 @@ type Options struct {
 	// OnTick is called after every presence round with the status; the
 	// daemon uses it to end a step-down. Nil: none.
 	OnTick func(control.PairStatus)
+	// ACME answers the peer's acme store messages; nil: refused.
+	ACME   func(req json.RawMessage) (json.RawMessage, error)
 	Logger *slog.Logger
 	Now    func() time.Time
 }
@@ -277,6 +283,7 @@ func (l *Link) Start() error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+pathPresence, l.servePresence)
 	mux.HandleFunc("POST "+pathConfig, l.serveConfig)
+	mux.HandleFunc("POST "+pathACME, l.serveACME)
 	l.srv = &http.Server{
 		Handler:           mux,
 		TLSConfig:         l.tlsConfig(true),
@@ -744,4 +751,33 @@ func (l *Link) Status() control.PairStatus {
 	sort.Slice(st.SplitBrain, func(i, j int) bool { return st.SplitBrain[i].VRID < st.SplitBrain[j].VRID })
 	st.SplitBrainTotal = l.splitTotal
 	return st
+}
+
+func (l *Link) serveACME(w http.ResponseWriter, r *http.Request) {
+	m, ok := l.accept(w, r)
+	if !ok {
+		return
+	}
+	l.contact()
+	if l.opts.ACME == nil {
+		http.Error(w, "acme is not configured on this node", http.StatusNotFound)
+		return
+	}
+	ans, err := l.opts.ACME(m.ACME)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	l.answer(w, &message{ACME: ans})
+}
+
+// ACME sends an acme store message to the peer and returns its answer.
+func (l *Link) ACME(ctx context.Context, req json.RawMessage) (json.RawMessage, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout+5*time.Second)
+	defer cancel()
+	ans, err := l.call(ctx, pathACME, &message{ACME: req}, maxConfigBody)
+	if err != nil {
+		return nil, err
+	}
+	return ans.ACME, nil
 }
