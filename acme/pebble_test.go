@@ -178,3 +178,54 @@ func TestPebbleOrderingNodeDies(t *testing.T) {
 		t.Fatal("a and b differ after sync")
 	}
 }
+
+// TestPebbleRenewAndCAFailure: a forced renewal on one node puts the new
+// certificate on both; with the CA gone, a renewal fails, status says
+// failing since when and why, and the current certificate stays.
+func TestPebbleRenewAndCAFailure(t *testing.T) {
+	lab := acmetest.Start(t)
+	p := newPair(t, 2*time.Second)
+	var missing atomic.Int64
+	serveChallenges(t, lab, &missing, p.a, p.b)
+	ma, mb := manager(t, lab, p.a, "renew.lbd.test"), manager(t, lab, p.b, "renew.lbd.test")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := ma.Renew(ctx, "renew.lbd.test"); err != nil { // no certificate yet: an order
+		t.Fatal(err)
+	}
+	fa, fb := filepath.Join(p.a.opts.CertDir, "renew.lbd.test.pem"), filepath.Join(p.b.opts.CertDir, "renew.lbd.test.pem")
+	first := leafFingerprint(t, fb)
+	events := p.certEvents.Load()
+	t0 := time.Now()
+	if err := mb.Renew(ctx, "renew.lbd.test"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("forced renewal took %v", time.Since(t0).Round(time.Millisecond))
+	second := leafFingerprint(t, fa)
+	if second == first || leafFingerprint(t, fb) != second {
+		t.Fatalf("renewal did not reach both nodes: first %s, a %s, b %s", first, second, leafFingerprint(t, fb))
+	}
+	if p.certEvents.Load() < events+2 {
+		t.Fatalf("reload callback not called on both nodes: %d -> %d", events, p.certEvents.Load())
+	}
+	if n := lab.Orders(); n != 2 {
+		t.Fatalf("pebble saw %d orders, want 2", n)
+	}
+
+	lab.StopCA()
+	t0 = time.Now()
+	if err := ma.Renew(ctx, "renew.lbd.test"); err == nil {
+		t.Fatal("renewal succeeded with the CA gone")
+	}
+	t.Logf("renewal with the CA gone failed after %v", time.Since(t0).Round(time.Millisecond))
+	st := ma.Status()
+	if len(st) != 1 || st[0].State != "failing" || st[0].FailingSince.IsZero() || st[0].LastError == "" {
+		t.Fatalf("status: %+v", st)
+	}
+	if leafFingerprint(t, fa) != second || leafFingerprint(t, fb) != second {
+		t.Fatal("a failed renewal changed the certificate files")
+	}
+	if st[0].Fingerprint == "" || st[0].NotAfter.IsZero() {
+		t.Fatalf("status lost the serving certificate: %+v", st[0])
+	}
+}

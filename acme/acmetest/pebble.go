@@ -37,6 +37,8 @@ type Pebble struct {
 	HTTPPort int    // where the CA validates HTTP-01
 	DirURL   string // the ACME directory
 
+	ca *exec.Cmd
+
 	mu  sync.Mutex
 	out bytes.Buffer // pebble's log
 }
@@ -95,6 +97,7 @@ func Start(t *testing.T) *Pebble {
 		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
 	}
 	pw.Close()
+	lab.ca = peb
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
@@ -156,4 +159,9 @@ func localhostCert(t *testing.T) (caPEM, crtPEM, keyPEM []byte) {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
 		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
+}
+
+// StopCA kills Pebble (the CA becomes unreachable); the DNS server stays.
+func (lab *Pebble) StopCA() {
+	lab.ca.Process.Kill()
 }

@@ -40,7 +40,8 @@ type ACME struct {
 	Certificates [][]string `mapstructure:"certificates" yaml:"certificates"`
 	// KeyType of the certificates' keys: ecdsa-p256 (default) or rsa2048.
 	KeyType string `mapstructure:"key_type" yaml:"key_type,omitempty"`
-	// Challenges the CA may use: http-01 (default), tls-alpn-01.
+	// Challenges the CA may use: http-01 (the default and, for now, the
+	// only one: tls-alpn-01 is refused until the TLS binds answer it).
 	Challenges []string `mapstructure:"challenges" yaml:"challenges,omitempty"`
 	// EAB is the External Account Binding some CAs require.
 	EAB *ACMEEAB `mapstructure:"eab" yaml:"eab,omitempty"`
@@ -92,8 +93,12 @@ func (c *checker) checkACME(cfg *Config) {
 		a.Challenges = []string{"http-01"}
 	}
 	for _, ch := range a.Challenges {
-		if ch != "http-01" && ch != "tls-alpn-01" {
-			c.add("tls.acme.challenges", "%q is not http-01 or tls-alpn-01", ch)
+		switch ch {
+		case "http-01":
+		case "tls-alpn-01":
+			c.add("tls.acme.challenges", "tls-alpn-01 is not answered yet: use http-01 (an HTTP frontend on port 80)")
+		default:
+			c.add("tls.acme.challenges", "%q is not http-01", ch)
 		}
 	}
 	if len(a.Certificates) == 0 {

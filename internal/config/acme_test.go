@@ -30,6 +30,7 @@ func TestACMESection(t *testing.T) {
 		{"tls:\n  acme:\n    certificates: [[a.example.com], [a.example.com]]\n", "is in two certificates"},
 		{"tls:\n  acme:\n    certificates: [[a.example.com]]\n    key_type: ed25519\n", "tls.acme.key_type: must be ecdsa-p256 or rsa2048"},
 		{"tls:\n  acme:\n    certificates: [[a.example.com]]\n    challenges: [dns-01]\n", `tls.acme.challenges: "dns-01" is not`},
+		{"tls:\n  acme:\n    certificates: [[a.example.com]]\n    challenges: [tls-alpn-01]\n", "tls-alpn-01 is not answered yet"},
 		{"tls:\n  acme:\n    certificates: [[a.example.com]]\n    eab: {key_id: k}\n", "tls.acme.eab: needs both"},
 		{"tls:\n  acme:\n    certificates: [[a.example.com]]\n    ca: /nonexistent/ca.pem\n", "tls.acme.ca:"},
 		{"tls:\n  acme:\n    certificates: [[a.example.com]]\n    email: nope\n", "tls.acme.email:"},
