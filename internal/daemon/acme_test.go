@@ -110,7 +110,6 @@ tls:
 	}
 	// Only the challenge path is diverted: other requests reach the
 	// frontend's backend (down here: 503), an unknown token is a 404.
-	t.Logf("checks done at %v", time.Since(start).Round(time.Millisecond))
 	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
 	for path, want := range map[string]int{"/": 503, "/.well-known/acme-challenge/nope": 404} {
 		resp, err := hc.Get(fmt.Sprintf("http://127.0.0.1:%d%s", lab.HTTPPort, path))
@@ -123,10 +122,51 @@ tls:
 			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
 		}
 	}
-	t.Logf("requests done at %v", time.Since(start).Round(time.Millisecond))
-	a.stop()
+
+	// The link goes down (b stops): a renews alone (no VRRP here: it
+	// counts as master); b gets the new certificate when it is back.
+	old := leafSum(t, fa)
 	b.stop()
-	t.Logf("stopped at %v", time.Since(start).Round(time.Millisecond))
+	ca := &control.Client{Socket: a.sock, Timeout: time.Minute}
+	waitFor(t, 5*time.Second, "a sees the link down", func() bool {
+		st, err := ca.Status(context.Background())
+		return err == nil && st.Pair != nil && st.Pair.Link == "down"
+	})
+	if err := ca.ACMERenew(context.Background(), "www.lbd.test"); err != nil {
+		t.Fatal(err)
+	}
+	renewed := leafSum(t, fa)
+	if renewed == old || leafSum(t, fb) != old {
+		t.Fatal("renewal with the link down: a's file unchanged or b's changed")
+	}
+	if st, _ := ca.ACMEStatus(context.Background()); st == nil || !st.PeerBehind {
+		t.Fatalf("status does not say the peer is behind: %+v", st)
+	}
+	back := time.Now()
+	startDaemon(t, conf("127.0.0.2", addrB, stB))
+	waitFor(t, 15*time.Second, "b gets the renewed certificate", func() bool {
+		b, err := os.ReadFile(fb)
+		if err != nil {
+			return false
+		}
+		p, _ := pem.Decode(b)
+		return p != nil && fmt.Sprintf("%x", sha256.Sum256(p.Bytes)) == renewed
+	})
+	t.Logf("b had the renewed certificate %v after it came back", time.Since(back).Round(time.Millisecond))
+	if n := lab.Orders(); n != 2 {
+		t.Fatalf("pebble saw %d orders, want 2 (first and renewal)", n)
+	}
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v: %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func leafSum(t *testing.T, file string) string {
