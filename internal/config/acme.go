@@ -16,6 +16,9 @@ const (
 	ACMEStagingDirectory = "https://acme-staging-v02.api.letsencrypt.org/directory"
 	DefaultACMEKeyType   = "ecdsa-p256"
 	DefaultACMELockTTL   = time.Minute
+	// ACMEChallengeBackend is the internal backend every HTTP frontend
+	// routes /.well-known/acme-challenge/ to when tls.acme is set.
+	ACMEChallengeBackend = "lbd-acme-challenge"
 )
 
 // TLS is the root `tls` section: settings that are not a bind's.
@@ -117,6 +120,11 @@ func (c *checker) checkACME(cfg *Config) {
 				c.add("tls.acme.certificates", "%q is in two certificates", n)
 			}
 			seen[strings.ToLower(n)] = true
+		}
+	}
+	for _, b := range cfg.Backends {
+		if b.Name == ACMEChallengeBackend {
+			c.add("tls.acme", "backend name %q is lbd's own with tls.acme (HTTP-01 answers): rename the backend", b.Name)
 		}
 	}
 	if a.EAB != nil && (a.EAB.KeyID == "" || a.EAB.HMACKey == "") {

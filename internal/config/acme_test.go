@@ -36,6 +36,7 @@ func TestACMESection(t *testing.T) {
 		{"tls:\n  acme:\n    certificates: [[a.example.com]]\n    email: nope\n", "tls.acme.email:"},
 		{"tls:\n  acme:\n    certificates: [[a.example.com]]\n    lock_ttl: 10ms\n", "tls.acme.lock_ttl: must be 1s..1h"},
 		{"tls:\n  acme:\n    certificates: [[a.example.com]]\n    bogus: 1\n", `unknown key "bogus"`},
+		{"  - name: lbd-acme-challenge\n    servers:\n      - {name: s, address: '127.0.0.1:8080'}\ntls:\n  acme:\n    certificates: [[a.example.com]]\n", "is lbd's own with tls.acme"},
 	} {
 		_, err := LoadBytes("t.yaml", []byte(base+c.yaml))
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -26,7 +26,7 @@ import (
 // /.well-known/acme-challenge/ to when tls.acme is set: a loopback server
 // in this process that answers from the replicated store (docs/tls.md).
 const (
-	acmeChallengeBackend = "lbd-acme-challenge"
+	acmeChallengeBackend = config.ACMEChallengeBackend
 	acmeChallengeACL     = "lbd_acme_challenge"
 )
 

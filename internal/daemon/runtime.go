@@ -98,7 +98,7 @@ func (d *Daemon) start(ctx context.Context, cfg *config.Config, inherit func(str
 	if err := rt.engine.Start(rctx); err != nil {
 		return rt, fmt.Errorf("starting proxy: %w", err)
 	}
-	rt.side = &sideServers{dropped: func() uint64 { return rt.access.Load().Dropped() }, inherit: rt.inherit}
+	rt.side = &sideServers{dropped: func() uint64 { return rt.access.Load().Dropped() }, inherit: rt.inherit, acme: d.ACMEStatus}
 	if err := rt.side.apply(cfg, d.Status); err != nil {
 		return rt, err
 	}
@@ -422,6 +422,7 @@ type sideServers struct {
 	inherit              func(key string) (net.Listener, error)
 	stats, metrics       *httpListener
 	statsCfg, metricsCfg any
+	acme                 func() (*control.ACMEStatus, error)
 }
 
 type httpListener struct {
@@ -446,7 +447,7 @@ func (s *sideServers) apply(cfg *config.Config, status func() control.Status) er
 		var nl *httpListener
 		if cfg.Metrics != nil {
 			mux := http.NewServeMux()
-			mux.Handle(cfg.Metrics.Path, metrics.Handler(status, metrics.LogDropped(s.dropped)))
+			mux.Handle(cfg.Metrics.Path, metrics.Handler(status, metrics.LogDropped(s.dropped), metrics.ACME(s.acme)))
 			var err error
 			nl, err = serveHTTP([]string{cfg.Metrics.Bind}, mux, s.inherit)
 			if err != nil {
