@@ -169,7 +169,7 @@ func TestLockHolderDies(t *testing.T) {
 	if err := p.b.Lock(ctx, "l"); err != nil {
 		t.Fatal(err)
 	}
-	if el := time.Since(start); el < ttl/2 || el > 3*ttl {
+	if el := time.Since(start); el < ttl/2 || el > 5*time.Second {
 		t.Fatalf("took the lock after %v, lease %v", el, ttl)
 	}
 	p.b.Unlock(ctx, "l")
