@@ -68,7 +68,7 @@ func Start(t *testing.T) *Pebble {
 	NeedTool(t, "pebble", "apt-get install pebble (or make test-tools)")
 	NeedTool(t, "pebble-challtestsrv", "apt-get install pebble (or make test-tools)")
 	lab := &Pebble{Dir: t.TempDir(), HTTPPort: FreePort(t)}
-	caPEM, crtPEM, keyPEM := localhostCert(t)
+	caPEM, crtPEM, keyPEM := ServerCert(t, net.ParseIP("127.0.0.1"))
 	os.WriteFile(filepath.Join(lab.Dir, "cert.pem"), crtPEM, 0o600)
 	os.WriteFile(filepath.Join(lab.Dir, "key.pem"), keyPEM, 0o600)
 	lab.CAFile = filepath.Join(lab.Dir, "ca.pem")
@@ -136,7 +136,9 @@ func (lab *Pebble) Log() string {
 // orders counts the orders Pebble created.
 func (lab *Pebble) Orders() int { return strings.Count(lab.Log(), "Added order") }
 
-func localhostCert(t *testing.T) (caPEM, crtPEM, keyPEM []byte) {
+// ServerCert makes a throw-away root and a certificate for localhost and
+// ips, signed by it (Pebble's own HTTPS listener), as PEM.
+func ServerCert(t testing.TB, ips ...net.IP) (caPEM, crtPEM, keyPEM []byte) {
 	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "lbd test pebble root"},
@@ -149,7 +151,7 @@ func localhostCert(t *testing.T) (caPEM, crtPEM, keyPEM []byte) {
 	ca, _ := x509.ParseCertificate(caDER)
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		DNSNames: []string{"localhost"}, IPAddresses: ips,
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {

@@ -182,10 +182,13 @@ func (d *Daemon) acmeResync(ctx context.Context, store *acme.Store) {
 // acmeStartGrace is how long ACME waits at start for the pair link.
 const acmeStartGrace = 10 * time.Second
 
+// waitPairUp waits, at most max, for the pair link to be up and, with
+// VRRP, for a master on either node: an order placed before the VIP is
+// anywhere fails its validation and certmagic retries only a minute later.
 func (d *Daemon) waitPairUp(ctx context.Context, max time.Duration) {
 	deadline := time.Now().Add(max)
 	for time.Now().Before(deadline) {
-		if st := d.pairStatus(); st != nil && st.Link == "up" {
+		if st := d.pairStatus(); st != nil && st.Link == "up" && d.someMaster(st) {
 			return
 		}
 		if sleepCtx(ctx, 100*time.Millisecond) != nil {
@@ -224,6 +227,26 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// someMaster: no VRRP here, or an instance is MASTER on this node or on
+// the peer.
+func (d *Daemon) someMaster(st *control.PairStatus) bool {
+	rt := d.runtime()
+	if rt == nil || len(rt.nodes) == 0 {
+		return true
+	}
+	for _, vn := range rt.nodes {
+		if vn.node.Status().State == "MASTER" {
+			return true
+		}
+	}
+	for _, v := range st.PeerVRRP {
+		if v.State == "MASTER" {
+			return true
+		}
+	}
+	return false
 }
 
 // vrrpMaster: some VRRP instance is MASTER here, or there is no VRRP.
