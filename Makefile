@@ -6,7 +6,7 @@ COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS := -s -w -X github.com/lbd-ha/lbd/internal/build.Version=$(VERSION) -X github.com/lbd-ha/lbd/internal/build.Commit=$(COMMIT)
 export CGO_ENABLED := 0
 # Tools the tests use; installed from apt when missing (root only).
-TEST_TOOLS := ip:iproute2 nft:nftables wrk:wrk keepalived:keepalived rpm:rpm dpkg-deb:dpkg systemd-analyze:systemd rpmlint:rpmlint chromium:chromium chromedriver:chromium-driver setpriv:util-linux haproxy:haproxy halog:haproxy socat:socat hatop:hatop tmux:tmux ansible-playbook:ansible prometheus-haproxy-exporter:prometheus-haproxy-exporter curl:curl openssl:openssl bird:bird2 nginx:nginx
+TEST_TOOLS := ip:iproute2 nft:nftables wrk:wrk keepalived:keepalived rpm:rpm dpkg-deb:dpkg systemd-analyze:systemd rpmlint:rpmlint chromium:chromium chromedriver:chromium-driver setpriv:util-linux haproxy:haproxy halog:haproxy socat:socat hatop:hatop tmux:tmux ansible-playbook:ansible prometheus-haproxy-exporter:prometheus-haproxy-exporter curl:curl openssl:openssl bird:bird2 nginx:nginx pebble:pebble pebble-challtestsrv:pebble
 BENCH_TOOLS := haproxy:haproxy nginx:nginx wrk:wrk ip:iproute2 ss:iproute2 taskset:util-linux keepalived:keepalived
 
 .DEFAULT_GOAL := help

@@ -22,6 +22,8 @@ type Config struct {
 	Pair *Pair `mapstructure:"pair" yaml:"pair,omitempty"`
 	// BGP announces VIPs to routers for ECMP scale-out (bgp.go); nil: off.
 	BGP *BGP `mapstructure:"bgp" yaml:"bgp,omitempty"`
+	// TLS holds settings shared by the TLS binds (acme.go); nil: none.
+	TLS *TLS `mapstructure:"tls" yaml:"tls,omitempty"`
 
 	// File is the path the config was loaded from (not a YAML key).
 	File string `mapstructure:"-" yaml:"-"`

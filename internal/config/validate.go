@@ -228,6 +228,7 @@ func (c *checker) validate(cfg *Config) {
 	c.checkVRRP(cfg, backends)
 	c.checkPair(cfg)
 	c.checkBGP(cfg)
+	c.checkACME(cfg)
 }
 
 func (c *checker) checkCommon(path string, cm Common) {

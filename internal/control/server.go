@@ -166,6 +166,7 @@ func Handler(b Backend) http.Handler {
 	})
 	pairRoutes(mux, b)
 	handleBGP(mux, b)
+	acmeRoutes(mux, b)
 	return mux
 }
 

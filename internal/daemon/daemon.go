@@ -54,6 +54,7 @@ type Daemon struct {
 	lastReload *control.ReloadResult
 	rt         *runtime // the running components; nil before Run
 	pair       pairState
+	acme       acmeState
 }
 
 // New loads and validates the config; nothing is started yet.
@@ -151,6 +152,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.rt = rt
 	d.mu.Unlock()
 	d.startPair(cfg)
+	d.startACME(cfg)
 
 	// Everything privileged is open now: listeners, raw VRRP sockets, the
 	// control socket. Drop root as HAProxy does (global.user/group/chroot).
@@ -211,6 +213,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// bounded by global.hard_stop_after.
 	stopCtx, stopCancel := context.WithTimeout(context.Background(), d.Config().Global.HardStopAfter)
 	defer stopCancel()
+	d.stopACME()
 	d.stopPair()
 	rt.stop(stopCtx)
 	cancel()
@@ -276,6 +279,7 @@ func (d *Daemon) Reload(ctx context.Context, who string) control.ReloadResult {
 		d.cfg, d.loadedAt = cfg, res.At
 		d.mu.Unlock()
 		d.startPair(cfg)
+		d.startACME(cfg)
 		d.log.Info("config reloaded", "by", who, "config", d.opts.ConfigPath)
 		d.pairAfterReload(who)
 	}

@@ -75,6 +75,7 @@ func (d *Daemon) startPair(cfg *config.Config) {
 		OnPush:     d.pairOnPush,
 		OnServer:   d.pairOnServer,
 		OnPresence: d.pairOnPresence,
+		ACME:       d.acmePeerMessage,
 		Logger:     d.log,
 		Now:        d.opts.Now,
 	})

@@ -88,6 +88,9 @@ func (d *Daemon) start(ctx context.Context, cfg *config.Config, inherit func(str
 
 	rt.setFrontendStats(cfg)
 	pc, err := proxyConfig(cfg)
+	if err == nil {
+		err = d.acmeRoute(pc, cfg)
+	}
 	if err != nil {
 		return rt, err
 	}
@@ -109,7 +112,7 @@ func (d *Daemon) start(ctx context.Context, cfg *config.Config, inherit func(str
 		return rt, fmt.Errorf("starting proxy: %w", err)
 	}
 	rt.tls.commit(stores)
-	rt.side = &sideServers{dropped: func() uint64 { return rt.access.Load().Dropped() }, inherit: rt.inherit}
+	rt.side = &sideServers{dropped: func() uint64 { return rt.access.Load().Dropped() }, inherit: rt.inherit, acme: d.ACMEStatus}
 	if err := rt.side.apply(cfg, d.Status); err != nil {
 		return rt, err
 	}
@@ -336,6 +339,9 @@ func (rt *runtime) reload(ctx context.Context, cfg *config.Config) error {
 		stores, err = rt.tls.build(rt.ctx, cfg, pc)
 	}
 	if err == nil {
+		err = rt.d.acmeRoute(pc, cfg)
+	}
+	if err == nil {
 		err = rt.engine.Reload(pc)
 	}
 	if err != nil {
@@ -455,6 +461,7 @@ type sideServers struct {
 	inherit              func(key string) (net.Listener, error)
 	stats, metrics       *httpListener
 	statsCfg, metricsCfg any
+	acme                 func() (*control.ACMEStatus, error)
 }
 
 type httpListener struct {
@@ -479,7 +486,7 @@ func (s *sideServers) apply(cfg *config.Config, status func() control.Status) er
 		var nl *httpListener
 		if cfg.Metrics != nil {
 			mux := http.NewServeMux()
-			mux.Handle(cfg.Metrics.Path, metrics.Handler(status, metrics.LogDropped(s.dropped)))
+			mux.Handle(cfg.Metrics.Path, metrics.Handler(status, metrics.LogDropped(s.dropped), metrics.ACME(s.acme)))
 			var err error
 			nl, err = serveHTTP([]string{cfg.Metrics.Bind}, mux, s.inherit)
 			if err != nil {

@@ -47,6 +47,7 @@ const (
 	pathConfig   = "/pair/v1/config"
 	pathPush     = "/pair/v1/push"
 	pathServer   = "/pair/v1/server"
+	pathACME     = "/pair/v1/acme"
 )
 
 // Presence is what a node tells its peer every interval.
@@ -90,6 +91,9 @@ type message struct {
 	// Server and ServerResult: an operator's server change (sync.go).
 	Server       *AdminChange  `json:"server,omitempty"`
 	ServerResult *ServerResult `json:"server_result,omitempty"`
+	// ACME is the acme store's replication (writes, leases, manifest),
+	// opaque to the link (docs/tls.md).
+	ACME json.RawMessage `json:"acme,omitempty"`
 }
 
 // Options configure a Link.
@@ -123,8 +127,10 @@ type Options struct {
 	OnPush     func(ctx context.Context, p *Push) PushResult
 	OnServer   func(c *AdminChange) ServerResult
 	OnPresence func(p *Presence)
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// ACME answers the peer's acme store messages; nil: refused.
+	ACME   func(req json.RawMessage) (json.RawMessage, error)
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Link is this node's end of the pair link: a TLS server for the peer's
@@ -305,6 +311,7 @@ func (l *Link) Start() error {
 	mux.HandleFunc("POST "+pathConfig, l.serveConfig)
 	mux.HandleFunc("POST "+pathPush, l.servePush)
 	mux.HandleFunc("POST "+pathServer, l.serveServer)
+	mux.HandleFunc("POST "+pathACME, l.serveACME)
 	l.srv = &http.Server{
 		Handler:           mux,
 		TLSConfig:         l.tlsConfig(true),
@@ -791,4 +798,33 @@ func (l *Link) Status() control.PairStatus {
 	sort.Slice(st.SplitBrain, func(i, j int) bool { return st.SplitBrain[i].VRID < st.SplitBrain[j].VRID })
 	st.SplitBrainTotal = l.splitTotal
 	return st
+}
+
+func (l *Link) serveACME(w http.ResponseWriter, r *http.Request) {
+	m, ok := l.accept(w, r)
+	if !ok {
+		return
+	}
+	l.contact()
+	if l.opts.ACME == nil {
+		http.Error(w, "acme is not configured on this node", http.StatusNotFound)
+		return
+	}
+	ans, err := l.opts.ACME(m.ACME)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	l.answer(w, &message{ACME: ans})
+}
+
+// ACME sends an acme store message to the peer and returns its answer.
+func (l *Link) ACME(ctx context.Context, req json.RawMessage) (json.RawMessage, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout+5*time.Second)
+	defer cancel()
+	ans, err := l.call(ctx, pathACME, &message{ACME: req}, maxConfigBody)
+	if err != nil {
+		return nil, err
+	}
+	return ans.ACME, nil
 }

@@ -1,0 +1,46 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestACMESection(t *testing.T) {
+	base := "frontends:\n  - name: f\n    bind: ['*:80']\n    default_backend: b\nbackends:\n  - name: b\n    servers:\n      - {name: s, address: '127.0.0.1:8080'}\n"
+	cfg, err := LoadBytes("t.yaml", []byte(base+"tls:\n  acme:\n    email: ops@example.com\n    certificates:\n      - [www.example.com, example.com]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.TLS.ACME
+	if a.Directory != DefaultACMEDirectory || a.KeyType != "ecdsa-p256" || len(a.Challenges) != 1 || a.Challenges[0] != "http-01" ||
+		a.StateDir != DefaultPairStateDir || a.LockTTL != DefaultACMELockTTL {
+		t.Fatalf("defaults: %+v", a)
+	}
+	cfg, err = LoadBytes("t.yaml", []byte(base+"pair:\n  listen: 10.0.0.1:7946\n  state_dir: /srv/lbd\ntls:\n  acme:\n    directory: staging\n    certificates: [[a.example.com]]\n    key_type: rsa2048\n    eab: {key_id: k, hmac_key: aGk}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := cfg.TLS.ACME; a.Directory != ACMEStagingDirectory || a.StateDir != "/srv/lbd" || a.EAB.KeyID != "k" {
+		t.Fatalf("staging: %+v", a)
+	}
+	for _, c := range []struct{ yaml, want string }{
+		{"tls:\n  acme:\n    email: a@example.com\n", "t.yaml:10: tls.acme.certificates: list at least one"},
+		{"tls:\n  acme:\n    directory: http://ca.test/dir\n    certificates: [[a.example.com]]\n", "tls.acme.directory: must be an https:// URL"},
+		{"tls:\n  acme:\n    certificates: [['*.example.com']]\n", `tls.acme.certificates: "*.example.com" is not a domain name`},
+		{"tls:\n  acme:\n    certificates: [[a.example.com], [a.example.com]]\n", "is in two certificates"},
+		{"tls:\n  acme:\n    certificates: [[a.example.com]]\n    key_type: ed25519\n", "tls.acme.key_type: must be ecdsa-p256 or rsa2048"},
+		{"tls:\n  acme:\n    certificates: [[a.example.com]]\n    challenges: [dns-01]\n", `tls.acme.challenges: "dns-01" is not`},
+		{"tls:\n  acme:\n    certificates: [[a.example.com]]\n    challenges: [tls-alpn-01]\n", "tls-alpn-01 is not answered yet"},
+		{"tls:\n  acme:\n    certificates: [[a.example.com]]\n    eab: {key_id: k}\n", "tls.acme.eab: needs both"},
+		{"tls:\n  acme:\n    certificates: [[a.example.com]]\n    ca: /nonexistent/ca.pem\n", "tls.acme.ca:"},
+		{"tls:\n  acme:\n    certificates: [[a.example.com]]\n    email: nope\n", "tls.acme.email:"},
+		{"tls:\n  acme:\n    certificates: [[a.example.com]]\n    lock_ttl: 10ms\n", "tls.acme.lock_ttl: must be 1s..1h"},
+		{"tls:\n  acme:\n    certificates: [[a.example.com]]\n    bogus: 1\n", `unknown key "bogus"`},
+		{"  - name: lbd-acme-challenge\n    servers:\n      - {name: s, address: '127.0.0.1:8080'}\ntls:\n  acme:\n    certificates: [[a.example.com]]\n", "is lbd's own with tls.acme"},
+	} {
+		_, err := LoadBytes("t.yaml", []byte(base+c.yaml))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: got %v, want %q", c.yaml, err, c.want)
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/lbd-ha/lbd/acme/acmetest"
+	"github.com/lbd-ha/lbd/internal/control"
+)
+
+// TestACMEServedByTLSBind: a TLS bind whose crt is the ACME directory
+// serves the ACME certificate, and the renewed one after `lbctl acme
+// renew` (hot swap through the reload callback); `lbctl cert list` lists it.
+func TestACMEServedByTLSBind(t *testing.T) {
+	lab := acmetest.Start(t)
+	st := t.TempDir()
+	tlsAddr := freeAddr(t)
+	base := fmt.Sprintf(`global:
+  control_socket: %%SOCK%%
+frontends:
+  - name: web
+    bind: ['127.0.0.1:%d'%%TLS%%]
+    default_backend: app
+backends:
+  - name: app
+    retries: 0
+    servers:
+      - name: web01
+        address: 127.0.0.1:1
+tls:
+  acme:
+    directory: %s
+    ca: %s
+    certificates: [[www.lbd.test]]
+    state_dir: %s
+`, lab.HTTPPort, lab.DirURL, lab.CAFile, st)
+	cfg0 := acmeReplace(base, "%TLS%", "")
+	td := startDaemon(t, cfg0)
+	_, certs := ACMEDirs(st)
+	f := filepath.Join(certs, "www.lbd.test.pem")
+	acmeWaitFor(t, 30*time.Second, "certificate", func() bool { _, err := os.Stat(f); return err == nil })
+	// add the TLS bind
+	cfg1 := acmeReplace(base, "%TLS%", ", {address: '"+tlsAddr+"', ssl: {crt: ['"+certs+"/']}}")
+	cfg1 = acmeReplace(cfg1, "%SOCK%", td.sock)
+	os.WriteFile(td.cfg, []byte(cfg1), 0o600)
+	c := &control.Client{Socket: td.sock, Timeout: time.Minute}
+	if r, err := c.Reload(context.Background()); err != nil || !r.OK {
+		t.Fatalf("reload: %+v %v", r, err)
+	}
+	served := func() string {
+		conn, err := tls.Dial("tcp", tlsAddr, &tls.Config{ServerName: "www.lbd.test", InsecureSkipVerify: true})
+		if err != nil {
+			return "err: " + err.Error()
+		}
+		defer conn.Close()
+		return fmt.Sprintf("%x", sha256.Sum256(conn.ConnectionState().PeerCertificates[0].Raw))
+	}
+	first := served()
+	if first != leafSum(t, f) {
+		t.Fatalf("served %s, file %s", first, leafSum(t, f))
+	}
+	if err := c.ACMERenew(context.Background(), "www.lbd.test"); err != nil {
+		t.Fatal(err)
+	}
+	acmeWaitFor(t, 10*time.Second, "renewed certificate served", func() bool { return served() == leafSum(t, f) && served() != first })
+	t.Logf("served the ACME certificate, and the renewed one after lbctl acme renew")
+	certsList, err := c.Certs(context.Background())
+	t.Logf("cert list: %+v %v", certsList, err)
+}
+
+func acmeReplace(s, a, b string) string {
+	for {
+		i := acmeIndex(s, a)
+		if i < 0 {
+			return s
+		}
+		s = s[:i] + b + s[i+len(a):]
+	}
+}
+
+func acmeIndex(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return i
+		}
+	}
+	return -1
+}
