@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -141,5 +142,66 @@ func TestDaemonDown(t *testing.T) {
 	_, err := c.Status(context.Background())
 	if !errors.Is(err, ErrDaemonDown) || !strings.Contains(err.Error(), "none.sock") {
 		t.Errorf("want ErrDaemonDown naming the socket, got %v", err)
+	}
+}
+
+// upgradeCancels is a backend whose Upgrade ends the server's context
+// before it answers, as a real binary upgrade does (the old process stops
+// serving the control socket once the new one took over).
+type upgradeCancels struct {
+	fakeBackend
+	cancel   context.CancelFunc
+	answered atomic.Bool
+}
+
+func (u *upgradeCancels) Upgrade(ctx context.Context, who string) UpgradeResult {
+	u.cancel()
+	time.Sleep(50 * time.Millisecond) // a Serve that does not wait has returned by now
+	u.answered.Store(true)
+	return UpgradeResult{OK: true, OldPID: 42, NewPID: 43}
+}
+
+// Serve returns only once the answers in flight are written: a caller that
+// exits when Serve returns must not cut the upgrade's answer.
+func TestServeAnswersInFlightBeforeReturning(t *testing.T) {
+	dir, err := os.MkdirTemp("", "lbdc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "lbd.sock")
+	l, err := Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &upgradeCancels{cancel: cancel}
+	done := make(chan struct{})
+	served := make(chan error, 1)
+	var answeredFirst bool
+	go func() { err := Serve(ctx, l, b); answeredFirst = b.answered.Load(); served <- err; close(done) }()
+	type answer struct {
+		res *UpgradeResult
+		err error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		res, err := (&Client{Socket: path, Timeout: 5 * time.Second}).Upgrade(context.Background())
+		got <- answer{res, err}
+	}()
+	<-done // the process would exit here
+	if !answeredFirst {
+		t.Fatal("Serve returned while the upgrade's answer was still being made")
+	}
+	select {
+	case a := <-got:
+		if a.err != nil || !a.res.OK || a.res.NewPID != 43 {
+			t.Fatalf("upgrade answer: %+v, %v", a.res, a.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no upgrade answer")
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -81,7 +81,12 @@ func Serve(ctx context.Context, l net.Listener, b Backend) error {
 			return context.WithValue(ctx, ctxKey{}, peerString(c))
 		},
 	}
+	// Serve returns as soon as Shutdown starts; the answers in flight (an
+	// upgrade's, say) are written while Shutdown waits, so Serve returns
+	// only after Shutdown has finished: the caller may exit then.
+	shut := make(chan struct{})
 	go func() {
+		defer close(shut)
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -89,6 +94,7 @@ func Serve(ctx context.Context, l net.Listener, b Backend) error {
 	}()
 	err := srv.Serve(l)
 	if errors.Is(err, http.ErrServerClosed) {
+		<-shut
 		return nil
 	}
 	return err
