@@ -26,6 +26,8 @@ const (
 	aclHdrReg
 	aclMethod
 	aclSrc
+	aclVar // var(txn.NAME): exact string match
+	aclInt // an integer fetch (stick counters) compared with gt/ge/lt/le/eq
 )
 
 // acl is one compiled `acl NAME CRITERION [-i] VALUE...` line.
@@ -36,13 +38,19 @@ type acl struct {
 	vals  [][]byte // lower-cased when icase
 	res   []*regexp.Regexp
 	nets  []netip.Prefix
+	vr    int      // aclVar: the variable's index
+	intF  intFetch // aclInt
+	intOp intOp
+	ints  []int64
 }
 
 // matchCtx is what ACLs look at; it never allocates.
 type matchCtx struct {
 	req  *h1.Request // nil in tcp mode
-	path []byte
+	path []byte      // the request path, normalised unless NormalizeOff
 	src  netip.Addr
+	rs   *ruleState // variables and request trackers; nil outside http rules
+	ct   *connTrack // connection trackers; may be nil
 }
 
 // requestPath returns the path part of a request target: from the first
@@ -71,8 +79,15 @@ var aclCriteria = map[string]aclKind{
 	"method": aclMethod, "src": aclSrc,
 }
 
-func compileACL(a ACL) (*acl, error) {
+func compileACL(a ACL) (*acl, error) { return compileACLIn(a, nil) }
+
+// compileACLIn compiles an ACL; env resolves variables and stick tables
+// (nil: neither is known).
+func compileACLIn(a ACL, env *aclEnv) (*acl, error) {
 	crit := strings.TrimSpace(a.Criterion)
+	if c, ok, err := compileExtACL(a, crit, env); ok || err != nil {
+		return c, err
+	}
 	var hdr string
 	if i := strings.IndexByte(crit, '('); i >= 0 {
 		if !strings.HasSuffix(crit, ")") {
@@ -160,6 +175,12 @@ func (c *acl) match(m *matchCtx) bool {
 			return false
 		}
 		return c.matchValue(m.req.Method)
+	case aclVar:
+		v, ok := m.rs.getVar(c.vr)
+		return ok && c.matchValue(v)
+	case aclInt:
+		v, ok := m.intValue(&c.intF)
+		return ok && c.matchInt(v)
 	case aclPath, aclPathBeg, aclPathEnd, aclPathReg, aclPathDir, aclPathSub:
 		if m.req == nil {
 			return false
@@ -198,7 +219,7 @@ func (c *acl) matchValue(s []byte) bool {
 
 func (c *acl) matchOne(s, v []byte) bool {
 	switch c.kind {
-	case aclPath, aclHdr, aclMethod:
+	case aclPath, aclHdr, aclMethod, aclVar:
 		return len(s) == len(v) && c.eq(s, v)
 	case aclPathBeg, aclHdrBeg:
 		return len(s) >= len(v) && c.eq(s[:len(v)], v)
@@ -279,6 +300,13 @@ func (c *condition) eval(m *matchCtx) bool {
 
 // compileCondition parses `a b || !c` against the named ACLs.
 func compileCondition(expr string, unless bool, named map[string][]*acl) (*condition, error) {
+	return compileCond(expr, unless, &aclEnv{named: named})
+}
+
+// compileCond parses a condition: named ACLs and anonymous ones written
+// `{ CRITERION [-i] VALUE... }` (braces separated by spaces), AND-ed by
+// spaces, "||" or "or" for OR, "!" negates the next term.
+func compileCond(expr string, unless bool, env *aclEnv) (*condition, error) {
 	c := &condition{unless: unless}
 	var group []condTerm
 	fields := strings.Fields(expr)
@@ -286,7 +314,8 @@ func compileCondition(expr string, unless bool, named map[string][]*acl) (*condi
 		return nil, fmt.Errorf("empty condition")
 	}
 	neg := false
-	for _, f := range fields {
+	for i := 0; i < len(fields); i++ {
+		f := fields[i]
 		if f == "||" || strings.EqualFold(f, "or") {
 			if len(group) == 0 || neg {
 				return nil, fmt.Errorf("condition %q: misplaced %q", expr, f)
@@ -302,7 +331,40 @@ func compileCondition(expr string, unless bool, named map[string][]*acl) (*condi
 		if f == "" {
 			continue
 		}
-		acls, ok := named[f]
+		if f == "{" {
+			j := i + 1
+			for j < len(fields) && fields[j] != "}" {
+				j++
+			}
+			if j == len(fields) {
+				return nil, fmt.Errorf("condition %q: '{' without '}'", expr)
+			}
+			a := ACL{Name: "{ anonymous }"}
+			parts := fields[i+1 : j]
+			if len(parts) == 0 {
+				return nil, fmt.Errorf("condition %q: empty { }", expr)
+			}
+			a.Criterion = parts[0]
+			for _, v := range parts[1:] {
+				if v == "-i" && len(a.Values) == 0 {
+					a.IgnoreCase = true
+					continue
+				}
+				a.Values = append(a.Values, v)
+			}
+			ac, err := compileACLIn(a, env)
+			if err != nil {
+				return nil, fmt.Errorf("condition %q: %w", expr, err)
+			}
+			group = append(group, condTerm{acls: []*acl{ac}, neg: neg})
+			neg = false
+			i = j
+			continue
+		}
+		if strings.HasPrefix(f, "{") || strings.HasSuffix(f, "}") {
+			return nil, fmt.Errorf("condition %q: braces must stand apart: { criterion value }", expr)
+		}
+		acls, ok := env.named[f]
 		if !ok {
 			return nil, fmt.Errorf("condition %q: unknown acl %q", expr, f)
 		}

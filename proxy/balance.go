@@ -26,6 +26,7 @@ type counters struct {
 	errResp       atomic.Uint64
 	errReq        atomic.Uint64
 	denied        atomic.Uint64
+	deniedConn    atomic.Uint64 // connections refused by tcp-request rules
 	retries       atomic.Uint64
 	redispatch    atomic.Uint64
 	requests      atomic.Uint64

@@ -17,6 +17,9 @@ type Config struct {
 	// Backends are the server pools frontends route to, by name. Names must
 	// be unique (a configuration loader checks it).
 	Backends []Backend
+	// Tables are the stick tables rules track keys in (stick.go). A table
+	// whose definition is unchanged keeps its entries across a Reload.
+	Tables []StickTable
 }
 
 // Mode is the protocol a frontend or backend speaks.
@@ -89,6 +92,19 @@ type Frontend struct {
 	ErrorFiles []ErrorFile
 	// Stats serves the statistics page on a URI prefix; nil: off.
 	Stats *Stats
+
+	// HTTPRequestRules run in order on each request before routing;
+	// HTTPResponseRules on each response head from a server (rules.go).
+	// TCPConnectionRules run on each accepted connection.
+	HTTPRequestRules   []HTTPRule
+	HTTPResponseRules  []HTTPRule
+	TCPConnectionRules []TCPRule
+	// TarpitTimeout is how long a tarpit rule holds a request before its
+	// answer. Required when a tarpit rule exists.
+	TarpitTimeout time.Duration
+	// NormalizeURI: which path ACLs see and servers get (normalize.go);
+	// the zero value normalises for ACLs only.
+	NormalizeURI NormalizeURI
 }
 
 // ACL is one named test: Criterion is path, path_beg, path_end, path_reg,

@@ -109,7 +109,7 @@ func New(cfg *Config, opts Options) (*Engine, error) {
 func (e *Engine) commit(g *generation, next *registry) {
 	e.reg.mu.Lock()
 	old := e.reg.servers
-	e.reg.servers, e.reg.backends, e.reg.frontends = next.servers, next.backends, next.frontends
+	e.reg.servers, e.reg.backends, e.reg.frontends, e.reg.tables = next.servers, next.backends, next.frontends, next.tables
 	e.reg.mu.Unlock()
 	for k, sh := range old {
 		if next.servers[k] != sh {
@@ -288,14 +288,27 @@ func (e *Engine) serveConn(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.P
 	e.actConn.Add(1)
 	fe.st.inc()
 	fe.st.total.Add(1)
+	var ct *connTrack
+	if len(fe.tcpConn) > 0 {
+		// tcp-request connection rules (rules.go).
+		var ok bool
+		if ct, ok = tcpConnectionRules(fe, remoteAddr(c)); !ok {
+			fe.st.deniedConn.Add(1)
+			c.SetLinger(0)
+			c.Close()
+			e.connDone(fe, gt)
+			return
+		}
+	}
 	if fe.mode == ModeTCP {
 		defer e.connDone(fe, gt)
+		defer ct.release(0, 0)
 		e.serveTCP(c, fe)
 		return
 	}
 	// An idle HTTP connection may move to another goroutine (idle park):
 	// serveHTTP calls connDone on the one that ends it.
-	e.serveHTTP(c, fe, gt, cur)
+	e.serveHTTP(c, fe, gt, cur, ct)
 }
 
 // connDone undoes serveConn's accounting when a connection has ended.

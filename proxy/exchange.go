@@ -43,7 +43,13 @@ type exchange struct {
 func (cc *clientConn) forward(tStart time.Time) bool {
 	fe := cc.fe
 	req := &cc.req
-	m := matchCtx{req: req, path: requestPath(req.URI), src: cc.src.Addr()}
+	m := cc.requestMatch()
+	if fe.reqRules != nil {
+		cc.rules.reset()
+		if done, ka := cc.httpRequestRules(&m, tStart); done {
+			return ka
+		}
+	}
 	be := fe.route(&m)
 	if be == nil {
 		cc.failReq(503, "PR", tStart, nil)

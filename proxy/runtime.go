@@ -27,6 +27,7 @@ type generation struct {
 	backends  map[string]*backend
 	order     []string // backend names in configuration order
 	maxconn   int
+	tables    map[string]*stickTable
 }
 
 type fwdCfg struct {
@@ -60,6 +61,12 @@ type frontend struct {
 	dontLogNull bool
 	stats       *statsCfg
 	st          *counters
+	// rules.go
+	reqRules  []httpRule
+	respRules []httpRule
+	tcpConn   []httpRule
+	normalize NormalizeURI
+	tarpit    time.Duration
 }
 
 type cookieCfg struct {
@@ -120,10 +127,11 @@ type registry struct {
 	servers   map[string]*serverShared // "backend/server"
 	backends  map[string]*counters
 	frontends map[string]*counters
+	tables    map[string]*stickTable
 }
 
 func newRegistry() *registry {
-	return &registry{servers: map[string]*serverShared{}, backends: map[string]*counters{}, frontends: map[string]*counters{}}
+	return &registry{servers: map[string]*serverShared{}, backends: map[string]*counters{}, frontends: map[string]*counters{}, tables: map[string]*stickTable{}}
 }
 
 // compile builds a generation from cfg. It only reads reg; the caller
@@ -147,6 +155,7 @@ func compile(cfg *Config, reg *registry) (*generation, *registry, error) {
 		g.backends[b.name] = b
 		g.order = append(g.order, b.name)
 	}
+	errs = append(errs, compileTables(cfg.Tables, g, reg, next)...)
 	seenBind := map[string]string{}
 	for i := range cfg.Frontends {
 		fc := &cfg.Frontends[i]
@@ -356,6 +365,9 @@ func compileFrontend(fc *Frontend, g *generation, reg, next *registry) (*fronten
 		}
 	}
 	if f.errPages, err = buildErrorPages(fc.ErrorFiles, os.ReadFile); err != nil {
+		return nil, err
+	}
+	if err := compileFrontendRules(f, fc, named, g); err != nil {
 		return nil, err
 	}
 	if ctr, ok := reg.frontends[f.name]; ok {
