@@ -429,3 +429,9 @@ func (e *Engine) Table(name string, max int) (TableStatus, error) {
 
 // Tables lists the table names.
 func (e *Engine) Tables() []string { return sortedKeys(e.gen.Load().tables) }
+
+// CheckStickTable reports what New would refuse in a table definition.
+func CheckStickTable(t StickTable) error {
+	_, err := compileStickTable(t)
+	return err
+}

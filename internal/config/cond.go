@@ -21,58 +21,113 @@ type Term struct {
 // maxConditionLen bounds a condition string.
 const maxConditionLen = 4096
 
-// ParseCondition parses s. When known is non-nil every ACL name must be in it.
+// ParseCondition parses s. When known is non-nil every ACL name must be in
+// it. Anonymous ACLs `{ CRITERION [-i] VALUE... }` are checked and kept as
+// terms named by their text.
 func ParseCondition(s string, known map[string]bool) (Condition, error) {
+	c, _, err := ParseConditionAt(s, known)
+	return c, err
+}
+
+// ParseConditionAt is ParseCondition that also returns the byte offset in s
+// of the token a problem is about (0 when none).
+func ParseConditionAt(s string, known map[string]bool) (Condition, int, error) {
 	if len(s) > maxConditionLen {
-		return Condition{}, fmt.Errorf("condition longer than %d bytes", maxConditionLen)
+		return Condition{}, 0, fmt.Errorf("condition longer than %d bytes", maxConditionLen)
+	}
+	type tok struct {
+		s   string
+		off int
+	}
+	var toks []tok
+	for i := 0; i < len(s); {
+		if s[i] == ' ' || s[i] == '\t' {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && s[j] != ' ' && s[j] != '\t' {
+			j++
+		}
+		toks = append(toks, tok{s[i:j], i})
+		i = j
 	}
 	var cond Condition
 	var group []Term
 	neg := false
-	flush := func() error {
+	flush := func(off int) (int, error) {
 		if neg {
-			return fmt.Errorf("condition %q: '!' must be followed by an ACL name", s)
+			return off, fmt.Errorf("condition %q: '!' must be followed by an ACL name", s)
 		}
 		if len(group) == 0 {
-			return fmt.Errorf("condition %q: empty term around '||'", s)
+			return off, fmt.Errorf("condition %q: empty term around '||'", s)
 		}
 		cond.Or = append(cond.Or, group)
 		group = nil
-		return nil
+		return 0, nil
 	}
-	for _, tok := range strings.Fields(s) {
+	for k := 0; k < len(toks); k++ {
+		t := toks[k]
 		switch {
-		case tok == "||" || tok == "or":
-			if err := flush(); err != nil {
-				return Condition{}, err
+		case t.s == "||" || t.s == "or":
+			if off, err := flush(t.off); err != nil {
+				return Condition{}, off, err
 			}
-		case tok == "!":
+		case t.s == "!":
 			neg = !neg
-		case strings.HasPrefix(tok, "{") || strings.HasSuffix(tok, "}"):
-			return Condition{}, fmt.Errorf("condition %q: anonymous ACLs { ... } are not supported; declare a named ACL", s)
+		case t.s == "{" || t.s == "!{":
+			if t.s == "!{" {
+				neg = !neg
+			}
+			e := k + 1
+			for e < len(toks) && toks[e].s != "}" {
+				e++
+			}
+			if e == len(toks) {
+				return Condition{}, t.off, fmt.Errorf("condition %q: '{' without a matching ' }'", s)
+			}
+			parts := toks[k+1 : e]
+			if len(parts) == 0 {
+				return Condition{}, t.off, fmt.Errorf("condition %q: empty { }", s)
+			}
+			var vals []string
+			for _, p := range parts[1:] {
+				if p.s == "-i" && len(vals) == 0 {
+					continue
+				}
+				vals = append(vals, p.s)
+			}
+			if err := CheckCriterion(parts[0].s, vals); err != nil {
+				return Condition{}, parts[0].off, fmt.Errorf("condition %q: %v", s, err)
+			}
+			group = append(group, Term{ACL: s[t.off : toks[e].off+1], Not: neg})
+			neg = false
+			k = e
+		case strings.HasPrefix(t.s, "{") || strings.HasSuffix(t.s, "}"):
+			return Condition{}, t.off, fmt.Errorf("condition %q: braces must stand apart: { criterion value }", s)
 		default:
-			name := tok
+			name := t.s
 			for strings.HasPrefix(name, "!") {
 				neg = !neg
 				name = name[1:]
 			}
 			if name == "" {
-				return Condition{}, fmt.Errorf("condition %q: '!' must be followed by an ACL name", s)
+				return Condition{}, t.off, fmt.Errorf("condition %q: '!' must be followed by an ACL name", s)
 			}
 			if known != nil && !known[name] {
-				return Condition{}, fmt.Errorf("condition %q: ACL %q is not declared in this frontend", s, name)
+				return Condition{}, t.off, fmt.Errorf("condition %q: ACL %q is not declared in this frontend", s, name)
 			}
 			group = append(group, Term{ACL: name, Not: neg})
 			neg = false
 		}
 	}
 	if len(group) == 0 && len(cond.Or) == 0 {
-		return Condition{}, fmt.Errorf("empty condition")
+		return Condition{}, 0, fmt.Errorf("empty condition")
 	}
-	if err := flush(); err != nil {
-		return Condition{}, err
+	if off, err := flush(len(s)); err != nil {
+		return Condition{}, off, err
 	}
-	return cond, nil
+	return cond, 0, nil
 }
 
 // Eval evaluates the condition with the given ACL results.

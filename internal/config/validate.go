@@ -18,6 +18,7 @@ type checker struct {
 	file  string
 	idx   lineIndex
 	probs []Problem
+	cfg   *Config // set by validate
 }
 
 func (c *checker) add(path, format string, args ...any) {
@@ -128,6 +129,8 @@ var facilities = map[string]bool{"kern": true, "user": true, "mail": true, "daem
 var levels = map[string]bool{"emerg": true, "alert": true, "crit": true, "err": true, "warning": true, "notice": true, "info": true, "debug": true}
 
 func (c *checker) validate(cfg *Config) {
+	c.cfg = cfg
+	c.checkTablesAndUserlists(cfg)
 	g := cfg.Global
 	if g.Maxconn < 0 {
 		c.add("global.maxconn", "must not be negative")
@@ -278,7 +281,7 @@ func (c *checker) checkFrontend(f *Frontend, backends map[string]*Backend, binds
 		}
 		acls[a.Name] = true
 		crit := a.Criterion
-		if !validCriteria[crit] && !hdrCriterionRe.MatchString(crit) {
+		if !validCriteria[crit] && !hdrCriterionRe.MatchString(crit) && checkExtCriterion(crit, a.Values) != nil {
 			c.add(ap+".criterion", "unknown criterion %q (path, path_beg, path_end, path_reg, hdr(NAME), hdr_beg(NAME), hdr_end(NAME), method, src)", crit)
 		}
 		if len(a.Values) == 0 {
@@ -300,7 +303,7 @@ func (c *checker) checkFrontend(f *Frontend, backends map[string]*Backend, binds
 	}
 	if f.Mode == "tcp" && len(f.ACLs) > 0 {
 		for j, a := range f.ACLs {
-			if a.Criterion != "src" {
+			if a.Criterion != "src" && !stickCriterionRe.MatchString(a.Criterion) {
 				c.add(fmt.Sprintf("%s.acls[%d].criterion", p, j), "criterion %q needs mode http", a.Criterion)
 			}
 		}
@@ -354,6 +357,7 @@ func (c *checker) checkFrontend(f *Frontend, backends map[string]*Backend, binds
 	if f.Stats != nil {
 		c.checkStats(p+".stats", f.Stats)
 	}
+	c.checkFrontendRules(f, acls)
 }
 
 func (c *checker) checkStats(path string, s *Stats) {
