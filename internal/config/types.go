@@ -150,7 +150,7 @@ type FrontendPart struct {
 	ErrorFiles []ErrorFile `mapstructure:"error_files" yaml:"error_files,omitempty"`
 	// HTTPRequest and HTTPResponse are HAProxy's http-request and
 	// http-response rules, run in order (rules.go, docs/proxy.md).
-	HTTPRequest  []HTTPRule `mapstructure:"http_request" yaml:"http_request,omitempty"`
+	HTTPRequest  []HTTPRule         `mapstructure:"http_request" yaml:"http_request,omitempty"`
 	HTTPResponse []HTTPResponseRule `mapstructure:"http_response" yaml:"http_response,omitempty"`
 	// TCPRequest holds tcp-request connection rules.
 	TCPRequest *TCPRequest `mapstructure:"tcp_request" yaml:"tcp_request,omitempty"`
