@@ -194,7 +194,7 @@ serving. Same as SIGUSR2.`,
 		},
 	})
 
-	root.AddCommand(status, reload, upgradeCmd, server, vrrpCmd, importCmd(stdout, stderr), versionCmd("lbctl"), manCmd(root))
+	root.AddCommand(status, reload, upgradeCmd, server, vrrpCmd, tableCmd(stdout, client), importCmd(stdout, stderr), versionCmd("lbctl"), manCmd(root))
 	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
 		cmd.SetContext(context.Background())
 	}

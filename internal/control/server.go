@@ -157,6 +157,7 @@ func Handler(b Backend) http.Handler {
 	mux.HandleFunc("POST /v1/vrrp/resume", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, b.VRRPResume(r.URL.Query().Get("instance"), who(r)))
 	})
+	tableRoute(mux, b)
 	return mux
 }
 
