@@ -158,11 +158,19 @@ func (rs *ruleState) getVar(i int) ([]byte, bool) {
 	return rs.vars[i], true
 }
 
-// reset clears variables and the references to request buffers.
+// reset clears variables and the references to request buffers, and
+// releases trackers a request left (emit normally releases them, with the
+// request's status).
 func (rs *ruleState) reset() {
 	if rs.varSet != 0 {
 		rs.vars = [maxVars][]byte{}
 		rs.varSet = 0
+	}
+	for i := range rs.sc {
+		if s := &rs.sc[i]; s.e != nil {
+			s.t.release(s.e, 0, 0, 0)
+			s.e, s.t = nil, nil
+		}
 	}
 }
 

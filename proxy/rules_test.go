@@ -489,3 +489,61 @@ func TestCurlRecipe(t *testing.T) {
 	}
 	_ = net.IPv4len
 }
+
+func TestStickTableConcurrent(t *testing.T) {
+	st, _ := compileStickTable(StickTable{Name: "t", Size: 50, Expire: time.Minute, Store: []string{"conn_cur", "http_req_rate(1s)", "http_err_cnt"}})
+	done := make(chan struct{})
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			defer func() { done <- struct{}{} }()
+			for i := 0; i < 2000; i++ {
+				a := netip.AddrFrom4([4]byte{10, 0, byte(g), byte(i % 100)})
+				if e := st.track(a, nil, false); e != nil {
+					st.value(e, ctrReqRate)
+					st.release(e, 404, 10, 10)
+				}
+				st.lookup(a, ctrConnCur, time.Now().UnixNano())
+			}
+		}(g)
+	}
+	for g := 0; g < 4; g++ {
+		<-done
+	}
+	if st.n > 50 {
+		t.Fatalf("n = %d", st.n)
+	}
+	for e := st.head; e != nil; e = e.next {
+		if e.refs != 0 || e.cnt[ctrConnCur] != 0 {
+			t.Fatalf("entry %v: refs %d conn_cur %d after every release", e.addr, e.refs, e.cnt[ctrConnCur])
+		}
+	}
+}
+
+// TestStickTableKeptAcrossReload: an unchanged table keeps its counters;
+// a changed one starts empty.
+func TestStickTableKeptAcrossReload(t *testing.T) {
+	mk := func(size int) *Config {
+		cfg := testConfig(srv("s1", "127.0.0.1:1"))
+		cfg.Tables = []StickTable{{Name: "fe", Size: size, Expire: time.Minute, Store: []string{"http_req_cnt"}}}
+		cfg.Frontends[0].HTTPRequestRules = []HTTPRule{{Action: "track-sc0"}}
+		return cfg
+	}
+	e, err := New(mk(10), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := e.gen.Load().tables["fe"]
+	tb.release(tb.track(netip.MustParseAddr("192.0.2.1"), nil, false), 200, 0, 0)
+	if err := e.Reload(mk(10)); err != nil {
+		t.Fatal(err)
+	}
+	if ts, _ := e.Table("fe", 0); len(ts.Entries) != 1 {
+		t.Fatalf("after an unchanged reload: %+v", ts)
+	}
+	if err := e.Reload(mk(20)); err != nil {
+		t.Fatal(err)
+	}
+	if ts, _ := e.Table("fe", 0); len(ts.Entries) != 0 || ts.Size != 20 {
+		t.Fatalf("after a changed reload: %+v", ts)
+	}
+}
