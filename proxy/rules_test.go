@@ -547,3 +547,61 @@ func TestStickTableKeptAcrossReload(t *testing.T) {
 		t.Fatalf("after a changed reload: %+v", ts)
 	}
 }
+
+// TestStickFetches: every counter fetch form and operator.
+func TestStickFetches(t *testing.T) {
+	tb, _ := compileStickTable(StickTable{Name: "t", Size: 10, Expire: time.Minute,
+		Store: []string{"conn_cur", "conn_cnt", "conn_rate(10s)", "http_req_cnt", "http_req_rate(10s)", "http_err_cnt", "http_err_rate(10s)", "bytes_in_rate(10s)", "bytes_out_rate(10s)"}})
+	other, _ := compileStickTable(StickTable{Name: "o", Size: 10, Expire: time.Minute, Store: []string{"conn_cur"}})
+	src := netip.MustParseAddr("192.0.2.7")
+	for i := 0; i < 3; i++ {
+		tb.release(tb.track(src, nil, false), 404, 100, 1000)
+	}
+	ct := &connTrack{}
+	ct.sc[1] = scTrack{t: tb, e: tb.track(src, nil, true)}
+	rs := &ruleState{}
+	rs.sc[0] = scTrack{t: tb, e: tb.track(src, nil, false)}
+	env := &aclEnv{tables: map[string]*stickTable{"t": tb, "o": other}, defTable: tb}
+	m := &matchCtx{src: src, rs: rs, ct: ct}
+	tests := []struct {
+		cond string
+		want bool
+	}{
+		{"{ sc_http_req_rate(0) eq 4 }", true},
+		{"{ sc0_http_req_rate gt 3 }", true},
+		{"{ sc0_http_req_rate gt 4 }", false},
+		{"{ sc0_http_req_rate ge 4 }", true},
+		{"{ sc0_http_req_rate lt 4 }", false},
+		{"{ sc0_http_req_rate le 4 }", true},
+		{"{ sc0_http_req_cnt 4 }", true},
+		{"{ sc0_http_err_cnt eq 3 }", true},
+		{"{ sc_http_err_rate(0) eq 3 }", true},
+		{"{ sc0_conn_cur eq 2 }", true}, // one request and one connection hold it
+		{"{ sc1_conn_cnt eq 1 }", true}, // the connection slot
+		{"{ sc1_conn_rate eq 1 }", true},
+		{"{ sc_bytes_in_rate(0) eq 300 }", true},
+		{"{ sc0_bytes_out_rate eq 3000 }", true},
+		{"{ sc2_conn_cur ge 0 }", false}, // slot 2 tracks nothing
+		{"{ src_conn_cur eq 2 }", true},
+		{"{ src_http_req_rate(t) eq 4 }", true},
+		{"{ src_conn_cur(o) eq 0 }", true},       // not in that table
+		{"{ src_http_req_rate(o) ge 0 }", false}, // not stored there
+		{"{ sc0_http_req_rate 1 2 4 }", true},
+		{"!{ sc0_http_req_rate gt 100 }", true},
+	}
+	for _, tt := range tests {
+		c, err := compileCond(tt.cond, false, env)
+		if err != nil {
+			t.Errorf("%s: %v", tt.cond, err)
+			continue
+		}
+		if got := c.eval(m); got != tt.want {
+			t.Errorf("%s = %v, want %v", tt.cond, got, tt.want)
+		}
+	}
+	for _, bad := range []string{"{ sc_http_req_rate(3) gt 1 }", "{ sc0_gpc0 gt 1 }", "{ src_conn_cur(nosuch) gt 1 }", "{ sc0_conn_cur gt }", "{ sc0_conn_cur gt 1 2 }", "{ var(sess.x) a }"} {
+		if _, err := compileCond(bad, false, env); err == nil {
+			t.Errorf("%s compiled", bad)
+		}
+	}
+}
