@@ -574,7 +574,7 @@ func (e *Engine) Frontends() []FrontendStatus {
 			Sessions: f.st.cur.Load(), MaxSession: f.st.max.Load(), Limit: limit,
 			Total: f.st.total.Load(), Requests: f.st.requests.Load(), ReqRate: e.rate(f.st, now),
 			BytesIn: f.st.bytesIn.Load(), BytesOut: f.st.bytesOut.Load(),
-			DeniedReq: f.st.denied.Load(), ErrorsReq: f.st.errReq.Load(), Responses: f.st.respMap(),
+			DeniedReq: f.st.denied.Load(), DeniedConn: f.st.deniedConn.Load(), ErrorsReq: f.st.errReq.Load(), Responses: f.st.respMap(),
 		})
 	}
 	return out

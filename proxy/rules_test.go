@@ -445,7 +445,7 @@ func TestRateLimit429(t *testing.T) {
 // TestTCPConnectionRules: reject by source, and a per-source connection
 // limit through src_conn_cur.
 func TestTCPConnectionRules(t *testing.T) {
-	addr, _, _ := rulesEngine(t, nil, func(c *Config) {
+	addr, _, e := rulesEngine(t, nil, func(c *Config) {
 		c.Tables = []StickTable{{Name: "fe", Size: 100, Expire: time.Minute, Store: []string{"conn_cur", "conn_rate(10s)"}}}
 		c.Frontends[0].TCPConnectionRules = []TCPRule{
 			{Action: "reject", If: "{ src 192.0.2.0/24 }"},
@@ -464,6 +464,9 @@ func TestTCPConnectionRules(t *testing.T) {
 	c4 := dialRaw(t, addr)
 	if res, _ := c4.get("/"); res.StatusCode != 200 {
 		t.Fatalf("after a close: %d", res.StatusCode)
+	}
+	if n := e.Frontends()[0].DeniedConn; n != 1 {
+		t.Fatalf("DeniedConn = %d, want 1", n)
 	}
 }
 
