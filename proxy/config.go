@@ -95,10 +95,12 @@ type Frontend struct {
 
 	// HTTPRequestRules run in order on each request before routing;
 	// HTTPResponseRules on each response head from a server (rules.go).
-	// TCPConnectionRules run on each accepted connection.
+	// TCPConnectionRules run on each accepted connection; TCPContentRules
+	// (mode tcp only) before a session picks its backend.
 	HTTPRequestRules   []HTTPRule
 	HTTPResponseRules  []HTTPRule
 	TCPConnectionRules []TCPRule
+	TCPContentRules    []TCPRule
 	// TarpitTimeout is how long a tarpit rule holds a request before its
 	// answer. Required when a tarpit rule exists.
 	TarpitTimeout time.Duration

@@ -292,7 +292,7 @@ func (e *Engine) serveConn(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.P
 	if len(fe.tcpConn) > 0 {
 		// tcp-request connection rules (rules.go).
 		var ok bool
-		if ct, ok = tcpConnectionRules(fe, remoteAddr(c)); !ok {
+		if ct, ok = tcpRules(fe.tcpConn, remoteAddr(c), nil); !ok {
 			fe.st.deniedConn.Add(1)
 			c.SetLinger(0)
 			c.Close()
@@ -303,7 +303,7 @@ func (e *Engine) serveConn(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.P
 	if fe.mode == ModeTCP {
 		defer e.connDone(fe, gt)
 		defer ct.release(0, 0)
-		e.serveTCP(c, fe)
+		e.serveTCP(c, fe, ct)
 		return
 	}
 	// An idle HTTP connection may move to another goroutine (idle park):

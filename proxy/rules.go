@@ -60,9 +60,10 @@ type HTTPRule struct {
 	Table string
 }
 
-// TCPRule is one `tcp-request connection` rule: Action accept (stop),
-// reject (close at once) or track-sc0/1/2 (Key src, Table). Conditions see
-// the source address and stick counters only.
+// TCPRule is one `tcp-request connection` or `tcp-request content` rule:
+// Action accept (stop), reject (close at once) or track-sc0/1/2 (Key src,
+// Table). Conditions see the source address and stick counters only
+// (content rules do not inspect the payload).
 type TCPRule struct {
 	Action string
 	If     string
@@ -501,11 +502,24 @@ func compileFrontendRules(f *frontend, fc *Frontend, named map[string][]*acl, g 
 		}
 		f.respRules = append(f.respRules, r)
 	}
-	for i, tr := range fc.TCPConnectionRules {
+	if len(fc.TCPContentRules) > 0 && f.mode != ModeTCP {
+		return fmt.Errorf("tcp-request content rules need mode tcp (use http-request rules)")
+	}
+	var err error
+	if f.tcpConn, err = compileTCPRules("connection", fc.TCPConnectionRules, env); err != nil {
+		return err
+	}
+	f.tcpContent, err = compileTCPRules("content", fc.TCPContentRules, env)
+	return err
+}
+
+func compileTCPRules(kind string, rules []TCPRule, env *aclEnv) ([]httpRule, error) {
+	var out []httpRule
+	for i, tr := range rules {
 		var r httpRule
 		act, ok := ruleActs[tr.Action]
 		if !ok || act != actAccept && act != actReject && act != actTrack {
-			return fmt.Errorf("tcp-request connection rule %d: unknown action %q (accept, reject, track-sc0/1/2)", i+1, tr.Action)
+			return nil, fmt.Errorf("tcp-request %s rule %d: unknown action %q (accept, reject, track-sc0/1/2)", kind, i+1, tr.Action)
 		}
 		r.act = act
 		var err error
@@ -516,11 +530,11 @@ func compileFrontendRules(f *frontend, fc *Frontend, named map[string][]*acl, g 
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("tcp-request connection rule %d: %w", i+1, err)
+			return nil, fmt.Errorf("tcp-request %s rule %d: %w", kind, i+1, err)
 		}
-		f.tcpConn = append(f.tcpConn, r)
+		out = append(out, r)
 	}
-	return nil
+	return out, nil
 }
 
 // requestMatch returns what conditions look at for the current request,
@@ -862,14 +876,15 @@ func (cc *clientConn) httpResponseRules() {
 	}
 }
 
-// tcpConnectionRules runs the tcp-request connection rules on a new
-// connection: false means reject. The returned trackers (nil when none)
-// are released when the connection ends.
-func tcpConnectionRules(fe *frontend, src netip.Addr) (*connTrack, bool) {
-	var ct *connTrack
+// tcpRules runs tcp-request connection (or content) rules on a
+// connection: false means reject. Trackers go into ct, or into a new
+// connTrack when ct is nil (returned; nil when none), released when the
+// connection ends. On a reject the trackers a nil ct got are released.
+func tcpRules(rules []httpRule, src netip.Addr, ct *connTrack) (*connTrack, bool) {
+	own := ct == nil
 	m := matchCtx{src: src}
-	for i := range fe.tcpConn {
-		r := &fe.tcpConn[i]
+	for i := range rules {
+		r := &rules[i]
 		m.ct = ct
 		if r.cond != nil && !r.cond.eval(&m) {
 			continue
@@ -878,8 +893,11 @@ func tcpConnectionRules(fe *frontend, src netip.Addr) (*connTrack, bool) {
 		case actAccept:
 			return ct, true
 		case actReject:
-			ct.release(0, 0)
-			return nil, false
+			if own {
+				ct.release(0, 0)
+				return nil, false
+			}
+			return ct, false
 		case actTrack:
 			if ct == nil {
 				ct = &connTrack{}

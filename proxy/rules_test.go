@@ -3,6 +3,7 @@ package proxy
 import (
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -606,5 +607,58 @@ func TestStickFetches(t *testing.T) {
 		if _, err := compileCond(bad, false, env); err == nil {
 			t.Errorf("%s compiled", bad)
 		}
+	}
+}
+
+// TestTCPContentRules: in mode tcp, content rules track the source and
+// reject beyond two concurrent sessions; the session log says PR.
+func TestTCPContentRules(t *testing.T) {
+	ln := serveLoopback(t, func(c net.Conn) { io.Copy(c, c) })
+	cfg := testConfig(srv("db", ln.Addr().String()))
+	cfg.Frontends[0].Mode, cfg.Backends[0].Mode = ModeTCP, ModeTCP
+	cfg.Tables = []StickTable{{Name: "fe", Size: 10, Expire: time.Minute, Store: []string{"conn_cur"}}}
+	cfg.Frontends[0].ACLs = []ACL{{Name: "busy", Criterion: "sc0_conn_cur", Values: []string{"gt", "2"}}}
+	cfg.Frontends[0].TCPContentRules = []TCPRule{
+		{Action: "reject", If: "{ src 192.0.2.1 }"},
+		{Action: "track-sc0", Key: "src"},
+		{Action: "reject", If: "busy"},
+	}
+	e, addr, sink := startEngine(t, cfg)
+	echo := func() net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "ping")
+		buf := make([]byte, 4)
+		if _, err := io.ReadFull(c, buf); err != nil {
+			return nil
+		}
+		return c
+	}
+	c1, c2 := echo(), echo()
+	if c1 == nil || c2 == nil {
+		t.Fatal("first sessions refused")
+	}
+	if c3 := echo(); c3 != nil {
+		t.Fatal("third concurrent session accepted")
+	}
+	if rec := sink.last(t); rec.Termination != "PR" {
+		t.Errorf("rejected session logged %q", rec.Termination)
+	}
+	c1.Close()
+	waitFor(t, "the session to end", func() bool {
+		ts, _ := e.Table("fe", 0)
+		return len(ts.Entries) == 1 && ts.Entries[0].Counters["conn_cur"] == 1
+	})
+	if c4 := echo(); c4 == nil {
+		t.Fatal("session refused after one ended")
+	}
+	cfg.Frontends[0].Mode = ModeHTTP
+	cfg.Backends[0].Mode = ModeHTTP
+	if _, _, err := compile(cfg, newRegistry()); err == nil || !strings.Contains(err.Error(), "need mode tcp") {
+		t.Errorf("content rules in mode http: %v", err)
 	}
 }

@@ -62,11 +62,12 @@ type frontend struct {
 	stats       *statsCfg
 	st          *counters
 	// rules.go
-	reqRules  []httpRule
-	respRules []httpRule
-	tcpConn   []httpRule
-	normalize NormalizeURI
-	tarpit    time.Duration
+	reqRules   []httpRule
+	respRules  []httpRule
+	tcpConn    []httpRule
+	tcpContent []httpRule
+	normalize  NormalizeURI
+	tarpit     time.Duration
 }
 
 type cookieCfg struct {
@@ -327,7 +328,7 @@ func compileFrontend(fc *Frontend, g *generation, reg, next *registry) (*fronten
 		if err != nil {
 			return nil, err
 		}
-		if f.mode == ModeTCP && c.kind != aclSrc {
+		if f.mode == ModeTCP && c.kind != aclSrc && c.kind != aclInt {
 			return nil, fmt.Errorf("acl %s: only src works in mode tcp", a.Name)
 		}
 		named[a.Name] = append(named[a.Name], c)

@@ -65,6 +65,9 @@ type TCPRequest struct {
 	// Connection rules run on each new connection: accept, reject,
 	// track-sc0/1/2 (key src).
 	Connection []TCPRule `mapstructure:"connection" yaml:"connection,omitempty"`
+	// Content rules (mode tcp) run before a session picks its backend:
+	// the same actions; they do not inspect the payload.
+	Content []TCPRule `mapstructure:"content" yaml:"content,omitempty"`
 }
 
 // TCPRule is one `tcp-request connection ACTION [if|unless COND]`.
@@ -328,8 +331,24 @@ func (c *checker) checkFrontendRules(f *Frontend, acls map[string]bool) {
 		c.checkHTTPRule(fmt.Sprintf("%s.http_response[%d]", p, j), HTTPRule{Action: r.Action, If: r.If, Unless: r.Unless, Name: r.Name, Value: r.Value}, true, acls, tables, users, f.Name)
 	}
 	if f.TCPRequest != nil {
+		if len(f.TCPRequest.Content) > 0 && f.Mode != "tcp" {
+			c.add(p+".tcp_request.content", "tcp_request.content rules need mode tcp (use http_request rules in mode http)")
+		}
+		type kr struct {
+			kind string
+			r    TCPRule
+			j    int
+		}
+		var all []kr
 		for j, r := range f.TCPRequest.Connection {
-			rp := fmt.Sprintf("%s.tcp_request.connection[%d]", p, j)
+			all = append(all, kr{"connection", r, j})
+		}
+		for j, r := range f.TCPRequest.Content {
+			all = append(all, kr{"content", r, j})
+		}
+		for _, x := range all {
+			r := x.r
+			rp := fmt.Sprintf("%s.tcp_request.%s[%d]", p, x.kind, x.j)
 			switch r.Action {
 			case "accept", "reject":
 			case "track-sc0", "track-sc1", "track-sc2":

@@ -121,3 +121,26 @@ backends:
 		}
 	}
 }
+
+func TestTCPContentNeedsModeTCP(t *testing.T) {
+	src := `
+frontends:
+  - name: www
+    bind: ["127.0.0.1:8080"]
+    default_backend: app
+    tcp_request:
+      content:
+        - {action: reject, if: "{ src 192.0.2.0/24 }"}
+backends:
+  - name: app
+    servers: [{name: a, address: "127.0.0.1:9000"}]
+`
+	if _, err := LoadBytes("c.yaml", []byte(src)); err == nil || !strings.Contains(err.Error(), "tcp_request.content rules need mode tcp") {
+		t.Errorf("content rules in mode http: %v", err)
+	}
+	tcp := strings.ReplaceAll(src, "    default_backend: app\n", "    mode: tcp\n    default_backend: app\n")
+	tcp = strings.ReplaceAll(tcp, "  - name: app\n", "  - name: app\n    mode: tcp\n")
+	if _, err := LoadBytes("c.yaml", []byte(tcp)); err != nil {
+		t.Errorf("content rules in mode tcp: %v", err)
+	}
+}

@@ -39,6 +39,9 @@ func proxyRules(cfg *config.Config, f *config.Frontend, pf *proxy.Frontend) {
 		for _, r := range f.TCPRequest.Connection {
 			pf.TCPConnectionRules = append(pf.TCPConnectionRules, proxy.TCPRule{Action: r.Action, If: r.If, Unless: r.Unless, Key: r.Key, Table: r.Table})
 		}
+		for _, r := range f.TCPRequest.Content {
+			pf.TCPContentRules = append(pf.TCPContentRules, proxy.TCPRule{Action: r.Action, If: r.If, Unless: r.Unless, Key: r.Key, Table: r.Table})
+		}
 	}
 	switch f.NormalizeURI {
 	case "off":

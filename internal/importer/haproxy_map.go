@@ -199,6 +199,10 @@ func (m *mapper) mapProxy(s *hSection, inherited []hLine, flattened bool, defs *
 		t.common.Mode, mode = "tcp", "tcp"
 		m.lineComment(keyPath(t.path, "mode"), "HAProxy's default mode (lbd's default is http)")
 	}
+	if mode == "http" && t.fe != nil && t.fe.TCPRequest != nil && len(t.fe.TCPRequest.Content) > 0 {
+		t.fe.TCPRequest.Content = nil
+		m.warnf(s.Num, "tcp-request content", t.path, "tcp-request content rules in mode http are not supported (write them as http-request rules); left out")
+	}
 	if mode == "tcp" && t.fe != nil && len(t.fe.HTTPRequest)+len(t.fe.HTTPResponse) > 0 {
 		t.fe.HTTPRequest, t.fe.HTTPResponse = nil, nil
 		m.warnf(s.Num, "http-request", t.path, "http-request/http-response rules need mode http and HAProxy ignores them in mode tcp; left out")

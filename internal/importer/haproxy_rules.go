@@ -123,8 +123,14 @@ func (m *mapper) rule(t *target, l hLine) error {
 	}
 	switch a[0] {
 	case "tcp-request":
-		if body[0] != "connection" || len(body) < 2 {
-			m.unsupported(t, l, "only tcp-request connection accept|reject|track-scN is supported; left out")
+		if body[0] == "inspect-delay" {
+			if !t.quiet {
+				m.note(l.Num, "tcp-request inspect-delay", t.path, "ignored: lbd's tcp_request.content rules do not wait for payload")
+			}
+			return nil
+		}
+		if body[0] != "connection" && body[0] != "content" || len(body) < 2 {
+			m.unsupported(t, l, "only tcp-request connection|content accept|reject|track-scN is supported; left out")
 			return nil
 		}
 		r := config.TCPRule{Action: body[1]}
@@ -147,12 +153,18 @@ func (m *mapper) rule(t *target, l hLine) error {
 				return nil
 			}
 		default:
-			m.unsupported(t, l, fmt.Sprintf("tcp-request connection %s not supported (accept, reject, track-sc0..2); left out", body[1]))
+			m.unsupported(t, l, fmt.Sprintf("tcp-request %s %s not supported (accept, reject, track-sc0..2); left out", body[0], body[1]))
 			return nil
 		}
 		setCond(&r.If, &r.Unless)
 		if t.fe.TCPRequest == nil {
 			t.fe.TCPRequest = &config.TCPRequest{}
+		}
+		if body[0] == "content" {
+			idx := len(t.fe.TCPRequest.Content)
+			t.fe.TCPRequest.Content = append(t.fe.TCPRequest.Content, r)
+			m.done(t, l, fmt.Sprintf("tcp_request.content[%d]", idx))
+			return nil
 		}
 		idx := len(t.fe.TCPRequest.Connection)
 		t.fe.TCPRequest.Connection = append(t.fe.TCPRequest.Connection, r)

@@ -91,7 +91,7 @@ func TestImportRules(t *testing.T) {
 	}
 	// What lbd cannot express is a WARNING naming it.
 	text := warningsText(r)
-	for _, w := range []string{"user bob", "store gpc0", "peers mypeers", "tcp-request content", "drop-query", "X-Client", "%[", "http-request capture", "http-response set-status"} {
+	for _, w := range []string{"user bob", "store gpc0", "peers mypeers", "tcp-request content rules in mode http", "drop-query", "X-Client", "%[", "http-request capture", "http-response set-status"} {
 		if !strings.Contains(text, w) {
 			t.Errorf("no warning naming %q:\n%s", w, text)
 		}
@@ -102,5 +102,16 @@ func TestImportRulesInTCPModeWarned(t *testing.T) {
 	r := importString(t, "frontend f\n bind :80\n http-request deny\n default_backend b\nbackend b\n server s 127.0.0.1:1\n")
 	if len(r.Config.Frontends[0].HTTPRequest) != 0 || !strings.Contains(warningsText(r), "need mode http") {
 		t.Errorf("tcp-mode rules kept or not warned: %s", warningsText(r))
+	}
+}
+
+func TestImportTCPContentRules(t *testing.T) {
+	r := importString(t, "frontend db\n mode tcp\n bind :5432\n stick-table type ip size 1k expire 1m store conn_cur\n tcp-request inspect-delay 5s\n tcp-request content track-sc0 src\n tcp-request content reject if { sc0_conn_cur gt 10 }\n tcp-request content accept if { req.ssl_hello_type 1 }\n default_backend pg\nbackend pg\n mode tcp\n server a 127.0.0.1:5433\n")
+	tr := r.Config.Frontends[0].TCPRequest
+	if tr == nil || len(tr.Content) != 2 || tr.Content[1].If != "{ sc0_conn_cur gt 10 }" {
+		t.Fatalf("content rules %+v", tr)
+	}
+	if !strings.Contains(warningsText(r), "ssl_hello_type") {
+		t.Errorf("payload fetch not warned: %s", warningsText(r))
 	}
 }
