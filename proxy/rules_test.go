@@ -662,3 +662,34 @@ func TestTCPContentRules(t *testing.T) {
 		t.Errorf("content rules in mode http: %v", err)
 	}
 }
+
+func TestTableTopEntries(t *testing.T) {
+	cfg := testConfig(srv("s1", "127.0.0.1:1"))
+	cfg.Tables = []StickTable{{Name: "t", Size: 100, Expire: time.Minute, Store: []string{"http_req_cnt", "http_req_rate(10s)"}}}
+	e, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := e.gen.Load().tables["t"]
+	for i := 1; i <= 50; i++ {
+		a := netip.AddrFrom4([4]byte{10, 0, 0, byte(i)})
+		for j := 0; j < (i*37)%50+1; j++ { // counts 1..50 in a scrambled order
+			tb.release(tb.track(a, nil, false), 200, 0, 0)
+		}
+	}
+	ts, err := e.Table("t", 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts.Used != 50 || len(ts.Entries) != 5 {
+		t.Fatalf("used %d entries %d", ts.Used, len(ts.Entries))
+	}
+	for i, en := range ts.Entries {
+		if want := uint64(50 - i); en.Counters["http_req_rate"] != want {
+			t.Errorf("entry %d: %s rate %d, want %d", i, en.Key, en.Counters["http_req_rate"], want)
+		}
+	}
+	if all, _ := e.Table("t", 0); len(all.Entries) != 50 {
+		t.Errorf("max 0 listed %d", len(all.Entries))
+	}
+}

@@ -380,22 +380,60 @@ type TableStatus struct {
 	Entries   []TableEntry // the top entries
 }
 
-// Table returns the named table with its top entries (at most max; zero:
-// all), sorted by the first stored counter in this order: http_req_rate,
-// conn_cur, conn_rate, http_err_rate, then the rest.
+// maxTableShow bounds the entries Table returns.
+const maxTableShow = 10000
+
+// Table returns the named table with its top entries (at most max, and at
+// most 10000; zero: up to 10000), busiest first by the first stored
+// counter of: http_req_rate, conn_cur, conn_rate, http_err_rate,
+// http_req_cnt, conn_cnt, bytes_in_rate, bytes_out_rate. One pass over the
+// table under its lock keeps only the top entries (no allocation per
+// entry), so listing a large table does not stall the traffic for long.
 func (e *Engine) Table(name string, max int) (TableStatus, error) {
 	g := e.gen.Load()
 	t := g.tables[name]
 	if t == nil {
 		return TableStatus{}, &NameError{fmt.Sprintf("unknown table %q (known: %s)", name, strings.Join(sortedKeys(g.tables), ", "))}
 	}
+	if max <= 0 || max > maxTableShow {
+		max = maxTableShow
+	}
+	by := -1
+	for _, o := range []int{ctrReqRate, ctrConnCur, ctrConnRate, ctrErrRate, ctrReqCnt, ctrConnCnt, ctrBytesInRate, ctrBytesOutRate} {
+		if t.store[o] && by < 0 {
+			by = o
+		}
+	}
+	type ranked struct {
+		v uint64
+		e *stickEntry
+	}
 	now := time.Now().UnixNano()
 	t.mu.Lock()
 	st := TableStatus{Name: t.name, Size: t.size, Evictions: t.evictions, Untracked: t.untracked}
+	// top is kept sorted, busiest first; a new entry goes in by insertion.
+	top := make([]ranked, 0, min(max, t.n))
 	for en := t.head; en != nil; en = en.next {
 		if t.expired(en, now) {
 			continue
 		}
+		st.Used++
+		var v uint64
+		if by >= 0 {
+			v = t.valueLocked(en, by, now)
+		}
+		if len(top) == max && v <= top[len(top)-1].v {
+			continue
+		}
+		i := sort.Search(len(top), func(i int) bool { return top[i].v < v })
+		if len(top) < max {
+			top = append(top, ranked{})
+		}
+		copy(top[i+1:], top[i:len(top)-1])
+		top[i] = ranked{v, en}
+	}
+	for _, r := range top {
+		en := r.e
 		te := TableEntry{Key: en.skey, Refs: int(en.refs), Expire: time.Duration(t.expire - (now - en.touched)), Counters: map[string]uint64{}}
 		if te.Key == "" {
 			te.Key = en.addr.String()
@@ -408,22 +446,6 @@ func (e *Engine) Table(name string, max int) (TableStatus, error) {
 		st.Entries = append(st.Entries, te)
 	}
 	t.mu.Unlock()
-	st.Used = len(st.Entries)
-	order := []string{"http_req_rate", "conn_cur", "conn_rate", "http_err_rate", "http_req_cnt", "conn_cnt", "bytes_in_rate", "bytes_out_rate"}
-	var by string
-	for _, o := range order {
-		for i, n := range ctrNames {
-			if n == o && t.store[i] && by == "" {
-				by = o
-			}
-		}
-	}
-	sort.SliceStable(st.Entries, func(i, j int) bool {
-		return st.Entries[i].Counters[by] > st.Entries[j].Counters[by]
-	})
-	if max > 0 && len(st.Entries) > max {
-		st.Entries = st.Entries[:max]
-	}
 	return st, nil
 }
 

@@ -39,7 +39,7 @@ the VRRP peer.`,
 			return nil
 		},
 	}
-	show.Flags().Int("top", 20, "entries to list (0: all)")
+	show.Flags().Int("top", 20, "entries to list (0: all, at most 10000)")
 	show.Flags().Bool("json", false, "print JSON")
 	cmd.AddCommand(show)
 	return cmd
