@@ -693,3 +693,39 @@ func TestTableTopEntries(t *testing.T) {
 		t.Errorf("max 0 listed %d", len(all.Entries))
 	}
 }
+
+// TestStickTableShardedBounded: a large (sharded) table stays within its
+// size under a flood of spoofed keys.
+func TestStickTableShardedBounded(t *testing.T) {
+	st, err := compileStickTable(StickTable{Name: "t", Size: 5000, Expire: time.Minute, Store: []string{"http_req_rate(10s)"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.sub) != tableShards {
+		t.Fatalf("%d shards", len(st.sub))
+	}
+	held := st.track(netip.MustParseAddr("2001:db8::1"), nil, false)
+	for i := 0; i < 100000; i++ {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		if e := st.track(a, nil, false); e != nil {
+			st.release(e, 200, 0, 0)
+		}
+	}
+	total, sizes := 0, 0
+	for _, sh := range st.sub {
+		if sh.n > sh.size || len(sh.byAddr) > sh.size {
+			t.Fatalf("shard holds %d of %d", sh.n, sh.size)
+		}
+		total += sh.n
+		sizes += sh.size
+	}
+	if sizes != 5000 || total > 5000 || total < 4000 {
+		t.Fatalf("shards: %d entries, sizes add up to %d", total, sizes)
+	}
+	if v, ok := st.value(held, ctrReqRate); !ok || v != 1 {
+		t.Fatalf("held entry: %d %v", v, ok)
+	}
+	if v, _ := st.lookup(netip.MustParseAddr("2001:db8::1"), ctrReqRate, time.Now().UnixNano()); v != 1 {
+		t.Fatalf("lookup of the held entry = %d", v)
+	}
+}

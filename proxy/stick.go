@@ -93,6 +93,7 @@ type stickEntry struct {
 	prev, next *stickEntry // LRU list, most recent first
 	touched    int64
 	refs       int32
+	t          *stickTable     // the table or shard that holds the entry
 	cnt        [numCtrs]uint64 // conn_cur, conn_cnt, http_req_cnt, http_err_cnt
 	rates      [numCtrs]rateCtr
 }
@@ -106,6 +107,10 @@ type stickTable struct {
 	store  [numCtrs]bool
 	period [numCtrs]int64
 	sig    string // definition, to keep the table across reloads
+	// sub are the shards of a large table (size >= shardMin): each holds
+	// its share of the size, with its own lock and LRU list; a key always
+	// goes to the same shard. nil: the table is one shard, itself.
+	sub []*stickTable
 
 	mu         sync.Mutex
 	byAddr     map[netip.Addr]*stickEntry
@@ -179,7 +184,54 @@ func compileStickTable(t StickTable) (*stickTable, error) {
 		st.store[idx] = true
 	}
 	st.sig = fmt.Sprintf("%d|%d|%v|%v", st.size, st.expire, st.store, st.period)
+	if st.size >= shardMin {
+		st.sub = make([]*stickTable, tableShards)
+		for i := range st.sub {
+			n := st.size / tableShards
+			if i < st.size%tableShards {
+				n++
+			}
+			st.sub[i] = &stickTable{name: st.name, size: n, expire: st.expire, store: st.store, period: st.period,
+				byAddr: map[netip.Addr]*stickEntry{}, byStr: map[string]*stickEntry{}}
+		}
+	}
 	return st, nil
+}
+
+// Large tables are split in tableShards shards so that concurrent
+// requests of different clients rarely wait on the same lock; the sizes
+// of the shards add up to the table's size. Small tables keep one exact
+// LRU list.
+const (
+	tableShards = 16
+	shardMin    = 1024
+)
+
+// shard returns the shard of a key.
+func (t *stickTable) shard(a netip.Addr, s []byte) *stickTable {
+	if t.sub == nil {
+		return t
+	}
+	h := uint32(2166136261)
+	if s != nil {
+		for _, c := range s {
+			h = (h ^ uint32(c)) * 16777619
+		}
+	} else {
+		b := a.As16()
+		for _, c := range b {
+			h = (h ^ uint32(c)) * 16777619
+		}
+	}
+	return t.sub[h%tableShards]
+}
+
+// shards returns the shards, or the table itself.
+func (t *stickTable) shards() []*stickTable {
+	if t.sub == nil {
+		return []*stickTable{t}
+	}
+	return t.sub
 }
 
 func (t *stickTable) unlink(e *stickEntry) {
@@ -234,7 +286,7 @@ func (t *stickTable) getLocked(a netip.Addr, s []byte, now int64) *stickEntry {
 	}
 	if e != nil {
 		if t.expired(e, now) {
-			*e = stickEntry{addr: e.addr, skey: e.skey, prev: e.prev, next: e.next}
+			*e = stickEntry{addr: e.addr, skey: e.skey, prev: e.prev, next: e.next, t: e.t}
 		}
 		if t.head != e {
 			t.unlink(e)
@@ -270,6 +322,7 @@ func (t *stickTable) getLocked(a netip.Addr, s []byte, now int64) *stickEntry {
 		t.byAddr[a] = e
 	}
 	e.touched = now
+	e.t = t
 	t.pushFront(e)
 	t.n++
 	return e
@@ -280,6 +333,7 @@ func (t *stickTable) lookup(a netip.Addr, ctr int, now int64) (uint64, bool) {
 	if !t.store[ctr] {
 		return 0, false
 	}
+	t = t.shard(a, nil)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e := t.byAddr[a]
@@ -310,6 +364,7 @@ func (t *stickTable) addLocked(e *stickEntry, ctr int, n uint64, now int64) {
 // track takes a reference on the key's entry and counts a new connection
 // or request on it; nil when the key could not be tracked.
 func (t *stickTable) track(a netip.Addr, s []byte, conn bool) *stickEntry {
+	t = t.shard(a, s)
 	now := time.Now().UnixNano()
 	t.mu.Lock()
 	e := t.getLocked(a, s, now)
@@ -332,6 +387,7 @@ func (t *stickTable) track(a netip.Addr, s []byte, conn bool) *stickEntry {
 // release drops a reference taken by track, counting the exchange's
 // outcome (status 0: a connection).
 func (t *stickTable) release(e *stickEntry, status int, in, out uint64) {
+	t = e.t
 	now := time.Now().UnixNano()
 	t.mu.Lock()
 	e.refs--
@@ -355,6 +411,7 @@ func (t *stickTable) value(e *stickEntry, ctr int) (uint64, bool) {
 	if !t.store[ctr] {
 		return 0, false
 	}
+	t = e.t
 	now := time.Now().UnixNano()
 	t.mu.Lock()
 	v := t.valueLocked(e, ctr, now)
@@ -409,43 +466,61 @@ func (e *Engine) Table(name string, max int) (TableStatus, error) {
 		e *stickEntry
 	}
 	now := time.Now().UnixNano()
-	t.mu.Lock()
-	st := TableStatus{Name: t.name, Size: t.size, Evictions: t.evictions, Untracked: t.untracked}
-	// top is kept sorted, busiest first; a new entry goes in by insertion.
-	top := make([]ranked, 0, min(max, t.n))
-	for en := t.head; en != nil; en = en.next {
-		if t.expired(en, now) {
-			continue
-		}
-		st.Used++
-		var v uint64
-		if by >= 0 {
-			v = t.valueLocked(en, by, now)
-		}
-		if len(top) == max && v <= top[len(top)-1].v {
-			continue
-		}
-		i := sort.Search(len(top), func(i int) bool { return top[i].v < v })
-		if len(top) < max {
-			top = append(top, ranked{})
-		}
-		copy(top[i+1:], top[i:len(top)-1])
-		top[i] = ranked{v, en}
-	}
-	for _, r := range top {
-		en := r.e
-		te := TableEntry{Key: en.skey, Refs: int(en.refs), Expire: time.Duration(t.expire - (now - en.touched)), Counters: map[string]uint64{}}
-		if te.Key == "" {
-			te.Key = en.addr.String()
-		}
-		for i := range ctrNames {
-			if t.store[i] {
-				te.Counters[ctrNames[i]] = t.valueLocked(en, i, now)
+	st := TableStatus{Name: t.name, Size: t.size}
+	var all []TableEntry
+	var vals []uint64
+	for _, sh := range t.shards() {
+		sh.mu.Lock()
+		st.Evictions += sh.evictions
+		st.Untracked += sh.untracked
+		// top is kept sorted, busiest first; an entry goes in by insertion.
+		top := make([]ranked, 0, min(max, sh.n))
+		for en := sh.head; en != nil; en = en.next {
+			if sh.expired(en, now) {
+				continue
 			}
+			st.Used++
+			var v uint64
+			if by >= 0 {
+				v = sh.valueLocked(en, by, now)
+			}
+			if len(top) == max && v <= top[len(top)-1].v {
+				continue
+			}
+			i := sort.Search(len(top), func(i int) bool { return top[i].v < v })
+			if len(top) < max {
+				top = append(top, ranked{})
+			}
+			copy(top[i+1:], top[i:len(top)-1])
+			top[i] = ranked{v, en}
 		}
-		st.Entries = append(st.Entries, te)
+		for _, r := range top {
+			en := r.e
+			te := TableEntry{Key: en.skey, Refs: int(en.refs), Expire: time.Duration(sh.expire - (now - en.touched)), Counters: map[string]uint64{}}
+			if te.Key == "" {
+				te.Key = en.addr.String()
+			}
+			for i := range ctrNames {
+				if sh.store[i] {
+					te.Counters[ctrNames[i]] = sh.valueLocked(en, i, now)
+				}
+			}
+			all = append(all, te)
+			vals = append(vals, r.v)
+		}
+		sh.mu.Unlock()
 	}
-	t.mu.Unlock()
+	idx := make([]int, len(all))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool { return vals[idx[i]] > vals[idx[j]] })
+	for _, i := range idx {
+		if len(st.Entries) == max {
+			break
+		}
+		st.Entries = append(st.Entries, all[i])
+	}
 	return st, nil
 }
 
