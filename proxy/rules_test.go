@@ -729,3 +729,20 @@ func TestStickTableShardedBounded(t *testing.T) {
 		t.Fatalf("lookup of the held entry = %d", v)
 	}
 }
+
+// TestDenyBySource: a deny on the source address, with an allow for an
+// exception ahead of it.
+func TestDenyBySource(t *testing.T) {
+	addr, _, _ := rulesEngine(t, []HTTPRule{
+		{Action: "allow", If: "{ src 127.0.0.1 } { path_beg /public }"},
+		{Action: "deny", Unless: "{ src 10.0.0.0/8 }"},
+	})
+	rc := dialRaw(t, addr)
+	if res, _ := rc.get("/public/x"); res.StatusCode != 200 {
+		t.Fatalf("allowed path: %d", res.StatusCode)
+	}
+	if res, _ := rc.get("/private"); res.StatusCode != 403 {
+		t.Fatalf("loopback source not denied: %d", res.StatusCode)
+	}
+	rc.expectClosed()
+}
