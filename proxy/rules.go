@@ -592,8 +592,7 @@ func (cc *clientConn) httpRequestRules(m *matchCtx, tStart time.Time) (done, ka 
 			return true, cc.ruleReply(r.page, nil, r.status, "PR", tStart, false)
 		case actTarpit:
 			fe.st.denied.Add(1)
-			t := time.NewTimer(fe.tarpit)
-			<-t.C
+			cc.tarpitWait(fe.tarpit)
 			return true, cc.ruleReply(r.page, nil, r.status, "PT", tStart, false)
 		case actReturn:
 			return true, cc.ruleReply(r.page, r.body, r.status, "LR", tStart, cc.localKeepAlive())
@@ -642,6 +641,19 @@ func (cc *clientConn) httpRequestRules(m *matchCtx, tStart time.Time) (done, ka 
 		}
 	}
 	return false, false
+}
+
+// tarpitWait holds a tarpitted request for d, or until a soft stop begins
+// (so that a stop does not wait for tarpits).
+func (cc *clientConn) tarpitWait(d time.Duration) {
+	end := time.Now().Add(d)
+	for {
+		left := time.Until(end)
+		if left <= 0 || cc.e.stopping.Load() {
+			return
+		}
+		time.Sleep(min(left, 100*time.Millisecond))
+	}
 }
 
 // endRequestTracking releases the request's trackers, counting its status
