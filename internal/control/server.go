@@ -166,6 +166,7 @@ func Handler(b Backend) http.Handler {
 	})
 	pairRoutes(mux, b)
 	handleBGP(mux, b)
+	tableRoute(mux, b)
 	return mux
 }
 
