@@ -29,6 +29,8 @@ const (
 	aclSSLFc         // ssl_fc: the connection is TLS (no values)
 	aclSSLFcSNI      // ssl_fc_sni: the SNI the client sent
 	aclSSLFcProtocol // ssl_fc_protocol: "TLSv1.2", "TLSv1.3"
+	aclVar           // var(txn.NAME): exact string match
+	aclInt           // an integer fetch (stick counters) compared with gt/ge/lt/le/eq
 )
 
 // acl is one compiled `acl NAME CRITERION [-i] VALUE...` line.
@@ -39,14 +41,20 @@ type acl struct {
 	vals  [][]byte // lower-cased when icase
 	res   []*regexp.Regexp
 	nets  []netip.Prefix
+	vr    int      // aclVar: the variable's index
+	intF  intFetch // aclInt
+	intOp intOp
+	ints  []int64
 }
 
 // matchCtx is what ACLs look at; it never allocates.
 type matchCtx struct {
 	req  *h1.Request // nil in tcp mode
-	path []byte
+	path []byte      // the request path, normalised unless NormalizeOff
 	src  netip.Addr
-	tls  *tlsState // nil: plain connection
+	tls  *tlsState  // nil: plain connection
+	rs   *ruleState // variables and request trackers; nil outside http rules
+	ct   *connTrack // connection trackers; may be nil
 }
 
 // requestPath returns the path part of a request target: from the first
@@ -76,8 +84,15 @@ var aclCriteria = map[string]aclKind{
 	"ssl_fc": aclSSLFc, "ssl_fc_sni": aclSSLFcSNI, "ssl_fc_protocol": aclSSLFcProtocol,
 }
 
-func compileACL(a ACL) (*acl, error) {
+func compileACL(a ACL) (*acl, error) { return compileACLIn(a, nil) }
+
+// compileACLIn compiles an ACL; env resolves variables and stick tables
+// (nil: neither is known).
+func compileACLIn(a ACL, env *aclEnv) (*acl, error) {
 	crit := strings.TrimSpace(a.Criterion)
+	if c, ok, err := compileExtACL(a, crit, env); ok || err != nil {
+		return c, err
+	}
 	var hdr string
 	if i := strings.IndexByte(crit, '('); i >= 0 {
 		if !strings.HasSuffix(crit, ")") {
@@ -177,6 +192,12 @@ func (c *acl) match(m *matchCtx) bool {
 			return false
 		}
 		return c.matchValue(m.req.Method)
+	case aclVar:
+		v, ok := m.rs.getVar(c.vr)
+		return ok && c.matchValue(v)
+	case aclInt:
+		v, ok := m.intValue(&c.intF)
+		return ok && c.matchInt(v)
 	case aclPath, aclPathBeg, aclPathEnd, aclPathReg, aclPathDir, aclPathSub:
 		if m.req == nil {
 			return false
@@ -215,7 +236,7 @@ func (c *acl) matchValue(s []byte) bool {
 
 func (c *acl) matchOne(s, v []byte) bool {
 	switch c.kind {
-	case aclPath, aclHdr, aclMethod, aclSSLFcSNI, aclSSLFcProtocol:
+	case aclPath, aclHdr, aclMethod, aclSSLFcSNI, aclSSLFcProtocol, aclVar:
 		return len(s) == len(v) && c.eq(s, v)
 	case aclPathBeg, aclHdrBeg:
 		return len(s) >= len(v) && c.eq(s[:len(v)], v)
@@ -294,52 +315,24 @@ func (c *condition) eval(m *matchCtx) bool {
 	return res != c.unless
 }
 
-// condFields splits a condition into words, "{" and "}" being words of
-// their own ("!{ ssl_fc }" gives "!", "{", "ssl_fc", "}").
-func condFields(expr string) []string {
-	if strings.ContainsAny(expr, "{}") {
-		expr = strings.NewReplacer("{", " { ", "}", " } ").Replace(expr)
-	}
-	return strings.Fields(expr)
-}
-
 // compileCondition parses `a b || !c` against the named ACLs.
 func compileCondition(expr string, unless bool, named map[string][]*acl) (*condition, error) {
+	return compileCond(expr, unless, &aclEnv{named: named})
+}
+
+// compileCond parses a condition: named ACLs and anonymous ones written
+// `{ CRITERION [-i] VALUE... }` (braces separated by spaces), AND-ed by
+// spaces, "||" or "or" for OR, "!" negates the next term.
+func compileCond(expr string, unless bool, env *aclEnv) (*condition, error) {
 	c := &condition{unless: unless}
 	var group []condTerm
-	fields := condFields(expr)
+	fields := strings.Fields(expr)
 	if len(fields) == 0 {
 		return nil, fmt.Errorf("empty condition")
 	}
 	neg := false
 	for i := 0; i < len(fields); i++ {
 		f := fields[i]
-		if f == "{" {
-			// Anonymous ACL: { CRITERION [-i] [VALUE...] }.
-			j := i + 1
-			for j < len(fields) && fields[j] != "}" {
-				j++
-			}
-			if j == len(fields) || j == i+1 {
-				return nil, fmt.Errorf("condition %q: unterminated or empty { }", expr)
-			}
-			a := ACL{Name: "{anonymous}", Criterion: fields[i+1]}
-			for _, v := range fields[i+2 : j] {
-				if v == "-i" && len(a.Values) == 0 {
-					a.IgnoreCase = true
-					continue
-				}
-				a.Values = append(a.Values, v)
-			}
-			c, err := compileACL(a)
-			if err != nil {
-				return nil, fmt.Errorf("condition %q: %w", expr, err)
-			}
-			group = append(group, condTerm{acls: []*acl{c}, neg: neg})
-			neg = false
-			i = j
-			continue
-		}
 		if f == "||" || strings.EqualFold(f, "or") {
 			if len(group) == 0 || neg {
 				return nil, fmt.Errorf("condition %q: misplaced %q", expr, f)
@@ -355,7 +348,40 @@ func compileCondition(expr string, unless bool, named map[string][]*acl) (*condi
 		if f == "" {
 			continue
 		}
-		acls, ok := named[f]
+		if f == "{" {
+			j := i + 1
+			for j < len(fields) && fields[j] != "}" {
+				j++
+			}
+			if j == len(fields) {
+				return nil, fmt.Errorf("condition %q: '{' without '}'", expr)
+			}
+			a := ACL{Name: "{ anonymous }"}
+			parts := fields[i+1 : j]
+			if len(parts) == 0 {
+				return nil, fmt.Errorf("condition %q: empty { }", expr)
+			}
+			a.Criterion = parts[0]
+			for _, v := range parts[1:] {
+				if v == "-i" && len(a.Values) == 0 {
+					a.IgnoreCase = true
+					continue
+				}
+				a.Values = append(a.Values, v)
+			}
+			ac, err := compileACLIn(a, env)
+			if err != nil {
+				return nil, fmt.Errorf("condition %q: %w", expr, err)
+			}
+			group = append(group, condTerm{acls: []*acl{ac}, neg: neg})
+			neg = false
+			i = j
+			continue
+		}
+		if strings.HasPrefix(f, "{") || strings.HasSuffix(f, "}") {
+			return nil, fmt.Errorf("condition %q: braces must stand apart: { criterion value }", expr)
+		}
+		acls, ok := env.named[f]
 		if !ok {
 			return nil, fmt.Errorf("condition %q: unknown acl %q", expr, f)
 		}

@@ -28,6 +28,7 @@ type counters struct {
 	errReq        atomic.Uint64
 	denied        atomic.Uint64
 	ppErr         atomic.Uint64 // connections refused for their PROXY header
+	deniedConn    atomic.Uint64 // connections refused by tcp-request rules
 	retries       atomic.Uint64
 	redispatch    atomic.Uint64
 	requests      atomic.Uint64

@@ -146,7 +146,27 @@ func BenchmarkProxyServerClose(b *testing.B) {
 // BenchmarkHotPath runs the per-request work in memory: parse, ACL routing,
 // server pick, request re-serialisation, response parse and response
 // re-serialisation with cookie insertion. It must not allocate.
-func BenchmarkHotPath(b *testing.B) {
+func BenchmarkHotPath(b *testing.B) { benchHotPath(b, nil) }
+
+// BenchmarkHotPathRules is BenchmarkHotPath with five rules and a
+// rate-limit table: track-sc0 src, deny 429 over a rate, deny a path,
+// set a request header, and HSTS on the response. Nothing is denied; it
+// must not allocate either.
+func BenchmarkHotPathRules(b *testing.B) {
+	benchHotPath(b, func(cfg *Config) {
+		cfg.Tables = []StickTable{{Name: "fe", Size: 100000, Expire: time.Minute, Store: []string{"http_req_rate(10s)", "conn_cur"}}}
+		f := &cfg.Frontends[0]
+		f.HTTPRequestRules = []HTTPRule{
+			{Action: "track-sc0", Key: "src"},
+			{Action: "deny", Status: 429, If: "{ sc_http_req_rate(0) gt 1000000000 }"},
+			{Action: "deny", If: "{ path_beg /admin }"},
+			{Action: "set-header", Name: "X-Forwarded-Proto", Value: "http"},
+		}
+		f.HTTPResponseRules = []HTTPRule{{Action: "set-header", Name: "Strict-Transport-Security", Value: "max-age=63072000"}}
+	})
+}
+
+func benchHotPath(b *testing.B, mod func(*Config)) {
 	cfg := testConfig(srv("s1", "127.0.0.1:1"), srv("s2", "127.0.0.1:2"))
 	cfg.Backends[0].Cookie = &Cookie{Name: "SERVERID", Indirect: true, NoCache: true}
 	cfg.Backends[0].ForwardFor = &ForwardFor{Header: "X-Forwarded-For"}
@@ -156,6 +176,9 @@ func BenchmarkHotPath(b *testing.B) {
 	}
 	cfg.Backends = append(cfg.Backends, testBackendCfg("static", srv("st", "127.0.0.1:3")))
 	cfg.Frontends[0].UseBackends = []UseBackend{{Backend: "static", If: "static || host"}}
+	if mod != nil {
+		mod(cfg)
+	}
 	g, _, err := compile(cfg, newRegistry())
 	if err != nil {
 		b.Fatal(err)
@@ -171,7 +194,13 @@ func BenchmarkHotPath(b *testing.B) {
 		if err := h1.ParseRequest(req, &cc.req); err != nil {
 			b.Fatal(err)
 		}
-		m := matchCtx{req: &cc.req, path: requestPath(cc.req.URI), src: cc.src.Addr()}
+		m := cc.requestMatch()
+		if fe.reqRules != nil {
+			cc.rules.reset()
+			if done, _ := cc.httpRequestRules(&m, time.Time{}); done {
+				b.Fatal("request answered by a rule")
+			}
+		}
 		be := fe.route(&m)
 		x := exchange{be: be, bodyKind: cc.req.RequestBody()}
 		if v, ok := findCookie(&cc.req, be.cookie.name); ok {
@@ -190,6 +219,8 @@ func BenchmarkHotPath(b *testing.B) {
 		}
 		out = cc.appendClientHead(out[:0], &x, true, cc.resp.ResponseBody(false))
 		be.release(x.srv)
+		cc.rec.Status = 200
+		cc.endRequestTracking()
 	}
 	_ = io.Discard
 }

@@ -20,6 +20,9 @@ type Config struct {
 	// Backends are the server pools frontends route to, by name. Names must
 	// be unique (a configuration loader checks it).
 	Backends []Backend
+	// Tables are the stick tables rules track keys in (stick.go). A table
+	// whose definition is unchanged keeps its entries across a Reload.
+	Tables []StickTable
 }
 
 // Mode is the protocol a frontend or backend speaks.
@@ -105,6 +108,21 @@ type Frontend struct {
 	// AcceptProxy expects a PROXY protocol header on every bind
 	// (proxyproto.go); nil: none.
 	AcceptProxy *AcceptProxy
+
+	// HTTPRequestRules run in order on each request before routing;
+	// HTTPResponseRules on each response head from a server (rules.go).
+	// TCPConnectionRules run on each accepted connection; TCPContentRules
+	// (mode tcp only) before a session picks its backend.
+	HTTPRequestRules   []HTTPRule
+	HTTPResponseRules  []HTTPRule
+	TCPConnectionRules []TCPRule
+	TCPContentRules    []TCPRule
+	// TarpitTimeout is how long a tarpit rule holds a request before its
+	// answer. Required when a tarpit rule exists.
+	TarpitTimeout time.Duration
+	// NormalizeURI: which path ACLs see and servers get (normalize.go);
+	// the zero value normalises for ACLs only.
+	NormalizeURI NormalizeURI
 }
 
 // ACL is one named test: Criterion is path, path_beg, path_end, path_reg,
@@ -129,7 +147,8 @@ type UseBackend struct {
 
 // Redirect is `redirect scheme SCHEME [code CODE] [if|unless COND]`: the
 // answer is CODE with "Location: SCHEME://HOST/URI" (the request's Host
-// header and target). A request without a Host header is not redirected.
+// header and target). A request without a Host header is answered 400.
+// Compiled as an http-request redirect rule with Scheme (redirect.go).
 type Redirect struct {
 	// Scheme is the new scheme, e.g. "https". Required.
 	Scheme string

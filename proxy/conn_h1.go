@@ -37,6 +37,9 @@ type clientConn struct {
 	// nil for plain connections.
 	tls *tlsState
 
+	// ct holds the trackers of tcp-request connection rules; nil if none.
+	ct *connTrack
+
 	// The request-scoped state, nil while no request is in hand (a new
 	// connection before its first bytes, a parked one).
 	*reqState
@@ -56,6 +59,7 @@ type reqState struct {
 	await awaitState
 	// awaitFn is await.step, made once per reqState.
 	awaitFn func(fd uintptr) bool
+	rules   ruleState // rules.go
 
 	lastTerm    [4]byte // cached strings for the access log
 	lastTermStr string
@@ -90,14 +94,15 @@ func (cc *clientConn) putReq() {
 	clear(hq[:cap(hq)])
 	clear(hr[:cap(hr)])
 	rs.req, rs.resp, rs.rec, rs.await = h1.Request{}, h1.Response{}, LogRecord{}, awaitState{}
+	rs.rules.reset()
 	rs.req.Headers, rs.resp.Headers = hq[:0], hr[:0]
 	reqPool.Put(rs)
 }
 
 func (cc *clientConn) forceClose() { cc.c.Close() }
 
-func (e *Engine) serveHTTP(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend], src, dst netip.AddrPort) {
-	cc := &clientConn{e: e, fe: fe, cur: cur, gt: gt, c: c, src: src, dst: dst}
+func (e *Engine) serveHTTP(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend], src, dst netip.AddrPort, ct *connTrack) {
+	cc := &clientConn{e: e, fe: fe, cur: cur, gt: gt, c: c, src: src, dst: dst, ct: ct}
 	cc.in.c, cc.out.c = c, c
 	cc.in.timeout, cc.out.timeout = fe.client, fe.client
 	rc, err := c.SyscallConn()
@@ -121,6 +126,7 @@ func (cc *clientConn) end() {
 	cc.in.releaseAll()
 	cc.out.releaseBuf()
 	cc.putReq()
+	cc.ct.release(uint64(cc.in.n), 0)
 	cc.e.untrack(cc)
 	cc.e.connDone(cc.fe, cc.gt)
 }
@@ -396,6 +402,9 @@ func (cc *clientConn) resetRecord(tStart time.Time) {
 
 func (cc *clientConn) emit(tStart time.Time, withLine bool) {
 	fe := cc.fe
+	if cc.reqState != nil {
+		cc.endRequestTracking()
+	}
 	if cc.e.opts.AccessLog == nil || !fe.log {
 		return
 	}

@@ -120,10 +120,10 @@ var tlsLog tlsLogGate
 // timeout for reading and client timeout for writing, both from accept),
 // counts it, and serves the connection: HTTP/2 when ALPN chose "h2", else
 // the HTTP/1.1 loop.
-func (e *Engine) serveTLS(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend], cfg *tls.Config, src, dst netip.AddrPort) {
+func (e *Engine) serveTLS(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend], cfg *tls.Config, src, dst netip.AddrPort, ct *connTrack) {
 	tStart := time.Now()
 	tc := tls.Server(c, cfg)
-	cc := &clientConn{e: e, fe: fe, cur: cur, gt: gt, c: c, src: src, dst: dst}
+	cc := &clientConn{e: e, fe: fe, cur: cur, gt: gt, c: c, src: src, dst: dst, ct: ct}
 	// Tracked during the handshake, so that a hard stop (the end of a soft
 	// stop, softstop.go) closes a handshake in progress.
 	e.track(cc)
@@ -145,6 +145,9 @@ func (e *Engine) serveTLS(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Po
 	cs := tc.ConnectionState()
 	if cs.NegotiatedProtocol == "h2" {
 		e.untrack(cc)
+		// h2 does not run the rules: the connection's trackers (tcp-request
+		// connection rules) end with it.
+		defer ct.release(0, 0)
 		e.serveH2(tc, fe, gt, cur)
 		return
 	}

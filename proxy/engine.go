@@ -110,7 +110,7 @@ func New(cfg *Config, opts Options) (*Engine, error) {
 func (e *Engine) commit(g *generation, next *registry) {
 	e.reg.mu.Lock()
 	old := e.reg.servers
-	e.reg.servers, e.reg.backends, e.reg.frontends = next.servers, next.backends, next.frontends
+	e.reg.servers, e.reg.backends, e.reg.frontends, e.reg.tables = next.servers, next.backends, next.frontends, next.tables
 	e.reg.mu.Unlock()
 	for k, sh := range old {
 		if next.servers[k] != sh {
@@ -298,25 +298,42 @@ func (e *Engine) serveConn(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.P
 	e.actConn.Add(1)
 	fe.st.inc()
 	fe.st.total.Add(1)
+	// tcp-request connection rules (rules.go) run at accept, on the
+	// peer's address: as in HAProxy, they come before the PROXY header is
+	// read (reject a connection not from a trusted sender before reading
+	// anything); later rules see the header's address.
+	var ct *connTrack
+	if len(fe.tcpConn) > 0 {
+		var ok bool
+		if ct, ok = tcpRules(fe.tcpConn, remoteAddr(c), nil); !ok {
+			fe.st.deniedConn.Add(1)
+			c.SetLinger(0)
+			c.Close()
+			e.connDone(fe, gt)
+			return
+		}
+	}
 	src, dst, ok := e.clientAddr(c, fe) // the PROXY header's, if any (proxyproto.go)
 	if !ok {
+		ct.release(0, 0)
 		e.connDone(fe, gt)
 		return
 	}
 	if fe.mode == ModeTCP {
 		defer e.connDone(fe, gt)
-		e.serveTCP(c, fe, src, dst)
+		defer ct.release(0, 0)
+		e.serveTCP(c, fe, src, dst, ct)
 		return
 	}
 	if fe.tls != nil {
 		if cfg := fe.tls[key]; cfg != nil {
-			e.serveTLS(c, fe, gt, cur, cfg, src, dst)
+			e.serveTLS(c, fe, gt, cur, cfg, src, dst, ct)
 			return
 		}
 	}
 	// An idle HTTP connection may move to another goroutine (idle park):
 	// serveHTTP calls connDone on the one that ends it.
-	e.serveHTTP(c, fe, gt, cur, src, dst)
+	e.serveHTTP(c, fe, gt, cur, src, dst, ct)
 }
 
 // connDone undoes serveConn's accounting when a connection has ended.
@@ -588,7 +605,7 @@ func (e *Engine) Frontends() []FrontendStatus {
 			Sessions: f.st.cur.Load(), MaxSession: f.st.max.Load(), Limit: limit,
 			Total: f.st.total.Load(), Requests: f.st.requests.Load(), ReqRate: e.rate(f.st, now),
 			BytesIn: f.st.bytesIn.Load(), BytesOut: f.st.bytesOut.Load(),
-			DeniedReq: f.st.denied.Load(), ErrorsReq: f.st.errReq.Load(), Responses: f.st.respMap(),
+			DeniedReq: f.st.denied.Load(), DeniedConn: f.st.deniedConn.Load(), ErrorsReq: f.st.errReq.Load(), Responses: f.st.respMap(),
 			ProxyErrors: f.st.ppErr.Load(),
 		}
 		if f.tls != nil {

@@ -43,9 +43,17 @@ type exchange struct {
 func (cc *clientConn) forward(tStart time.Time) bool {
 	fe := cc.fe
 	req := &cc.req
-	m := matchCtx{req: req, path: requestPath(req.URI), src: cc.src.Addr(), tls: cc.tls}
+	m := cc.requestMatch()
+	if fe.reqRules != nil {
+		cc.rules.reset()
+		if done, ka := cc.httpRequestRules(&m, tStart); done {
+			return ka
+		}
+	}
+	// The frontend's `redirects:` come after the http-request rules, as
+	// HAProxy's redirect rules do; both kinds answer with cc.redirect.
 	if len(fe.redirects) > 0 {
-		if done, ka := cc.redirect(&m, tStart); done {
+		if done, ka := cc.redirects(&m, tStart); done {
 			return ka
 		}
 	}

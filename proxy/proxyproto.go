@@ -176,6 +176,12 @@ func readProxyHeader(c *net.TCPConn, deadline time.Time) (src, dst netip.AddrPor
 				perr = errPPTooLong
 				return true
 			}
+			if peerClosed(fd) {
+				// The FIN may have come with the bytes just peeked: no
+				// further wake-up would come (edge-triggered poller).
+				// Peek again: new bytes go on, none means truncated.
+				continue
+			}
 			return false // wait for more of the header
 		}
 	})

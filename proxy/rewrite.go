@@ -80,6 +80,9 @@ func (cc *clientConn) appendServerHead(dst []byte, x *exchange, ka bool) []byte 
 // appendClientHead re-serialises the response for the client, applying
 // cookie persistence.
 func (cc *clientConn) appendClientHead(dst []byte, x *exchange, ka bool, body h1.BodyKind) []byte {
+	if cc.fe.respRules != nil {
+		cc.httpResponseRules()
+	}
 	resp := &cc.resp
 	be := x.be
 	ck := be.cookie

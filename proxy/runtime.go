@@ -29,6 +29,7 @@ type generation struct {
 	backends  map[string]*backend
 	order     []string // backend names in configuration order
 	maxconn   int
+	tables    map[string]*stickTable
 }
 
 type fwdCfg struct {
@@ -65,7 +66,14 @@ type frontend struct {
 	pp          *ppCfg // accept-proxy; nil: off
 	// tls holds the TLS configuration of the TLS binds, by bind key.
 	tls       map[string]*tls.Config
-	redirects []redirectRule
+	redirects []httpRule // frontend `redirects:`, compiled as redirect rules
+	// rules.go
+	reqRules   []httpRule
+	respRules  []httpRule
+	tcpConn    []httpRule
+	tcpContent []httpRule
+	normalize  NormalizeURI
+	tarpit     time.Duration
 }
 
 type cookieCfg struct {
@@ -126,10 +134,11 @@ type registry struct {
 	servers   map[string]*serverShared // "backend/server"
 	backends  map[string]*counters
 	frontends map[string]*counters
+	tables    map[string]*stickTable
 }
 
 func newRegistry() *registry {
-	return &registry{servers: map[string]*serverShared{}, backends: map[string]*counters{}, frontends: map[string]*counters{}}
+	return &registry{servers: map[string]*serverShared{}, backends: map[string]*counters{}, frontends: map[string]*counters{}, tables: map[string]*stickTable{}}
 }
 
 // compile builds a generation from cfg. It only reads reg; the caller
@@ -153,6 +162,7 @@ func compile(cfg *Config, reg *registry) (*generation, *registry, error) {
 		g.backends[b.name] = b
 		g.order = append(g.order, b.name)
 	}
+	errs = append(errs, compileTables(cfg.Tables, g, reg, next)...)
 	seenBind := map[string]string{}
 	for i := range cfg.Frontends {
 		fc := &cfg.Frontends[i]
@@ -346,7 +356,7 @@ func compileFrontend(fc *Frontend, g *generation, reg, next *registry) (*fronten
 		if err != nil {
 			return nil, err
 		}
-		if f.mode == ModeTCP && c.kind != aclSrc {
+		if f.mode == ModeTCP && c.kind != aclSrc && c.kind != aclInt {
 			return nil, fmt.Errorf("acl %s: only src works in mode tcp", a.Name)
 		}
 		named[a.Name] = append(named[a.Name], c)
@@ -378,19 +388,15 @@ func compileFrontend(fc *Frontend, g *generation, reg, next *registry) (*fronten
 		}
 		f.rules = append(f.rules, useRule{cond: c, be: b})
 	}
-	for _, r := range fc.Redirects {
-		rr, err := compileRedirect(r, f.mode, named)
-		if err != nil {
-			return nil, err
-		}
-		f.redirects = append(f.redirects, rr)
-	}
 	if fc.DefaultBackend != "" {
 		if f.defBackend, err = lookup(fc.DefaultBackend); err != nil {
 			return nil, fmt.Errorf("default_backend: %w", err)
 		}
 	}
 	if f.errPages, err = buildErrorPages(fc.ErrorFiles, os.ReadFile); err != nil {
+		return nil, err
+	}
+	if err := compileFrontendRules(f, fc, named, g); err != nil {
 		return nil, err
 	}
 	if ctr, ok := reg.frontends[f.name]; ok {

@@ -15,6 +15,9 @@ type FrontendStatus struct {
 	BytesIn    uint64
 	BytesOut   uint64
 	DeniedReq  uint64
+	// DeniedConn counts connections refused by tcp-request connection
+	// rules (HAProxy's dcon).
+	DeniedConn uint64
 	ErrorsReq  uint64
 	// ProxyErrors counts connections closed for a missing or invalid
 	// PROXY protocol header (also in ErrorsReq).

@@ -29,7 +29,7 @@ func (t *tcpSession) forceClose() {
 
 // serveTCP forwards a TCP connection to a server picked by the backend,
 // copying with splice(2) (io.Copy between *net.TCPConn, no wrappers).
-func (e *Engine) serveTCP(c *net.TCPConn, fe *frontend, src, dst netip.AddrPort) {
+func (e *Engine) serveTCP(c *net.TCPConn, fe *frontend, src, dst netip.AddrPort, ct *connTrack) {
 	defer c.Close()
 	tStart := time.Now()
 	sess := &tcpSession{c: c}
@@ -48,7 +48,18 @@ func (e *Engine) serveTCP(c *net.TCPConn, fe *frontend, src, dst netip.AddrPort)
 			e.opts.AccessLog(&rec)
 		}
 	}()
-	m := matchCtx{src: src.Addr()}
+	m := matchCtx{src: src.Addr(), ct: ct}
+	if len(fe.tcpContent) > 0 {
+		// tcp-request content rules (rules.go).
+		var ok bool
+		if ct, ok = tcpRules(fe.tcpContent, src.Addr(), ct); !ok {
+			fe.st.denied.Add(1)
+			term = "PR"
+			return
+		}
+		m.ct = ct
+		defer ct.release(0, 0)
+	}
 	be := fe.route(&m)
 	if be == nil {
 		term = "PR"

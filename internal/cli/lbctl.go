@@ -200,7 +200,7 @@ serving. Same as SIGUSR2.`,
 		},
 	})
 
-	root.AddCommand(status, reload, upgradeCmd, server, vrrpCmd, bgpCmd(stdout, client), certCmd(client, stdout), importCmd(stdout, stderr), versionCmd("lbctl"), manCmd(root))
+	root.AddCommand(status, reload, upgradeCmd, server, vrrpCmd, tableCmd(stdout, client), bgpCmd(stdout, client), certCmd(client, stdout), importCmd(stdout, stderr), versionCmd("lbctl"), manCmd(root))
 	root.AddCommand(pairCmd(stdout), configCmd(client, stdout), acmeCmd(client, stdout))
 	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
 		cmd.SetContext(context.Background())

@@ -236,7 +236,7 @@ func TestConditions(t *testing.T) {
 			t.Errorf("%q with %v = %v, want %v", tc.expr, tc.vals, got, tc.want)
 		}
 	}
-	for _, bad := range []string{"", "a ||", "|| a", "a !", "nope", "{ nope /x }", "{ ssl_fc x }", "{ path_beg }", "{ ssl_fc"} {
+	for _, bad := range []string{"", "a ||", "|| a", "a !", "nope", "{ nope /x }", "{ ssl_fc x }", "{ path_beg }", "{ ssl_fc", "{ path_beg /x", "{ nosuch /x }", "{path_beg /x}"} {
 		if _, err := ParseCondition(bad, known); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

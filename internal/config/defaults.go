@@ -101,6 +101,7 @@ func (t *Timeouts) inherit(d Timeouts) {
 	t.Queue = firstDur(t.Queue, d.Queue)
 	t.Tunnel = firstDur(t.Tunnel, d.Tunnel)
 	t.Check = firstDur(t.Check, d.Check)
+	t.Tarpit = firstDur(t.Tarpit, d.Tarpit)
 }
 
 // builtinTimeouts completes a fully inherited set: HAProxy semantics where
@@ -113,6 +114,7 @@ func (t *Timeouts) builtin() {
 	t.HTTPRequest = firstDur(t.HTTPRequest, DefaultHTTPRequest)
 	t.HTTPKeepAlive = firstDur(t.HTTPKeepAlive, t.HTTPRequest)
 	t.Queue = firstDur(t.Queue, t.Connect)
+	t.Tarpit = firstDur(t.Tarpit, t.Connect)
 	t.Tunnel = firstDur(t.Tunnel, max(t.Client, t.Server))
 }
 

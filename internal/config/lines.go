@@ -34,6 +34,13 @@ func (idx lineIndex) walk(path string, n *yaml.Node) {
 				p = path + "." + p
 			}
 			idx[p] = k.Line
+			if v.Kind == yaml.ScalarNode {
+				col := v.Column
+				if v.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+					col++
+				}
+				idx[p+"#col"] = col
+			}
 			idx.walk(p, v)
 		}
 	case yaml.SequenceNode:

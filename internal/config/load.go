@@ -27,6 +27,7 @@ const maxFileSize = 4 << 20
 type Problem struct {
 	File string
 	Line int    // 0 when unknown
+	Col  int    // column inside a rule or condition; 0 when unknown
 	Path string // key path, e.g. frontends[0].bind[1]; empty for the whole file
 	Msg  string
 }
@@ -36,6 +37,9 @@ func (p Problem) String() string {
 	b.WriteString(p.File)
 	if p.Line > 0 {
 		fmt.Fprintf(&b, ":%d", p.Line)
+		if p.Col > 0 {
+			fmt.Fprintf(&b, ":%d", p.Col)
+		}
 	}
 	b.WriteString(": ")
 	if p.Path != "" {

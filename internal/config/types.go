@@ -24,6 +24,8 @@ type Config struct {
 	BGP *BGP `mapstructure:"bgp" yaml:"bgp,omitempty"`
 	// TLS holds settings shared by the TLS binds (acme.go); nil: none.
 	TLS *TLS `mapstructure:"tls" yaml:"tls,omitempty"`
+	// Userlists name sets of "user:password" pairs for auth rules.
+	Userlists []Userlist `mapstructure:"userlists" yaml:"userlists,omitempty"`
 
 	// File is the path the config was loaded from (not a YAML key).
 	File string `mapstructure:"-" yaml:"-"`
@@ -185,6 +187,8 @@ type Timeouts struct {
 	Queue         time.Duration `mapstructure:"queue" yaml:"queue,omitempty"`
 	Tunnel        time.Duration `mapstructure:"tunnel" yaml:"tunnel,omitempty"`
 	Check         time.Duration `mapstructure:"check" yaml:"check,omitempty"`
+	// Tarpit is how long a tarpit rule holds a request; default: connect.
+	Tarpit time.Duration `mapstructure:"tarpit" yaml:"tarpit,omitempty"`
 	// Legacy HAProxy 1.4 aliases: contimeout=connect, clitimeout=client,
 	// srvtimeout=server. Load folds them into the modern fields.
 	Contimeout time.Duration `mapstructure:"contimeout" yaml:"contimeout,omitempty"`
@@ -230,6 +234,18 @@ type FrontendPart struct {
 	LogFormat string `mapstructure:"log_format" yaml:"log_format,omitempty"`
 	// LogPrivacy masks or pseudonymises client addresses in access logs.
 	LogPrivacy *LogPrivacy `mapstructure:"log_privacy" yaml:"log_privacy,omitempty"`
+	// HTTPRequest and HTTPResponse are HAProxy's http-request and
+	// http-response rules, run in order (rules.go, docs/proxy.md).
+	HTTPRequest  []HTTPRule         `mapstructure:"http_request" yaml:"http_request,omitempty"`
+	HTTPResponse []HTTPResponseRule `mapstructure:"http_response" yaml:"http_response,omitempty"`
+	// TCPRequest holds tcp-request connection rules.
+	TCPRequest *TCPRequest `mapstructure:"tcp_request" yaml:"tcp_request,omitempty"`
+	// NormalizeURI: acl (default: path ACLs see the normalised path, the
+	// request is forwarded unchanged), rewrite (forwarded normalised too)
+	// or off.
+	NormalizeURI string `mapstructure:"normalize_uri" yaml:"normalize_uri,omitempty"`
+	// StickTable is a table named after the section (HAProxy stick-table).
+	StickTable *StickTable `mapstructure:"stick_table" yaml:"stick_table,omitempty"`
 }
 
 // AcceptProxy is `bind ... accept-proxy`, optionally only from some sources.
@@ -289,8 +305,11 @@ type Backend struct {
 	Name        string `mapstructure:"name" yaml:"name"`
 	Common      `mapstructure:",squash" yaml:",inline"`
 	BackendPart `mapstructure:",squash" yaml:",inline"`
-	FromListen  bool   `mapstructure:"-" yaml:"-"`
-	Source      string `mapstructure:"-" yaml:"-"`
+	// StickTable is a table named after the backend, for track-sc rules
+	// and src_*(NAME) fetches of frontends (HAProxy's table-only backend).
+	StickTable *StickTable `mapstructure:"stick_table" yaml:"stick_table,omitempty"`
+	FromListen bool        `mapstructure:"-" yaml:"-"`
+	Source     string      `mapstructure:"-" yaml:"-"`
 }
 
 // Listen is a frontend and a backend in one section, named once.

@@ -21,6 +21,7 @@ type checker struct {
 	warns []Problem
 	// sslDef is global.ssl_default_bind, for the TLS binds.
 	sslDef *SSLDefaultBind
+	cfg    *Config // set by validate
 }
 
 // warn records a problem that does not stop the config from loading.
@@ -139,6 +140,8 @@ var facilities = map[string]bool{"kern": true, "user": true, "mail": true, "daem
 var levels = map[string]bool{"emerg": true, "alert": true, "crit": true, "err": true, "warning": true, "notice": true, "info": true, "debug": true}
 
 func (c *checker) validate(cfg *Config) {
+	c.cfg = cfg
+	c.checkTablesAndUserlists(cfg)
 	g := cfg.Global
 	c.sslDef = g.SSLDefaultBind
 	c.checkTLSGlobal(&g)
@@ -304,7 +307,7 @@ func (c *checker) checkFrontend(f *Frontend, backends map[string]*Backend, binds
 		}
 		acls[a.Name] = true
 		crit := a.Criterion
-		if !validCriteria[crit] && !hdrCriterionRe.MatchString(crit) {
+		if !validCriteria[crit] && !hdrCriterionRe.MatchString(crit) && checkExtCriterion(crit, a.Values) != nil {
 			c.add(ap+".criterion", "unknown criterion %q (path, path_beg, path_end, path_reg, hdr(NAME), hdr_beg(NAME), hdr_end(NAME), method, src)", crit)
 		}
 		if crit == "ssl_fc" {
@@ -330,7 +333,7 @@ func (c *checker) checkFrontend(f *Frontend, backends map[string]*Backend, binds
 	}
 	if f.Mode == "tcp" && len(f.ACLs) > 0 {
 		for j, a := range f.ACLs {
-			if a.Criterion != "src" {
+			if a.Criterion != "src" && !stickCriterionRe.MatchString(a.Criterion) {
 				c.add(fmt.Sprintf("%s.acls[%d].criterion", p, j), "criterion %q needs mode http", a.Criterion)
 			}
 		}
@@ -368,14 +371,9 @@ func (c *checker) checkFrontend(f *Frontend, backends map[string]*Backend, binds
 		if f.Mode == "tcp" {
 			c.add(rp, "redirect needs mode http")
 		}
-		if !schemeRe.MatchString(r.Scheme) {
-			c.add(rp+".scheme", "invalid scheme %q (e.g. https)", r.Scheme)
-		}
-		switch r.Code {
-		case 0, 301, 302, 303, 307, 308:
-		default:
-			c.add(rp+".code", "invalid redirect code %d (301 302 303 307 308)", r.Code)
-		}
+		// The same checks as http_request's redirect (one implementation:
+		// proxy compiles both as redirect rules).
+		c.checkRedirect(rp, "", "", r.Scheme, r.Code, true)
 		if r.If != "" && r.Unless != "" {
 			c.add(rp, "use either if or unless, not both")
 		}
@@ -411,6 +409,7 @@ func (c *checker) checkFrontend(f *Frontend, backends map[string]*Backend, binds
 		c.checkStats(p+".stats", f.Stats)
 	}
 	c.checkTraffic(f)
+	c.checkFrontendRules(f, acls)
 }
 
 func (c *checker) checkStats(path string, s *Stats) {

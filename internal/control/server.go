@@ -173,6 +173,7 @@ func Handler(b Backend) http.Handler {
 	pairRoutes(mux, b)
 	handleBGP(mux, b)
 	acmeRoutes(mux, b)
+	tableRoute(mux, b)
 	return mux
 }
 

@@ -48,6 +48,10 @@ func proxyConfig(cfg *config.Config) (*proxy.Config, error) {
 		if s := f.Stats; s != nil && s.Enable {
 			pf.Stats = &proxy.Stats{URI: s.URI, Realm: s.Realm, Auth: s.Auth}
 		}
+		proxyRules(cfg, f, &pf)
+		if f.StickTable != nil {
+			pc.Tables = append(pc.Tables, config.ProxyTable(f.Name, f.StickTable))
+		}
 		pc.Frontends = append(pc.Frontends, pf)
 	}
 	for i := range cfg.Backends {
@@ -57,6 +61,9 @@ func proxyConfig(cfg *config.Config) (*proxy.Config, error) {
 			return nil, fmt.Errorf("%s: %w", b.Source, err)
 		}
 		pc.Backends = append(pc.Backends, pb)
+		if b.StickTable != nil {
+			pc.Tables = append(pc.Tables, config.ProxyTable(b.Name, b.StickTable))
+		}
 	}
 	return pc, nil
 }

@@ -45,6 +45,7 @@ func checkFuzzResult(t *testing.T, r *Result, err error) {
 func FuzzHAProxy(f *testing.F) {
 	addSeeds(f, "*.cfg")
 	f.Add([]byte("listen x :80\n stats realm a\\ b\\x41\n server s [::1]:80 check inter 1d\n"))
+	f.Add([]byte(rulesCfg))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := Import(Options{HAProxyPath: "fuzz.cfg", HAProxy: bytes.NewReader(data)})
 		checkFuzzResult(t, r, err)

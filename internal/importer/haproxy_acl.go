@@ -58,6 +58,15 @@ flags:
 			break flags
 		}
 	}
+	if !supportedCriteria[strings.TrimPrefix(strings.SplitN(crit, "(", 2)[0], "req.")] && config.CheckCriterion(crit, rest) == nil {
+		// var(txn.NAME) and the stick-counter fetches (rules.go).
+		acl.Criterion = crit
+		acl.Values = append([]string(nil), rest...)
+		idx := len(t.fe.ACLs)
+		t.fe.ACLs = append(t.fe.ACLs, acl)
+		m.done(t, l, fmt.Sprintf("acls[%d]", idx))
+		return nil
+	}
 	base, param, hasParam := strings.Cut(crit, "(")
 	if hasParam {
 		param = strings.TrimSuffix(param, ")")

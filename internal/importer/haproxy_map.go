@@ -24,6 +24,8 @@ type target struct {
 	quiet bool
 	// dropped ACL names (unsupported criteria) in this section.
 	droppedACLs map[string]bool
+	// table is where a stick-table line goes (nil: nowhere).
+	table **config.StickTable
 }
 
 func (m *mapper) mapHAProxy(f *hFile) error {
@@ -45,6 +47,10 @@ func (m *mapper) mapHAProxy(f *hFile) error {
 	flatten := nDefaults > 1 || (nDefaults == 1 && proxyBefore)
 	var curDefaults *hSection
 	for _, s := range f.Sections {
+		if s.Skipped && s.Kind == "userlist" {
+			m.userlist(s)
+			continue
+		}
 		if s.Skipped {
 			m.head[""] = append(m.head[""], s.Head...)
 			m.warnf(s.Num, s.Kind, "", "%s sections are not supported; section %q skipped (%d lines)", s.Kind, s.Name, len(s.Lines))
@@ -128,6 +134,7 @@ func (m *mapper) mapProxy(s *hSection, inherited []hLine, flattened bool, defs *
 		m.cfg.Frontends = append(m.cfg.Frontends, config.Frontend{Name: s.Name})
 		fe := &m.cfg.Frontends[len(m.cfg.Frontends)-1]
 		t.common, t.fe = &fe.Common, &fe.FrontendPart
+		t.table = &fe.StickTable
 		m.trackable = append(m.trackable, s.Name)
 	case s.Kind == "backend":
 		if err := m.claim(m.backNames, s, "backend"); err != nil {
@@ -137,6 +144,7 @@ func (m *mapper) mapProxy(s *hSection, inherited []hLine, flattened bool, defs *
 		m.cfg.Backends = append(m.cfg.Backends, config.Backend{Name: s.Name})
 		be := &m.cfg.Backends[len(m.cfg.Backends)-1]
 		t.common, t.be = &be.Common, &be.BackendPart
+		t.table = &be.StickTable
 	default:
 		if err := m.claim(m.frontNames, s, "frontend"); err != nil {
 			return err
@@ -148,6 +156,7 @@ func (m *mapper) mapProxy(s *hSection, inherited []hLine, flattened bool, defs *
 		m.cfg.Listen = append(m.cfg.Listen, config.Listen{Name: s.Name})
 		ls := &m.cfg.Listen[len(m.cfg.Listen)-1]
 		t.common, t.fe, t.be = &ls.Common, &ls.FrontendPart, &ls.BackendPart
+		t.table = &ls.StickTable
 		m.trackable = append(m.trackable, s.Name)
 	}
 	if t.kind != "stats" {
@@ -189,6 +198,14 @@ func (m *mapper) mapProxy(s *hSection, inherited []hLine, flattened bool, defs *
 	if mode == "" {
 		t.common.Mode, mode = "tcp", "tcp"
 		m.lineComment(keyPath(t.path, "mode"), "HAProxy's default mode (lbd's default is http)")
+	}
+	if mode == "http" && t.fe != nil && t.fe.TCPRequest != nil && len(t.fe.TCPRequest.Content) > 0 {
+		t.fe.TCPRequest.Content = nil
+		m.warnf(s.Num, "tcp-request content", t.path, "tcp-request content rules in mode http are not supported (write them as http-request rules); left out")
+	}
+	if mode == "tcp" && t.fe != nil && len(t.fe.HTTPRequest)+len(t.fe.HTTPResponse) > 0 {
+		t.fe.HTTPRequest, t.fe.HTTPResponse = nil, nil
+		m.warnf(s.Num, "http-request", t.path, "http-request/http-response rules need mode http and HAProxy ignores them in mode tcp; left out")
 	}
 	if mode == "tcp" && t.be != nil && t.be.Cookie != nil {
 		t.be.Cookie = nil
@@ -368,6 +385,10 @@ func (m *mapper) apply(t *target, l hLine) error {
 		return m.useBackend(t, l)
 	case "redirect":
 		return m.redirect(t, l)
+	case "http-request", "http-response", "tcp-request":
+		return m.rule(t, l)
+	case "stick-table":
+		return m.stickTable(t, l)
 	case "default_backend":
 		if err := needArgs(m, l, 1, "default_backend NAME"); err != nil {
 			return err

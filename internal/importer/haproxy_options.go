@@ -33,6 +33,8 @@ func (m *mapper) timeout(t *target, l hLine, name, val, legacy string) error {
 		to.Tunnel, key = d, "tunnel"
 	case "check":
 		to.Check, key = d, "check"
+	case "tarpit":
+		to.Tarpit, key = d, "tarpit"
 	default:
 		m.unsupported(t, l, fmt.Sprintf("timeout %s not supported; left out", name))
 		return nil

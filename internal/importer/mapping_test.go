@@ -72,11 +72,11 @@ func TestServerAddressForms(t *testing.T) {
 }
 
 func TestUnsupportedIsReportedNotDropped(t *testing.T) {
-	r := importString(t, "global\n tune.bufsize 1\n frobnicate 3\nfrontend f\n bind :80\n http-request deny\n default_backend b\nbackend b\n server s 127.0.0.1:1 slowstart 3s\n")
+	r := importString(t, "global\n tune.bufsize 1\n frobnicate 3\nfrontend f\n bind :80\n http-request set-log-level err\n default_backend b\nbackend b\n server s 127.0.0.1:1 slowstart 3s\n")
 	if r.ExitCode() != 2 {
 		t.Fatalf("exit %d, want 2", r.ExitCode())
 	}
-	want := map[string]int{"tune.bufsize": 2, "frobnicate": 3, "http-request deny": 6, "server slowstart": 9}
+	want := map[string]int{"tune.bufsize": 2, "frobnicate": 3, "http-request set-log-level": 6, "server slowstart": 9}
 	for _, w := range r.Warnings {
 		if line, ok := want[w.Directive]; ok && line == w.Line && w.Severity == SeverityWarning {
 			delete(want, w.Directive)
