@@ -70,7 +70,8 @@ type TicketSync struct {
 	mu          sync.Mutex
 	peerID      string
 	followUntil time.Time  // owner's keys last applied + hold
-	retained    [][32]byte // this node's keys from before it followed
+	retained    [][32]byte // the keys used here before this owner set
+	lastOwner   [][32]byte // the owner's set last applied
 	retainUntil time.Time
 	lastErr     string
 }
@@ -133,9 +134,13 @@ func (s *TicketSync) Incoming(self, peer string, t *TicketShare, hold time.Durat
 	}
 	now := s.now()
 	cur := s.keys.Keys()
-	if !now.Before(s.followUntil) {
-		// Starting to follow: keep this node's own keys for decryption
-		// for one rotation period, so tickets it issued still resume.
+	fresh := !now.Before(s.followUntil) || len(s.lastOwner) == 0 || !containsKey(owner, s.lastOwner[0])
+	s.lastOwner = owner
+	if fresh {
+		// Starting to follow, or the owner made a new set (it restarted):
+		// keep the keys used here until now for decryption for one
+		// rotation period, so the tickets they encrypted still resume.
+		// An owner's rotation keeps its previous current key: not fresh.
 		s.retained = s.retained[:0]
 		for _, k := range cur {
 			if !containsKey(owner, k) {

@@ -226,6 +226,23 @@ func TestTicketSyncResumesOnPeer(t *testing.T) {
 		}
 	}
 
+	// The owner restarts (a fresh set) with no gap in the presences: a
+	// session made under the shared keys before still resumes on B.
+	c4 := newClient(pool)
+	resumes(t, a.addr, c4)
+	oldA := a.keys.Keys()
+	if err := a.keys.Set([][32]byte{{1, 2, 3}}); err != nil {
+		t.Fatal(err)
+	}
+	clk.add(time.Second)
+	exchange(t, a, b)
+	if TicketKeyID(b.keys.Keys()) != TicketKeyID(a.keys.Keys()) || !containsKey(b.keys.Keys(), oldA[0]) {
+		t.Fatal("B must take the restarted owner's set and keep the previous shared keys")
+	}
+	if !resumes(t, b.addr, c4) {
+		t.Fatal("a session from before the owner's restart did not resume on B")
+	}
+
 	// Keys never show in the status or in a log line.
 	for _, s := range []string{sb.KeyID, a.share.Outgoing(a.fp, b.fp).String()} {
 		if strings.Contains(s, string(a.keys.Keys()[0][:4])) {
