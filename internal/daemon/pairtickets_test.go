@@ -122,4 +122,19 @@ func TestPairTicketsResumeOnPeer(t *testing.T) {
 	if !tlsRequest(t, tlsA, c2) {
 		t.Fatal("a TLS session from node B did not resume on node A")
 	}
+
+	// Failover: A goes away; B, its link down, rotates on its own again
+	// but a session made on A still resumes on B.
+	c3 := &tls.Config{ServerName: "shop.example.test", InsecureSkipVerify: true, ClientSessionCache: tls.NewLRUClientSessionCache(8)}
+	tlsRequest(t, tlsA, c3)
+	a.stop()
+	if !waitFor(5*time.Second, func() bool {
+		tk := b.d.Status().Pair.Tickets
+		return tk != nil && tk.Role == "local" && !tk.Shared
+	}) {
+		t.Fatalf("B's tickets with A stopped: %+v", b.d.Status().Pair.Tickets)
+	}
+	if !tlsRequest(t, tlsB, c3) {
+		t.Fatal("after A stopped, a TLS session from A did not resume on B")
+	}
 }
