@@ -107,7 +107,8 @@ func TestRenderPair(t *testing.T) {
 			PeerVRRP:    []control.PairVRRP{{Name: "vi_1", VRID: 51, State: "MASTER", Priority: 100, Base: 100}},
 			PeerServers: []control.PairServer{{Backend: "app", Server: "web1", State: "DOWN"}, {Backend: "app", Server: "web2", State: "UP"}},
 			SplitBrain:  []control.SplitBrain{{VRID: 51, Instance: "vi_1", Since: now, LocalPriority: 150, PeerPriority: 100, StepsDown: "peer"}},
-			Refused:     map[string]uint64{"wrong_fingerprint": 3}}}
+			Refused:     map[string]uint64{"wrong_fingerprint": 3},
+			Tickets:     &control.PairTickets{KeyID: "a8eab927bc00e79c", PeerKeyID: "04d741c0d218af24", Role: "local"}}}
 	var b bytes.Buffer
 	renderPair(&b, st, false, now)
 	out := b.String()
@@ -117,6 +118,7 @@ func TestRenderPair(t *testing.T) {
 		"version skew", "config differs since 2026-12-04 11:00:10: see `lbctl config diff`",
 		"SPLIT BRAIN VRID 51 (vi_1)", "the peer yields",
 		"server app/web1 UP here, DOWN on the peer", "refused: wrong_fingerprint=3",
+		"session tickets: shared with peer: no (link down: this node rotates its own keys, key id a8eab927bc00e79c)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
@@ -124,6 +126,18 @@ func TestRenderPair(t *testing.T) {
 	}
 	if strings.Contains(out, "app/web2") {
 		t.Errorf("web2 is UP on both:\n%s", out)
+	}
+	for _, c := range []struct {
+		tk   control.PairTickets
+		want string
+	}{
+		{control.PairTickets{KeyID: "k1", PeerKeyID: "k1", Role: "owner", Shared: true}, "shared with peer: yes (key id k1, this node owns and rotates the keys)"},
+		{control.PairTickets{KeyID: "k1", PeerKeyID: "k1", Role: "follower", Shared: true}, "shared with peer: yes (key id k1, the peer owns"},
+		{control.PairTickets{KeyID: "k1", Role: "owner"}, "shared with peer: no (key id k1 here, - on the peer: the peer sends no ticket keys"},
+	} {
+		if got := ticketLine(&c.tk, func(_, s string) string { return s }); !strings.Contains(got, c.want) {
+			t.Errorf("ticket line %+v: %q, want %q", c.tk, got, c.want)
+		}
 	}
 }
 

@@ -61,6 +61,9 @@ func renderPair(w io.Writer, st *control.Status, colour bool, now time.Time) {
 			fmt.Fprintf(w, "  config %s since %s: see `lbctl config diff`, `lbctl config push`\n", paint(yellow, "differs"), p.DiffersSince.Format("2006-01-02 15:04:05"))
 		}
 	}
+	if tk := p.Tickets; tk != nil {
+		fmt.Fprintln(w, "  "+ticketLine(tk, paint))
+	}
 	for _, sb := range p.SplitBrain {
 		who := "this node yields"
 		if sb.StepsDown == "peer" {
@@ -113,4 +116,24 @@ func renderPair(w io.Writer, st *control.Status, colour bool, now time.Time) {
 	if p.SplitBrainTotal > 0 && len(p.SplitBrain) == 0 {
 		fmt.Fprintf(w, "  split brains seen: %d (none now)\n", p.SplitBrainTotal)
 	}
+}
+
+// ticketLine is the session ticket keys line: ids only, never a key.
+func ticketLine(tk *control.PairTickets, paint func(code, s string) string) string {
+	switch {
+	case tk.Shared && tk.Role == "owner":
+		return fmt.Sprintf("session tickets: shared with peer: %s (key id %s, this node owns and rotates the keys)", paint(green, "yes"), tk.KeyID)
+	case tk.Shared:
+		return fmt.Sprintf("session tickets: shared with peer: %s (key id %s, the peer owns and rotates the keys)", paint(green, "yes"), tk.KeyID)
+	case tk.Role == "local":
+		return fmt.Sprintf("session tickets: shared with peer: %s (link down: this node rotates its own keys, key id %s)", paint(yellow, "no"), tk.KeyID)
+	}
+	why := "waiting for the owner's keys"
+	if tk.PeerKeyID == "" {
+		why = "the peer sends no ticket keys (no TLS bind, or an older lbd)"
+	}
+	if tk.LastError != "" {
+		why = tk.LastError
+	}
+	return fmt.Sprintf("session tickets: shared with peer: %s (key id %s here, %s on the peer: %s)", paint(yellow, "no"), tk.KeyID, orDash(tk.PeerKeyID), why)
 }

@@ -51,6 +51,8 @@ type PairStatus struct {
 	// (wrong_fingerprint, no_certificate, not_paired, tls_handshake,
 	// replay, stale, bad_message, too_large).
 	Refused map[string]uint64 `json:"refused"`
+	// Tickets is the TLS session ticket key sharing (nil without TLS).
+	Tickets *PairTickets `json:"tickets,omitempty"`
 }
 
 // PairVRRP is one VRRP instance as a node reports it to its peer.
@@ -232,4 +234,18 @@ func (c *Client) ChangeServerWeight(ctx context.Context, backend, server string,
 	var res ServerChangeResult
 	err := c.do(ctx, http.MethodPost, "/v1/servers/"+url.PathEscape(backend)+"/"+url.PathEscape(server)+"/weight", ServerWeightRequest{Weight: weight, Local: local}, &res)
 	return &res, err
+}
+
+// PairTickets is the session ticket key sharing of the pair
+// (docs/pair.md#session-tickets). It never holds a key: KeyID is a short
+// hash of the key that encrypts new tickets here, PeerKeyID the peer's.
+type PairTickets struct {
+	KeyID     string `json:"key_id"`
+	PeerKeyID string `json:"peer_key_id,omitempty"`
+	// Role: "owner" (this node makes the keys and sends them), "follower"
+	// (it uses the owner's), or "local" (link down or unpaired: its own).
+	Role string `json:"role"`
+	// Shared: both nodes encrypt new tickets with the same key now.
+	Shared    bool   `json:"shared"`
+	LastError string `json:"last_error,omitempty"`
 }

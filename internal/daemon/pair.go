@@ -23,12 +23,13 @@ import (
 // pairState is the daemon's end of the pair link (docs/pair.md). The link
 // runs in its own goroutines; nothing in the VRRP path waits for it.
 type pairState struct {
-	mu      sync.Mutex
-	link    *pair.Link
-	cfg     *config.Pair
-	err     string            // why the link could not start
-	stepped map[string]uint64 // instances handed over to end a split brain: adverts received then
-	gen     int               // startPair calls; a retry of an older one gives up
+	mu        sync.Mutex
+	link      *pair.Link
+	cfg       *config.Pair
+	err       string            // why the link could not start
+	stepped   map[string]uint64 // instances handed over to end a split brain: adverts received then
+	gen       int               // startPair calls; a retry of an older one gives up
+	ticketErr string            // the last error applying the peer's ticket keys
 
 	hashMu   sync.Mutex
 	hashMod  time.Time
@@ -151,6 +152,10 @@ func (d *Daemon) pairStatus() *control.PairStatus {
 			PeerVRRP: []control.PairVRRP{}, PeerServers: []control.PairServer{}, SplitBrain: []control.SplitBrain{}, Refused: map[string]uint64{}}
 	}
 	st := l.Status()
+	if share := d.ticketShare(); share != nil {
+		self, peer := l.Fingerprints()
+		st.Tickets = share.Status(self, peer, st.Link == "up")
+	}
 	for i := range st.SplitBrain {
 		if stepped[st.SplitBrain[i].Instance] {
 			st.SplitBrain[i].SteppedDown = true
@@ -168,6 +173,12 @@ func (d *Daemon) pairPresence() pair.Presence {
 		VRRP: []control.PairVRRP{}, Servers: []control.PairServer{},
 		Admin: d.pairAdmin(),
 	}
+	d.pair.mu.Lock()
+	l := d.pair.link
+	d.pair.mu.Unlock()
+	if share := d.ticketShare(); share != nil && l != nil {
+		p.Tickets = share.Outgoing(l.Fingerprints())
+	}
 	for _, v := range st.VRRP {
 		p.VRRP = append(p.VRRP, control.PairVRRP{Name: v.Name, VRID: v.VRID, State: v.State, Priority: v.EffectivePriority, Base: v.BasePriority})
 	}
@@ -177,6 +188,41 @@ func (d *Daemon) pairPresence() pair.Presence {
 		}
 	}
 	return p
+}
+
+// ticketShare is the process's session ticket key sharing (nil without
+// a TLS bind).
+func (d *Daemon) ticketShare() *pair.TicketSync {
+	rt := d.runtime()
+	if rt == nil {
+		return nil
+	}
+	return rt.tls.ticketShare()
+}
+
+// pairTickets takes the ticket keys part of the peer's presence; a set
+// that does not apply is logged once per distinct error (never the keys).
+func (d *Daemon) pairTickets(p *pair.Presence) {
+	share := d.ticketShare()
+	d.pair.mu.Lock()
+	l := d.pair.link
+	d.pair.mu.Unlock()
+	if share == nil || l == nil {
+		return
+	}
+	self, peer := l.Fingerprints()
+	err := share.Incoming(self, peer, p.Tickets, l.StaleAfter())
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	d.pair.mu.Lock()
+	changed := msg != d.pair.ticketErr
+	d.pair.ticketErr = msg
+	d.pair.mu.Unlock()
+	if changed && err != nil {
+		d.log.Warn("pair: the peer's session ticket keys not applied", "error", err)
+	}
 }
 
 // configHash is the SHA-256 of the shared part of the config file on disk

@@ -434,6 +434,7 @@ func (d *Daemon) pairOnServer(c *pair.AdminChange) pair.ServerResult {
 // pairOnPresence applies the peer's recorded changes that are newer than
 // this node's: how a node that (re)joins gets the current admin states.
 func (d *Daemon) pairOnPresence(p *pair.Presence) {
+	d.pairTickets(p)
 	for i := range p.Admin {
 		c := &p.Admin[i]
 		if !d.takeAdmin(c) {

@@ -9,6 +9,7 @@ import (
 	"github.com/lbd-ha/lbd/certs"
 	"github.com/lbd-ha/lbd/internal/config"
 	"github.com/lbd-ha/lbd/internal/control"
+	"github.com/lbd-ha/lbd/internal/pair"
 	"github.com/lbd-ha/lbd/proxy"
 )
 
@@ -25,6 +26,7 @@ import (
 type tlsSet struct {
 	mu     sync.Mutex
 	keys   *certs.TicketKeys
+	share  *pair.TicketSync // rotates keys and shares them with the peer
 	stores []boundStore
 }
 
@@ -72,7 +74,9 @@ func (ts *tlsSet) build(ctx context.Context, cfg *config.Config, pc *proxy.Confi
 }
 
 // ticketKeys makes the process's ticket keys on first use and rotates them
-// until ctx ends. A later change of global.tls_tickets applies at restart.
+// until ctx ends (with a pair link, only the owner rotates: the other node
+// uses the owner's keys, pair.TicketSync). A later change of
+// global.tls_tickets applies at restart.
 func (ts *tlsSet) ticketKeys(ctx context.Context, t *config.TLSTickets) (*certs.TicketKeys, error) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
@@ -91,8 +95,17 @@ func (ts *tlsSet) ticketKeys(ctx context.Context, t *config.TLSTickets) (*certs.
 		return nil, fmt.Errorf("session ticket keys: %w", err)
 	}
 	ts.keys = k
-	go k.Run(ctx)
+	ts.share = pair.NewTicketSync(k, nil)
+	go ts.share.Run(ctx)
 	return k, nil
+}
+
+// ticketShare is the ticket key sharing, nil before the keys exist (no
+// TLS bind yet).
+func (ts *tlsSet) ticketShare() *pair.TicketSync {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.share
 }
 
 func (ts *tlsSet) commit(stores []boundStore) {

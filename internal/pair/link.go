@@ -68,6 +68,10 @@ type Presence struct {
 	// Admin is the operator's server changes this node knows, with their
 	// generations (docs/pair.md#runtime-state); older peers send none.
 	Admin []AdminChange `json:"admin,omitempty"`
+	// Tickets is the sender's session ticket key id, with the keys when
+	// it owns them (tickets.go); older peers and nodes without TLS send
+	// none.
+	Tickets *TicketShare `json:"tickets,omitempty"`
 }
 
 // ConfigFile is a node's config file as sent over the link.
@@ -693,6 +697,19 @@ func (l *Link) contact() {
 		l.log.Info("pair link up", "peer", l.peerAddr())
 	}
 }
+
+// Fingerprints are this node's identity fingerprint and the pinned
+// peer's ("" while unpaired).
+func (l *Link) Fingerprints() (self, peer string) {
+	if p := l.pin.Load(); p != nil {
+		peer = p.Fingerprint
+	}
+	return l.id.Fingerprint, peer
+}
+
+// StaleAfter is how long the link stays up without a message from the
+// peer.
+func (l *Link) StaleAfter() time.Duration { return l.stale() }
 
 func (l *Link) stale() time.Duration { return 2*l.opts.Interval + l.opts.Timeout/2 }
 
