@@ -21,6 +21,8 @@ type checker struct {
 	warns []Problem
 	// sslDef is global.ssl_default_bind, for the TLS binds.
 	sslDef *SSLDefaultBind
+	// cfg is the config being checked (for the TLS binds: tls.acme).
+	cfg *Config
 }
 
 // warn records a problem that does not stop the config from loading.
@@ -293,7 +295,7 @@ func (c *checker) checkFrontend(f *Frontend, backends map[string]*Backend, binds
 			if f.Mode == "tcp" {
 				c.add(bp+".ssl", "TLS termination needs mode http (mode tcp with ssl is not supported yet)")
 			}
-			c.checkBindSSL(bp+".ssl", b.SSL, c.sslDef)
+			c.checkBindSSL(c.cfg, bp+".ssl", b.SSL, c.sslDef)
 		}
 	}
 	acls := map[string]bool{}
