@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lbd-ha/lbd/certs/certstest"
 )
 
 func TestACMESection(t *testing.T) {
@@ -78,6 +80,14 @@ func TestACMEEmptyCertDir(t *testing.T) {
 			t.Errorf("crt %s: AllowEmpty %v", crt, opts.AllowEmpty)
 		}
 	}
+	// With a fallback file next to it, the bind serves that meanwhile.
+	fallback := filepath.Join(other, "fallback.pem")
+	certstest.Write(t, fallback, certstest.Spec{Names: []string{"a.example.com"}})
+	cfg, err := LoadBytes("t.yaml", []byte(bind(certDir, fallback)+acmeSec))
+	if err != nil || len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0].Msg, "serves its other certificates") {
+		t.Errorf("ACME directory plus a fallback file: %v %v", err, cfg)
+	}
+	os.Remove(fallback)
 	// Missing yet (fresh machine): a warning too.
 	missing := filepath.Join(t.TempDir(), "lbd")
 	if _, err := LoadBytes("t.yaml", []byte(bind(ACMECertDir(missing))+"tls:\n  acme:\n    state_dir: "+missing+"\n    certificates: [[a.example.com]]\n")); err != nil {

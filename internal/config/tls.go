@@ -153,7 +153,11 @@ func (c *checker) checkBindSSL(cfg *Config, p string, s *BindSSL, def *SSLDefaul
 					break
 				}
 			}
-			c.warn(path, "no certificate yet in %s: ACME will obtain it (tls.acme); until the first certificate arrives, handshakes on this bind fail (no_certificate)", w.File)
+			until := "until the first certificate arrives, handshakes on this bind fail (no_certificate)"
+			if store != nil && len(store.Info()) > 0 {
+				until = "until then the bind serves its other certificates"
+			}
+			c.warn(path, "no certificate yet in %s: ACME will obtain it (tls.acme); %s", w.File, until)
 			continue
 		}
 		c.warn(p+".crt", "%s", w.String())
