@@ -21,11 +21,12 @@ const (
 	ReasonBadClientCert   Reason = "bad_client_cert"  // missing, unverifiable or badly signed client certificate
 	ReasonTimeout         Reason = "timeout"          // the handshake did not finish in time
 	ReasonProtocolVersion Reason = "protocol_version" // the client offered only refused versions (TLS 1.1 ...)
+	ReasonNoCertificate   Reason = "no_certificate"   // no certificate loaded yet (empty ACME directory)
 	ReasonOther           Reason = "other"            // anything else (garbage, reset, client alert ...)
 )
 
 // Reasons lists every Reason, in a stable order for exposition.
-var Reasons = []Reason{ReasonNoSharedCipher, ReasonUnknownSNI, ReasonBadClientCert, ReasonTimeout, ReasonProtocolVersion, ReasonOther}
+var Reasons = []Reason{ReasonNoSharedCipher, ReasonUnknownSNI, ReasonBadClientCert, ReasonTimeout, ReasonProtocolVersion, ReasonNoCertificate, ReasonOther}
 
 // Classify returns the reason of a failed tls.Conn.Handshake on the server
 // side. nil gives "". crypto/tls reports most failures as plain errors, so
@@ -34,6 +35,9 @@ var Reasons = []Reason{ReasonNoSharedCipher, ReasonUnknownSNI, ReasonBadClientCe
 func Classify(err error) Reason {
 	if err == nil {
 		return ""
+	}
+	if errors.Is(err, ErrNoCertificateYet) || strings.Contains(err.Error(), ErrNoCertificateYet.Error()) {
+		return ReasonNoCertificate
 	}
 	if errors.Is(err, ErrUnknownSNI) || strings.Contains(err.Error(), "tls: no certificates configured") {
 		return ReasonUnknownSNI

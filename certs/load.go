@@ -59,6 +59,9 @@ func (e *FileError) Unwrap() error { return e.Err }
 type Warning struct {
 	File    string
 	Message string
+	// Empty marks a directory of Options.AllowEmpty that holds no
+	// certificate yet (File is the directory).
+	Empty bool
 }
 
 func (w Warning) String() string { return "certificate " + w.File + ": " + w.Message }
@@ -79,13 +82,20 @@ type entry struct {
 // expandPaths turns crt arguments (files or directories) into the list of
 // certificate files, in order. A directory contributes its regular files
 // in lexical order, except hidden files and HAProxy's extra files (.key,
-// .ocsp, .issuer, .sctl).
-func expandPaths(paths []string) ([]string, error) {
+// .ocsp, .issuer, .sctl). A directory of allowEmpty may be empty or
+// missing: it gives a Warning with Empty set instead of an error.
+func expandPaths(paths, allowEmpty []string) ([]string, []Warning, error) {
 	var files []string
+	var warns []Warning
 	for _, p := range paths {
+		mayBeEmpty := containsPath(allowEmpty, p)
 		st, err := os.Stat(p)
 		if err != nil {
-			return nil, &FileError{File: p, Err: statErr(err)}
+			if mayBeEmpty && errors.Is(err, fs.ErrNotExist) {
+				warns = append(warns, Warning{File: p, Message: "directory does not exist yet: no certificate to serve", Empty: true})
+				continue
+			}
+			return nil, warns, &FileError{File: p, Err: statErr(err)}
 		}
 		if !st.IsDir() {
 			files = append(files, p)
@@ -93,7 +103,7 @@ func expandPaths(paths []string) ([]string, error) {
 		}
 		ents, err := os.ReadDir(p) // sorted by name
 		if err != nil {
-			return nil, &FileError{File: p, Err: err}
+			return nil, warns, &FileError{File: p, Err: err}
 		}
 		n := 0
 		for _, e := range ents {
@@ -110,10 +120,25 @@ func expandPaths(paths []string) ([]string, error) {
 			n++
 		}
 		if n == 0 {
-			return nil, &FileError{File: p, Err: errors.New("directory holds no certificate file")}
+			if mayBeEmpty {
+				warns = append(warns, Warning{File: p, Message: "directory holds no certificate file yet", Empty: true})
+				continue
+			}
+			return nil, warns, &FileError{File: p, Err: errors.New("directory holds no certificate file")}
 		}
 	}
-	return files, nil
+	return files, warns, nil
+}
+
+// containsPath reports whether list holds p, comparing cleaned paths.
+func containsPath(list []string, p string) bool {
+	c := filepath.Clean(p)
+	for _, x := range list {
+		if filepath.Clean(x) == c {
+			return true
+		}
+	}
+	return false
 }
 
 func statErr(err error) error {

@@ -16,6 +16,12 @@ import (
 // strict-sni). Classify maps it to ReasonUnknownSNI.
 var ErrUnknownSNI = errors.New("certs: no certificate for the requested server name (strict-sni)")
 
+// ErrNoCertificateYet is returned by GetCertificate when the store loaded
+// no certificate at all (only Options.AllowEmpty directories, all empty).
+// crypto/tls then answers an internal_error alert; Classify maps it to
+// ReasonNoCertificate.
+var ErrNoCertificateYet = errors.New("certs: no certificate loaded yet (the certificate directory is empty)")
+
 // Options says what a Store loads.
 type Options struct {
 	// Crt lists the crt arguments in order, as HAProxy's "crt FILE|DIR":
@@ -32,6 +38,15 @@ type Options struct {
 	// StrictSNI refuses handshakes without a matching SNI instead of
 	// serving the default certificate (HAProxy's strict-sni).
 	StrictSNI bool
+	// AllowEmpty lists directories of Crt that may hold no certificate
+	// file yet, or not exist yet (a directory another component fills,
+	// such as lbd's ACME certificate directory). Such a directory
+	// contributes a Warning with Empty set instead of an error. When no
+	// entry of Crt holds a certificate, the store loads and serves none:
+	// every handshake fails with ErrNoCertificateYet until a Reload (or a
+	// new Store) finds one. Paths are compared after filepath.Clean. Any
+	// other empty directory stays an error, as HAProxy refuses it.
+	AllowEmpty []string
 	// Now returns the current time, for expiry warnings and DaysLeft.
 	// nil means time.Now.
 	Now func() time.Time
@@ -99,12 +114,11 @@ func build(opts Options) (*index, []Warning, error) {
 	if len(opts.Crt) == 0 {
 		return nil, nil, errors.New("no crt file or directory given")
 	}
-	files, err := expandPaths(opts.Crt)
+	files, warns, err := expandPaths(opts.Crt, opts.AllowEmpty)
 	if err != nil {
-		return nil, nil, err
+		return nil, warns, err
 	}
 	now := opts.Now()
-	var warns []Warning
 	idx := &index{exact: map[string]*slot{}, wild: map[string]*slot{}, strict: opts.StrictSNI}
 	for _, f := range files {
 		e, w, err := loadFile(f, now)
@@ -132,6 +146,13 @@ func build(opts Options) (*index, []Warning, error) {
 			}
 			sl.add(e)
 		}
+	}
+	if len(idx.entries) == 0 {
+		// Only empty AllowEmpty directories: nothing to serve yet.
+		if opts.Default != "" {
+			return nil, warns, fmt.Errorf("default certificate %s is not among the loaded files", opts.Default)
+		}
+		return idx, warns, nil
 	}
 	idx.defEntry = idx.entries[0]
 	if opts.Default != "" {
@@ -199,6 +220,9 @@ func (s *Store) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, er
 
 func (s *Store) get(hello *tls.ClientHelloInfo, allow13 bool) (*tls.Certificate, error) {
 	x := s.idx.Load()
+	if x.def == nil {
+		return nil, ErrNoCertificateYet
+	}
 	name := hello.ServerName
 	var sl *slot
 	if name != "" {

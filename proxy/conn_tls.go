@@ -33,7 +33,7 @@ import (
 // the tls.Conn instead of splice(2).
 
 // numTLSReasons is len(certs.Reasons), for the failure counters.
-const numTLSReasons = 6
+const numTLSReasons = 7
 
 func reasonIndex(r certs.Reason) int {
 	for i, x := range certs.Reasons {

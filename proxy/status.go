@@ -27,7 +27,7 @@ type FrontendStatus struct {
 	// TLSHandshakes counts the completed TLS handshakes on the frontend's
 	// TLS binds; TLSFailures the failed ones by certs.Reason
 	// ("no_shared_cipher", "unknown_sni", "bad_client_cert", "timeout",
-	// "protocol_version", "other"); nil when the frontend never had one.
+	// "protocol_version", "no_certificate", "other"); nil when the frontend never had one.
 	TLSHandshakes uint64
 	TLSFailures   map[string]uint64
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -145,6 +146,32 @@ func (c *checker) checkACME(cfg *Config) {
 	if a.LockTTL < time.Second || a.LockTTL > time.Hour {
 		c.add("tls.acme.lock_ttl", "must be 1s..1h")
 	}
+}
+
+// ACMECertDir is the directory where the ACME engine writes one PEM file
+// per certificate (state_dir/acme/certs), the directory a TLS bind lists
+// in its crt to serve them.
+func ACMECertDir(stateDir string) string {
+	return filepath.Join(stateDir, "acme", "certs")
+}
+
+// acmeCertDir is ACMECertDir of tls.acme's state_dir with its default
+// applied as checkACME does; "" without tls.acme.
+func (cfg *Config) acmeCertDir() string {
+	if cfg.TLS == nil || cfg.TLS.ACME == nil {
+		return ""
+	}
+	dir := cfg.TLS.ACME.StateDir
+	if dir == "" {
+		dir = DefaultPairStateDir
+		if cfg.Pair != nil && cfg.Pair.StateDir != "" {
+			dir = cfg.Pair.StateDir
+		}
+	}
+	if !filepath.IsAbs(dir) {
+		return ""
+	}
+	return ACMECertDir(dir)
 }
 
 // validDomain accepts a DNS name, optionally with one leading "*." (a

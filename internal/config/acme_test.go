@@ -1,8 +1,12 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lbd-ha/lbd/certs/certstest"
 )
 
 func TestACMESection(t *testing.T) {
@@ -41,6 +45,68 @@ func TestACMESection(t *testing.T) {
 		_, err := LoadBytes("t.yaml", []byte(base+c.yaml))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: got %v, want %q", c.yaml, err, c.want)
+		}
+	}
+}
+
+// TestACMEEmptyCertDir: a TLS bind listing the ACME certificate directory
+// loads while the directory is empty (or missing) when tls.acme is set,
+// with a warning; without tls.acme, or for another empty directory, it is
+// an error.
+func TestACMEEmptyCertDir(t *testing.T) {
+	state := t.TempDir()
+	certDir := ACMECertDir(state)
+	if err := os.MkdirAll(certDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	other := t.TempDir()
+	bind := func(crt ...string) string {
+		return "frontends:\n  - name: f\n    bind:\n      - '*:80'\n      - address: '*:443'\n        ssl: {crt: ['" +
+			strings.Join(crt, "', '") + "']}\n    default_backend: b\nbackends:\n  - name: b\n    servers:\n      - {name: s, address: '127.0.0.1:8080'}\n"
+	}
+	acmeSec := "tls:\n  acme:\n    state_dir: " + state + "\n    certificates: [[a.example.com]]\n"
+
+	for _, crt := range []string{certDir, certDir + "/"} {
+		cfg, err := LoadBytes("t.yaml", []byte(bind(crt)+acmeSec))
+		if err != nil {
+			t.Fatalf("crt %s with tls.acme: %v", crt, err)
+		}
+		if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0].String(), "frontends[0].bind[1].ssl.crt[0]") ||
+			!strings.Contains(cfg.Warnings[0].Msg, "no certificate yet in "+crt+": ACME will obtain") {
+			t.Errorf("crt %s: warnings %v", crt, cfg.Warnings)
+		}
+		opts := cfg.BindCertOptions(cfg.Frontends[0].Bind[1].SSL)
+		if len(opts.AllowEmpty) != 1 || opts.AllowEmpty[0] != certDir {
+			t.Errorf("crt %s: AllowEmpty %v", crt, opts.AllowEmpty)
+		}
+	}
+	// With a fallback file next to it, the bind serves that meanwhile.
+	fallback := filepath.Join(other, "fallback.pem")
+	certstest.Write(t, fallback, certstest.Spec{Names: []string{"a.example.com"}})
+	cfg, err := LoadBytes("t.yaml", []byte(bind(certDir, fallback)+acmeSec))
+	if err != nil || len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0].Msg, "serves its other certificates") {
+		t.Errorf("ACME directory plus a fallback file: %v %v", err, cfg)
+	}
+	os.Remove(fallback)
+	// Missing yet (fresh machine): a warning too.
+	missing := filepath.Join(t.TempDir(), "lbd")
+	if _, err := LoadBytes("t.yaml", []byte(bind(ACMECertDir(missing))+"tls:\n  acme:\n    state_dir: "+missing+"\n    certificates: [[a.example.com]]\n")); err != nil {
+		t.Errorf("missing ACME directory: %v", err)
+	}
+	// The state_dir default follows pair.state_dir as the acme engine does.
+	if _, err := LoadBytes("t.yaml", []byte(bind(certDir)+"pair:\n  listen: 10.0.0.1:7946\n  state_dir: "+state+"\ntls:\n  acme:\n    certificates: [[a.example.com]]\n")); err != nil {
+		t.Errorf("ACME directory under pair.state_dir: %v", err)
+	}
+
+	for name, yaml := range map[string]string{
+		"without tls.acme":           bind(certDir),
+		"another empty directory":    bind(other) + acmeSec,
+		"ACME dir of another state":  bind(certDir) + "tls:\n  acme:\n    state_dir: " + other + "\n    certificates: [[a.example.com]]\n",
+		"ACME dir plus an empty one": bind(certDir, other) + acmeSec,
+	} {
+		_, err := LoadBytes("t.yaml", []byte(yaml))
+		if err == nil || !strings.Contains(err.Error(), "holds no certificate file") {
+			t.Errorf("%s: got %v, want an empty-directory error", name, err)
 		}
 	}
 }

@@ -119,7 +119,7 @@ func LoadBytes(name string, data []byte) (*Config, error) {
 	// Semantic checks run on whatever decoded, so one pass reports type
 	// errors and, say, a dangling use_backend together. A key that failed
 	// to decode holds its zero value: problems at or under it are noise.
-	c := &checker{file: name, idx: idx}
+	c := &checker{file: name, idx: idx, cfg: cfg}
 	c.checkDurations(reflect.ValueOf(cfg).Elem(), "")
 	cfg.normalize()
 	c.validate(cfg)

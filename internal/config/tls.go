@@ -74,6 +74,23 @@ func (s *BindSSL) CertOptions() certs.Options {
 	return certs.Options{Crt: append([]string(nil), s.Crt...), Default: s.DefaultCrt, StrictSNI: s.StrictSNI}
 }
 
+// BindCertOptions is CertOptions with the ACME certificate directory
+// allowed to be empty: with tls.acme set, a bind whose crt lists that
+// directory (state_dir/acme/certs) loads while the first certificate is
+// not there yet, and serves it from the reload that follows its arrival.
+func (cfg *Config) BindCertOptions(s *BindSSL) certs.Options {
+	o := s.CertOptions()
+	if dir := cfg.acmeCertDir(); dir != "" {
+		for _, p := range s.Crt {
+			if filepath.Clean(p) == dir {
+				o.AllowEmpty = []string{dir}
+				break
+			}
+		}
+	}
+	return o
+}
+
 // ServerOptions is the certs.ServerOptions of a TLS bind with the global
 // defaults applied (TicketKeys left for the caller). Versions that do not
 // parse are reported by Load; here they are left at the default.
@@ -98,7 +115,7 @@ func (s *BindSSL) ServerOptions(def *SSLDefaultBind) certs.ServerOptions {
 
 // checkBindSSL loads the certificates of a TLS bind and builds its TLS
 // configuration once, reporting every error at the key it comes from.
-func (c *checker) checkBindSSL(p string, s *BindSSL, def *SSLDefaultBind) {
+func (c *checker) checkBindSSL(cfg *Config, p string, s *BindSSL, def *SSLDefaultBind) {
 	if len(s.Crt) == 0 {
 		c.add(p+".crt", "a TLS bind needs at least one certificate file or directory")
 		return
@@ -126,8 +143,23 @@ func (c *checker) checkBindSSL(p string, s *BindSSL, def *SSLDefaultBind) {
 	default:
 		c.add(p+".verify", "unknown verify %q (none, optional, required)", s.Verify)
 	}
-	store, warns, err := certs.New(s.CertOptions())
+	store, warns, err := certs.New(cfg.BindCertOptions(s))
 	for _, w := range warns {
+		if w.Empty {
+			path := p + ".crt"
+			for k, f := range s.Crt {
+				if filepath.Clean(f) == filepath.Clean(w.File) {
+					path = fmt.Sprintf("%s.crt[%d]", p, k)
+					break
+				}
+			}
+			until := "until the first certificate arrives, handshakes on this bind fail (no_certificate)"
+			if store != nil && len(store.Info()) > 0 {
+				until = "until then the bind serves its other certificates"
+			}
+			c.warn(path, "no certificate yet in %s: ACME will obtain it (tls.acme); %s", w.File, until)
+			continue
+		}
 		c.warn(p+".crt", "%s", w.String())
 	}
 	if err != nil {

@@ -21,7 +21,8 @@ type checker struct {
 	warns []Problem
 	// sslDef is global.ssl_default_bind, for the TLS binds.
 	sslDef *SSLDefaultBind
-	cfg    *Config // set by validate
+	// cfg is the config being checked (set by validate; the TLS binds read tls.acme).
+	cfg *Config
 }
 
 // warn records a problem that does not stop the config from loading.
@@ -296,7 +297,7 @@ func (c *checker) checkFrontend(f *Frontend, backends map[string]*Backend, binds
 			if f.Mode == "tcp" {
 				c.add(bp+".ssl", "TLS termination needs mode http (mode tcp with ssl is not supported yet)")
 			}
-			c.checkBindSSL(bp+".ssl", b.SSL, c.sslDef)
+			c.checkBindSSL(c.cfg, bp+".ssl", b.SSL, c.sslDef)
 		}
 	}
 	acls := map[string]bool{}

@@ -107,7 +107,8 @@ type FrontendStatus struct {
 	// Responses by class: "1xx".."5xx", "other".
 	Responses map[string]uint64 `json:"responses"`
 	// TLSHandshakes and TLSFailures (by reason: no_shared_cipher,
-	// unknown_sni, bad_client_cert, timeout, protocol_version, other) are
+	// unknown_sni, bad_client_cert, timeout, protocol_version,
+	// no_certificate, other) are
 	// set for frontends with a TLS bind.
 	TLSHandshakes uint64            `json:"tls_handshakes,omitempty"`
 	TLSFailures   map[string]uint64 `json:"tls_failures,omitempty"`

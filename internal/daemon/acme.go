@@ -50,7 +50,24 @@ type acmeState struct {
 
 // ACMEDirs are the store and the certificate directory under state_dir.
 func ACMEDirs(stateDir string) (store, certs string) {
-	return filepath.Join(stateDir, "acme", "store"), filepath.Join(stateDir, "acme", "certs")
+	return filepath.Join(stateDir, "acme", "store"), config.ACMECertDir(stateDir)
+}
+
+// ensureACMECertDir makes the ACME certificate directory (and acme/) mode
+// 0700, owned like the state directory, when it is missing.
+func ensureACMECertDir(stateDir, dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("acme certificate directory: %w", err)
+	}
+	os.Chmod(dir, 0o700)
+	if own := ownerOf(stateDir); own != nil {
+		own(filepath.Dir(dir))
+		own(dir)
+	}
+	return nil
 }
 
 // startACME (re)starts ACME when the tls.acme section changed. A failure

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,4 +92,61 @@ func acmeIndex(s, sub string) int {
 		}
 	}
 	return -1
+}
+
+// TestACMEFirstStartEmptyDir: lbd starts with a TLS bind whose crt is the
+// ACME directory before any certificate exists (the directory is not even
+// there): the daemon starts and makes the directory (0700), the bind
+// listens, handshakes fail with an alert (no_certificate) until the first
+// certificate arrives, and the reload ACME triggers then serves it.
+func TestACMEFirstStartEmptyDir(t *testing.T) {
+	lab := acmetest.Start(t)
+	st := t.TempDir()
+	tlsAddr := freeAddr(t)
+	_, certs := ACMEDirs(st)
+	td := startDaemon(t, fmt.Sprintf(`global:
+  control_socket: %%SOCK%%
+frontends:
+  - name: web
+    bind: ['127.0.0.1:%d', {address: '%s', ssl: {crt: ['%s/']}}]
+    default_backend: app
+backends:
+  - name: app
+    retries: 0
+    servers:
+      - name: web01
+        address: 127.0.0.1:1
+tls:
+  acme:
+    directory: %s
+    ca: %s
+    certificates: [[www.lbd.test]]
+    state_dir: %s
+`, lab.HTTPPort, tlsAddr, certs, lab.DirURL, lab.CAFile, st))
+	if fi, err := os.Stat(certs); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("ACME certificate directory after start: %v %v", fi, err)
+	}
+	f := filepath.Join(certs, "www.lbd.test.pem")
+	dial := func() (string, error) {
+		conn, err := tls.Dial("tcp", tlsAddr, &tls.Config{ServerName: "www.lbd.test", InsecureSkipVerify: true})
+		if err != nil {
+			return "", err
+		}
+		defer conn.Close()
+		return fmt.Sprintf("%x", sha256.Sum256(conn.ConnectionState().PeerCertificates[0].Raw)), nil
+	}
+	c := &control.Client{Socket: td.sock, Timeout: time.Minute}
+	if _, err := dial(); err != nil {
+		// Pebble may already have issued; when not, the handshake fails
+		// with an alert and is counted as no_certificate.
+		if _, serr := os.Stat(f); serr != nil && !strings.Contains(err.Error(), "internal error") {
+			t.Fatalf("handshake before the first certificate: %v, want an internal_error alert", err)
+		}
+		t.Logf("before the first certificate: %v", err)
+		waitStatus(t, c, func(s *control.Status) bool { return s.Frontends[0].TLSFailures["no_certificate"] >= 1 })
+	} else {
+		t.Logf("the certificate arrived before the first handshake")
+	}
+	acmeWaitFor(t, 30*time.Second, "certificate", func() bool { _, err := os.Stat(f); return err == nil })
+	acmeWaitFor(t, 10*time.Second, "the ACME certificate served", func() bool { s, err := dial(); return err == nil && s == leafSum(t, f) })
 }

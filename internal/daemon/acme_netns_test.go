@@ -83,6 +83,12 @@ func TestNetnsACMEPair(t *testing.T) {
 	peb := nca.Start(t, "env", "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0",
 		"pebble", "-config", filepath.Join(dir, "pebble.json"), "-dnsserver", "127.0.0.1:8053")
 	orders := func() int { return strings.Count(peb.Output(), "Added order") }
+	// Pebble generates its CA keys before it listens (seconds on a busy
+	// machine): an lbd started earlier fails its first order and certmagic
+	// retries only after a backoff longer than the waits below.
+	if !lab.WaitFor(30*time.Second, func() bool { return strings.Contains(peb.Output(), "ACME directory available") }) {
+		t.Fatalf("pebble did not start:\n%s", peb.Output())
+	}
 
 	// The pair.
 	addr := func(n *lab.Node) string { return n.Addr.Addr().String() + ":7946" }

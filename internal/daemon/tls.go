@@ -53,7 +53,16 @@ func (ts *tlsSet) build(ctx context.Context, cfg *config.Config, pc *proxy.Confi
 			if b.SSL == nil {
 				continue
 			}
-			st, _, err := certs.New(b.SSL.CertOptions())
+			co := cfg.BindCertOptions(b.SSL)
+			for _, dir := range co.AllowEmpty {
+				// The ACME directory: make it now (as acme.NewStore
+				// does) so that the bind loads before the first
+				// certificate and the reload after it finds the file.
+				if err := ensureACMECertDir(cfg.TLS.ACME.StateDir, dir); err != nil {
+					return nil, fmt.Errorf("frontend %s: bind %s: %w", f.Name, b.Address, err)
+				}
+			}
+			st, _, err := certs.New(co)
 			if err != nil {
 				return nil, fmt.Errorf("frontend %s: bind %s: %w", f.Name, b.Address, err)
 			}

@@ -81,7 +81,7 @@ func newDescs() *descs {
 		feResp:   d("frontend_http_responses_total", "HTTP responses by status class.", with(fe, "code")...),
 
 		tlsHandshakes: d("tls_handshakes_total", "Completed TLS handshakes on the frontend's TLS binds.", fe...),
-		tlsFailures:   d("tls_handshake_failures_total", "Failed TLS handshakes, by reason (no_shared_cipher, unknown_sni, bad_client_cert, timeout, protocol_version, other).", with(fe, "reason")...),
+		tlsFailures:   d("tls_handshake_failures_total", "Failed TLS handshakes, by reason (no_shared_cipher, unknown_sni, bad_client_cert, timeout, protocol_version, no_certificate, other).", with(fe, "reason")...),
 		certNotAfter:  d("tls_certificate_not_after_seconds", "Unix time a served certificate expires; alert on `- time() < 14*86400`.", "frontend", "bind", "file", "name"),
 
 		beUp:      d("backend_up", "1 if at least one server can take traffic.", be...),

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/lbd-ha/lbd/certs"
 	"github.com/lbd-ha/lbd/internal/control"
 )
 
@@ -27,7 +28,7 @@ lbd_tls_handshakes_total{frontend="web"} 7
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "lbd_tls_certificate_not_after_seconds", "lbd_tls_handshakes_total"); err != nil {
 		t.Error(err)
 	}
-	if n := testutil.CollectAndCount(c, "lbd_tls_handshake_failures_total"); n != 6 {
-		t.Errorf("%d failure series, want one per reason (6)", n)
+	if n := testutil.CollectAndCount(c, "lbd_tls_handshake_failures_total"); n != len(certs.Reasons) {
+		t.Errorf("%d failure series, want one per reason (%d)", n, len(certs.Reasons))
 	}
 }
