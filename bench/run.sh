@@ -329,6 +329,11 @@ run_pairs() { # case
 		elif [ "$case" = h2 ] && ! h2_check "$side"; then
 			ERR[$case,$side]=$START_ERR
 			log "  $START_ERR"
+		elif [ "$case" = rules ] && ! curl -s -D - -o /dev/null --max-time 5 "http://127.0.0.1:${PORT[$side]}/" |
+			grep -qi '^strict-transport-security: max-age=63072000'; then
+			# The rules must really run: the response rule's header is the witness.
+			ERR[$case,$side]="the response carries no Strict-Transport-Security header: rules not applied"
+			log "  ${ERR[$case,$side]}"
 		fi
 	done
 	if [ -n "${ERR[$case,a]:-}${ERR[$case,b]:-}" ]; then
