@@ -95,7 +95,7 @@ func haproxyFacts(t *testing.T, cfg []byte) facts {
 
 func TestConfigsArePaired(t *testing.T) {
 	cert := selfSigned(t)
-	for _, c := range []string{"seed", "keepalive", "tcp", "https", "rules"} {
+	for _, c := range []string{"seed", "keepalive", "tcp", "https", "tlsfull", "rules"} {
 		t.Run(c, func(t *testing.T) {
 			hp := haproxyFacts(t, render(t, filepath.Join("conf", "haproxy-"+c+".cfg"), cert))
 			lp := filepath.Join("conf", "lbd-"+c+".yaml")

@@ -22,7 +22,7 @@ IDLE_CONNS=${BENCH_IDLE_CONNS:-10000} # connections for (d)
 PROXY_CPU=${BENCH_PROXY_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
 CASES=${CASES:-${BENCH_CASES:-"seed keepalive tcp idle"}}
-ALL_CASES="seed keepalive tcp idle https tls-close h2 idle-tls rules b1k b5k"
+ALL_CASES="seed keepalive tcp idle https tls-close tls-resume h2 idle-tls rules b1k b5k"
 [ "$CASES" != all ] || CASES=$ALL_CASES
 SIDES=${SIDES:-${BENCH_SIDES:-"haproxy lbd"}} # A B: ratios are B/A
 LBD=${LBD:-$ROOT/bin/lbd}
@@ -46,7 +46,7 @@ for p in $SIDE_A $SIDE_B; do case $p in haproxy | lbd) ;; *) die "SIDES: unknown
 TLS=
 for c in $CASES; do
 	case " $ALL_CASES " in *" $c "*) ;; *) die "CASES: unknown case $c (all, or some of: $ALL_CASES)" ;; esac
-	case $c in https | tls-close | h2 | idle-tls) TLS=1 ;; esac
+	case $c in https | tls-close | tls-resume | h2 | idle-tls) TLS=1 ;; esac
 done
 if [ -n "$TLS" ]; then
 	for c in openssl curl; do command -v "$c" >/dev/null 2>&1 || die "$c not found (TLS cases)"; done
@@ -146,7 +146,7 @@ render() { # template output [extra sed args]; FE and DIR (sockets) may be set b
 # conf_of case: the config pair bench/conf/{haproxy-X.cfg,lbd-X.yaml} a case runs.
 conf_of() {
 	case $1 in
-	https | tls-close | h2 | idle-tls) echo https ;; b1k | b5k | idle) echo keepalive ;; *) echo "$1" ;;
+	tls-close) echo tlsfull ;; https | tls-resume | h2 | idle-tls) echo https ;; b1k | b5k | idle) echo keepalive ;; *) echo "$1" ;;
 	esac
 }
 # conns_of case: client connections of the load.
@@ -160,7 +160,9 @@ load() {
 	c=$(conns_of "$case")
 	case $case in
 	https) url="https://127.0.0.1:${PORT[$side]}/" ;;
-	tls-close)
+	tls-close | tls-resume)
+		# wrk reuses its SSL object, so it resumes the session when the
+		# proxy allows it: tls-close runs a config that does not.
 		taskset -c "$LOAD_CPU" wrk -t1 -c"$c" -d"${secs}s" -H 'Connection: close' $lat "https://127.0.0.1:${PORT[$side]}/"
 		return
 		;;
@@ -417,7 +419,8 @@ LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
 label() {
 	case $1 in
 	seed) echo "(a) seed" ;; keepalive) echo "(b) keep-alive" ;; tcp) echo "(c) tcp" ;;
-	idle) echo "(d) idle ${IDLE_CONNS}" ;; https) echo "(e) https" ;; tls-close) echo "(f) tls/req" ;;
+	idle) echo "(d) idle ${IDLE_CONNS}" ;; https) echo "(e) https" ;; tls-close) echo "(f) tls full" ;;
+	tls-resume) echo "(f2) tls resumed" ;;
 	h2) echo "(g) h2 tls" ;; idle-tls) echo "(h) idle tls ${IDLE_CONNS}" ;; rules) echo "(r) rules" ;;
 	b1k) echo "(b1k) 1k conns" ;; b5k) echo "(b5k) 5k conns" ;; *) echo "$1" ;;
 	esac
