@@ -235,7 +235,7 @@ start_proxy() { # side case
 		if ! "$LBD" check -c "$out.yaml" >"$out.check" 2>&1; then
 			START_ERR="lbd check failed: $(head -c 300 "$out.check" | tr '\n' ' ')"
 			if grep -q 'unknown key "\(http_request\|stick_table\|http_response\)"' "$out.check"; then
-				START_ERR="lbd does not support http_request rules yet (branch rules): $START_ERR"
+				START_ERR="lbd does not support http_request rules yet (branch rules; lbd check: unknown key http_request)"
 			fi
 			return 1
 		fi
