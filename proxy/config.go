@@ -89,6 +89,9 @@ type Frontend struct {
 	ErrorFiles []ErrorFile
 	// Stats serves the statistics page on a URI prefix; nil: off.
 	Stats *Stats
+	// H2C makes the binds speak cleartext HTTP/2 with prior knowledge
+	// (HAProxy's `bind ... proto h2`) instead of HTTP/1.1. Mode http only.
+	H2C bool
 }
 
 // ACL is one named test: Criterion is path, path_beg, path_end, path_reg,

@@ -297,6 +297,10 @@ func (e *Engine) serveConn(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.P
 		e.serveTCP(c, fe)
 		return
 	}
+	if fe.h2c {
+		e.serveH2c(c, fe, gt, cur)
+		return
+	}
 	// An idle HTTP connection may move to another goroutine (idle park):
 	// serveHTTP calls connDone on the one that ends it.
 	e.serveHTTP(c, fe, gt, cur)
@@ -568,6 +572,8 @@ func (e *Engine) Frontends() []FrontendStatus {
 			Total: f.st.total.Load(), Requests: f.st.requests.Load(), ReqRate: e.rate(f.st, now),
 			BytesIn: f.st.bytesIn.Load(), BytesOut: f.st.bytesOut.Load(),
 			DeniedReq: f.st.denied.Load(), ErrorsReq: f.st.errReq.Load(), Responses: f.st.respMap(),
+			H2Streams: f.st.h2Streams.Load(), H2Refused: f.st.h2Refused.Load(), H2Resets: f.st.h2Resets.Load(),
+			H2Calm: f.st.h2Calm.Load(), H2StreamsCur: f.st.h2Cur.Load(),
 		})
 	}
 	return out

@@ -43,6 +43,9 @@ type exchange struct {
 func (cc *clientConn) forward(tStart time.Time) bool {
 	fe := cc.fe
 	req := &cc.req
+	if cc.h2 != nil && cc.h2.isReset() {
+		return false // an HTTP/2 stream reset before it was served
+	}
 	m := matchCtx{req: req, path: requestPath(req.URI), src: cc.src.Addr()}
 	be := fe.route(&m)
 	if be == nil {
@@ -118,6 +121,12 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 		if err == nil {
 			break
 		}
+		if cc.h2 != nil && cc.h2.isReset() {
+			// The client reset the HTTP/2 stream (its server
+			// connection was closed for it): no retry.
+			cc.abort(&x, "CC", tStart)
+			return false
+		}
 		var ce *copyErr
 		if errors.As(err, &ce) && ce.read {
 			// The client failed while sending its body.
@@ -144,6 +153,7 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 			}
 			x.sconn, x.reused, x.awaitOK = c, false, false
 			x.rc, _ = c.SyscallConn()
+			// (a reset HTTP/2 stream fails the dial: errStreamReset)
 			sw.c, sr.c = c, c
 			sw.dl, sr.dl = time.Time{}, time.Time{}
 			sr.r, sr.w, sr.n, sr.gotAny = 0, 0, 0, false
@@ -230,6 +240,8 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 	// On a server failure the client gets what arrived, then a close.
 	cc.countOut(&x, cc.abortResponse(ce != nil && ce.read))
 	switch {
+	case cc.h2 != nil && cc.h2.isReset():
+		cc.term[0], cc.term[1] = 'C', 'D'
 	case ce != nil && ce.read && isTimeout(ce.err):
 		cc.term[0], cc.term[1] = 's', 'D'
 	case ce != nil && ce.read:

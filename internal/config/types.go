@@ -122,6 +122,7 @@ type FrontendPart struct {
 	Stats          *Stats       `mapstructure:"stats" yaml:"stats,omitempty"`
 	// ErrorFiles replace the built-in error pages (HAProxy errorfile).
 	ErrorFiles []ErrorFile `mapstructure:"error_files" yaml:"error_files,omitempty"`
+	H2Part     `mapstructure:",squash" yaml:",inline"`
 }
 
 // BackendPart holds the keywords that make a section forward to servers.

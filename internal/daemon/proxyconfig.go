@@ -26,6 +26,7 @@ func proxyConfig(cfg *config.Config) (*proxy.Config, error) {
 			HTTPClose:     config.True(f.Options.HTTPClose), HTTPServerClose: config.True(f.Options.HTTPServerClose),
 			ForwardFor: proxyForwardFor(f.Options.ForwardFor),
 			Log:        f.Log != "none", DontLogNull: config.True(f.Options.DontLogNull),
+			H2C: f.H2C(),
 		}
 		// A frontend's tunnel applies only when set in the frontend itself:
 		// the inherited value is the backend's to apply (docs/config.md).
