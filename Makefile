@@ -6,7 +6,9 @@ COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS := -s -w -X github.com/lbd-ha/lbd/internal/build.Version=$(VERSION) -X github.com/lbd-ha/lbd/internal/build.Commit=$(COMMIT)
 export CGO_ENABLED := 0
 # Tools the tests use; installed from apt when missing (root only).
-TEST_TOOLS := ip:iproute2 keepalived:keepalived rpm:rpm dpkg-deb:dpkg systemd-analyze:systemd rpmlint:rpmlint chromium:chromium chromedriver:chromium-driver setpriv:util-linux openssl:openssl curl:curl
+TEST_TOOLS := ip:iproute2 keepalived:keepalived rpm:rpm dpkg-deb:dpkg systemd-analyze:systemd rpmlint:rpmlint chromium:chromium chromedriver:chromium-driver setpriv:util-linux openssl:openssl curl:curl h2load:nghttp2-client
+# Go-based test tools, installed into bin/tools (tests look there first).
+H2SPEC := github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible
 BENCH_TOOLS := haproxy:haproxy nginx:nginx wrk:wrk ip:iproute2 keepalived:keepalived
 
 .DEFAULT_GOAL := help
@@ -23,6 +25,7 @@ build: deps ## build bin/lbd and bin/lbctl (static, CGO_ENABLED=0)
 
 test-tools:
 	@scripts/need.sh $(TEST_TOOLS)
+	@test -x bin/tools/h2spec || GOBIN=$(CURDIR)/bin/tools $(GO) install $(H2SPEC)
 
 test: deps test-tools build ## run every test (netns tests need root; with CI=true they fail instead of skipping)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
