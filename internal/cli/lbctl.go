@@ -313,6 +313,12 @@ func renderStatus(w io.Writer, st *control.Status, colour bool, now time.Time) {
 				fmt.Sprintf("%.1f", f.ReqRate), strconv.FormatUint(f.Total, 10), strings.Join(f.Binds, ","))
 		}
 		t.write(w, "  ", colour)
+		for _, f := range st.Frontends {
+			if f.H2Streams > 0 {
+				fmt.Fprintf(w, "  %s h2: %d streams (%d open), %d refused, %d reset by clients, %d connections ended for floods\n",
+					f.Name, f.H2Streams, f.H2StreamsCur, f.H2Refused, f.H2Resets, f.H2Calm)
+			}
+		}
 	}
 
 	fmt.Fprintln(w, "\nBACKENDS")

@@ -92,6 +92,14 @@ type FrontendStatus struct {
 	ErrorsReq  uint64   `json:"errors_req"`
 	// Responses by class: "1xx".."5xx", "other".
 	Responses map[string]uint64 `json:"responses"`
+	// HTTP/2 streams (frontends with proto h2, or TLS with ALPN h2):
+	// opened, open now, refused over the concurrency limit, reset by
+	// clients; connections ended for floods (ENHANCE_YOUR_CALM).
+	H2Streams    uint64 `json:"h2_streams,omitempty"`
+	H2StreamsCur int64  `json:"h2_streams_cur,omitempty"`
+	H2Refused    uint64 `json:"h2_refused,omitempty"`
+	H2Resets     uint64 `json:"h2_resets,omitempty"`
+	H2Calm       uint64 `json:"h2_calm,omitempty"`
 }
 
 // BackendStatus is one backend (or the backend half of a listen section).

@@ -132,6 +132,8 @@ func frontendStatus(in []proxy.FrontendStatus) []control.FrontendStatus {
 			Sessions: f.Sessions, MaxSession: f.MaxSession, Limit: f.Limit, Total: f.Total,
 			Requests: f.Requests, ReqRate: f.ReqRate, BytesIn: f.BytesIn, BytesOut: f.BytesOut,
 			DeniedReq: f.DeniedReq, ErrorsReq: f.ErrorsReq, Responses: f.Responses,
+			H2Streams: f.H2Streams, H2StreamsCur: f.H2StreamsCur, H2Refused: f.H2Refused,
+			H2Resets: f.H2Resets, H2Calm: f.H2Calm,
 		})
 	}
 	return out

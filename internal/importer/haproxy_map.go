@@ -1057,6 +1057,9 @@ func (m *mapper) bind(t *target, l hLine) error {
 	rest := l.Args[2:]
 	for i := 0; i < len(rest); i++ {
 		w := rest[i]
+		if m.bindProto(t, l, rest, &i) {
+			continue
+		}
 		if bindParamsWithArg[w] && i+1 < len(rest) {
 			i++
 			m.unsupported(t, l, fmt.Sprintf("bind option %s %s not supported; left out", w, rest[i]))
