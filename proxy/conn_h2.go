@@ -610,7 +610,9 @@ func (hc *h2conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		hc.mu.Unlock()
 		hc.fe.st.h2Refused.Add(1)
 		hc.send(&h2frame{typ: fRst, sid: id, code: http2.ErrCodeRefusedStream})
-		return nil
+		// Refused streams count as resets: opening streams past the
+		// limit over and over is the same flood.
+		return hc.calm(&hc.resets, h2ResetBurst, h2ResetRate)
 	}
 	hc.mu.Unlock()
 

@@ -212,7 +212,11 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 	case h1.BodyLength:
 		err = copyN(out, &sr, resp.ContentLength)
 	case h1.BodyChunked:
-		err = copyChunked(out, &sr)
+		if cc.h2 != nil {
+			err = copyDechunked(out, &sr) // HTTP/2 frames the body itself
+		} else {
+			err = copyChunked(out, &sr)
+		}
 	case h1.BodyClose:
 		err = copyUntilEOF(out, &sr)
 	}

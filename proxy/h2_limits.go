@@ -41,7 +41,8 @@ const (
 	// down).
 	//
 	// h2ResetBurst/h2ResetRate bound streams the client resets while
-	// they are being served (the rapid reset attack, CVE-2023-44487).
+	// they are being served (the rapid reset attack, CVE-2023-44487) and
+	// streams refused over h2MaxStreams.
 	h2ResetBurst = 200
 	h2ResetRate  = 50
 	// h2CtrlBurst/h2CtrlRate bound PING, SETTINGS, PRIORITY, empty DATA

@@ -269,3 +269,52 @@ func TestH2StatsAndErrors(t *testing.T) {
 		t.Fatalf("H2Streams = %d", fs[0].H2Streams)
 	}
 }
+
+// TestH2ChunkedAndLarge: a chunked server response reaches the client as
+// plain DATA, a large one within the flow-control windows.
+func TestH2ChunkedAndLarge(t *testing.T) {
+	big := strings.Repeat("abcdefgh", 200000) // 1.6 MB: many window updates
+	b := newBackend(t, "s1", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/chunked" {
+			for i := 0; i < 5; i++ {
+				io.WriteString(w, "part")
+				w.(http.Flusher).Flush()
+			}
+			return
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(len(big)))
+		io.WriteString(w, big)
+	})
+	_, addr, _ := startEngine(t, h2Config(srv("s1", b.addr())))
+	cl, _ := h2Client(t, addr)
+	res, err := cl.Get("http://" + addr + "/chunked")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	if string(body) != strings.Repeat("part", 5) {
+		t.Fatalf("chunked: %q", body)
+	}
+	// Several large responses at once on one connection.
+	errs := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		go func() {
+			res, err := cl.Get("http://" + addr + "/big")
+			if err != nil {
+				errs <- err
+				return
+			}
+			body, err := io.ReadAll(res.Body)
+			if err == nil && string(body) != big {
+				err = fmt.Errorf("body of %d bytes differs", len(body))
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
