@@ -318,3 +318,58 @@ func TestH2ChunkedAndLarge(t *testing.T) {
 		}
 	}
 }
+
+// TestH2Timeouts: a preface that never comes is bounded by timeout
+// http-request; an idle connection gets GOAWAY after timeout
+// http-keep-alive; streams over SETTINGS_MAX_CONCURRENT_STREAMS are
+// refused.
+func TestH2Timeouts(t *testing.T) {
+	release := make(chan struct{})
+	b := newBackend(t, "s1", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hold" {
+			<-release
+		}
+		io.WriteString(w, "ok")
+	})
+	defer close(release)
+	cfg := h2Config(srv("s1", b.addr()))
+	cfg.Frontends[0].HTTPRequestTimeout = 200 * time.Millisecond
+	cfg.Frontends[0].KeepAliveTimeout = 300 * time.Millisecond
+	_, addr, _ := startEngine(t, cfg)
+
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	t0 := time.Now()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(c); err != nil || time.Since(t0) > 2*time.Second {
+		t.Fatalf("no preface: closed after %v (%v)", time.Since(t0), err)
+	}
+
+	r := dialH2(t, addr)
+	r.get(1, "/")
+	t0 = time.Now()
+	var ga *http2.GoAwayFrame
+	r.until(func(f http2.Frame) bool {
+		ga, _ = f.(*http2.GoAwayFrame)
+		return ga != nil
+	})
+	if ga.ErrCode != http2.ErrCodeNo || ga.LastStreamID != 1 || time.Since(t0) < 250*time.Millisecond {
+		t.Fatalf("idle GOAWAY %v last %d after %v", ga.ErrCode, ga.LastStreamID, time.Since(t0))
+	}
+
+	r = dialH2(t, addr)
+	for id := uint32(1); id <= 2*h2MaxStreams-1; id += 2 {
+		r.get(id, "/hold")
+	}
+	r.get(2*h2MaxStreams+1, "/hold")
+	r.until(func(f http2.Frame) bool {
+		rst, ok := f.(*http2.RSTStreamFrame)
+		if ok && (rst.StreamID != 2*h2MaxStreams+1 || rst.ErrCode != http2.ErrCodeRefusedStream) {
+			t.Fatalf("RST_STREAM %d %v", rst.StreamID, rst.ErrCode)
+		}
+		return ok
+	})
+}
