@@ -418,6 +418,22 @@ func (s *h2stream) sendData(p []byte, end bool) error {
 	}
 }
 
+// reserve takes n bytes of both send windows for a last DATA frame and
+// marks the stream ended; false (nothing taken) when they are short or
+// the stream is gone.
+func (s *h2stream) reserve(n int) bool {
+	hc := s.hc
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	if s.reset || hc.dead || hc.wdead.Load() || int64(n) > hc.sendWin || int64(n) > s.sendWin || n > int(hc.peerFrame.Load()) {
+		return false
+	}
+	hc.sendWin -= int64(n)
+	s.sendWin -= int64(n)
+	s.markEndLocked()
+	return true
+}
+
 // Write is the response body writer's connection (bufWriter.c): the first
 // write sends the pending head.
 func (s *h2stream) Write(p []byte) (int, error) {
@@ -512,7 +528,11 @@ func (s *h2stream) startResponse(x *exchange, kind h1.BodyKind) *bufWriter {
 func (s *h2stream) finishResponse() error {
 	data := s.out.b
 	var err error
-	if !s.hdrSent {
+	if !s.hdrSent && len(data) > 0 && s.reserve(len(data)) {
+		// The whole response fits the windows: one write.
+		s.hdrSent = true
+		err = s.hc.sendWait(&h2frame{typ: fHeaders, sid: s.id, fields: s.pending, data: data, end: true})
+	} else if !s.hdrSent {
 		s.hdrSent = true
 		err = s.sendHead(s.pending, len(data) == 0)
 		if err == nil && len(data) > 0 {

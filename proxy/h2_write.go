@@ -142,6 +142,9 @@ func (hc *h2conn) writeFrame(fr *http2.Framer, enc *hpack.Encoder, hbuf *bytes.B
 		}
 		block := hbuf.Bytes()
 		max := int(hc.peerFrame.Load())
+		// With data: HEADERS then one DATA frame carrying END_STREAM
+		// (a whole small response in one write).
+		end := f.end && len(f.data) == 0
 		first := true
 		for first || len(block) > 0 {
 			frag := block
@@ -151,7 +154,7 @@ func (hc *h2conn) writeFrame(fr *http2.Framer, enc *hpack.Encoder, hbuf *bytes.B
 			block = block[len(frag):]
 			var err error
 			if first {
-				err = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: f.sid, BlockFragment: frag, EndStream: f.end, EndHeaders: len(block) == 0})
+				err = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: f.sid, BlockFragment: frag, EndStream: end, EndHeaders: len(block) == 0})
 				first = false
 			} else {
 				err = fr.WriteContinuation(f.sid, len(block) == 0, frag)
@@ -159,6 +162,9 @@ func (hc *h2conn) writeFrame(fr *http2.Framer, enc *hpack.Encoder, hbuf *bytes.B
 			if err != nil {
 				return err
 			}
+		}
+		if len(f.data) > 0 {
+			return fr.WriteData(f.sid, f.end, f.data)
 		}
 	}
 	return nil
