@@ -373,3 +373,42 @@ func TestH2Timeouts(t *testing.T) {
 		return ok
 	})
 }
+
+// TestH2RoutingForwardFor: ACLs, use_backends and option forwardfor apply
+// per stream, and retries move a request off a dead server.
+func TestH2RoutingForwardFor(t *testing.T) {
+	web := newBackend(t, "web", nil)
+	api := newBackend(t, "api", nil)
+	cfg := h2Config(srv("dead", freeAddr(t)), srv("web", web.addr()))
+	cfg.Backends[0].Redispatch = true
+	cfg.Backends = append(cfg.Backends, testBackendCfg("apis", srv("api", api.addr())))
+	fe := &cfg.Frontends[0]
+	fe.ACLs = []ACL{{Name: "is_api", Criterion: "path_beg", Values: []string{"/api"}}}
+	fe.UseBackends = []UseBackend{{Backend: "apis", If: "is_api"}}
+	fe.ForwardFor = &ForwardFor{Header: "X-Forwarded-For"}
+	_, addr, sink := startEngine(t, cfg)
+	cl, _ := h2Client(t, addr)
+	for _, c := range []struct{ path, server string }{{"/api/x", "api"}, {"/", "web"}, {"/", "web"}, {"/api/y", "api"}} {
+		res, err := cl.Get("http://" + addr + c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || res.Header.Get("X-Server") != c.server {
+			t.Fatalf("%s: %d from %q, want %s", c.path, res.StatusCode, res.Header.Get("X-Server"), c.server)
+		}
+	}
+	for _, r := range append(web.requests(), api.requests()...) {
+		if r.Header.Get("X-Forwarded-For") != "127.0.0.1" {
+			t.Fatalf("X-Forwarded-For %q", r.Header.Get("X-Forwarded-For"))
+		}
+	}
+	retried := false
+	for _, r := range sink.all() {
+		retried = retried || r.Retries > 0
+	}
+	if !retried {
+		t.Log("no request went to the dead server first (balancing order); retries not exercised")
+	}
+}
