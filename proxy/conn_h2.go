@@ -83,9 +83,27 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// wakeIdle (Shutdown) ends an idle connection; a busy one is sent GOAWAY
+// and goes on reading (window updates, request bodies) until its running
+// streams are done, then ends (armIdleLocked).
 func (hc *h2conn) wakeIdle() {
-	if hc.idle.Load() || hc.e.stopping.Load() {
+	if hc.idle.Load() {
 		hc.c.SetReadDeadline(time.Unix(1, 0))
+		return
+	}
+	if !hc.e.stopping.Load() {
+		return
+	}
+	hc.mu.Lock()
+	first := !hc.goingOut
+	hc.goingOut = true
+	last := hc.maxSeen
+	if hc.running == 0 {
+		hc.c.SetReadDeadline(time.Unix(1, 0))
+	}
+	hc.mu.Unlock()
+	if first {
+		go hc.send(&h2frame{typ: fGoAway, sid: last, code: http2.ErrCodeNo})
 	}
 }
 

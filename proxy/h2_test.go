@@ -412,3 +412,42 @@ func TestH2RoutingForwardFor(t *testing.T) {
 		t.Log("no request went to the dead server first (balancing order); retries not exercised")
 	}
 }
+
+// TestH2Shutdown: a stream running at shutdown completes, then the
+// connection gets GOAWAY.
+func TestH2Shutdown(t *testing.T) {
+	b := newBackend(t, "s1", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(w, strings.Repeat("z", 200000)) // needs WINDOW_UPDATEs
+	})
+	e, addr, _ := startEngine(t, h2Config(srv("s1", b.addr())))
+	r := dialH2(t, addr)
+	r.get(1, "/")
+	time.Sleep(100 * time.Millisecond)
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done <- e.Shutdown(ctx)
+	}()
+	got, goaway := 0, false
+	r.until(func(f http2.Frame) bool {
+		switch f := f.(type) {
+		case *http2.DataFrame:
+			got += len(f.Data())
+			r.fr.WriteWindowUpdate(0, uint32(len(f.Data())))
+			r.fr.WriteWindowUpdate(1, uint32(len(f.Data())))
+			if f.StreamEnded() && got != 200000 {
+				t.Fatalf("stream ended after %d bytes", got)
+			}
+		case *http2.GoAwayFrame:
+			goaway = true
+		case *http2.RSTStreamFrame:
+			t.Fatalf("stream reset: %v", f.ErrCode)
+		}
+		return goaway && got == 200000
+	})
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
