@@ -161,7 +161,7 @@ func TestH2RapidReset(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		io.WriteString(w, "slow")
 	})
-	_, addr, _ := startEngine(t, h2Config(srv("s1", b.addr())))
+	e, addr, _ := startEngine(t, h2Config(srv("s1", b.addr())))
 	r := dialH2(t, addr)
 	go func() {
 		var buf bytes.Buffer
@@ -191,6 +191,12 @@ func TestH2RapidReset(t *testing.T) {
 	if n := len(b.requests()); n > 300 {
 		t.Fatalf("%d requests reached the server", n)
 	}
+	// The attacker's connection and all its streams are gone.
+	waitFor(t, "the attack's streams to end", func() bool {
+		fs := e.Frontends()[0]
+		return fs.H2StreamsCur == 0 && fs.Sessions == 0 && fs.H2Calm == 1
+	})
+	t.Logf("%d streams reset, %d reached the server", e.Frontends()[0].H2Resets, len(b.requests()))
 	// Another client is served.
 	cl, _ := h2Client(t, addr)
 	res, err := cl.Get("http://" + addr + "/")
