@@ -31,7 +31,9 @@ func fuzzH2Addr(t *testing.T) string {
 		go fuzzServe(ln)
 		cfg := h2Config(srv("s", ln.Addr().String()))
 		fe := &cfg.Frontends[0]
-		fe.ClientTimeout, fe.HTTPRequestTimeout, fe.KeepAliveTimeout = 300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond
+		// Short, but long enough for a loaded machine (fuzz workers
+		// take every CPU): the health check must not meet them.
+		fe.ClientTimeout, fe.HTTPRequestTimeout, fe.KeepAliveTimeout = time.Second, time.Second, time.Second
 		cfg.Backends[0].ServerTimeout = 300 * time.Millisecond
 		e, err := New(cfg, Options{})
 		if err == nil {
@@ -120,14 +122,16 @@ func FuzzH2Frames(f *testing.F) {
 		}
 		defer c2.Close()
 		c2.SetDeadline(time.Now().Add(3 * time.Second))
-		io.WriteString(c2, http2.ClientPreface)
-		c2.Write(h2Seed(get))
+		c2.Write(append([]byte(http2.ClientPreface), h2Seed(get)...))
 		fr := http2.NewFramer(nil, c2)
 		fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 		for {
 			fr2, err := fr.ReadFrame()
 			if err != nil {
 				t.Fatalf("proxy unhealthy after %q: %v", data, err)
+			}
+			if ga, ok := fr2.(*http2.GoAwayFrame); ok {
+				t.Fatalf("GOAWAY %v on the health check after %q", ga.ErrCode, data)
 			}
 			if h, ok := fr2.(*http2.MetaHeadersFrame); ok {
 				if s := h.PseudoValue("status"); s != "200" {
