@@ -160,9 +160,15 @@ func (cc *clientConn) getConn(x *exchange) (idleConn, bool, error) {
 			return ic, true, nil
 		}
 	}
+	if cc.h2 != nil && cc.h2.isReset() {
+		return idleConn{}, false, errStreamReset // never dial for a reset stream
+	}
 	c, err := cc.dial(x)
 	if err != nil {
 		return idleConn{}, false, err
+	}
+	if cc.h2 != nil && !cc.h2.useServer(c) {
+		return idleConn{}, false, errStreamReset
 	}
 	ic := idleConn{c: c, awaitOK: true}
 	ic.rc, _ = c.SyscallConn()
@@ -255,15 +261,5 @@ func (st *awaitState) step(fd uintptr) bool {
 }
 
 func (cc *clientConn) dial(x *exchange) (conn, error) {
-	if cc.h2 != nil {
-		if cc.h2.isReset() {
-			return nil, errStreamReset
-		}
-		c, err := dialServer(x.srv.addr, x.srv.da, x.be.connect)
-		if err == nil && !cc.h2.useServer(c) {
-			return nil, errStreamReset
-		}
-		return c, err
-	}
 	return dialServer(x.srv.addr, x.srv.da, x.be.connect)
 }

@@ -47,6 +47,9 @@ type Frontend struct {
 	// Binds are the listening addresses: "*:80", ":80", "0.0.0.0:80",
 	// "10.0.0.1:80", "[::]:80". At least one. IP_FREEBIND is set.
 	Binds []string
+	// H2C makes the binds speak cleartext HTTP/2 with prior knowledge
+	// (HAProxy's `bind ... proto h2`) instead of HTTP/1.1. Mode http only.
+	H2C bool
 	// ACLs are named tests used by UseBackends conditions; entries with the
 	// same name are OR-ed. Mode tcp allows only the src criterion.
 	ACLs []ACL
@@ -89,9 +92,6 @@ type Frontend struct {
 	ErrorFiles []ErrorFile
 	// Stats serves the statistics page on a URI prefix; nil: off.
 	Stats *Stats
-	// H2C makes the binds speak cleartext HTTP/2 with prior knowledge
-	// (HAProxy's `bind ... proto h2`) instead of HTTP/1.1. Mode http only.
-	H2C bool
 }
 
 // ACL is one named test: Criterion is path, path_beg, path_end, path_reg,

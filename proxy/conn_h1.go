@@ -579,9 +579,6 @@ func (cc *clientConn) sendInterim(resp *h1.Response) error {
 // new config.
 func (cc *clientConn) keepAlive(be *backend, kind h1.BodyKind) bool {
 	fe := cc.fe
-	if cc.h2 != nil {
-		return true // the stream ends; the connection goes on
-	}
 	return cc.req.KeepAlive() && !fe.httpClose && !be.httpClose && kind != h1.BodyClose && !cc.e.stopping.Load() && cc.cur.Load() == fe
 }
 

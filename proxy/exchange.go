@@ -151,9 +151,12 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 				cc.failReq(503, "SC", tStart, be)
 				return false
 			}
+			if cc.h2 != nil && !cc.h2.useServer(c) {
+				cc.abort(&x, "CC", tStart) // the stream was reset meanwhile
+				return false
+			}
 			x.sconn, x.reused, x.awaitOK = c, false, false
 			x.rc, _ = c.SyscallConn()
-			// (a reset HTTP/2 stream fails the dial: errStreamReset)
 			sw.c, sr.c = c, c
 			sw.dl, sr.dl = time.Time{}, time.Time{}
 			sr.r, sr.w, sr.n, sr.gotAny = 0, 0, 0, false
