@@ -6,9 +6,7 @@ COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS := -s -w -X github.com/lbd-ha/lbd/internal/build.Version=$(VERSION) -X github.com/lbd-ha/lbd/internal/build.Commit=$(COMMIT)
 export CGO_ENABLED := 0
 # Tools the tests use; installed from apt when missing (root only).
-TEST_TOOLS := ip:iproute2 keepalived:keepalived rpm:rpm dpkg-deb:dpkg systemd-analyze:systemd rpmlint:rpmlint chromium:chromium chromedriver:chromium-driver setpriv:util-linux openssl:openssl curl:curl h2load:nghttp2-client
-# Go-based test tools, installed into bin/tools (tests look there first).
-H2SPEC := github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible
+TEST_TOOLS := ip:iproute2 keepalived:keepalived rpm:rpm dpkg-deb:dpkg systemd-analyze:systemd rpmlint:rpmlint chromium:chromium chromedriver:chromium-driver setpriv:util-linux openssl:openssl curl:curl
 BENCH_TOOLS := haproxy:haproxy nginx:nginx wrk:wrk ip:iproute2 keepalived:keepalived
 
 .DEFAULT_GOAL := help
@@ -22,6 +20,11 @@ deps: ## download Go modules
 build: deps ## build bin/lbd and bin/lbctl (static, CGO_ENABLED=0)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/lbd ./cmd/lbd
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/lbctl ./cmd/lbctl
+
+# HTTP/2 test tools: h2load from apt, h2spec from the Go module proxy into
+# bin/tools (where the tests look first).
+TEST_TOOLS += h2load:nghttp2-client
+H2SPEC := github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible
 
 test-tools:
 	@scripts/need.sh $(TEST_TOOLS)

@@ -114,6 +114,9 @@ type Common struct {
 
 // FrontendPart holds the keywords that make a section accept traffic.
 type FrontendPart struct {
+	// H2Part holds the HTTP/2 keys (h2.go).
+	H2Part `mapstructure:",squash" yaml:",inline"`
+
 	// Bind addresses: "*:80", "0.0.0.0:80", "10.10.0.100:80", "[::]:80".
 	Bind           []string     `mapstructure:"bind" yaml:"bind,omitempty"`
 	ACLs           []ACL        `mapstructure:"acls" yaml:"acls,omitempty"`
@@ -122,7 +125,6 @@ type FrontendPart struct {
 	Stats          *Stats       `mapstructure:"stats" yaml:"stats,omitempty"`
 	// ErrorFiles replace the built-in error pages (HAProxy errorfile).
 	ErrorFiles []ErrorFile `mapstructure:"error_files" yaml:"error_files,omitempty"`
-	H2Part     `mapstructure:",squash" yaml:",inline"`
 }
 
 // BackendPart holds the keywords that make a section forward to servers.

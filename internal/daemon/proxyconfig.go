@@ -26,13 +26,13 @@ func proxyConfig(cfg *config.Config) (*proxy.Config, error) {
 			HTTPClose:     config.True(f.Options.HTTPClose), HTTPServerClose: config.True(f.Options.HTTPServerClose),
 			ForwardFor: proxyForwardFor(f.Options.ForwardFor),
 			Log:        f.Log != "none", DontLogNull: config.True(f.Options.DontLogNull),
-			H2C: f.H2C(),
 		}
 		// A frontend's tunnel applies only when set in the frontend itself:
 		// the inherited value is the backend's to apply (docs/config.md).
 		if f.Timeouts.TunnelSet {
 			pf.TunnelTimeout = f.Timeouts.Tunnel
 		}
+		pf.H2C = f.H2C()
 		for _, a := range f.ACLs {
 			pf.ACLs = append(pf.ACLs, proxy.ACL{Name: a.Name, Criterion: a.Criterion, IgnoreCase: a.IgnoreCase, Values: a.Values})
 		}
@@ -132,9 +132,9 @@ func frontendStatus(in []proxy.FrontendStatus) []control.FrontendStatus {
 			Sessions: f.Sessions, MaxSession: f.MaxSession, Limit: f.Limit, Total: f.Total,
 			Requests: f.Requests, ReqRate: f.ReqRate, BytesIn: f.BytesIn, BytesOut: f.BytesOut,
 			DeniedReq: f.DeniedReq, ErrorsReq: f.ErrorsReq, Responses: f.Responses,
-			H2Streams: f.H2Streams, H2StreamsCur: f.H2StreamsCur, H2Refused: f.H2Refused,
-			H2Resets: f.H2Resets, H2Calm: f.H2Calm,
 		})
+		h2 := &out[len(out)-1]
+		h2.H2Streams, h2.H2StreamsCur, h2.H2Refused, h2.H2Resets, h2.H2Calm = f.H2Streams, f.H2StreamsCur, f.H2Refused, f.H2Resets, f.H2Calm
 	}
 	return out
 }
