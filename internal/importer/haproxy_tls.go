@@ -24,6 +24,9 @@ func (m *mapper) bindSSL(t *target, l hLine, rest []string) (*config.BindSSL, er
 	s := &config.BindSSL{}
 	isSSL := false
 	for i := 0; i < len(rest); i++ {
+		if m.bindProto(t, l, rest, &i) {
+			continue
+		}
 		w := rest[i]
 		arg := ""
 		if bindParamsWithArg[w] || w == "default-crt" {
