@@ -176,6 +176,12 @@ func readProxyHeader(c *net.TCPConn, deadline time.Time) (src, dst netip.AddrPor
 				perr = errPPTooLong
 				return true
 			}
+			if peerClosed(fd) {
+				// The FIN came with these bytes, before this callback
+				// ran: no later wake-up will come for it.
+				perr = errPPTruncated
+				return true
+			}
 			return false // wait for more of the header
 		}
 	})
