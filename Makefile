@@ -21,8 +21,14 @@ build: deps ## build bin/lbd and bin/lbctl (static, CGO_ENABLED=0)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/lbd ./cmd/lbd
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/lbctl ./cmd/lbctl
 
+# HTTP/2 test tools: h2load from apt, h2spec from the Go module proxy into
+# bin/tools (where the tests look first).
+TEST_TOOLS += h2load:nghttp2-client
+H2SPEC := github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible
+
 test-tools:
 	@scripts/need.sh $(TEST_TOOLS)
+	@test -x bin/tools/h2spec || GOBIN=$(CURDIR)/bin/tools $(GO) install $(H2SPEC)
 
 test: deps test-tools build ## run every test (netns tests need root; with CI=true they fail instead of skipping)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }

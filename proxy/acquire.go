@@ -34,6 +34,14 @@ func (cc *clientConn) connect(x *exchange, tStart time.Time) bool {
 			return true
 		}
 		s := x.srv
+		if err == errStreamReset {
+			// An HTTP/2 stream reset by the client: no retry.
+			cc.rec.Server = s.name
+			cc.abort(x, "CC", tStart)
+			be.release(s)
+			x.srv = nil
+			return false
+		}
 		s.sh.st.errConn.Add(1)
 		be.st.errConn.Add(1)
 		if left == 0 {
@@ -115,6 +123,10 @@ func (cc *clientConn) reconnect(x *exchange, tStart time.Time) bool {
 	x.srv = res.srv
 	x.direct = x.persist != nil && res.srv == x.persist
 	ic, reused, err := cc.getConn(x)
+	if err == errStreamReset {
+		cc.abort(x, "CC", tStart)
+		return false
+	}
 	if err != nil {
 		x.srv.sh.st.errConn.Add(1)
 		be.st.errConn.Add(1)
@@ -142,12 +154,21 @@ func (cc *clientConn) getConn(x *exchange) (idleConn, bool, error) {
 			// The server may have closed a connection idle for long:
 			// then read first (no sendAwait).
 			ic.awaitOK = now.Sub(ic.since) <= awaitMaxIdle
+			if cc.h2 != nil && !cc.h2.useServer(ic.c) {
+				return idleConn{}, false, errStreamReset
+			}
 			return ic, true, nil
 		}
+	}
+	if cc.h2 != nil && cc.h2.isReset() {
+		return idleConn{}, false, errStreamReset // never dial for a reset stream
 	}
 	c, err := cc.dial(x)
 	if err != nil {
 		return idleConn{}, false, err
+	}
+	if cc.h2 != nil && !cc.h2.useServer(c) {
+		return idleConn{}, false, errStreamReset
 	}
 	ic := idleConn{c: c, awaitOK: true}
 	ic.rc, _ = c.SyscallConn()

@@ -19,26 +19,31 @@ type ServerState struct {
 
 // counters are the statistics a frontend, backend or server keeps.
 type counters struct {
-	cur, max      atomic.Int64
-	total         atomic.Uint64
-	bytesIn       atomic.Uint64
-	bytesOut      atomic.Uint64
-	errConn       atomic.Uint64
-	errResp       atomic.Uint64
-	errReq        atomic.Uint64
-	denied        atomic.Uint64
-	ppErr         atomic.Uint64 // connections refused for their PROXY header
-	deniedConn    atomic.Uint64 // connections refused by tcp-request rules
-	retries       atomic.Uint64
-	redispatch    atomic.Uint64
-	requests      atomic.Uint64
-	resp          [6]atomic.Uint64 // 1xx..5xx, other
-	queueCur      atomic.Int64
-	queueMax      atomic.Int64
-	tlsOK         atomic.Uint64                // frontends: completed TLS handshakes
-	tlsFail       [numTLSReasons]atomic.Uint64 // frontends: failed ones, by certs.Reasons index
-	lastReqCount  uint64                       // for rate computation, under Engine.statMu
-	lastReqSample time.Time
+	cur, max   atomic.Int64
+	total      atomic.Uint64
+	bytesIn    atomic.Uint64
+	bytesOut   atomic.Uint64
+	errConn    atomic.Uint64
+	errResp    atomic.Uint64
+	errReq     atomic.Uint64
+	denied     atomic.Uint64
+	ppErr      atomic.Uint64 // connections refused for their PROXY header
+	deniedConn atomic.Uint64 // connections refused by tcp-request rules
+	retries    atomic.Uint64
+	redispatch atomic.Uint64
+	requests   atomic.Uint64
+	resp       [6]atomic.Uint64 // 1xx..5xx, other
+	queueCur   atomic.Int64
+	queueMax   atomic.Int64
+	tlsOK      atomic.Uint64                // frontends: completed TLS handshakes
+	tlsFail    [numTLSReasons]atomic.Uint64 // frontends: failed ones, by certs.Reasons index
+	// HTTP/2 (frontends): streams opened, open now, refused (over the
+	// concurrency limit), reset by the client, connections ended with
+	// ENHANCE_YOUR_CALM (floods).
+	h2Streams, h2Refused, h2Resets, h2Calm atomic.Uint64
+	h2Cur                                  atomic.Int64
+	lastReqCount                           uint64 // for rate computation, under Engine.statMu
+	lastReqSample                          time.Time
 }
 
 // tlsFailMap returns the handshake failures by reason.

@@ -63,6 +63,10 @@ type Frontend struct {
 	// for every request before use_backend rules; the first whose condition
 	// holds answers the redirect. Mode http only.
 	Redirects []Redirect
+	// H2C makes the plain binds speak cleartext HTTP/2 with prior
+	// knowledge (HAProxy's `bind ... proto h2`) instead of HTTP/1.1; TLS
+	// binds choose HTTP/2 by ALPN. Mode http only.
+	H2C bool
 	// ACLs are named tests used by UseBackends conditions; entries with the
 	// same name are OR-ed. Mode tcp allows only the src criterion.
 	ACLs []ACL

@@ -40,6 +40,10 @@ type clientConn struct {
 	// ct holds the trackers of tcp-request connection rules; nil if none.
 	ct *connTrack
 
+	// h2 is the HTTP/2 stream this request came on (h2_stream.go); nil
+	// for HTTP/1.1. The downstream methods hand over to it.
+	h2 *h2stream
+
 	// The request-scoped state, nil while no request is in hand (a new
 	// connection before its first bytes, a parked one).
 	*reqState
@@ -388,6 +392,10 @@ func (cc *clientConn) failReq(code int, term string, tStart time.Time, be *backe
 	cc.rec.BytesRead = int64(len(page))
 	cc.term[0], cc.term[1] = term[0], term[1]
 	cc.emit(tStart, true)
+	if cc.h2 != nil {
+		cc.h2.sendPage(page)
+		return
+	}
 	cc.c.SetWriteDeadline(time.Now().Add(fe.client))
 	cc.out.c.Write(page)
 }
@@ -424,14 +432,19 @@ func (cc *clientConn) emit(tStart time.Time, withLine bool) {
 		// (keep-alive clients often do): no allocation then.
 		req := &cc.req
 		l := cc.lastLine
-		n := len(req.Method) + 1 + len(req.URI) + 9
-		if len(l) != n || l[:len(req.Method)] != string(req.Method) || l[len(req.Method)+1:n-9] != string(req.URI) || l[n-1] != byte('0'+req.Minor) {
+		ver := " HTTP/1.1"
+		if cc.h2 != nil {
+			ver = " HTTP/2.0"
+		} else if req.Minor == 0 {
+			ver = " HTTP/1.0"
+		}
+		n := len(req.Method) + 1 + len(req.URI) + len(ver)
+		if len(l) != n || l[:len(req.Method)] != string(req.Method) || l[len(req.Method)+1:n-len(ver)] != string(req.URI) || l[n-len(ver):] != ver {
 			b := make([]byte, 0, n)
 			b = append(b, req.Method...)
 			b = append(b, ' ')
 			b = append(b, req.URI...)
-			b = append(b, " HTTP/1."...)
-			b = append(b, byte('0'+req.Minor))
+			b = append(b, ver...)
 			cc.lastLine = string(b)
 		}
 		r.RequestLine = cc.lastLine
@@ -493,6 +506,9 @@ func (cc *clientConn) bodyMark() int { return cc.in.r }
 // bodyInHand reports whether the whole request body is buffered, so that a
 // failed attempt can be sent again.
 func (cc *clientConn) bodyInHand(kind h1.BodyKind, length int64, mark int) bool {
+	if cc.h2 != nil {
+		return cc.h2.bodyInHand(kind)
+	}
 	return kind == h1.BodyNone || (kind == h1.BodyLength && int64(cc.in.w-mark) >= length)
 }
 
@@ -500,6 +516,9 @@ var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 
 // sendContinue answers Expect: 100-continue.
 func (cc *clientConn) sendContinue() error {
+	if cc.h2 != nil {
+		return cc.h2.sendContinue()
+	}
 	cc.out.dl = time.Now().Add(cc.fe.client)
 	cc.c.SetWriteDeadline(cc.out.dl)
 	_, err := cc.out.c.Write(continue100)
@@ -508,6 +527,9 @@ func (cc *clientConn) sendContinue() error {
 
 // sendBody copies the request body, from mark, into sw.
 func (cc *clientConn) sendBody(sw *bufWriter, kind h1.BodyKind, length int64, mark int) error {
+	if cc.h2 != nil {
+		return cc.h2.sendBody(sw, kind)
+	}
 	cc.in.r = mark
 	switch kind {
 	case h1.BodyLength:
@@ -520,12 +542,18 @@ func (cc *clientConn) sendBody(sw *bufWriter, kind h1.BodyKind, length int64, ma
 
 // bodyDone ends the request body and returns its size as received.
 func (cc *clientConn) bodyDone(mark int) int64 {
+	if cc.h2 != nil {
+		return cc.h2.bodyDone()
+	}
 	cc.in.timeout = cc.fe.client
 	return int64(cc.in.r - mark)
 }
 
 // sendInterim forwards an interim (1xx) response.
 func (cc *clientConn) sendInterim(resp *h1.Response) error {
+	if cc.h2 != nil {
+		return cc.h2.sendInterim(resp)
+	}
 	cc.out.hold()
 	cc.out.b = h1.AppendStatusLine(cc.out.b[:0], resp.Minor, resp.Status, resp.Reason)
 	for _, h := range resp.Headers {
@@ -547,6 +575,9 @@ func (cc *clientConn) keepAlive(be *backend, kind h1.BodyKind) bool {
 // startResponse writes the response head (rewritten for the client) and
 // returns the writer the body goes to.
 func (cc *clientConn) startResponse(x *exchange, ka bool, kind h1.BodyKind) *bufWriter {
+	if cc.h2 != nil {
+		return cc.h2.startResponse(x, kind)
+	}
 	cc.out.hold()
 	cc.out.b = cc.appendClientHead(cc.out.b[:0], x, ka, kind)
 	return &cc.out
@@ -554,10 +585,18 @@ func (cc *clientConn) startResponse(x *exchange, ka bool, kind h1.BodyKind) *buf
 
 // responseSent is the size of the response written so far, buffered bytes
 // included.
-func (cc *clientConn) responseSent() int64 { return cc.out.n + int64(len(cc.out.b)) }
+func (cc *clientConn) responseSent() int64 {
+	if cc.h2 != nil {
+		return cc.h2.out.n + int64(len(cc.h2.out.b))
+	}
+	return cc.out.n + int64(len(cc.out.b))
+}
 
 // finishResponse sends what is buffered and ends the response.
 func (cc *clientConn) finishResponse() error {
+	if cc.h2 != nil {
+		return cc.h2.finishResponse()
+	}
 	err := cc.out.flush()
 	cc.out.n = 0
 	cc.out.releaseBuf()
@@ -567,6 +606,9 @@ func (cc *clientConn) finishResponse() error {
 // abortResponse ends a response that failed part way, sending what is
 // buffered first when flush is set; it returns the bytes sent.
 func (cc *clientConn) abortResponse(flush bool) int64 {
+	if cc.h2 != nil {
+		return cc.h2.abortResponse(flush)
+	}
 	if flush {
 		cc.out.flush()
 	}

@@ -80,19 +80,23 @@ var errNoRawTLS = errors.New("tls connection: no raw descriptor")
 func (tlsClient) SyscallConn() (syscall.RawConn, error) { return nil, errNoRawTLS }
 
 // h2Server serves an HTTP/2 client connection (a *tls.Conn that negotiated
-// "h2" by ALPN) with the frontend's configuration; it must call
-// e.connDone(fe, gt) when the connection ends. nil until the HTTP/2 loop
-// (conn_h2.go) sets it: such connections are then closed with a log line.
-var h2Server func(e *Engine, c net.Conn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend])
+// "h2" by ALPN) with the frontend's configuration, the client's addresses
+// (dst valid) and its TLS session; it must call e.connDone(fe, gt) when
+// the connection ends. The HTTP/2 loop (conn_h2.go) sets it; were it nil,
+// such connections would be closed with a log line.
+var h2Server func(e *Engine, c *tls.Conn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend], src, dst netip.AddrPort, ts *tlsState, ct *connTrack)
 
-// serveH2 hands an ALPN "h2" connection to the HTTP/2 loop.
-func (e *Engine) serveH2(c net.Conn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend]) {
+// serveALPNH2 hands an ALPN "h2" connection to the HTTP/2 loop, with the
+// trackers of its tcp-request connection rules (ct): the loop's streams
+// see them, and it releases them when the connection has ended.
+func (e *Engine) serveALPNH2(c *tls.Conn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend], src, dst netip.AddrPort, ts *tlsState, ct *connTrack) {
 	if h2Server != nil {
-		h2Server(e, c, fe, gt, cur)
+		h2Server(e, c, fe, gt, cur, src, dst, ts, ct)
 		return
 	}
 	e.log.Warn("h2 not available: connection closed", "frontend", fe.name, "client", c.RemoteAddr().String())
 	c.Close()
+	ct.release(0, 0)
 	e.connDone(fe, gt)
 }
 
@@ -143,15 +147,12 @@ func (e *Engine) serveTLS(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Po
 	fe.st.tlsOK.Add(1)
 	c.SetWriteDeadline(time.Time{})
 	cs := tc.ConnectionState()
+	cc.tls = newTLSState(tc, &cs)
 	if cs.NegotiatedProtocol == "h2" {
 		e.untrack(cc)
-		// h2 does not run the rules: the connection's trackers (tcp-request
-		// connection rules) end with it.
-		defer ct.release(0, 0)
-		e.serveH2(tc, fe, gt, cur)
+		e.serveALPNH2(tc, fe, gt, cur, src, orLocal(dst, c), cc.tls, ct)
 		return
 	}
-	cc.tls = newTLSState(tc, &cs)
 	cc.in.c, cc.out.c = tlsClient{tc}, tlsClient{tc}
 	cc.in.timeout, cc.out.timeout = fe.client, fe.client
 	st := &cc.st

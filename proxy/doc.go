@@ -56,6 +56,18 @@
 // body, interim and final responses, keep-alive, error answers, logging).
 // Servers are spoken to in HTTP/1.1 whatever the client protocol.
 //
+// HTTP/2 (docs/proxy.md, "HTTP/2"): conn_h2.go is the client connection
+// (preface, frame reader, stream states, flow control, abuse limits),
+// h2_write.go its single writer goroutine (framing and HPACK encoding),
+// h2_stream.go one request: its clientConn (field h2) carries the
+// h1.Request rebuilt from the HEADERS through the same exchange, and the
+// downstream methods hand over to the stream. h2_limits.go lists the
+// bounds. (*Engine).serveH2 takes any net.Conn whose next bytes are the
+// client preface, with the client's addresses (the PROXY header's, if
+// any): a cleartext one (Frontend.H2C, serveH2c) or a TLS one whose ALPN
+// chose "h2" (h2Server in conn_tls.go, with the TLS session for ssl_fc*).
+// A soft stop reaches it through softStop (GOAWAY, softstop.go).
+//
 // # Design
 //
 // One goroutine per client connection; no net/http on the forwarding path.

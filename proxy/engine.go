@@ -294,6 +294,24 @@ func (e *Engine) untrack(t tracked) {
 	e.connMu.Unlock()
 }
 
+// softStopper is a tracked connection that must be told of a soft stop
+// (softstop.go) because it cannot answer its next request with
+// Connection: close: an HTTP/2 connection, which sends GOAWAY.
+type softStopper interface{ softStop() }
+
+// softStopConns tells every soft stopper that the engine stops or that a
+// listener's frontend changed (reload, runtime pause); each checks whether
+// it concerns it.
+func (e *Engine) softStopConns() {
+	e.connMu.Lock()
+	for t := range e.conns {
+		if s, ok := t.(softStopper); ok {
+			s.softStop()
+		}
+	}
+	e.connMu.Unlock()
+}
+
 func (e *Engine) serveConn(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend], key string) {
 	e.actConn.Add(1)
 	fe.st.inc()
@@ -331,6 +349,10 @@ func (e *Engine) serveConn(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.P
 			return
 		}
 	}
+	if fe.h2c {
+		e.serveH2c(c, fe, gt, cur, src, dst, ct)
+		return
+	}
 	// An idle HTTP connection may move to another goroutine (idle park):
 	// serveHTTP calls connDone on the one that ends it.
 	e.serveHTTP(c, fe, gt, cur, src, dst, ct)
@@ -358,6 +380,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		l.retire()
 		delete(e.listeners, k)
 	}
+	e.softStopConns()
 	e.acceptWG.Wait()
 	done := make(chan struct{})
 	go func() { e.connWG.Wait(); close(done) }()
@@ -434,6 +457,7 @@ func (e *Engine) Reload(cfg *Config) error {
 			delete(e.paused, name)
 		}
 	}
+	e.softStopConns()
 	e.startListeners(opened)
 	e.log.Info("proxy configuration reloaded", "frontends", len(g.frontends), "backends", len(g.backends), "listeners", len(e.listeners))
 	return nil
@@ -607,6 +631,8 @@ func (e *Engine) Frontends() []FrontendStatus {
 			BytesIn: f.st.bytesIn.Load(), BytesOut: f.st.bytesOut.Load(),
 			DeniedReq: f.st.denied.Load(), DeniedConn: f.st.deniedConn.Load(), ErrorsReq: f.st.errReq.Load(), Responses: f.st.respMap(),
 			ProxyErrors: f.st.ppErr.Load(),
+			H2Streams:   f.st.h2Streams.Load(), H2Refused: f.st.h2Refused.Load(), H2Resets: f.st.h2Resets.Load(),
+			H2Calm: f.st.h2Calm.Load(), H2StreamsCur: f.st.h2Cur.Load(),
 		}
 		if f.tls != nil {
 			fs.TLSHandshakes, fs.TLSFailures = f.st.tlsOK.Load(), f.st.tlsFailMap()

@@ -43,6 +43,9 @@ type exchange struct {
 func (cc *clientConn) forward(tStart time.Time) bool {
 	fe := cc.fe
 	req := &cc.req
+	if cc.h2 != nil && cc.h2.isReset() {
+		return false // an HTTP/2 stream reset before it was served
+	}
 	m := cc.requestMatch()
 	if fe.reqRules != nil {
 		cc.rules.reset()
@@ -131,6 +134,12 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 		if err == nil {
 			break
 		}
+		if cc.h2 != nil && cc.h2.isReset() {
+			// The client reset the HTTP/2 stream (its server
+			// connection was closed for it): no retry.
+			cc.abort(&x, "CC", tStart)
+			return false
+		}
 		var ce *copyErr
 		if errors.As(err, &ce) && ce.read {
 			// The client failed while sending its body.
@@ -153,6 +162,10 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 				srv.sh.st.errConn.Add(1)
 				be.st.errConn.Add(1)
 				cc.failReq(503, "SC", tStart, be)
+				return false
+			}
+			if cc.h2 != nil && !cc.h2.useServer(c) {
+				cc.abort(&x, "CC", tStart) // the stream was reset meanwhile
 				return false
 			}
 			x.sconn, x.reused, x.awaitOK = c, false, false
@@ -215,7 +228,11 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 	case h1.BodyLength:
 		err = copyN(out, &sr, resp.ContentLength)
 	case h1.BodyChunked:
-		err = copyChunked(out, &sr)
+		if cc.h2 != nil {
+			err = copyDechunked(out, &sr) // HTTP/2 frames the body itself
+		} else {
+			err = copyChunked(out, &sr)
+		}
 	case h1.BodyClose:
 		err = copyUntilEOF(out, &sr)
 	}
@@ -245,6 +262,8 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 	// On a server failure the client gets what arrived, then a close.
 	cc.countOut(&x, cc.abortResponse(ce != nil && ce.read))
 	switch {
+	case cc.h2 != nil && cc.h2.isReset():
+		cc.term[0], cc.term[1] = 'C', 'D'
 	case ce != nil && ce.read && isTimeout(ce.err):
 		cc.term[0], cc.term[1] = 's', 'D'
 	case ce != nil && ce.read:

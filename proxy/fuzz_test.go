@@ -25,35 +25,7 @@ func fuzzAddr(t *testing.T) string {
 			fuzzProxy.err = err
 			return
 		}
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					defer c.Close()
-					c.SetDeadline(time.Now().Add(2 * time.Second))
-					buf := make([]byte, 65536)
-					var acc []byte
-					for {
-						n, err := c.Read(buf)
-						acc = append(acc, buf[:n]...)
-						for {
-							i := strings.Index(string(acc), "\r\n\r\n")
-							if i < 0 {
-								break
-							}
-							acc = acc[i+4:]
-							c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
-						}
-						if err != nil {
-							return
-						}
-					}
-				}()
-			}
-		}()
+		go fuzzServe(ln)
 		cfg := testConfig(srv("s", ln.Addr().String()))
 		cfg.Frontends[0].ClientTimeout = 300 * time.Millisecond
 		cfg.Backends[0].ServerTimeout = 300 * time.Millisecond
@@ -116,4 +88,36 @@ func FuzzProxyRequest(f *testing.F) {
 			t.Fatalf("proxy unhealthy after %q: %q", data, out)
 		}
 	})
+}
+
+// fuzzServe answers every request head on ln's connections with a small
+// response (the fuzz targets' backend).
+func fuzzServe(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(2 * time.Second))
+			buf := make([]byte, 65536)
+			var acc []byte
+			for {
+				n, err := c.Read(buf)
+				acc = append(acc, buf[:n]...)
+				for {
+					i := strings.Index(string(acc), "\r\n\r\n")
+					if i < 0 {
+						break
+					}
+					acc = acc[i+4:]
+					c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
 }

@@ -54,6 +54,7 @@ func (e *Engine) SetFrontendEnabled(name string, on bool) error {
 				delete(e.listeners, k)
 			}
 		}
+		e.softStopConns()
 		e.log.Info("frontend paused", "frontend", name)
 		return nil
 	}

@@ -773,7 +773,8 @@ func (cc *clientConn) localKeepAlive() bool {
 	return req.KeepAlive() && !cc.fe.httpClose && cc.keepServing(cc.fe) && req.RequestBody() == h1.BodyNone
 }
 
-// ruleReply sends an answer the rules made: page is a whole response when
+// ruleReply sends an answer the rules made (on an HTTP/2 stream, as the
+// stream's HEADERS and DATA: localSend): page is a whole response when
 // body is nil and !ka... or a head without its Connection header and final
 // CRLF, followed by body.
 func (cc *clientConn) ruleReply(page, body []byte, code int, term string, tStart time.Time, ka bool) bool {
@@ -803,6 +804,13 @@ func (cc *clientConn) localSend(code int, term string, tStart time.Time, ka bool
 	cc.rec.BytesRead = int64(n)
 	cc.term[0], cc.term[1] = term[0], term[1]
 	cc.emit(tStart, true)
+	if cc.h2 != nil {
+		// An HTTP/2 stream: the answer goes out as HEADERS and DATA on
+		// the stream (its Connection header dropped), which ends with it.
+		err := cc.h2.sendPage(cc.out.b)
+		cc.out.releaseBuf()
+		return err == nil && ka
+	}
 	if cc.finishResponse() != nil {
 		return false
 	}

@@ -61,6 +61,7 @@ type frontend struct {
 	serverClose bool
 	log         bool
 	dontLogNull bool
+	h2c         bool // binds speak cleartext HTTP/2 (Frontend.H2C)
 	stats       *statsCfg
 	st          *counters
 	pp          *ppCfg // accept-proxy; nil: off
@@ -306,6 +307,7 @@ func compileFrontend(fc *Frontend, g *generation, reg, next *registry) (*fronten
 		serverClose: fc.HTTPServerClose,
 		log:         fc.Log,
 		dontLogNull: fc.DontLogNull,
+		h2c:         fc.H2C,
 	}
 	if f.client <= 0 || (f.mode == ModeHTTP && (f.httpRequest <= 0 || f.keepAlive <= 0)) {
 		return nil, errors.New("ClientTimeout (and in mode http HTTPRequestTimeout, KeepAliveTimeout) are required")

@@ -155,6 +155,9 @@ func (cc *clientConn) serveStats(tStart time.Time) bool {
 	cc.rec.Status = w.status
 	cc.rec.BytesRead = int64(out.Len())
 	cc.emit(tStart, true)
+	if cc.h2 != nil {
+		return cc.h2.sendPage(out.Bytes()) == nil
+	}
 	cc.c.SetWriteDeadline(time.Now().Add(fe.client))
 	if _, err := cc.out.c.Write(out.Bytes()); err != nil {
 		return false

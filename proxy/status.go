@@ -30,6 +30,12 @@ type FrontendStatus struct {
 	// "protocol_version", "no_certificate", "other"); nil when the frontend never had one.
 	TLSHandshakes uint64
 	TLSFailures   map[string]uint64
+	// HTTP/2 streams (zero on HTTP/1.1 frontends): opened in total, open
+	// now, refused over the concurrency limit, reset by clients, and
+	// connections ended with GOAWAY ENHANCE_YOUR_CALM (frame floods,
+	// rapid reset).
+	H2Streams, H2Refused, H2Resets, H2Calm uint64
+	H2StreamsCur                           int64
 }
 
 // BackendStatus is a snapshot of one backend and its servers.

@@ -221,37 +221,6 @@ func TestTLSIdleKeepAlive(t *testing.T) {
 	}
 }
 
-// TestTLSALPNH2WithoutH2Loop: a client that negotiates h2 is closed while
-// the HTTP/2 loop is not wired (h2Server nil); http/1.1 clients are served.
-func TestTLSALPNH2WithoutH2Loop(t *testing.T) {
-	if h2Server != nil {
-		t.Skip("the HTTP/2 loop is wired")
-	}
-	be := newBackend(t, "b", nil)
-	cfg := testConfig(srv("s1", be.addr()))
-	addr := freeAddr(t)
-	fe := &cfg.Frontends[0]
-	fe.Binds = []string{addr}
-	fe.TLS = map[string]*tls.Config{addr: tlsTestConfig(t, []string{"h2", "http/1.1"}, "a.test")}
-	startEngine(t, cfg)
-	c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if p := c.ConnectionState().NegotiatedProtocol; p != "h2" {
-		t.Fatalf("negotiated %q", p)
-	}
-	c.SetReadDeadline(time.Now().Add(3 * time.Second))
-	if _, err := c.Read(make([]byte, 1)); err == nil {
-		t.Fatal("h2 connection not closed")
-	}
-	tc := dialTLS(t, addr, "a.test", &tls.Config{NextProtos: []string{"http/1.1"}})
-	if res, _ := tc.get("/"); res.StatusCode != 200 {
-		t.Fatalf("http/1.1 over ALPN: %d", res.StatusCode)
-	}
-}
-
 // TestTLSShutdownDuringHandshake: a handshake still waiting for its
 // ClientHello is closed by the hard stop that ends a soft stop (Shutdown's
 // context), without counting as a handshake failure.

@@ -9,6 +9,11 @@ import (
 // tunnel forwards a 101 response and then bytes both ways (WebSocket).
 func (cc *clientConn) tunnel(x *exchange, sr *bufReader, tStart time.Time) bool {
 	fe, be := cc.fe, x.be
+	if cc.h2 != nil {
+		// Not reached: HTTP/2 requests never ask for an upgrade.
+		x.sconn.Close()
+		return false
+	}
 	cc.out.hold()
 	cc.out.b = h1.AppendStatusLine(cc.out.b[:0], cc.resp.Minor, cc.resp.Status, cc.resp.Reason)
 	for _, h := range cc.resp.Headers {

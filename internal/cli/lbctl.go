@@ -331,6 +331,10 @@ func renderStatus(w io.Writer, st *control.Status, colour bool, now time.Time) {
 			if f.TLSFailures != nil {
 				fmt.Fprintf(w, "  %s TLS: %d handshakes, failed: %s\n", f.Name, f.TLSHandshakes, stats.TLSFailures(f.TLSFailures))
 			}
+			if f.H2Streams > 0 {
+				fmt.Fprintf(w, "  %s h2: %d streams (%d open), %d refused, %d reset by clients, %d connections ended for floods\n",
+					f.Name, f.H2Streams, f.H2StreamsCur, f.H2Refused, f.H2Resets, f.H2Calm)
+			}
 		}
 	}
 	renderCertWarnings(w, st.Certificates, colour)

@@ -217,6 +217,9 @@ type Common struct {
 
 // FrontendPart holds the keywords that make a section accept traffic.
 type FrontendPart struct {
+	// H2Part holds the HTTP/2 keys (h2.go).
+	H2Part `mapstructure:",squash" yaml:",inline"`
+
 	// Bind addresses: "*:80", "0.0.0.0:80", "10.10.0.100:80", "[::]:80",
 	// or {address, ssl} for TLS.
 	Bind           []Bind       `mapstructure:"bind" yaml:"bind,omitempty"`

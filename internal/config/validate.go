@@ -282,6 +282,7 @@ func (c *checker) checkBind(path, addr string, seen map[string]string) {
 
 func (c *checker) checkFrontend(f *Frontend, backends map[string]*Backend, binds map[string]string) {
 	p := f.Source
+	c.checkH2(f)
 	if len(f.Bind) == 0 {
 		c.add(p+".bind", "frontend %q has no bind address", f.Name)
 	}

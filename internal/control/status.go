@@ -112,6 +112,14 @@ type FrontendStatus struct {
 	// set for frontends with a TLS bind.
 	TLSHandshakes uint64            `json:"tls_handshakes,omitempty"`
 	TLSFailures   map[string]uint64 `json:"tls_failures,omitempty"`
+	// HTTP/2 streams (frontends with proto h2, or TLS with ALPN h2):
+	// opened, open now, refused over the concurrency limit, reset by
+	// clients; connections ended for floods (ENHANCE_YOUR_CALM).
+	H2Streams    uint64 `json:"h2_streams,omitempty"`
+	H2StreamsCur int64  `json:"h2_streams_cur,omitempty"`
+	H2Refused    uint64 `json:"h2_refused,omitempty"`
+	H2Resets     uint64 `json:"h2_resets,omitempty"`
+	H2Calm       uint64 `json:"h2_calm,omitempty"`
 }
 
 // CertStatus is one certificate a TLS bind serves (lbctl cert list).

@@ -33,6 +33,7 @@ func proxyConfig(cfg *config.Config) (*proxy.Config, error) {
 		if f.Timeouts.TunnelSet {
 			pf.TunnelTimeout = f.Timeouts.Tunnel
 		}
+		pf.H2C = f.H2C()
 		for _, a := range f.ACLs {
 			pf.ACLs = append(pf.ACLs, proxy.ACL{Name: a.Name, Criterion: a.Criterion, IgnoreCase: a.IgnoreCase, Values: a.Values})
 		}
@@ -154,6 +155,8 @@ func frontendStatus(in []proxy.FrontendStatus) []control.FrontendStatus {
 			DeniedReq: f.DeniedReq, ErrorsReq: f.ErrorsReq, ProxyErrors: f.ProxyErrors, Responses: f.Responses,
 			TLSHandshakes: f.TLSHandshakes, TLSFailures: f.TLSFailures,
 		})
+		h2 := &out[len(out)-1]
+		h2.H2Streams, h2.H2StreamsCur, h2.H2Refused, h2.H2Resets, h2.H2Calm = f.H2Streams, f.H2StreamsCur, f.H2Refused, f.H2Resets, f.H2Calm
 	}
 	return out
 }

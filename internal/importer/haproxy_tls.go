@@ -6,6 +6,7 @@ package importer
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/lbd-ha/lbd/internal/config"
@@ -22,8 +23,17 @@ var bindSSLWords = map[string]bool{
 // the line has "ssl", nil otherwise. What lbd cannot honour is a WARNING.
 func (m *mapper) bindSSL(t *target, l hLine, rest []string) (*config.BindSSL, error) {
 	s := &config.BindSSL{}
-	isSSL := false
+	isSSL, protoH2 := false, false
 	for i := 0; i < len(rest); i++ {
+		if rest[i] == "proto" && i+1 < len(rest) && rest[i+1] == "h2" && slices.Contains(rest, "ssl") {
+			// On a TLS bind lbd chooses HTTP/2 by ALPN: offered below.
+			protoH2 = true
+			i++
+			continue
+		}
+		if m.bindProto(t, l, rest, &i) {
+			continue
+		}
 		w := rest[i]
 		arg := ""
 		if bindParamsWithArg[w] || w == "default-crt" {
@@ -83,6 +93,14 @@ func (m *mapper) bindSSL(t *target, l hLine, rest []string) (*config.BindSSL, er
 	}
 	if len(s.Crt) == 0 {
 		return nil, m.errf(l.Num, "bind: ssl needs at least one crt FILE|DIR")
+	}
+	if protoH2 {
+		if !slices.Contains(s.ALPN, "h2") {
+			s.ALPN = append([]string{"h2"}, s.ALPN...)
+		}
+		if !t.quiet {
+			m.note(l.Num, "proto h2", keyPath(t.path, "bind"), "on an ssl bind lbd speaks HTTP/2 to clients that offer h2 by ALPN (curl --http2, browsers): mapped to ssl.alpn with h2 first")
+		}
 	}
 	return s, nil
 }

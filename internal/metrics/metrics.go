@@ -32,6 +32,7 @@ type descs struct {
 	vrrpState, vrrpPrio, vrrpBasePrio, vrrpHeld, vrrpTrans, vrrpRx, vrrpTx, vrrpDrops, vrrpLast *prometheus.Desc
 
 	feUp, feCur, feMax, feLimit, feTotal, feReq, feRate, feIn, feOut, feDenied, feErr, feResp *prometheus.Desc
+	feH2Streams, feH2Cur, feH2Abuse                                                           *prometheus.Desc
 
 	tlsHandshakes, tlsFailures, certNotAfter *prometheus.Desc
 
@@ -83,6 +84,9 @@ func newDescs() *descs {
 		tlsHandshakes: d("tls_handshakes_total", "Completed TLS handshakes on the frontend's TLS binds.", fe...),
 		tlsFailures:   d("tls_handshake_failures_total", "Failed TLS handshakes, by reason (no_shared_cipher, unknown_sni, bad_client_cert, timeout, protocol_version, no_certificate, other).", with(fe, "reason")...),
 		certNotAfter:  d("tls_certificate_not_after_seconds", "Unix time a served certificate expires; alert on `- time() < 14*86400`.", "frontend", "bind", "file", "name"),
+		feH2Streams:   d("frontend_h2_streams_total", "HTTP/2 streams opened by clients.", fe...),
+		feH2Cur:       d("frontend_h2_current_streams", "HTTP/2 streams open now.", fe...),
+		feH2Abuse:     d("frontend_h2_abuse_total", "HTTP/2 streams refused or reset, connections ended for floods.", with(fe, "kind")...),
 
 		beUp:      d("backend_up", "1 if at least one server can take traffic.", be...),
 		beCur:     d("backend_current_sessions", "Current connections to the backend's servers.", be...),
@@ -130,6 +134,7 @@ func (d *descs) all() []*prometheus.Desc {
 		d.vrrpState, d.vrrpPrio, d.vrrpBasePrio, d.vrrpHeld, d.vrrpTrans, d.vrrpRx, d.vrrpTx, d.vrrpDrops, d.vrrpLast,
 		d.feUp, d.feCur, d.feMax, d.feLimit, d.feTotal, d.feReq, d.feRate, d.feIn, d.feOut, d.feDenied, d.feErr, d.feResp,
 		d.tlsHandshakes, d.tlsFailures, d.certNotAfter,
+		d.feH2Streams, d.feH2Cur, d.feH2Abuse,
 		d.beUp, d.beCur, d.beMax, d.beTotal, d.beQ, d.beQMax, d.beIn, d.beOut, d.beEConn, d.beEResp, d.beRetr, d.beRedis, d.beResp, d.beServers,
 		d.svState, d.svWeight, d.svCur, d.svMax, d.svLimit, d.svTotal, d.svQ, d.svQMax, d.svIn, d.svOut, d.svEConn, d.svEResp, d.svRetr, d.svRedis, d.svResp,
 		d.svCheckUp, d.svCheckDur, d.svCheckHealth, d.svLastChange, d.svDowntime, d.svTrans,
@@ -252,6 +257,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(d.feReq, f.Requests, n)
 			gauge(d.feRate, f.ReqRate, n)
 			responses(d.feResp, f.Responses, n)
+			counter(d.feH2Streams, f.H2Streams, n)
+			gauge(d.feH2Cur, float64(f.H2StreamsCur), n)
+			counter(d.feH2Abuse, f.H2Refused, n, "refused")
+			counter(d.feH2Abuse, f.H2Resets, n, "reset")
+			counter(d.feH2Abuse, f.H2Calm, n, "flood")
 		}
 		if f.TLSFailures != nil {
 			counter(d.tlsHandshakes, f.TLSHandshakes, n)

@@ -1,0 +1,557 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+
+	"github.com/lbd-ha/lbd/proxy/h1"
+)
+
+// h2stream is one HTTP/2 request. Its clientConn carries the request state
+// the exchange works on (the h1.Request built from the HEADERS, the log
+// record); the downstream methods of that clientConn come here (cc.h2).
+type h2stream struct {
+	hc     *h2conn
+	id     uint32
+	cc     clientConn
+	tStart time.Time
+	head   []byte // the request as an HTTP/1.1 head (cc.req points into it)
+	refuse int    // answer this status instead of forwarding
+
+	// Under hc.mu.
+	body    []byte // request body received, not yet sent on
+	dropped bool   // body bytes were sent on and dropped: no replay
+	gotEnd  bool   // END_STREAM received
+	declLen int64  // the request's Content-Length, -1 if none
+	recvd   int64
+	recvWin int64
+	sendWin int64
+	endSent bool
+	reset   bool // reset by either side, or the connection ended
+	// peerReset: the client reset the stream (its later frames for it are
+	// errors; frames in flight when lbd resets one are ignored).
+	peerReset bool
+	sconn     conn // the server connection of the exchange, closed on reset
+
+	// The response (stream goroutine only).
+	out     bufWriter
+	pending []hpack.HeaderField // response head not yet sent
+	hdrSent bool
+}
+
+var errStreamReset = errors.New("h2: stream reset")
+
+func newH2Stream(hc *h2conn, id uint32) *h2stream {
+	s := &h2stream{hc: hc, id: id, declLen: -1, recvWin: h2StreamWindow, tStart: time.Now()}
+	s.cc = clientConn{e: hc.e, fe: hc.fe, cur: hc.cur, src: hc.src, dst: hc.dst, tls: hc.tls, ct: hc.ct, h2: s}
+	s.cc.getReq()
+	return s
+}
+
+// release gives back the pooled state.
+func (s *h2stream) release() {
+	s.cc.putReq()
+	s.out.releaseBuf()
+}
+
+// abortLocked marks the stream dead and closes its server connection, so
+// that a reset stream stops costing one (hc.mu held).
+func (s *h2stream) abortLocked() {
+	s.reset = true
+	if s.sconn != nil {
+		s.sconn.Close()
+	}
+}
+
+func (s *h2stream) isReset() bool {
+	s.hc.mu.Lock()
+	defer s.hc.mu.Unlock()
+	return s.reset || s.hc.dead
+}
+
+// useServer records the exchange's server connection; false: the stream
+// was reset (the connection is closed).
+func (s *h2stream) useServer(c conn) bool {
+	s.hc.mu.Lock()
+	defer s.hc.mu.Unlock()
+	if s.reset || s.hc.dead {
+		c.Close()
+		return false
+	}
+	s.sconn = c
+	return true
+}
+
+// buildRequest checks the request's header fields (RFC 9113 8.3) and
+// writes them as an HTTP/1.1 head, parsed by proxy/h1 into cc.req like any
+// other request. A malformed request is a stream error (the code); a
+// request that parses but cannot be served gets status.
+func (s *h2stream) buildRequest(f *http2.MetaHeadersFrame) (http2.ErrCode, int) {
+	var method, scheme, path, auth string
+	hasAuth := false
+	for _, hf := range f.PseudoFields() {
+		switch hf.Name {
+		case ":method":
+			method = hf.Value
+		case ":scheme":
+			scheme = hf.Value
+		case ":path":
+			path = hf.Value
+		case ":authority":
+			auth, hasAuth = hf.Value, true
+		default:
+			// :protocol (extended CONNECT is not offered), :status.
+			return http2.ErrCodeProtocol, 0
+		}
+	}
+	if method == "" {
+		return http2.ErrCodeProtocol, 0
+	}
+	if method == "CONNECT" {
+		// No tunnels over HTTP/2 (WebSocket stays HTTP/1.1).
+		return http2.ErrCodeNo, 405
+	}
+	if scheme == "" || path == "" || (path[0] != '/' && path != "*") {
+		return http2.ErrCodeProtocol, 0
+	}
+	b := make([]byte, 0, 256)
+	b = append(b, method...)
+	b = append(b, ' ')
+	b = append(b, path...)
+	b = append(b, " HTTP/1.1\r\n"...)
+	if hasAuth {
+		b = append(b, "host: "...)
+		b = append(b, auth...)
+		b = append(b, crlf...)
+	}
+	hasCL := false
+	var cookies []string
+	for _, hf := range f.RegularFields() {
+		switch hf.Name {
+		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+			return http2.ErrCodeProtocol, 0
+		case "te":
+			if hf.Value != "trailers" {
+				return http2.ErrCodeProtocol, 0
+			}
+		case "host":
+			if hasAuth {
+				continue
+			}
+		case "content-length":
+			hasCL = true
+		case "cookie":
+			// Crumbs are joined into one header (RFC 9113 8.2.3).
+			cookies = append(cookies, hf.Value)
+			continue
+		}
+		b = append(b, hf.Name...)
+		b = append(b, ':', ' ')
+		b = append(b, hf.Value...)
+		b = append(b, crlf...)
+	}
+	if len(cookies) > 0 {
+		b = append(b, "cookie: "...)
+		b = append(b, strings.Join(cookies, "; ")...)
+		b = append(b, crlf...)
+	}
+	return s.finishHead(b, f.StreamEnded(), hasCL)
+}
+
+func (s *h2stream) finishHead(b []byte, ended, hasCL bool) (http2.ErrCode, int) {
+	if !ended && !hasCL {
+		// A body of unknown length: chunked to the server.
+		b = append(b, "transfer-encoding: chunked\r\n"...)
+	}
+	b = append(b, crlf...)
+	s.head = b
+	s.cc.in.n = int64(len(b)) // for dontlognull: something was received
+	if len(b) > h1.MaxHeadBytes {
+		return http2.ErrCodeNo, 431
+	}
+	req := &s.cc.req
+	if err := h1.ParseRequest(b, req); err != nil {
+		var pe *h1.Error
+		if errors.As(err, &pe) {
+			return http2.ErrCodeNo, pe.Status
+		}
+		return http2.ErrCodeNo, 400
+	}
+	if hasCL {
+		s.declLen = req.ContentLength
+		if ended && s.declLen > 0 {
+			return http2.ErrCodeProtocol, 0 // Content-Length without DATA
+		}
+	}
+	return http2.ErrCodeNo, 0
+}
+
+// run serves the stream on its own goroutine.
+func (s *h2stream) run() {
+	defer s.hc.streamDone(s)
+	cc := &s.cc
+	fe := cc.fe
+	if s.refuse != 0 {
+		fe.st.requests.Add(1)
+		cc.fail(s.refuse, "PR", s.tStart, nil)
+		return
+	}
+	fe.st.requests.Add(1)
+	fe.st.bytesIn.Add(uint64(len(s.head)))
+	cc.resetRecord(s.tStart)
+	cc.rec.TR = time.Since(s.tStart)
+	if fe.stats != nil && bytes.HasPrefix(cc.req.URI, fe.stats.uri) {
+		cc.serveStats(s.tStart)
+		return
+	}
+	cc.forward(s.tStart)
+}
+
+// copyDechunked moves a chunked body's data (chunk framing and trailers
+// dropped: HTTP/2 ends the body with END_STREAM).
+func copyDechunked(dst *bufWriter, src *bufReader) error {
+	for {
+		line, err := src.readLine()
+		if err != nil {
+			return rerr(err)
+		}
+		size, err := h1.ParseChunkSize(line)
+		if err != nil {
+			return rerr(errBadChunked)
+		}
+		if size == 0 {
+			for i := 0; ; i++ {
+				line, err := src.readLine()
+				if err != nil {
+					return rerr(err)
+				}
+				if len(line) == 0 {
+					return nil
+				}
+				if i >= maxTrailers || !h1.ValidTrailerLine(line) {
+					return rerr(errBadChunked)
+				}
+			}
+		}
+		if err := copyN(dst, src, size); err != nil {
+			return err
+		}
+		for src.buffered() < 2 {
+			if err := src.fill(); err != nil {
+				return rerr(err)
+			}
+		}
+		if (*src.buf)[src.r] != '\r' || (*src.buf)[src.r+1] != '\n' {
+			return rerr(errBadChunked)
+		}
+		src.r += 2
+	}
+}
+
+// The downstream methods for HTTP/2 (see conn_h1.go).
+
+func (s *h2stream) bodyInHand(kind h1.BodyKind) bool {
+	if kind == h1.BodyNone {
+		return true
+	}
+	s.hc.mu.Lock()
+	defer s.hc.mu.Unlock()
+	return s.gotEnd && !s.dropped
+}
+
+// sendBody sends the request body to sw: the whole body when it is in
+// hand (kept for a replay), else as DATA frames arrive, each consumed
+// frame's bytes returned to the client's stream window.
+func (s *h2stream) sendBody(sw *bufWriter, kind h1.BodyKind) error {
+	if kind == h1.BodyNone {
+		return nil
+	}
+	hc := s.hc
+	chunked := kind == h1.BodyChunked
+	hc.mu.Lock()
+	if s.gotEnd && !s.dropped {
+		data := s.body
+		hc.mu.Unlock()
+		if err := s.writeBody(sw, data, chunked); err != nil {
+			return err
+		}
+		return s.endBody(sw, chunked)
+	}
+	s.dropped = true
+	dl := time.Now().Add(hc.fe.client)
+	for {
+		for len(s.body) == 0 && !s.gotEnd && !s.reset && !hc.dead {
+			if !hc.waitUntil(dl) {
+				hc.mu.Unlock()
+				return rerr(os.ErrDeadlineExceeded)
+			}
+		}
+		if s.reset || hc.dead {
+			hc.mu.Unlock()
+			return rerr(errStreamReset)
+		}
+		data, end := s.body, s.gotEnd
+		s.body = nil
+		hc.mu.Unlock()
+		if err := s.writeBody(sw, data, chunked); err != nil {
+			return err
+		}
+		if end {
+			return s.endBody(sw, chunked)
+		}
+		if len(data) > 0 {
+			hc.mu.Lock()
+			s.recvWin += int64(len(data))
+			hc.mu.Unlock()
+			hc.send(&h2frame{typ: fWindow, sid: s.id, n: uint32(len(data))})
+		}
+		dl = time.Now().Add(hc.fe.client)
+		hc.mu.Lock()
+	}
+}
+
+func (s *h2stream) writeBody(sw *bufWriter, data []byte, chunked bool) error {
+	if len(data) == 0 {
+		return nil
+	}
+	if chunked {
+		if err := sw.ensure(24); err != nil {
+			return werr(err)
+		}
+		sw.b = h1.AppendChunkSize(sw.b, int64(len(data)))
+	}
+	if err := sw.write(data); err != nil {
+		return werr(err)
+	}
+	if chunked {
+		if err := sw.write(crlf); err != nil {
+			return werr(err)
+		}
+	}
+	return nil
+}
+
+func (s *h2stream) endBody(sw *bufWriter, chunked bool) error {
+	if !chunked {
+		return nil
+	}
+	if err := sw.ensure(24); err != nil {
+		return werr(err)
+	}
+	sw.b = h1.AppendChunkSize(sw.b, 0)
+	if err := sw.write(crlf); err != nil {
+		return werr(err)
+	}
+	return nil
+}
+
+func (s *h2stream) bodyDone() int64 {
+	s.hc.mu.Lock()
+	defer s.hc.mu.Unlock()
+	return s.recvd
+}
+
+// sendHead sends a HEADERS frame (and CONTINUATIONs).
+func (s *h2stream) sendHead(fields []hpack.HeaderField, end bool) error {
+	hc := s.hc
+	hc.mu.Lock()
+	if s.reset || hc.dead {
+		hc.mu.Unlock()
+		return errStreamReset
+	}
+	if end {
+		s.markEndLocked()
+	}
+	hc.mu.Unlock()
+	return hc.sendWait(&h2frame{typ: fHeaders, sid: s.id, fields: fields, end: end})
+}
+
+func (s *h2stream) markEndLocked() {
+	s.endSent = true
+	if s.gotEnd {
+		s.hc.removeLocked(s)
+	}
+}
+
+// sendData sends p as DATA frames within the flow-control windows, the
+// last with END_STREAM when end is set. It waits for window at most
+// timeout client.
+func (s *h2stream) sendData(p []byte, end bool) error {
+	hc := s.hc
+	dl := time.Now().Add(hc.fe.client)
+	for {
+		hc.mu.Lock()
+		for len(p) > 0 && !s.reset && !hc.dead && !hc.wdead.Load() && (hc.sendWin <= 0 || s.sendWin <= 0) {
+			if !hc.waitUntil(dl) {
+				hc.mu.Unlock()
+				return os.ErrDeadlineExceeded
+			}
+		}
+		if s.reset || hc.dead || hc.wdead.Load() {
+			hc.mu.Unlock()
+			return errStreamReset
+		}
+		n := int64(len(p))
+		n = min(n, hc.sendWin, s.sendWin, int64(hc.peerFrame.Load()))
+		hc.sendWin -= n
+		s.sendWin -= n
+		last := end && n == int64(len(p))
+		if last {
+			s.markEndLocked()
+		}
+		hc.mu.Unlock()
+		if err := hc.sendWait(&h2frame{typ: fData, sid: s.id, end: last, data: p[:n]}); err != nil {
+			return err
+		}
+		p = p[n:]
+		if len(p) == 0 && (last || !end) {
+			return nil
+		}
+	}
+}
+
+// reserve takes n bytes of both send windows for a last DATA frame and
+// marks the stream ended; false (nothing taken) when they are short or
+// the stream is gone.
+func (s *h2stream) reserve(n int) bool {
+	hc := s.hc
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	if s.reset || hc.dead || hc.wdead.Load() || int64(n) > hc.sendWin || int64(n) > s.sendWin || n > int(hc.peerFrame.Load()) {
+		return false
+	}
+	hc.sendWin -= int64(n)
+	s.sendWin -= int64(n)
+	s.markEndLocked()
+	return true
+}
+
+// Write is the response body writer's connection (bufWriter.c): the first
+// write sends the pending head.
+func (s *h2stream) Write(p []byte) (int, error) {
+	if !s.hdrSent {
+		s.hdrSent = true
+		if err := s.sendHead(s.pending, false); err != nil {
+			return 0, err
+		}
+	}
+	if err := s.sendData(p, false); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (s *h2stream) Read(p []byte) (int, error)            { return 0, errStreamReset }
+func (s *h2stream) Close() error                          { return nil }
+func (s *h2stream) SetDeadline(t time.Time) error         { return nil }
+func (s *h2stream) SetReadDeadline(t time.Time) error     { return nil }
+func (s *h2stream) SetWriteDeadline(t time.Time) error    { return nil }
+func (s *h2stream) SyscallConn() (syscall.RawConn, error) { return nil, errStreamReset }
+
+// fieldsOf converts an HTTP/1.1 head to HTTP/2 fields, without the
+// connection-specific headers (RFC 9113 8.2.2).
+func fieldsOf(status int, hs []h1.Header) []hpack.HeaderField {
+	fields := make([]hpack.HeaderField, 0, len(hs)+1)
+	fields = append(fields, hpack.HeaderField{Name: ":status", Value: strconv.Itoa(status)})
+	for i := range hs {
+		h := &hs[i]
+		switch h.Kind {
+		case h1.KindConnection, h1.KindKeepAlive, h1.KindTransferEncoding, h1.KindUpgrade, h1.KindProxyConnection:
+			continue
+		}
+		if h1.EqualFold(h.Name, "te") || h1.EqualFold(h.Name, "trailer") {
+			continue
+		}
+		fields = append(fields, hpack.HeaderField{Name: strings.ToLower(string(h.Name)), Value: string(h.Value)})
+	}
+	return fields
+}
+
+// parseHead parses an HTTP/1.1 response head made by the proxy (error
+// pages, the stats page, the rewritten server head) into HTTP/2 fields;
+// it returns the head's length.
+func parseHead(raw []byte) ([]hpack.HeaderField, int, error) {
+	r := h1.Response{Head: h1.Head{Headers: make([]h1.Header, 0, 16)}}
+	if err := h1.ParseResponse(raw, &r); err != nil {
+		return nil, 0, err
+	}
+	return fieldsOf(r.Status, r.Headers), r.Len, nil
+}
+
+// sendPage answers with a complete HTTP/1.1 response made by the proxy.
+func (s *h2stream) sendPage(raw []byte) error {
+	fields, n, err := parseHead(raw)
+	if err != nil {
+		return err
+	}
+	body := raw[n:]
+	if string(s.cc.req.Method) == "HEAD" {
+		body = nil
+	}
+	if err := s.sendHead(fields, len(body) == 0); err != nil {
+		return err
+	}
+	if len(body) > 0 {
+		return s.sendData(body, true)
+	}
+	return nil
+}
+
+func (s *h2stream) sendInterim(resp *h1.Response) error {
+	return s.sendHead(fieldsOf(resp.Status, resp.Headers), false)
+}
+
+func (s *h2stream) sendContinue() error {
+	return s.sendHead([]hpack.HeaderField{{Name: ":status", Value: "100"}}, false)
+}
+
+func (s *h2stream) startResponse(x *exchange, kind h1.BodyKind) *bufWriter {
+	head := s.cc.appendClientHead(make([]byte, 0, 512), x, true, kind)
+	fields, _, err := parseHead(head)
+	if err != nil {
+		fields = []hpack.HeaderField{{Name: ":status", Value: strconv.Itoa(s.cc.resp.Status)}}
+	}
+	s.pending = fields
+	s.out = bufWriter{c: s, n: int64(len(head))}
+	s.out.hold()
+	return &s.out
+}
+
+func (s *h2stream) finishResponse() error {
+	data := s.out.b
+	var err error
+	if !s.hdrSent && len(data) > 0 && s.reserve(len(data)) {
+		// The whole response fits the windows: one write.
+		s.hdrSent = true
+		err = s.hc.sendWait(&h2frame{typ: fHeaders, sid: s.id, fields: s.pending, data: data, end: true})
+	} else if !s.hdrSent {
+		s.hdrSent = true
+		err = s.sendHead(s.pending, len(data) == 0)
+		if err == nil && len(data) > 0 {
+			err = s.sendData(data, true)
+		}
+	} else {
+		err = s.sendData(data, true)
+	}
+	s.out.n += int64(len(data))
+	s.out.b = s.out.b[:0]
+	s.out.releaseBuf()
+	return err
+}
+
+func (s *h2stream) abortResponse(flush bool) int64 {
+	if flush {
+		s.out.flush()
+	}
+	n := s.out.n
+	s.out.releaseBuf()
+	return n
+}

@@ -1,0 +1,171 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// Frame kinds queued to the writer goroutine.
+const (
+	fSettings uint8 = iota
+	fSettingsAck
+	fPing
+	fWindow
+	fRst
+	fGoAway
+	fHeaders
+	fData
+)
+
+// h2frame is one frame for the writer goroutine. The writer owns the
+// Framer's write side and the HPACK encoder, so that frames (and header
+// blocks, whose encoding depends on order) go out in queue order.
+type h2frame struct {
+	typ      uint8
+	sid      uint32
+	end      bool
+	hasTable bool
+	n        uint32
+	code     http2.ErrCode
+	ping     [8]byte
+	data     []byte
+	fields   []hpack.HeaderField
+	done     chan error // nil: nobody waits
+}
+
+var errH2Closed = errors.New("h2: connection closed")
+
+// send queues a frame without waiting for it to be written.
+func (hc *h2conn) send(f *h2frame) {
+	select {
+	case hc.wch <- f:
+	case <-hc.quit:
+	}
+}
+
+// sendWait queues a frame and waits until the writer has taken its bytes.
+func (hc *h2conn) sendWait(f *h2frame) error {
+	f.done = make(chan error, 1)
+	select {
+	case hc.wch <- f:
+	case <-hc.quit:
+		return errH2Closed
+	}
+	select {
+	case err := <-f.done:
+		return err
+	case <-hc.quit:
+		return errH2Closed
+	}
+}
+
+// writer writes queued frames, flushing when the queue is empty.
+func (hc *h2conn) writer() {
+	defer hc.wwg.Done()
+	bw := bufio.NewWriterSize(hc.c, 16<<10)
+	fr := http2.NewFramer(bw, nil)
+	var hbuf bytes.Buffer
+	enc := hpack.NewEncoder(&hbuf)
+	enc.SetMaxDynamicTableSizeLimit(h2TableSize)
+	var err error
+	var dl time.Time
+	timeout := hc.fe.client
+	for {
+		var f *h2frame
+		select {
+		case f = <-hc.wch:
+		case <-hc.quit:
+			return
+		}
+		if err == nil {
+			dl = armDeadline(hc.c.SetWriteDeadline, dl, timeout)
+			err = hc.writeFrame(fr, enc, &hbuf, f)
+			if err == nil && len(hc.wch) == 0 {
+				err = bw.Flush()
+			}
+			if err != nil {
+				// The writer never waits for mu (whose holders may
+				// be queueing frames): waiters are woken aside.
+				hc.wdead.Store(true)
+				hc.c.Close()
+				go func() {
+					hc.mu.Lock()
+					hc.cond.Broadcast()
+					hc.mu.Unlock()
+				}()
+			}
+		}
+		if f.done != nil {
+			if err != nil {
+				f.done <- err
+			} else {
+				f.done <- nil
+			}
+		}
+	}
+}
+
+func (hc *h2conn) writeFrame(fr *http2.Framer, enc *hpack.Encoder, hbuf *bytes.Buffer, f *h2frame) error {
+	switch f.typ {
+	case fSettings:
+		return fr.WriteSettings(
+			http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: h2MaxStreams},
+			http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: h2MaxHeaderList},
+			http2.Setting{ID: http2.SettingHeaderTableSize, Val: h2TableSize},
+			http2.Setting{ID: http2.SettingInitialWindowSize, Val: h2StreamWindow},
+			http2.Setting{ID: http2.SettingMaxFrameSize, Val: h2MaxFrame},
+		)
+	case fSettingsAck:
+		if f.hasTable {
+			enc.SetMaxDynamicTableSizeLimit(min(f.n, h2TableSize))
+		}
+		return fr.WriteSettingsAck()
+	case fPing:
+		return fr.WritePing(true, f.ping)
+	case fWindow:
+		return fr.WriteWindowUpdate(f.sid, f.n)
+	case fRst:
+		return fr.WriteRSTStream(f.sid, f.code)
+	case fGoAway:
+		return fr.WriteGoAway(f.sid, f.code, nil)
+	case fData:
+		return fr.WriteData(f.sid, f.end, f.data)
+	case fHeaders:
+		hbuf.Reset()
+		for _, hf := range f.fields {
+			enc.WriteField(hf)
+		}
+		block := hbuf.Bytes()
+		max := int(hc.peerFrame.Load())
+		// With data: HEADERS then one DATA frame carrying END_STREAM
+		// (a whole small response in one write).
+		end := f.end && len(f.data) == 0
+		first := true
+		for first || len(block) > 0 {
+			frag := block
+			if len(frag) > max {
+				frag = frag[:max]
+			}
+			block = block[len(frag):]
+			var err error
+			if first {
+				err = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: f.sid, BlockFragment: frag, EndStream: end, EndHeaders: len(block) == 0})
+				first = false
+			} else {
+				err = fr.WriteContinuation(f.sid, len(block) == 0, frag)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if len(f.data) > 0 {
+			return fr.WriteData(f.sid, f.end, f.data)
+		}
+	}
+	return nil
+}
