@@ -274,6 +274,48 @@ func (cc *clientConn) nextRequest() {
 	cc.beginWait(dl)
 }
 
+// serveBuffered parses and serves the requests already in the input
+// buffer, as long as they are complete and bodiless (the fast case). It
+// returns true when the connection's step must end with cc.st.outcome set
+// (parse error, a request with a body or an upgrade, or close), false when
+// the buffer needs more bytes. Plain (step) and TLS (stepTLS) connections
+// share it; they differ only in how they read.
+func (cc *clientConn) serveBuffered() bool {
+	st := &cc.st
+	for cc.in.buffered() > 0 && !st.needMore {
+		cc.getReq()
+		err := h1.ParseRequest((*cc.in.buf)[cc.in.r:cc.in.w], &cc.req)
+		if err == h1.ErrIncomplete {
+			if cc.in.r == 0 && cc.in.w == len(*cc.in.buf) {
+				st.outcome, st.err = outParse, errHeadTooLarge
+				return true
+			}
+			if !st.armed {
+				st.armed = true
+				cc.in.dl = st.tStart.Add(cc.fe.httpRequest)
+				cc.c.SetReadDeadline(cc.in.dl)
+			}
+			st.needMore = true
+			continue
+		}
+		if err != nil {
+			st.outcome, st.err = outParse, err
+			return true
+		}
+		req := &cc.req
+		if req.Chunked || req.ContentLength > 0 || req.Upgrade || req.Expect100 {
+			st.outcome = outSlow
+			return true
+		}
+		if !cc.handle(st.tStart) {
+			st.outcome = outClose
+			return true
+		}
+		cc.nextRequest()
+	}
+	return false
+}
+
 // step runs inside RawConn.Read; false means "wait for readability".
 func (cc *clientConn) step(fd uintptr) bool {
 	// The client descriptor is held until step returns: responses written
@@ -281,39 +323,9 @@ func (cc *clientConn) step(fd uintptr) bool {
 	cc.out.held, cc.out.fd = true, int(fd)
 	defer func() { cc.out.held = false }()
 	st := &cc.st
-	fe := cc.fe
 	for {
-		if cc.in.buffered() > 0 && !st.needMore {
-			cc.getReq()
-			err := h1.ParseRequest((*cc.in.buf)[cc.in.r:cc.in.w], &cc.req)
-			if err == h1.ErrIncomplete {
-				if cc.in.r == 0 && cc.in.w == len(*cc.in.buf) {
-					st.outcome, st.err = outParse, errHeadTooLarge
-					return true
-				}
-				if !st.armed {
-					st.armed = true
-					cc.in.dl = st.tStart.Add(fe.httpRequest)
-					cc.c.SetReadDeadline(cc.in.dl)
-				}
-				st.needMore = true
-				continue
-			}
-			if err != nil {
-				st.outcome, st.err = outParse, err
-				return true
-			}
-			req := &cc.req
-			if req.Chunked || req.ContentLength > 0 || req.Upgrade || req.Expect100 {
-				st.outcome = outSlow
-				return true
-			}
-			if !cc.handle(st.tStart) {
-				st.outcome = outClose
-				return true
-			}
-			cc.nextRequest()
-			continue
+		if cc.serveBuffered() {
+			return true
 		}
 		if st.drained {
 			// The socket was empty after the last read: any byte since

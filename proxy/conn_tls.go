@@ -234,39 +234,9 @@ func (cc *clientConn) loopTLS() bool {
 // read timeout as its error; other outcomes are in cc.st.
 func (cc *clientConn) stepTLS() error {
 	st := &cc.st
-	fe := cc.fe
 	for {
-		if cc.in.buffered() > 0 && !st.needMore {
-			cc.getReq()
-			err := h1.ParseRequest((*cc.in.buf)[cc.in.r:cc.in.w], &cc.req)
-			if err == h1.ErrIncomplete {
-				if cc.in.r == 0 && cc.in.w == len(*cc.in.buf) {
-					st.outcome, st.err = outParse, errHeadTooLarge
-					return nil
-				}
-				if !st.armed {
-					st.armed = true
-					cc.in.dl = st.tStart.Add(fe.httpRequest)
-					cc.c.SetReadDeadline(cc.in.dl)
-				}
-				st.needMore = true
-				continue
-			}
-			if err != nil {
-				st.outcome, st.err = outParse, err
-				return nil
-			}
-			req := &cc.req
-			if req.Chunked || req.ContentLength > 0 || req.Upgrade || req.Expect100 {
-				st.outcome = outSlow
-				return nil
-			}
-			if !cc.handle(st.tStart) {
-				st.outcome = outClose
-				return nil
-			}
-			cc.nextRequest()
-			continue
+		if cc.serveBuffered() {
+			return nil
 		}
 		if cc.in.buf == nil && st.waiting {
 			// Waiting for a request without a buffer: read its first
