@@ -97,3 +97,58 @@ func TestNetnsSysctl(t *testing.T) {
 		}
 	}
 }
+
+// The ARP rows of a bgp node (LoopbackVIP) against a real kernel, inside a
+// namespace the test created: written from a known start, read back, and
+// left alone on a second run; the host's keys do not move.
+func TestNetnsLoopbackVIPARP(t *testing.T) {
+	ns := lab.NewNS(t)
+	host := NewState()
+	keys := []string{"net.ipv4.conf.all.arp_ignore", "net.ipv4.conf.all.arp_announce"}
+	before := map[string]string{}
+	for _, k := range keys {
+		v, err := host.Get(k)
+		if err != nil {
+			t.Fatalf("host %s: %v", k, err)
+		}
+		before[k] = v
+	}
+	var table []Setting
+	for _, s := range Settings(Options{LoopbackVIP: true}) {
+		if strings.HasPrefix(s.Key, "net.ipv4.conf.all.arp_") {
+			table = append(table, s)
+		}
+	}
+	var first, second []Result
+	err := lab.Do(ns, func() error {
+		st := netOnly{NewState()}
+		for _, k := range keys {
+			if err := st.Set(k, "0"); err != nil {
+				return err
+			}
+		}
+		first = ApplySettings(table, st)
+		second = ApplySettings(table, st)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Result{
+		{Key: "net.ipv4.conf.all.arp_ignore", Old: "0", New: "1", Changed: true},
+		{Key: "net.ipv4.conf.all.arp_announce", Old: "0", New: "2", Changed: true},
+	}
+	if len(first) != len(want) || first[0] != want[0] || first[1] != want[1] {
+		t.Errorf("first apply: %+v, want %+v", first, want)
+	}
+	for _, r := range second {
+		if r.Changed || r.Warning != "" || r.Old != r.New {
+			t.Errorf("second apply: %+v, want unchanged", r)
+		}
+	}
+	for _, k := range keys {
+		if v, err := host.Get(k); err != nil || v != before[k] {
+			t.Errorf("host %s changed: %q -> %q (%v)", k, before[k], v, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package sysctl
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -144,6 +145,11 @@ func decide(s Setting, old string) (string, error) {
 	switch s.Mode {
 	case Exact:
 		if old == s.Value {
+			return "", nil
+		}
+		return s.Value, nil
+	case OneOf:
+		if old == s.Value || slices.Contains(s.Accept, old) {
 			return "", nil
 		}
 		return s.Value, nil

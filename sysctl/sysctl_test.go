@@ -224,8 +224,14 @@ func TestDecide(t *testing.T) {
 		{AtLeast, "100", "4096 8192", "", true},
 		{AtLeast, "100", "abc", "", true},
 		{AtLeast, "x", "1", "", true},
+		{OneOf, "1", "1", "", false},
+		{OneOf, "1", "2", "", false},
+		{OneOf, "1", "8", "", false},
+		{OneOf, "1", "0", "1", false},
+		{OneOf, "1", "3", "1", false},
+		{OneOf, "1", "junk", "1", false},
 	} {
-		got, err := decide(Setting{Key: "k", Value: tc.value, Mode: tc.mode}, tc.old)
+		got, err := decide(Setting{Key: "k", Value: tc.value, Mode: tc.mode, Accept: []string{"2", "8"}}, tc.old)
 		if got != tc.want || (err != nil) != tc.err {
 			t.Errorf("decide(%v %s, old %q) = %q, %v; want %q, err %v", tc.mode, tc.value, tc.old, got, err, tc.want, tc.err)
 		}
@@ -379,5 +385,59 @@ func TestSettingsZeroOptions(t *testing.T) {
 	s := Settings(Options{})
 	if len(s) != 1 || s[0].Key != "fs.file-max" || s[0].Value != strconv.FormatUint(NofileFor(0), 10) {
 		t.Errorf("Settings(Options{}) = %+v, want the fs.file-max floor only", s)
+	}
+}
+
+// The ARP rows for VIPs on a loopback/dummy device (bgp): set to the
+// recommended values from the defaults, a stricter arp_ignore an operator
+// chose is kept, a looser one (3 still answers for global addresses on lo)
+// is replaced, and without LoopbackVIP the keys are not touched.
+func TestApplyLoopbackVIPARP(t *testing.T) {
+	for _, tc := range []struct {
+		ignore, announce         string
+		wantIgnore, wantAnnounce string
+		writes                   int
+	}{
+		{"0", "0", "1", "2", 2}, // kernel defaults
+		{"1", "2", "1", "2", 0}, // already set
+		{"2", "2", "2", "2", 0}, // stricter arp_ignore kept
+		{"8", "1", "8", "2", 1}, // never reply kept; announce 1 -> 2
+		{"3", "2", "1", "2", 1}, // 3 answers for the VIP on lo: replaced
+	} {
+		host := lowHost()
+		host["net.ipv4.conf.all.arp_ignore"] = tc.ignore
+		host["net.ipv4.conf.all.arp_announce"] = tc.announce
+		f := NewFake(host)
+		o := Options{LoopbackVIP: true, FileMax: 10}
+		rs := byKey(Apply(o, f, nil))
+		ig, an := rs["net.ipv4.conf.all.arp_ignore"], rs["net.ipv4.conf.all.arp_announce"]
+		if ig.New != tc.wantIgnore || ig.Old != tc.ignore || ig.Changed != (tc.ignore != tc.wantIgnore) || ig.Warning != "" {
+			t.Errorf("arp_ignore %s: %+v, want -> %s", tc.ignore, ig, tc.wantIgnore)
+		}
+		if an.New != tc.wantAnnounce || an.Old != tc.announce || an.Changed != (tc.announce != tc.wantAnnounce) || an.Warning != "" {
+			t.Errorf("arp_announce %s: %+v, want -> %s", tc.announce, an, tc.wantAnnounce)
+		}
+		n := 0
+		for _, w := range f.Writes() {
+			if strings.HasPrefix(w, "net.ipv4.conf.all.arp_") {
+				n++
+			}
+		}
+		if n != tc.writes {
+			t.Errorf("arp_ignore %s arp_announce %s: %d writes %q, want %d", tc.ignore, tc.announce, n, f.Writes(), tc.writes)
+		}
+	}
+
+	// Off (no bgp section): the keys are neither reported nor written.
+	f := NewFake(map[string]string{"fs.file-max": "1000000", "net.ipv4.conf.all.arp_ignore": "0", "net.ipv4.conf.all.arp_announce": "0"})
+	rs := byKey(Apply(Options{}, f, nil))
+	if _, ok := rs["net.ipv4.conf.all.arp_ignore"]; ok || len(f.Writes()) != 0 {
+		t.Errorf("LoopbackVIP off: results %+v, writes %q", rs, f.Writes())
+	}
+	// apply: false reads and reports them without writing.
+	f = NewFake(map[string]string{"fs.file-max": "1000000", "net.ipv4.conf.all.arp_ignore": "0", "net.ipv4.conf.all.arp_announce": "0"})
+	rs = byKey(Apply(Options{LoopbackVIP: true, ReadOnly: true}, f, nil))
+	if r := rs["net.ipv4.conf.all.arp_ignore"]; r.Changed || r.Old != "0" || !strings.Contains(r.Warning, "not applied") || len(f.Writes()) != 0 {
+		t.Errorf("read-only: %+v, writes %q", r, f.Writes())
 	}
 }

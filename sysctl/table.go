@@ -11,11 +11,19 @@ const (
 	// AtLeast treats Value as an integer minimum: the key is raised to it
 	// when lower and left alone when equal or higher (never lowered).
 	AtLeast
+	// OneOf is for flags whose values are not ordered: the key is left
+	// alone when it holds Value or one of Accept, and set to Value
+	// otherwise. An operator's other good choice is kept; a value that
+	// does not do what the row needs is replaced.
+	OneOf
 )
 
 func (m Mode) String() string {
-	if m == AtLeast {
+	switch m {
+	case AtLeast:
 		return ">="
+	case OneOf:
+		return "in"
 	}
 	return "="
 }
@@ -29,6 +37,8 @@ type Setting struct {
 	// Value is the wanted value (a minimum for AtLeast).
 	Value string
 	Mode  Mode
+	// Accept are the other values that leave the key alone (OneOf only).
+	Accept []string
 	// Why is the operator-facing reason (docs/sysctl.md repeats it).
 	Why string
 }
@@ -62,6 +72,11 @@ type Options struct {
 	// ConntrackMax is the minimum net.netfilter.nf_conntrack_max; 0 leaves
 	// the key out of the table.
 	ConntrackMax int64
+	// LoopbackVIP sets net.ipv4.conf.all.arp_ignore and arp_announce for
+	// VIPs that live on a local loopback/dummy device (lbd's bgp section):
+	// the node must not answer ARP for them on its other interfaces nor
+	// use them as ARP source. false leaves both keys as they are.
+	LoopbackVIP bool
 	// Maxconn is the process-wide connection limit that sizes
 	// RLIMIT_NOFILE and the fs.file-max floor.
 	Maxconn int
@@ -86,6 +101,21 @@ func Settings(o Options) []Setting {
 	if o.Forward {
 		s = append(s, Setting{Key: "net.ipv4.ip_forward", Value: "1", Mode: Exact,
 			Why: "routing through the load balancer (default on, as the keepalived/HAProxy guides set it); set sysctl.ip_forward: false to leave it alone"})
+	}
+	if o.LoopbackVIP {
+		// The kernel uses the maximum of conf/all and conf/<interface>
+		// for both keys, so the "all" row covers every interface. They
+		// are flags, not limits: arp_ignore 2 (same subnet too) and 8
+		// (never reply) are at least as strict as 1 and are kept, while
+		// 3 still answers for global addresses on lo and 4-7 are
+		// reserved (they behave as 0), so those are set to 1.
+		// arp_announce 2 is its strictest value (3 and more behave as 0).
+		s = append(s,
+			Setting{Key: "net.ipv4.conf.all.arp_ignore", Value: "1", Mode: OneOf, Accept: []string{"2", "8"},
+				Why: "the VIP is on a local loopback/dummy device (bgp): answer ARP only for addresses on the interface asked, or the node would claim the VIP on its LAN (2 and 8, stricter, are kept)"},
+			Setting{Key: "net.ipv4.conf.all.arp_announce", Value: "2", Mode: Exact,
+				Why: "the VIP is on a local loopback/dummy device (bgp): never use it as the source of ARP requests; use the outgoing interface's best address"},
+		)
 	}
 	fileMax := max(o.FileMax, 0)
 	// The host-wide file table must hold at least this process's descriptors.

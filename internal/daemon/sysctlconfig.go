@@ -9,7 +9,8 @@ import (
 // SysctlOptions maps a loaded config onto the sysctl table's options.
 // config.Load has already filled every default (flags on, file_max,
 // conntrack_max), so this is a plain copy; sysctl.apply: false becomes a
-// read-only run.
+// read-only run. A bgp section puts its prefixes on a local loopback or
+// dummy device, so it turns on the table's ARP rows for such VIPs.
 func SysctlOptions(cfg *config.Config) sysctl.Options {
 	s := cfg.Sysctl
 	return sysctl.Options{
@@ -17,6 +18,7 @@ func SysctlOptions(cfg *config.Config) sysctl.Options {
 		Forward:      config.True(s.IPForward),
 		FileMax:      s.FileMax,
 		ConntrackMax: s.ConntrackMax,
+		LoopbackVIP:  cfg.BGP != nil,
 		Maxconn:      cfg.Global.Maxconn,
 		ReadOnly:     !config.True(s.Apply),
 	}

@@ -22,6 +22,33 @@ func TestSysctlOptionsFromLoadedConfig(t *testing.T) {
 	}
 }
 
+// A bgp section puts the VIPs on lo (or a dummy device): the ARP rows join
+// the table; without one they stay out.
+func TestSysctlOptionsBGPSetsARPRows(t *testing.T) {
+	const base = "frontends:\n  - name: web\n    bind: [\"*:80\"]\n    default_backend: app\nbackends:\n  - name: app\n    servers:\n      - {name: a1, address: \"127.0.0.1:8080\"}\n"
+	const bgp = "bgp:\n  asn: 65001\n  router_id: 10.0.0.11\n  prefixes: [192.0.2.10/32]\n  neighbors:\n    - {address: 10.0.0.1, asn: 65000}\n"
+	for _, tc := range []struct {
+		text string
+		want bool
+	}{{base, false}, {base + bgp, true}} {
+		cfg, err := config.LoadBytes("t.yaml", []byte(tc.text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := SysctlOptions(cfg)
+		if o.LoopbackVIP != tc.want {
+			t.Errorf("bgp section %v: LoopbackVIP = %v", tc.want, o.LoopbackVIP)
+		}
+		keys := map[string]bool{}
+		for _, s := range sysctl.Settings(o) {
+			keys[s.Key] = true
+		}
+		if keys["net.ipv4.conf.all.arp_ignore"] != tc.want || keys["net.ipv4.conf.all.arp_announce"] != tc.want {
+			t.Errorf("bgp section %v: table keys %v", tc.want, keys)
+		}
+	}
+}
+
 // With sysctl.apply: false lbd reads and reports the keys (docs/sysctl.md)
 // and writes nothing; before the engines owned their options the daemon
 // reported only RLIMIT_NOFILE.
