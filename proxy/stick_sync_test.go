@@ -344,3 +344,66 @@ func FuzzStickDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestStickSyncConcurrent: traffic, sends, merges and table listings at
+// once (run with -race); the table stays within its size.
+func TestStickSyncConcurrent(t *testing.T) {
+	def := StickTable{Name: "fe", Size: 2000, Expire: time.Minute, Store: []string{"http_req_rate(1s)", "http_req_cnt", "conn_cur"}}
+	ea, ta := syncEngine(t, def)
+	eb, tb := syncEngine(t, def)
+	sa, sb := NewStickSync(ea), NewStickSync(eb)
+	done := make(chan struct{})
+	for w := 0; w < 4; w++ {
+		go func(w int) {
+			defer func() { done <- struct{}{} }()
+			for i := 0; i < 3000; i++ {
+				a := netip.AddrFrom4([4]byte{10, byte(w), byte(i >> 8), byte(i)})
+				reqs(ta["fe"], a, 1)
+				reqs(tb["fe"], a, 1)
+			}
+		}(w)
+	}
+	go func() {
+		defer func() { done <- struct{}{} }()
+		for i := 0; i < 50; i++ {
+			if msg := sa.Collect(500, 64<<10); msg != nil {
+				if _, err := sb.Apply(msg); err != nil {
+					t.Error(err)
+				}
+			}
+			if msg := sb.Collect(500, 64<<10); msg != nil {
+				if _, err := sa.Apply(msg); err != nil {
+					t.Error(err)
+				}
+			}
+			eb.Table("fe", 10)
+			if i%10 == 0 {
+				sa.MarkAll()
+			}
+		}
+	}()
+	for i := 0; i < 5; i++ {
+		<-done
+	}
+	for _, st := range []*stickTable{ta["fe"], tb["fe"]} {
+		n := 0
+		for _, sh := range st.shards() {
+			sh.mu.Lock()
+			n += sh.n
+			d := 0
+			for e := sh.dhead; e != nil; e = e.dnext {
+				if !e.dirty || sh.byAddr[e.addr] != e {
+					t.Fatalf("dirty list holds an entry not in the table")
+				}
+				d++
+			}
+			sh.mu.Unlock()
+			if d > sh.size {
+				t.Fatalf("dirty list of %d entries, shard size %d", d, sh.size)
+			}
+		}
+		if n > 2000 {
+			t.Fatalf("table holds %d entries, size 2000", n)
+		}
+	}
+}
