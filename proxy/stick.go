@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -96,6 +97,14 @@ type stickEntry struct {
 	t          *stickTable     // the table or shard that holds the entry
 	cnt        [numCtrs]uint64 // conn_cur, conn_cnt, http_req_cnt, http_err_cnt
 	rates      [numCtrs]rateCtr
+	// dirty: changed since the pair sender last took it; the entry is
+	// then on its shard's dirty list (dprev, dnext). Only with the pair
+	// (stick_sync.go).
+	dirty        bool
+	dprev, dnext *stickEntry
+	// peer is the pair peer's part of the counters, nil until the peer
+	// sent some; fetches return the local part plus this.
+	peer *stickPeer
 }
 
 // stickTable is a compiled StickTable, shared by every frontend that
@@ -120,6 +129,14 @@ type stickTable struct {
 	free       *stickEntry // recycled entries (evicted ones)
 	evictions  uint64
 	untracked  uint64 // keys not tracked because every entry was in use
+
+	// syncOn: the pair sender reads this shard; changed entries go on the
+	// dirty list (dhead first taken). stick_sync.go.
+	syncOn       bool
+	dhead, dtail *stickEntry
+	// syncSent, syncRecv count entries sent to and merged from the peer
+	// (on the table, not the shards).
+	syncSent, syncRecv atomic.Uint64
 }
 
 // ParseDurationHA parses a Go duration or HAProxy's plain units (10s, 1m,
@@ -261,6 +278,7 @@ func (t *stickTable) pushFront(e *stickEntry) {
 
 func (t *stickTable) remove(e *stickEntry) {
 	t.unlink(e)
+	t.undirty(e)
 	if e.skey != "" {
 		delete(t.byStr, e.skey)
 	} else {
@@ -286,6 +304,7 @@ func (t *stickTable) getLocked(a netip.Addr, s []byte, now int64) *stickEntry {
 	}
 	if e != nil {
 		if t.expired(e, now) {
+			t.undirty(e)
 			*e = stickEntry{addr: e.addr, skey: e.skey, prev: e.prev, next: e.next, t: e.t}
 		}
 		if t.head != e {
@@ -343,7 +362,17 @@ func (t *stickTable) lookup(a netip.Addr, ctr int, now int64) (uint64, bool) {
 	return t.valueLocked(e, ctr, now), true
 }
 
+// valueLocked is what fetches see: this node's part plus the peer's.
 func (t *stickTable) valueLocked(e *stickEntry, ctr int, now int64) uint64 {
+	v := t.localLocked(e, ctr, now)
+	if e.peer != nil {
+		v += e.peer.value(ctr, now, t.period[ctr])
+	}
+	return v
+}
+
+// localLocked is this node's own part of a counter.
+func (t *stickTable) localLocked(e *stickEntry, ctr int, now int64) uint64 {
 	if ctrIsRate(ctr) {
 		return e.rates[ctr].rate(now, t.period[ctr])
 	}
@@ -357,6 +386,9 @@ func (t *stickTable) addLocked(e *stickEntry, ctr int, n uint64, now int64) {
 			e.rates[ctr].add(now, t.period[ctr], n)
 		} else {
 			e.cnt[ctr] += n
+		}
+		if t.syncOn && !e.dirty {
+			t.markDirty(e)
 		}
 	}
 }
@@ -424,7 +456,11 @@ type TableEntry struct {
 	Key      string
 	Expire   time.Duration // time left before expiry
 	Refs     int
-	Counters map[string]uint64 // the stored counters by name
+	Counters map[string]uint64 // the stored counters by name: this node's part plus the peer's
+	// Peer is the pair peer's part of Counters (nil: the peer sent
+	// nothing for this key). conn_cur is never in it: live connections
+	// are per node.
+	Peer map[string]uint64
 }
 
 // TableStatus describes a stick table.
@@ -434,7 +470,10 @@ type TableStatus struct {
 	Used      int
 	Evictions uint64
 	Untracked uint64
-	Entries   []TableEntry // the top entries
+	// PeerSent and PeerReceived count the entry updates sent to the pair
+	// peer and merged from it.
+	PeerSent, PeerReceived uint64
+	Entries                []TableEntry // the top entries
 }
 
 // maxTableShow bounds the entries Table returns.
@@ -466,7 +505,7 @@ func (e *Engine) Table(name string, max int) (TableStatus, error) {
 		e *stickEntry
 	}
 	now := time.Now().UnixNano()
-	st := TableStatus{Name: t.name, Size: t.size}
+	st := TableStatus{Name: t.name, Size: t.size, PeerSent: t.syncSent.Load(), PeerReceived: t.syncRecv.Load()}
 	var all []TableEntry
 	var vals []uint64
 	for _, sh := range t.shards() {
@@ -503,6 +542,12 @@ func (e *Engine) Table(name string, max int) (TableStatus, error) {
 			for i := range ctrNames {
 				if sh.store[i] {
 					te.Counters[ctrNames[i]] = sh.valueLocked(en, i, now)
+					if en.peer != nil && i != ctrConnCur {
+						if te.Peer == nil {
+							te.Peer = map[string]uint64{}
+						}
+						te.Peer[ctrNames[i]] = en.peer.value(i, now, sh.period[i])
+					}
 				}
 			}
 			all = append(all, te)

@@ -14,14 +14,19 @@ type TableBackend interface {
 }
 
 // TableShow is a stick table and its top entries (`lbctl table show`).
-// Counters are local to this node: they are not replicated to the peer.
+// With a pair link, Counters are this node's part plus the peer's (what the
+// fetches see) and Peer the peer's part (docs/pair.md#stick-tables).
 type TableShow struct {
-	Name      string       `json:"name"`
-	Size      int          `json:"size"`
-	Used      int          `json:"used"`
-	Evictions uint64       `json:"evictions"`
-	Untracked uint64       `json:"untracked"`
-	Entries   []TableEntry `json:"entries"`
+	Name      string `json:"name"`
+	Size      int    `json:"size"`
+	Used      int    `json:"used"`
+	Evictions uint64 `json:"evictions"`
+	Untracked uint64 `json:"untracked"`
+	// PeerSent and PeerReceived count entry updates sent to and merged
+	// from the pair peer.
+	PeerSent     uint64       `json:"peer_sent,omitempty"`
+	PeerReceived uint64       `json:"peer_received,omitempty"`
+	Entries      []TableEntry `json:"entries"`
 }
 
 // TableEntry is one key with its counters.
@@ -30,6 +35,8 @@ type TableEntry struct {
 	ExpireMS int64             `json:"expire_ms"`
 	Refs     int               `json:"refs"`
 	Counters map[string]uint64 `json:"counters"`
+	// Peer is the pair peer's part of Counters (absent: none).
+	Peer map[string]uint64 `json:"peer,omitempty"`
 }
 
 func tableRoute(mux *http.ServeMux, b Backend) {

@@ -37,6 +37,8 @@ type pairState struct {
 	hash     string
 
 	sync syncState // pushes and server changes (pairsync.go)
+
+	stick stickSyncState // stick-table replication (sticksync.go)
 }
 
 // startPair (re)starts the pair link for cfg (at start, and on a reload
@@ -77,10 +79,12 @@ func (d *Daemon) startPair(cfg *config.Config) {
 		OnServer:   d.pairOnServer,
 		OnPresence: d.pairOnPresence,
 		ACME:       d.acmePeerMessage,
+		Stick:      d.stickPeerMessage,
 		Logger:     d.log,
 		Now:        d.opts.Now,
 	})
 	if err == nil {
+		go d.stickSyncLoop(l, gen, p.Interval)
 		err = l.Start()
 		if errors.Is(err, syscall.EADDRINUSE) {
 			// After a binary upgrade the old process frees the port
@@ -128,6 +132,7 @@ func (d *Daemon) stopPair() {
 	d.pair.mu.Lock()
 	l := d.pair.link
 	d.pair.link = nil
+	d.pair.gen++ // ends a retry and the stick-table sync of this link
 	d.pair.mu.Unlock()
 	if l != nil {
 		l.Close()

@@ -14,9 +14,9 @@ func (d *Daemon) Table(name string, max int) (control.TableShow, error) {
 	if err != nil {
 		return control.TableShow{}, notFound(err)
 	}
-	out := control.TableShow{Name: t.Name, Size: t.Size, Used: t.Used, Evictions: t.Evictions, Untracked: t.Untracked, Entries: []control.TableEntry{}}
+	out := control.TableShow{Name: t.Name, Size: t.Size, Used: t.Used, Evictions: t.Evictions, Untracked: t.Untracked, PeerSent: t.PeerSent, PeerReceived: t.PeerReceived, Entries: []control.TableEntry{}}
 	for _, e := range t.Entries {
-		out.Entries = append(out.Entries, control.TableEntry{Key: e.Key, ExpireMS: e.Expire.Milliseconds(), Refs: e.Refs, Counters: e.Counters})
+		out.Entries = append(out.Entries, control.TableEntry{Key: e.Key, ExpireMS: e.Expire.Milliseconds(), Refs: e.Refs, Counters: e.Counters, Peer: e.Peer})
 	}
 	return out, nil
 }

@@ -421,7 +421,7 @@ func (m *mapper) stickTable(t *target, l hLine) error {
 			i++
 		case "peers":
 			if !t.quiet {
-				m.warnf(l.Num, "stick-table", keyPath(t.path, "stick_table"), "peers %s: counters are not replicated between lbd nodes; a failover starts them afresh", arg)
+				m.warnf(l.Num, "stick-table", keyPath(t.path, "stick_table"), "peers %s: left out; lbd replicates stick-table counters over its pair link instead (docs/pair.md#stick-tables), set up with `lbctl pair`", arg)
 			}
 			i++
 		case "nopurge":

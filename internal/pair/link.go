@@ -98,6 +98,10 @@ type message struct {
 	// ACME is the acme store's replication (writes, leases, manifest),
 	// opaque to the link (docs/tls.md).
 	ACME json.RawMessage `json:"acme,omitempty"`
+	// Stick and StickResult: stick-table updates (stick.go), opaque to
+	// the link.
+	Stick       []byte       `json:"stick,omitempty"`
+	StickResult *StickResult `json:"stick_result,omitempty"`
 }
 
 // Options configure a Link.
@@ -132,7 +136,10 @@ type Options struct {
 	OnServer   func(c *AdminChange) ServerResult
 	OnPresence func(p *Presence)
 	// ACME answers the peer's acme store messages; nil: refused.
-	ACME   func(req json.RawMessage) (json.RawMessage, error)
+	ACME func(req json.RawMessage) (json.RawMessage, error)
+	// Stick merges the peer's stick-table updates; an error refuses the
+	// message (counted as bad_message). Nil: refused.
+	Stick  func(data []byte) (StickResult, error)
 	Logger *slog.Logger
 	Now    func() time.Time
 }
@@ -316,6 +323,7 @@ func (l *Link) Start() error {
 	mux.HandleFunc("POST "+pathPush, l.servePush)
 	mux.HandleFunc("POST "+pathServer, l.serveServer)
 	mux.HandleFunc("POST "+pathACME, l.serveACME)
+	mux.HandleFunc("POST "+pathStick, l.serveStick)
 	l.srv = &http.Server{
 		Handler:           mux,
 		TLSConfig:         l.tlsConfig(true),
