@@ -53,6 +53,9 @@ fuzz: deps ## run every fuzz target for FUZZTIME each; fails only on a real cras
 demo: build test-tools ## run the built-in lab demo (root)
 	scripts/demo.sh
 
+demo-acme: build test-tools ## the pair gets and renews a certificate from a Pebble CA in the lab (root)
+	scripts/demo-acme.sh
+
 demo-ecmp: build test-tools ## two active nodes behind a BIRD router with ECMP over BGP (root)
 	scripts/demo-ecmp.sh
 
@@ -74,4 +77,4 @@ deb: build ## build dist/lbd_*.deb with nfpm
 clean: ## remove build outputs
 	rm -rf bin dist
 
-.PHONY: help deps build test-tools test test-race test-netns lint fuzz demo demo-ecmp bench bench-aa rpm deb clean
+.PHONY: help deps build test-tools test test-race test-netns lint fuzz demo demo-acme demo-ecmp bench bench-aa rpm deb clean

@@ -44,8 +44,17 @@ func renderCerts(w io.Writer, cs []control.CertStatus, colour bool) {
 		fmt.Fprintln(w, "no TLS bind configured")
 		return
 	}
+	// The ACME column shows only when tls.acme manages a listed file.
+	withACME := false
+	for _, c := range cs {
+		withACME = withACME || c.ACME != ""
+	}
 	t := &table{}
-	t.add("FRONTEND", "BIND", "NAMES", "ISSUER", "NOT AFTER", "DAYS", "KEY", "DEFAULT", "FILE")
+	head := []string{"FRONTEND", "BIND", "NAMES", "ISSUER", "NOT AFTER", "DAYS", "KEY", "DEFAULT", "FILE"}
+	if withACME {
+		head = append(head, "ACME")
+	}
+	t.add(head...)
 	for _, c := range cs {
 		code := ""
 		if c.DaysLeft < control.CertExpiryWarnDays {
@@ -55,10 +64,34 @@ func renderCerts(w io.Writer, cs []control.CertStatus, colour bool) {
 		if c.Default {
 			def = "*"
 		}
-		t.addc([]string{"", "", "", "", "", code}, c.Frontend, c.Bind, shorten(strings.Join(c.Names, ","), 40), shorten(c.Issuer, 30),
-			c.NotAfter.UTC().Format(time.RFC3339), strconv.Itoa(c.DaysLeft), c.KeyType, def, c.File)
+		row := []string{c.Frontend, c.Bind, shorten(strings.Join(c.Names, ","), 40), shorten(c.Issuer, 30),
+			c.NotAfter.UTC().Format(time.RFC3339), strconv.Itoa(c.DaysLeft), c.KeyType, def, c.File}
+		codes := []string{"", "", "", "", "", code, "", "", ""}
+		if withACME {
+			row = append(row, certACMEState(c))
+			if c.ACME == "failing" {
+				codes = append(codes, red)
+			}
+		}
+		t.addc(codes, row...)
 	}
 	t.write(w, "", colour)
+}
+
+// certACMEState is the ACME column: the state, and for a failing renewal
+// since when and its last error.
+func certACMEState(c control.CertStatus) string {
+	if c.ACME != "failing" {
+		return c.ACME
+	}
+	s := "failing"
+	if !c.ACMEFailingSince.IsZero() {
+		s += " since " + c.ACMEFailingSince.UTC().Format(time.RFC3339)
+	}
+	if c.ACMELastError != "" {
+		s += ": " + shorten(c.ACMELastError, 60)
+	}
+	return s
 }
 
 // renderCertWarnings prints lbctl status's warning for certificates that

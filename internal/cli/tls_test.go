@@ -60,6 +60,19 @@ func TestRenderCerts(t *testing.T) {
 	if !strings.Contains(b.String(), "a.example.com") || !strings.Contains(b.String(), "RSA 2048") || !strings.Contains(b.String(), "DAYS") {
 		t.Errorf("cert list:\n%s", b.String())
 	}
+	if strings.Contains(b.String(), "ACME") {
+		t.Errorf("an ACME column without tls.acme certificates:\n%s", b.String())
+	}
+	// Certificates that tls.acme manages show its state.
+	acmeCS := append([]control.CertStatus{}, cs...)
+	acmeCS[0].ACME = "valid"
+	acmeCS[1].ACME, acmeCS[1].ACMEFailingSince, acmeCS[1].ACMELastError = "failing", now, "connection refused"
+	b.Reset()
+	renderCerts(&b, acmeCS, false)
+	if !strings.Contains(b.String(), "ACME") || !strings.Contains(b.String(), " valid") || !strings.Contains(b.String(), "failing since ") ||
+		!strings.Contains(b.String(), ": connection refused") {
+		t.Errorf("cert list with ACME:\n%s", b.String())
+	}
 	st := &control.Status{Certificates: cs, Frontends: []control.FrontendStatus{{Name: "shop", Mode: "http", TLSHandshakes: 7, TLSFailures: map[string]uint64{"timeout": 2}}}}
 	b.Reset()
 	renderStatus(&b, st, false, now)

@@ -135,6 +135,13 @@ type CertStatus struct {
 	DaysLeft  int       `json:"days_left"` // negative once expired
 	KeyType   string    `json:"key_type"`
 	Default   bool      `json:"default"`
+	// ACME is the tls.acme state of a certificate file that tls.acme
+	// manages ("valid", "obtaining", "renewing", "failing"); "" for others.
+	ACME string `json:"acme,omitempty"`
+	// ACMEFailingSince and ACMELastError: a failing renewal (the file
+	// keeps serving; retried with backoff).
+	ACMEFailingSince time.Time `json:"acme_failing_since,omitzero"`
+	ACMELastError    string    `json:"acme_last_error,omitempty"`
 }
 
 // CertExpiryWarnDays is how close to its expiry a certificate makes lbctl

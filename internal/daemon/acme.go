@@ -353,6 +353,32 @@ func (d *Daemon) ACMEStatus() (*control.ACMEStatus, error) {
 	return st, nil
 }
 
+// acmeAnnotate adds the tls.acme state to the certificates that tls.acme
+// manages (matched by file), for `lbctl cert list`.
+func (d *Daemon) acmeAnnotate(cs []control.CertStatus) []control.CertStatus {
+	d.acme.mu.Lock()
+	mgr := d.acme.mgr
+	d.acme.mu.Unlock()
+	if mgr == nil || len(cs) == 0 {
+		return cs
+	}
+	byFile := map[string]acme.Status{}
+	for _, st := range mgr.Status() {
+		if st.File != "" {
+			byFile[filepath.Clean(st.File)] = st
+		}
+	}
+	for i := range cs {
+		if st, ok := byFile[filepath.Clean(cs[i].File)]; ok {
+			cs[i].ACME, cs[i].ACMEFailingSince = st.State, st.FailingSince
+			if st.State == "failing" {
+				cs[i].ACMELastError = st.LastError
+			}
+		}
+	}
+	return cs
+}
+
 // ACMERenew implements control.ACMEBackend.
 func (d *Daemon) ACMERenew(ctx context.Context, name, who string) error {
 	d.acme.mu.Lock()

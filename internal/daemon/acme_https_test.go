@@ -72,7 +72,9 @@ tls:
 	acmeWaitFor(t, 10*time.Second, "renewed certificate served", func() bool { return served() == leafSum(t, f) && served() != first })
 	t.Logf("served the ACME certificate, and the renewed one after lbctl acme renew")
 	certsList, err := c.Certs(context.Background())
-	t.Logf("cert list: %+v %v", certsList, err)
+	if err != nil || len(certsList) != 1 || certsList[0].File != f || certsList[0].ACME != "valid" {
+		t.Fatalf("cert list: %+v %v, want %s with ACME state valid", certsList, err, f)
+	}
 }
 
 func acmeReplace(s, a, b string) string {

@@ -439,7 +439,7 @@ func (rt *runtime) logWarnings(cfg *config.Config) {
 func (rt *runtime) fill(st *control.Status) {
 	st.Frontends = frontendStatus(rt.engine.Frontends())
 	st.Backends = backendStatus(rt.engine.Backends())
-	st.Certificates = rt.tls.certificates()
+	st.Certificates = rt.d.acmeAnnotate(rt.tls.certificates())
 	for bi := range st.Backends {
 		b := &st.Backends[bi]
 		for si := range b.Servers {
