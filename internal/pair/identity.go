@@ -21,6 +21,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // File names inside the pair directory (<state_dir>/pair).
@@ -71,15 +73,25 @@ func LoadIdentity(dir string) (*Identity, error) {
 
 // LoadOrCreateIdentity reads this node's identity from dir, creating a new
 // one (ECDSA P-256, self-signed) when there is none. created reports which.
+//
+// lbd and `lbctl pair init` may both call it at the same moment on a fresh
+// node: an exclusive lock on dir/.lock makes one of them create the
+// identity and the other load it (without it each could write its own key,
+// and the peer could pin one the daemon does not use).
 func LoadOrCreateIdentity(dir, node string) (id *Identity, created bool, err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, false, fmt.Errorf("creating pair directory: %w", err)
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, false, err
+	}
+	defer unlock()
 	if _, err := os.Stat(filepath.Join(dir, keyFile)); err == nil {
 		id, err := LoadIdentity(dir)
 		return id, false, err
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, false, fmt.Errorf("reading pair identity: %w", err)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, false, fmt.Errorf("creating pair directory: %w", err)
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -273,4 +285,21 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// lockDir takes an exclusive advisory lock on dir/.lock (flock(2)); the
+// returned function releases it.
+func lockDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("locking pair directory: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking pair directory: %w", err)
+	}
+	return func() {
+		unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		f.Close()
+	}, nil
 }
