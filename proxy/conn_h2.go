@@ -63,7 +63,6 @@ type h2conn struct {
 	recvWin  int64 // connection receive window
 	resets   bucket
 	ctrl     bucket
-	inBytes  int64
 	idle     atomic.Bool
 	goingOut bool // GOAWAY sent or received: no new streams
 	awaySent bool // our GOAWAY NO_ERROR is sent (soft stop)
@@ -734,13 +733,5 @@ func (hc *h2conn) streamDone(s *h2stream) {
 }
 
 // lowerASCII reports whether b has no upper-case ASCII letter.
-func lowerASCII(b string) bool {
-	for i := 0; i < len(b); i++ {
-		if 'A' <= b[i] && b[i] <= 'Z' {
-			return false
-		}
-	}
-	return true
-}
 
 var _ = bytes.Equal

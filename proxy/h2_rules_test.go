@@ -57,7 +57,7 @@ func TestH2Rules(t *testing.T) {
 	cl, _ := h2Client(t, addr)
 	cl.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-	res, body := h2Get(t, cl, addr, "/")
+	res, _ := h2Get(t, cl, addr, "/")
 	if res.StatusCode != 200 || res.Header.Get("Strict-Transport-Security") != "max-age=31536000" {
 		t.Fatalf("/: %d %v", res.StatusCode, res.Header)
 	}
@@ -69,7 +69,7 @@ func TestH2Rules(t *testing.T) {
 	if r := sink.last(t); r.Status != 403 || r.Termination[:2] != "PR" || !strings.HasSuffix(r.RequestLine, " HTTP/2.0") {
 		t.Errorf("deny log: %+v", r)
 	}
-	res, body = h2Get(t, cl, addr, "/healthz")
+	res, body := h2Get(t, cl, addr, "/healthz")
 	if res.StatusCode != 200 || body != "healthy\n" || res.Header.Get("Content-Type") != "text/plain" || res.Header.Get("Connection") != "" {
 		t.Fatalf("return: %d %q %v", res.StatusCode, body, res.Header)
 	}

@@ -25,6 +25,8 @@ func h2Config(servers ...Server) *Config {
 
 // h2Client is an HTTP/2 client (prior knowledge, cleartext) that never
 // retries: every request goes over the one connection it dials.
+//
+//lint:ignore SA1019 one prior-knowledge HTTP/2 connection per client, never retried: x/net/http2 gives exactly that
 func h2Client(t *testing.T, addr string) (*http.Client, *http2.ClientConn) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
@@ -32,9 +34,11 @@ func h2Client(t *testing.T, addr string) (*http.Client, *http2.ClientConn) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
+	//lint:ignore SA1019 one prior-knowledge HTTP/2 connection per client, never retried: x/net/http2 gives exactly that
 	tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, cfg *tls.Config) (net.Conn, error) {
 		return nil, fmt.Errorf("unexpected dial")
 	}}
+	//lint:ignore SA1019 one prior-knowledge HTTP/2 connection per client, never retried: x/net/http2 gives exactly that
 	cc, err := tr.NewClientConn(c)
 	if err != nil {
 		t.Fatal(err)

@@ -40,6 +40,7 @@ func h2TLSClient(t *testing.T, addr, sni string) *http.Client {
 	if p := c.ConnectionState().NegotiatedProtocol; p != "h2" {
 		t.Fatalf("negotiated %q", p)
 	}
+	//lint:ignore SA1019 one prior-knowledge HTTP/2 connection per client, never retried: x/net/http2 gives exactly that
 	cc, err := (&http2.Transport{}).NewClientConn(c)
 	if err != nil {
 		t.Fatal(err)
@@ -205,6 +206,7 @@ func TestH2SendProxy(t *testing.T) {
 			c.Write(v2Header(t, "192.0.2.7:40000", "198.51.100.1:443"))
 			want = "192.0.2.7:40000 198.51.100.1:443 /"
 		}
+		//lint:ignore SA1019 one prior-knowledge HTTP/2 connection per client, never retried: x/net/http2 gives exactly that
 		cc, err := (&http2.Transport{AllowHTTP: true}).NewClientConn(c)
 		if err != nil {
 			t.Fatal(err)

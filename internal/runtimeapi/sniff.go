@@ -100,7 +100,7 @@ func classify(ctx context.Context, c net.Conn, o SniffOptions, hl *chanListener)
 			break
 		}
 		head, _ = r.Peek(min(r.Buffered(), 8))
-		if bytes.IndexAny(head, " \n") >= 0 {
+		if bytes.ContainsAny(head, " \n") {
 			break
 		}
 	}
