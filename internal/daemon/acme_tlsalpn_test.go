@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/lbd-ha/lbd/acme/acmetest"
 	"github.com/lbd-ha/lbd/internal/control"
+	"github.com/lbd-ha/lbd/internal/pair"
 )
 
 // TestACMETLSALPN: with challenges [tls-alpn-01] and no HTTP frontend, the
@@ -95,4 +97,97 @@ tls:
 	if n := fails(); n != fails0 {
 		t.Errorf("TLS failures %d after an acme-tls/1 handshake, want %d", n, fails0)
 	}
+}
+
+// TestACMETLSALPNPair: two paired daemons with challenges [tls-alpn-01];
+// the name resolves to 127.0.0.1, node a's TLS bind (b's is on
+// 127.0.0.2), so when b orders, a answers from the challenge b wrote to
+// the replicated store. One order, the same certificate on both nodes.
+func TestACMETLSALPNPair(t *testing.T) {
+	lab := acmetest.Start(t)
+	if ln, err := net.Listen("tcp", "127.0.0.2:0"); err != nil {
+		t.Skipf("no 127.0.0.2 on loopback: %v", err)
+	} else {
+		ln.Close()
+	}
+	stA, stB := t.TempDir(), t.TempDir()
+	idA, _, err := pair.LoadOrCreateIdentity(pair.Dir(stA), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idB, _, err := pair.LoadOrCreateIdentity(pair.Dir(stB), "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrA, addrB := freeAddr(t), freeAddr(t)
+	pair.SavePin(pair.Dir(stA), pair.Pin{Fingerprint: idB.Fingerprint, Address: addrB})
+	pair.SavePin(pair.Dir(stB), pair.Pin{Fingerprint: idA.Fingerprint, Address: addrA})
+	conf := func(ip, listen, dir string) string {
+		_, certs := ACMEDirs(dir)
+		return fmt.Sprintf(`global:
+  control_socket: %%SOCK%%
+frontends:
+  - name: web
+    bind: [{address: '%s:%d', ssl: {crt: ['%s/']}}]
+    default_backend: app
+backends:
+  - name: app
+    servers:
+      - name: web01
+        address: 127.0.0.1:1
+    retries: 0
+pair:
+  listen: %s
+  state_dir: %s
+  interval: 100ms
+  timeout: 300ms
+tls:
+  acme:
+    directory: %s
+    ca: %s
+    certificates: [[www.lbd.test]]
+    challenges: [tls-alpn-01]
+    lock_ttl: 2s
+`, ip, lab.TLSPort, certs, listen, dir, lab.DirURL, lab.CAFile)
+	}
+	a := startDaemon(t, conf("127.0.0.1", addrA, stA))
+	b := startDaemon(t, conf("127.0.0.2", addrB, stB))
+	_, certsA := ACMEDirs(stA)
+	_, certsB := ACMEDirs(stB)
+	fa, fb := filepath.Join(certsA, "www.lbd.test.pem"), filepath.Join(certsB, "www.lbd.test.pem")
+	ca := &control.Client{Socket: a.sock, Timeout: time.Minute}
+	holder := ""
+	acmeWaitFor(t, 40*time.Second, "certificate on both nodes", func() bool {
+		if st, err := ca.ACMEStatus(context.Background()); err == nil && len(st.Certificates) == 1 && st.Certificates[0].LockHolder != "" {
+			holder = st.Certificates[0].LockHolder
+		}
+		_, ea := os.Stat(fa)
+		_, eb := os.Stat(fb)
+		return ea == nil && eb == nil
+	})
+	if leafSum(t, fa) != leafSum(t, fb) {
+		t.Fatal("the nodes' certificates differ")
+	}
+	orderer := "unknown"
+	switch holder {
+	case idA.Fingerprint[:16]:
+		orderer = "a"
+	case idB.Fingerprint[:16]:
+		orderer = "b (a answered from the replicated store)"
+	}
+	time.Sleep(time.Second)
+	if n := lab.Orders(); n != 1 {
+		t.Fatalf("pebble saw %d orders, want 1", n)
+	}
+	for name, td := range map[string]*testDaemon{"a": a, "b": b} {
+		st, err := (&control.Client{Socket: td.sock}).Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("node %s: %d TLS handshakes", name, st.Frontends[0].TLSHandshakes)
+		if name == "a" && st.Frontends[0].TLSHandshakes == 0 {
+			t.Errorf("node a's TLS bind saw no validation")
+		}
+	}
+	t.Logf("one order, by node %s; both nodes have the certificate", orderer)
 }
