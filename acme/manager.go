@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/certmagic"
+	"github.com/mholt/acmez/v3"
 	"github.com/mholt/acmez/v3/acme"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -42,6 +44,13 @@ type Options struct {
 	// HTTPPort is the port certmagic's own HTTP-01 server tries when
 	// nothing listens there (lbd's HTTP frontends normally do); default 80.
 	HTTPPort int
+	// NoHTTP01 leaves HTTP-01 out of the challenges offered to the CA.
+	NoHTTP01 bool
+	// TLSALPN01 enables TLS-ALPN-01 (RFC 8737), answered by the TLS binds
+	// through TLSALPNCert; TLSALPNPort is the port certmagic's own TLS
+	// server tries when nothing listens there (default 443).
+	TLSALPN01   bool
+	TLSALPNPort int
 	// RenewalWindowRatio: renew when this share of the lifetime is left
 	// (default certmagic's 1/3), unless the CA's ARI says otherwise.
 	RenewalWindowRatio float64
@@ -118,8 +127,10 @@ func New(opts Options) (*Manager, error) {
 		Email:                   opts.Email,
 		Agreed:                  true,
 		TrustedRoots:            opts.Roots,
-		DisableTLSALPNChallenge: true,
+		DisableHTTPChallenge:    opts.NoHTTP01,
+		DisableTLSALPNChallenge: !opts.TLSALPN01,
 		AltHTTPPort:             opts.HTTPPort,
+		AltTLSALPNPort:          opts.TLSALPNPort,
 		Logger:                  zl,
 	}
 	if opts.EABKeyID != "" {
@@ -142,6 +153,21 @@ func (m *Manager) Start(ctx context.Context) error {
 		return fmt.Errorf("acme: %w", err)
 	}
 	return nil
+}
+
+// TLSALPNCert answers a TLS-ALPN-01 validation: the challenge certificate
+// for hello's server name when an order here or on the peer (the challenge
+// is in the replicated store before the CA is told) waits for it; ok false
+// otherwise, or when hello does not offer only "acme-tls/1".
+func (m *Manager) TLSALPNCert(hello *tls.ClientHelloInfo) (*tls.Certificate, bool) {
+	if !m.opts.TLSALPN01 || len(hello.SupportedProtos) != 1 || hello.SupportedProtos[0] != acmez.ACMETLS1Protocol {
+		return nil, false
+	}
+	c, err := m.cfg.GetCertificate(hello)
+	if err != nil || c == nil || len(c.Certificate) == 0 {
+		return nil, false
+	}
+	return c, true
 }
 
 // Stop ends renewal checks.

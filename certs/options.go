@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -202,6 +203,21 @@ type ServerOptions struct {
 	TicketKeys *TicketKeys
 	// DisableTickets turns session tickets off (also "no-tls-tickets").
 	DisableTickets bool
+	// Challenge, when set, answers ACME TLS-ALPN-01 (RFC 8737): the bind
+	// also offers ALPN ACMETLS1, and a ClientHello that offers only
+	// ACMETLS1 gets the certificate Challenge returns (ok true) instead of
+	// the store's. The handshake's user closes such a connection once the
+	// handshake is done.
+	Challenge func(*tls.ClientHelloInfo) (*tls.Certificate, bool)
+}
+
+// ACMETLS1 is the ALPN protocol of ACME TLS-ALPN-01 validation (RFC 8737).
+const ACMETLS1 = "acme-tls/1"
+
+// isACMETLS1 reports whether hello is a TLS-ALPN-01 validation: it offers
+// ACMETLS1 and nothing else (RFC 8737 section 3).
+func isACMETLS1(h *tls.ClientHelloInfo) bool {
+	return len(h.SupportedProtos) == 1 && h.SupportedProtos[0] == ACMETLS1
 }
 
 // Config builds the tls.Config of a bind serving store's certificates.
@@ -247,13 +263,23 @@ func (o ServerOptions) Config(store *Store) (*tls.Config, []string, error) {
 		}
 	}
 	allow13 := maxV >= tls.VersionTLS13
+	protos := append([]string(nil), o.ALPN...)
+	if o.Challenge != nil && !slices.Contains(protos, ACMETLS1) {
+		protos = append(protos, ACMETLS1)
+	}
+	challenge := o.Challenge
 	cfg := &tls.Config{
 		MinVersion:             minV,
 		MaxVersion:             maxV,
 		CipherSuites:           suites,
-		NextProtos:             append([]string(nil), o.ALPN...),
+		NextProtos:             protos,
 		SessionTicketsDisabled: noTickets,
 		GetCertificate: func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			if challenge != nil && isACMETLS1(h) {
+				if c, ok := challenge(h); ok {
+					return c, nil
+				}
+			}
 			c, err := store.get(h, allow13)
 			if err == ErrUnknownSNI {
 				// With no Certificates in the config, crypto/tls then
@@ -284,6 +310,17 @@ func (o ServerOptions) Config(store *Store) (*tls.Config, []string, error) {
 		cfg.ClientCAs = pool
 	} else if cfg.ClientAuth != tls.NoClientCert {
 		return nil, warns, fmt.Errorf("tls: verify %s needs a ca-file", o.Verify)
+	}
+	if challenge != nil && cfg.ClientAuth != tls.NoClientCert {
+		// The CA validating TLS-ALPN-01 sends no client certificate.
+		noAuth := cfg.Clone()
+		noAuth.ClientAuth, noAuth.GetConfigForClient = tls.NoClientCert, nil
+		cfg.GetConfigForClient = func(h *tls.ClientHelloInfo) (*tls.Config, error) {
+			if isACMETLS1(h) {
+				return noAuth, nil
+			}
+			return nil, nil
+		}
 	}
 	if o.TicketKeys != nil && !noTickets {
 		o.TicketKeys.Attach(cfg)

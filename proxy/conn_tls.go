@@ -147,6 +147,12 @@ func (e *Engine) serveTLS(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Po
 	fe.st.tlsOK.Add(1)
 	c.SetWriteDeadline(time.Time{})
 	cs := tc.ConnectionState()
+	if cs.NegotiatedProtocol == certs.ACMETLS1 {
+		// An ACME TLS-ALPN-01 validation (RFC 8737): the certificate was
+		// the answer; no application data follows. Counted as a handshake.
+		cc.end()
+		return
+	}
 	cc.tls = newTLSState(tc, &cs)
 	if cs.NegotiatedProtocol == "h2" {
 		e.untrack(cc)

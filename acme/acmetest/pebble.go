@@ -35,6 +35,7 @@ type Pebble struct {
 	Roots    *x509.CertPool
 	CAFile   string // Roots as a PEM file
 	HTTPPort int    // where the CA validates HTTP-01
+	TLSPort  int    // where the CA validates TLS-ALPN-01
 	DirURL   string // the ACME directory
 
 	ca *exec.Cmd
@@ -67,7 +68,7 @@ func Start(t *testing.T) *Pebble {
 	t.Helper()
 	NeedTool(t, "pebble", "apt-get install pebble (or make test-tools)")
 	NeedTool(t, "pebble-challtestsrv", "apt-get install pebble (or make test-tools)")
-	lab := &Pebble{Dir: t.TempDir(), HTTPPort: FreePort(t)}
+	lab := &Pebble{Dir: t.TempDir(), HTTPPort: FreePort(t), TLSPort: FreePort(t)}
 	caPEM, crtPEM, keyPEM := ServerCert(t, net.ParseIP("127.0.0.1"))
 	os.WriteFile(filepath.Join(lab.Dir, "cert.pem"), crtPEM, 0o600)
 	os.WriteFile(filepath.Join(lab.Dir, "key.pem"), keyPEM, 0o600)
@@ -79,7 +80,7 @@ func Start(t *testing.T) *Pebble {
 	cfg := map[string]any{"pebble": map[string]any{
 		"listenAddress": fmt.Sprintf("127.0.0.1:%d", apiPort), "managementListenAddress": fmt.Sprintf("127.0.0.1:%d", mgmtPort),
 		"certificate": filepath.Join(lab.Dir, "cert.pem"), "privateKey": filepath.Join(lab.Dir, "key.pem"),
-		"httpPort": lab.HTTPPort, "tlsPort": FreePort(t), "ocspResponderURL": "", "externalAccountBindingRequired": false,
+		"httpPort": lab.HTTPPort, "tlsPort": lab.TLSPort, "ocspResponderURL": "", "externalAccountBindingRequired": false,
 	}}
 	b, _ := json.Marshal(cfg)
 	os.WriteFile(filepath.Join(lab.Dir, "pebble.json"), b, 0o600)

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -44,8 +45,8 @@ type ACME struct {
 	Certificates [][]string `mapstructure:"certificates" yaml:"certificates"`
 	// KeyType of the certificates' keys: ecdsa-p256 (default) or rsa2048.
 	KeyType string `mapstructure:"key_type" yaml:"key_type,omitempty"`
-	// Challenges the CA may use: http-01 (the default and, for now, the
-	// only one: tls-alpn-01 is refused until the TLS binds answer it).
+	// Challenges the CA may use: http-01 (the default; answered on the
+	// HTTP frontends) and tls-alpn-01 (answered on the TLS binds).
 	Challenges []string `mapstructure:"challenges" yaml:"challenges,omitempty"`
 	// EAB is the External Account Binding some CAs require.
 	EAB *ACMEEAB `mapstructure:"eab" yaml:"eab,omitempty"`
@@ -98,11 +99,9 @@ func (c *checker) checkACME(cfg *Config) {
 	}
 	for _, ch := range a.Challenges {
 		switch ch {
-		case "http-01":
-		case "tls-alpn-01":
-			c.add("tls.acme.challenges", "tls-alpn-01 is not answered yet: use http-01 (an HTTP frontend on port 80)")
+		case "http-01", "tls-alpn-01":
 		default:
-			c.add("tls.acme.challenges", "%q is not http-01", ch)
+			c.add("tls.acme.challenges", "%q is not http-01 or tls-alpn-01", ch)
 		}
 	}
 	if len(a.Certificates) == 0 {
@@ -191,4 +190,16 @@ func validDomain(n string) bool {
 		}
 	}
 	return true
+}
+
+// HasChallenge reports whether the CA may use challenge ch ("http-01",
+// "tls-alpn-01"); an empty list means http-01 only.
+func (a *ACME) HasChallenge(ch string) bool {
+	if a == nil {
+		return false
+	}
+	if len(a.Challenges) == 0 {
+		return ch == "http-01"
+	}
+	return slices.Contains(a.Challenges, ch)
 }

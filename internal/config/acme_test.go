@@ -20,6 +20,13 @@ func TestACMESection(t *testing.T) {
 		a.StateDir != DefaultPairStateDir || a.LockTTL != DefaultACMELockTTL {
 		t.Fatalf("defaults: %+v", a)
 	}
+	if !a.HasChallenge("http-01") || a.HasChallenge("tls-alpn-01") {
+		t.Errorf("default challenges: %v", a.Challenges)
+	}
+	cfg, err = LoadBytes("t.yaml", []byte(base+"tls:\n  acme:\n    certificates: [[a.example.com]]\n    challenges: [tls-alpn-01]\n"))
+	if err != nil || !cfg.TLS.ACME.HasChallenge("tls-alpn-01") || cfg.TLS.ACME.HasChallenge("http-01") {
+		t.Fatalf("challenges [tls-alpn-01]: %v", err)
+	}
 	cfg, err = LoadBytes("t.yaml", []byte(base+"pair:\n  listen: 10.0.0.1:7946\n  state_dir: /srv/lbd\ntls:\n  acme:\n    directory: staging\n    certificates: [[a.example.com]]\n    key_type: rsa2048\n    eab: {key_id: k, hmac_key: aGk}\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +41,6 @@ func TestACMESection(t *testing.T) {
 		{"tls:\n  acme:\n    certificates: [[a.example.com], [a.example.com]]\n", "is in two certificates"},
 		{"tls:\n  acme:\n    certificates: [[a.example.com]]\n    key_type: ed25519\n", "tls.acme.key_type: must be ecdsa-p256 or rsa2048"},
 		{"tls:\n  acme:\n    certificates: [[a.example.com]]\n    challenges: [dns-01]\n", `tls.acme.challenges: "dns-01" is not`},
-		{"tls:\n  acme:\n    certificates: [[a.example.com]]\n    challenges: [tls-alpn-01]\n", "tls-alpn-01 is not answered yet"},
 		{"tls:\n  acme:\n    certificates: [[a.example.com]]\n    eab: {key_id: k}\n", "tls.acme.eab: needs both"},
 		{"tls:\n  acme:\n    certificates: [[a.example.com]]\n    ca: /nonexistent/ca.pem\n", "tls.acme.ca:"},
 		{"tls:\n  acme:\n    certificates: [[a.example.com]]\n    email: nope\n", "tls.acme.email:"},

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -125,6 +127,9 @@ func (d *Daemon) runACME(c *config.ACME) error {
 	}
 	opts := acme.Options{Store: store, Directory: c.Directory, Email: c.Email, Roots: roots,
 		KeyType: c.KeyType, Certificates: c.Certificates, HTTPPort: acmeHTTPPort(d.Config()), Logger: d.log}
+	opts.NoHTTP01 = !c.HasChallenge("http-01")
+	opts.TLSALPN01 = c.HasChallenge("tls-alpn-01")
+	opts.TLSALPNPort = acmeTLSALPNPort(d.Config())
 	if c.EAB != nil {
 		opts.EABKeyID, opts.EABHMAC = c.EAB.KeyID, c.EAB.HMACKey
 	}
@@ -325,6 +330,45 @@ func ownerOf(dir string) func(string) {
 // acmeHTTPPort is the port certmagic's own HTTP-01 server would try when
 // no frontend listens there: 80.
 func acmeHTTPPort(*config.Config) int { return 80 }
+
+// acmeTLSALPNPort is the port certmagic's own TLS-ALPN-01 server would
+// try when nothing listens there: the first TLS bind's (where lbd answers,
+// so certmagic finds it taken and leaves it to lbd), else 443.
+func acmeTLSALPNPort(cfg *config.Config) int {
+	if cfg != nil {
+		for _, f := range cfg.Frontends {
+			for _, b := range f.Bind {
+				if b.SSL == nil {
+					continue
+				}
+				if i := strings.LastIndexByte(b.Address, ':'); i >= 0 {
+					if p, err := strconv.Atoi(b.Address[i+1:]); err == nil && p > 0 && p < 65536 {
+						return p
+					}
+				}
+			}
+		}
+	}
+	return 443
+}
+
+// acmeTLSALPN is the hook the TLS binds answer TLS-ALPN-01 with when
+// cfg's tls.acme enables it (nil otherwise): the running ACME manager's
+// challenge certificate, looked up at each validation handshake.
+func (d *Daemon) acmeTLSALPN(cfg *config.Config) func(*tls.ClientHelloInfo) (*tls.Certificate, bool) {
+	if cfg.TLS == nil || !cfg.TLS.ACME.HasChallenge("tls-alpn-01") {
+		return nil
+	}
+	return func(h *tls.ClientHelloInfo) (*tls.Certificate, bool) {
+		d.acme.mu.Lock()
+		mgr := d.acme.mgr
+		d.acme.mu.Unlock()
+		if mgr == nil {
+			return nil, false
+		}
+		return mgr.TLSALPNCert(h)
+	}
+}
 
 // ACMEStatus implements control.ACMEBackend.
 func (d *Daemon) ACMEStatus() (*control.ACMEStatus, error) {

@@ -95,7 +95,7 @@ func (d *Daemon) start(ctx context.Context, cfg *config.Config, inherit func(str
 		return rt, err
 	}
 	rt.logWarnings(cfg)
-	stores, err := rt.tls.build(rctx, cfg, pc)
+	stores, err := rt.tls.build(rctx, cfg, pc, d.acmeTLSALPN(cfg))
 	if err != nil {
 		return rt, err
 	}
@@ -336,7 +336,7 @@ func (rt *runtime) reload(ctx context.Context, cfg *config.Config) error {
 	pc, err := proxyConfig(cfg)
 	var stores []boundStore
 	if err == nil {
-		stores, err = rt.tls.build(rt.ctx, cfg, pc)
+		stores, err = rt.tls.build(rt.ctx, cfg, pc, rt.d.acmeTLSALPN(cfg))
 	}
 	if err == nil {
 		err = rt.d.acmeRoute(pc, cfg)

@@ -37,7 +37,8 @@ type boundStore struct {
 
 // build adds the TLS configurations to pc (mapped from cfg by proxyConfig)
 // and returns the stores to commit once the proxy took the config.
-func (ts *tlsSet) build(ctx context.Context, cfg *config.Config, pc *proxy.Config) ([]boundStore, error) {
+// challenge, when not nil, answers ACME TLS-ALPN-01 on every TLS bind.
+func (ts *tlsSet) build(ctx context.Context, cfg *config.Config, pc *proxy.Config, challenge func(*tls.ClientHelloInfo) (*tls.Certificate, bool)) ([]boundStore, error) {
 	if !cfg.HasTLS() {
 		return nil, nil
 	}
@@ -68,6 +69,7 @@ func (ts *tlsSet) build(ctx context.Context, cfg *config.Config, pc *proxy.Confi
 			}
 			so := b.SSL.ServerOptions(cfg.Global.SSLDefaultBind)
 			so.TicketKeys = keys
+			so.Challenge = challenge
 			tc, _, err := so.Config(st)
 			if err != nil {
 				return nil, fmt.Errorf("frontend %s: bind %s: %w", f.Name, b.Address, err)
