@@ -132,20 +132,7 @@ func TestH2SpecTLS(t *testing.T) {
 	b := newBackend(t, "s1", nil)
 	cfg, addr := h2TLSConfig(t, srv("s1", b.addr()))
 	startEngine(t, cfg)
-	host, port, _ := strings.Cut(addr, ":")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "-t", "-k", "-h", host, "-p", port, "-o", "2").CombinedOutput()
-	summary := string(out)
-	if i := strings.LastIndex(summary, "Failures:"); i >= 0 {
-		summary = summary[i:]
-	} else if i := strings.LastIndex(summary, "Finished in"); i >= 0 {
-		summary = summary[i:]
-	}
-	t.Logf("h2spec (TLS): %s", summary)
-	if err != nil {
-		t.Fatalf("h2spec failed: %v", err)
-	}
+	runH2Spec(t, "h2spec (TLS)", bin, addr, "-t", "-k")
 }
 
 // proxyServer is a send-proxy server: it reads the PROXY header and one

@@ -35,20 +35,56 @@ func TestH2Spec(t *testing.T) {
 	bin := findTool(t, "h2spec", "run `make test-tools` (installs it into bin/tools)")
 	b := newBackend(t, "s1", nil)
 	_, addr, _ := startEngine(t, h2Config(srv("s1", b.addr())))
+	runH2Spec(t, "h2spec", bin, addr)
+}
+
+// runH2Spec runs h2spec against addr (extra flags first, e.g. -t -k) and
+// fails the test on any failed case. h2spec gives each case 2 s: when the
+// only failures are timeouts (a test run sharing 2 CPUs with the rest of
+// `make test` has stalled that long once, in 6.9.2/1), the suite runs once
+// more with 5 s per case and must pass whole; the first run's failures are
+// logged. A case that fails for any other reason, or twice, fails the test.
+func runH2Spec(t *testing.T, label, bin, addr string, flags ...string) {
+	t.Helper()
 	host, port, _ := strings.Cut(addr, ":")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "-h", host, "-p", port, "-o", "2").CombinedOutput()
-	summary := string(out)
-	if i := strings.LastIndex(summary, "Failures:"); i >= 0 {
-		summary = summary[i:]
-	} else if i := strings.LastIndex(summary, "Finished in"); i >= 0 {
-		summary = summary[i:]
+	run := func(timeout string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		args := append(append([]string{}, flags...), "-h", host, "-p", port, "-o", timeout)
+		out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+		summary := string(out)
+		if i := strings.LastIndex(summary, "Failures:"); i >= 0 {
+			summary = summary[i:]
+		} else if i := strings.LastIndex(summary, "Finished in"); i >= 0 {
+			summary = summary[i:]
+		}
+		return summary, err
 	}
-	t.Logf("h2spec: %s", summary)
+	summary, err := run("2")
+	t.Logf("%s: %s", label, summary)
+	if err != nil && onlyTimeouts(summary) {
+		t.Logf("%s: only timeouts; running the suite again with 5 s per case", label)
+		summary, err = run("5")
+		t.Logf("%s (again): %s", label, summary)
+	}
 	if err != nil {
-		t.Fatalf("h2spec failed: %v", err)
+		t.Fatalf("%s failed: %v", label, err)
 	}
+}
+
+// onlyTimeouts reports whether every failed h2spec case in summary
+// failed by timing out.
+func onlyTimeouts(summary string) bool {
+	n := 0
+	for _, line := range strings.Split(summary, "\n") {
+		if _, actual, ok := strings.Cut(line, "Actual: "); ok {
+			n++
+			if strings.TrimSpace(actual) != "Timeout" {
+				return false
+			}
+		}
+	}
+	return n > 0
 }
 
 // TestH2Curl drives curl --http2-prior-knowledge through the proxy: GET,
@@ -136,5 +172,13 @@ func TestH2Load(t *testing.T) {
 		if strings.HasPrefix(l, "finished in") || strings.HasPrefix(l, "requests:") {
 			t.Log(l)
 		}
+	}
+}
+
+func TestOnlyTimeouts(t *testing.T) {
+	timeout := "Failures:\n  6.9.2. Initial\n    × 1: Changes\n      Expected: DATA Frame (length:1)\n        Actual: Timeout\n145 tests, 144 passed"
+	other := timeout + "\n    × 2: x\n      Expected: GOAWAY\n        Actual: DATA Frame (length:5)\n"
+	if !onlyTimeouts(timeout) || onlyTimeouts(other) || onlyTimeouts("Finished in 0.2 seconds") {
+		t.Fatal("onlyTimeouts misreads h2spec's summary")
 	}
 }
