@@ -57,6 +57,9 @@ type h2conn struct {
 	wdead     atomic.Bool // the writer failed
 	swg       sync.WaitGroup
 
+	// free: ended streams kept for the next ones (under mu).
+	free []*h2stream
+
 	recentResets [64]uint32 // streams reset lately (frames in flight are ignored)
 	resetPos     int
 
@@ -540,7 +543,7 @@ func (hc *h2conn) onData(f *http2.DataFrame) error {
 		}
 	}
 	hc.mu.Lock()
-	if s == nil || s.gotEnd || hc.streams[id] != s {
+	if s == nil || hc.streams[id] != s || s.gotEnd {
 		hc.mu.Unlock()
 		var err error
 		if s != nil || !hc.wasReset(id) {
@@ -667,9 +670,15 @@ func (hc *h2conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		// limit over and over is the same flood.
 		return hc.calm(&hc.resets, h2ResetBurst, h2ResetRate)
 	}
+	var reuse *h2stream
+	if n := len(hc.free); n > 0 {
+		reuse = hc.free[n-1]
+		hc.free[n-1] = nil
+		hc.free = hc.free[:n-1]
+	}
 	hc.mu.Unlock()
 
-	s := newH2Stream(hc, id)
+	s := newH2Stream(hc, id, reuse)
 	if f.Truncated {
 		s.refuse = 431
 	} else {
@@ -720,15 +729,20 @@ func (hc *h2conn) streamDone(s *h2stream) {
 	if rst != nil {
 		hc.send(rst)
 	}
+	s.release()
 	hc.mu.Lock()
 	hc.running--
 	if !hc.dead {
 		hc.armIdleLocked()
 	}
 	hc.cond.Broadcast()
+	if len(hc.free) < h2FreeStreams {
+		// Nothing reaches s any more: it is out of the map and its
+		// goroutine ends here.
+		hc.free = append(hc.free, s)
+	}
 	hc.mu.Unlock()
 	hc.fe.st.h2Cur.Add(-1)
-	s.release()
 	hc.swg.Done()
 }
 

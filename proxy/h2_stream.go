@@ -62,8 +62,21 @@ type h2stream struct {
 
 var errStreamReset = errors.New("h2: stream reset")
 
-func newH2Stream(hc *h2conn, id uint32) *h2stream {
-	s := &h2stream{hc: hc, id: id, declLen: -1, recvWin: h2StreamWindow, tStart: time.Now()}
+// h2FreeStreams bounds the ended streams a connection keeps for reuse.
+const h2FreeStreams = 16
+
+// newH2Stream makes stream id, reusing the ended stream reuse if not nil.
+func newH2Stream(hc *h2conn, id uint32, reuse *h2stream) *h2stream {
+	s := reuse
+	if s == nil {
+		s = new(h2stream)
+	}
+	var done chan error
+	if !s.lost {
+		done = s.wf.done // empty: every send got its answer
+	}
+	*s = h2stream{hc: hc, id: id, declLen: -1, recvWin: h2StreamWindow, tStart: time.Now()}
+	s.wf.done = done
 	s.cc = clientConn{e: hc.e, fe: hc.fe, cur: hc.cur, src: hc.src, dst: hc.dst, tls: hc.tls, ct: hc.ct, h2: s}
 	s.cc.getReq()
 	return s
