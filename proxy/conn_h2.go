@@ -57,9 +57,6 @@ type h2conn struct {
 	wdead     atomic.Bool // the writer failed
 	swg       sync.WaitGroup
 
-	// free: ended streams kept for the next ones (under mu).
-	free []*h2stream
-
 	recentResets [64]uint32 // streams reset lately (frames in flight are ignored)
 	resetPos     int
 
@@ -493,7 +490,7 @@ func (hc *h2conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
 	s.sendWin += int64(f.Increment)
 	if s.sendWin > 1<<31-1 {
 		hc.mu.Unlock()
-		err := hc.streamError(s.id, http2.ErrCodeFlowControl)
+		err := hc.streamError(f.StreamID, http2.ErrCodeFlowControl)
 		hc.mu.Lock()
 		return err
 	}
@@ -670,15 +667,9 @@ func (hc *h2conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		// limit over and over is the same flood.
 		return hc.calm(&hc.resets, h2ResetBurst, h2ResetRate)
 	}
-	var reuse *h2stream
-	if n := len(hc.free); n > 0 {
-		reuse = hc.free[n-1]
-		hc.free[n-1] = nil
-		hc.free = hc.free[:n-1]
-	}
 	hc.mu.Unlock()
 
-	s := newH2Stream(hc, id, reuse)
+	s := newH2Stream(hc, id)
 	if f.Truncated {
 		s.refuse = 431
 	} else {
@@ -736,14 +727,12 @@ func (hc *h2conn) streamDone(s *h2stream) {
 		hc.armIdleLocked()
 	}
 	hc.cond.Broadcast()
-	if len(hc.free) < h2FreeStreams {
-		// Nothing reaches s any more: it is out of the map and its
-		// goroutine ends here.
-		hc.free = append(hc.free, s)
-	}
 	hc.mu.Unlock()
 	hc.fe.st.h2Cur.Add(-1)
 	hc.swg.Done()
+	// Nothing reaches s any more: it is out of the map and its goroutine
+	// ends here (the reader compares stale pointers only).
+	putH2Stream(s)
 }
 
 // lowerASCII reports whether b has no upper-case ASCII letter.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -62,19 +63,25 @@ type h2stream struct {
 
 var errStreamReset = errors.New("h2: stream reset")
 
-// h2FreeStreams bounds the ended streams a connection keeps for reuse.
-const h2FreeStreams = 16
+// h2StreamPool holds ended streams (cleared, with their send frame's done
+// channel) for the next ones of any connection.
+var h2StreamPool = sync.Pool{New: func() any { return new(h2stream) }}
 
-// newH2Stream makes stream id, reusing the ended stream reuse if not nil.
-func newH2Stream(hc *h2conn, id uint32, reuse *h2stream) *h2stream {
-	s := reuse
-	if s == nil {
-		s = new(h2stream)
+// putH2Stream gives an ended, released stream back. One whose send was
+// lost is not reused: the writer may still read its frame.
+func putH2Stream(s *h2stream) {
+	if s.lost {
+		return
 	}
-	var done chan error
-	if !s.lost {
-		done = s.wf.done // empty: every send got its answer
-	}
+	done := s.wf.done // empty: every send got its answer
+	*s = h2stream{}
+	s.wf.done = done
+	h2StreamPool.Put(s)
+}
+
+func newH2Stream(hc *h2conn, id uint32) *h2stream {
+	s := h2StreamPool.Get().(*h2stream)
+	done := s.wf.done
 	*s = h2stream{hc: hc, id: id, declLen: -1, recvWin: h2StreamWindow, tStart: time.Now()}
 	s.wf.done = done
 	s.cc = clientConn{e: hc.e, fe: hc.fe, cur: hc.cur, src: hc.src, dst: hc.dst, tls: hc.tls, ct: hc.ct, h2: s}
