@@ -490,7 +490,7 @@ func (hc *h2conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
 	s.sendWin += int64(f.Increment)
 	if s.sendWin > 1<<31-1 {
 		hc.mu.Unlock()
-		err := hc.streamError(s.id, http2.ErrCodeFlowControl)
+		err := hc.streamError(f.StreamID, http2.ErrCodeFlowControl)
 		hc.mu.Lock()
 		return err
 	}
@@ -540,7 +540,7 @@ func (hc *h2conn) onData(f *http2.DataFrame) error {
 		}
 	}
 	hc.mu.Lock()
-	if s == nil || s.gotEnd || hc.streams[id] != s {
+	if s == nil || hc.streams[id] != s || s.gotEnd {
 		hc.mu.Unlock()
 		var err error
 		if s != nil || !hc.wasReset(id) {
@@ -720,6 +720,7 @@ func (hc *h2conn) streamDone(s *h2stream) {
 	if rst != nil {
 		hc.send(rst)
 	}
+	s.release()
 	hc.mu.Lock()
 	hc.running--
 	if !hc.dead {
@@ -728,8 +729,10 @@ func (hc *h2conn) streamDone(s *h2stream) {
 	hc.cond.Broadcast()
 	hc.mu.Unlock()
 	hc.fe.st.h2Cur.Add(-1)
-	s.release()
 	hc.swg.Done()
+	// Nothing reaches s any more: it is out of the map and its goroutine
+	// ends here (the reader compares stale pointers only).
+	putH2Stream(s)
 }
 
 // lowerASCII reports whether b has no upper-case ASCII letter.

@@ -3,9 +3,12 @@ package proxy
 import (
 	"bytes"
 	"errors"
+	"hash/maphash"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -45,12 +48,42 @@ type h2stream struct {
 	out     bufWriter
 	pending []hpack.HeaderField // response head not yet sent
 	hdrSent bool
+
+	// Reused per stream (stream goroutine only) while the writer has
+	// taken every frame handed to it: wf is the frame sendWait queues,
+	// fscratch the response fields, hscratch the parsed response head.
+	// lost: a sendWait ended without the writer's answer (the connection
+	// closed), so the writer may still read them: later sends allocate.
+	wf       h2frame
+	lost     bool
+	fscratch [16]hpack.HeaderField
+	hscratch [16]h1.Header
+	headBuf  *[]byte // pooled backing of head
 }
 
 var errStreamReset = errors.New("h2: stream reset")
 
+// h2StreamPool holds ended streams (cleared, with their send frame's done
+// channel) for the next ones of any connection.
+var h2StreamPool = sync.Pool{New: func() any { return new(h2stream) }}
+
+// putH2Stream gives an ended, released stream back. One whose send was
+// lost is not reused: the writer may still read its frame.
+func putH2Stream(s *h2stream) {
+	if s.lost {
+		return
+	}
+	done := s.wf.done // empty: every send got its answer
+	*s = h2stream{}
+	s.wf.done = done
+	h2StreamPool.Put(s)
+}
+
 func newH2Stream(hc *h2conn, id uint32) *h2stream {
-	s := &h2stream{hc: hc, id: id, declLen: -1, recvWin: h2StreamWindow, tStart: time.Now()}
+	s := h2StreamPool.Get().(*h2stream)
+	done := s.wf.done
+	*s = h2stream{hc: hc, id: id, declLen: -1, recvWin: h2StreamWindow, tStart: time.Now()}
+	s.wf.done = done
 	s.cc = clientConn{e: hc.e, fe: hc.fe, cur: hc.cur, src: hc.src, dst: hc.dst, tls: hc.tls, ct: hc.ct, h2: s}
 	s.cc.getReq()
 	return s
@@ -60,6 +93,40 @@ func newH2Stream(hc *h2conn, id uint32) *h2stream {
 func (s *h2stream) release() {
 	s.cc.putReq()
 	s.out.releaseBuf()
+	if s.headBuf != nil {
+		s.head = nil
+		putBuf(s.headBuf)
+		s.headBuf = nil
+	}
+}
+
+// frame returns the frame to hand to sendWait: the stream's own unless a
+// send was lost.
+func (s *h2stream) frame(typ uint8) *h2frame {
+	if s.lost {
+		return &h2frame{typ: typ, sid: s.id}
+	}
+	done := s.wf.done
+	s.wf = h2frame{typ: typ, sid: s.id, done: done}
+	return &s.wf
+}
+
+// sendWait hands f to the writer and waits for it.
+func (s *h2stream) sendWait(f *h2frame) error {
+	err := s.hc.sendWait(f)
+	if err == errH2Closed {
+		s.lost = true
+	}
+	return err
+}
+
+// scratch returns the field and header scratch space (nil once a send
+// was lost: then they are allocated).
+func (s *h2stream) scratch() ([]hpack.HeaderField, []h1.Header) {
+	if s.lost {
+		return nil, nil
+	}
+	return s.fscratch[:0], s.hscratch[:0]
 }
 
 // abortLocked marks the stream dead and closes its server connection, so
@@ -122,7 +189,8 @@ func (s *h2stream) buildRequest(f *http2.MetaHeadersFrame) (http2.ErrCode, int) 
 	if scheme == "" || path == "" || (path[0] != '/' && path != "*") {
 		return http2.ErrCodeProtocol, 0
 	}
-	b := make([]byte, 0, 256)
+	s.headBuf = getBuf()
+	b := (*s.headBuf)[:0]
 	b = append(b, method...)
 	b = append(b, ' ')
 	b = append(b, path...)
@@ -371,7 +439,9 @@ func (s *h2stream) sendHead(fields []hpack.HeaderField, end bool) error {
 		s.markEndLocked()
 	}
 	hc.mu.Unlock()
-	return hc.sendWait(&h2frame{typ: fHeaders, sid: s.id, fields: fields, end: end})
+	f := s.frame(fHeaders)
+	f.fields, f.end = fields, end
+	return s.sendWait(f)
 }
 
 func (s *h2stream) markEndLocked() {
@@ -408,7 +478,9 @@ func (s *h2stream) sendData(p []byte, end bool) error {
 			s.markEndLocked()
 		}
 		hc.mu.Unlock()
-		if err := hc.sendWait(&h2frame{typ: fData, sid: s.id, end: last, data: p[:n]}); err != nil {
+		f := s.frame(fData)
+		f.end, f.data = last, p[:n]
+		if err := s.sendWait(f); err != nil {
 			return err
 		}
 		p = p[n:]
@@ -457,10 +529,12 @@ func (s *h2stream) SetWriteDeadline(t time.Time) error    { return nil }
 func (s *h2stream) SyscallConn() (syscall.RawConn, error) { return nil, errStreamReset }
 
 // fieldsOf converts an HTTP/1.1 head to HTTP/2 fields, without the
-// connection-specific headers (RFC 9113 8.2.2).
-func fieldsOf(status int, hs []h1.Header) []hpack.HeaderField {
-	fields := make([]hpack.HeaderField, 0, len(hs)+1)
-	fields = append(fields, hpack.HeaderField{Name: ":status", Value: strconv.Itoa(status)})
+// connection-specific headers (RFC 9113 8.2.2), appending to dst. The
+// strings come from h2Strings (no allocation for the names and values
+// seen lately).
+func fieldsOf(dst []hpack.HeaderField, status int, hs []h1.Header) []hpack.HeaderField {
+	dst = append(dst, hpack.HeaderField{Name: ":status", Value: statusString(status)})
+	var low [64]byte
 	for i := range hs {
 		h := &hs[i]
 		switch h.Kind {
@@ -470,25 +544,91 @@ func fieldsOf(status int, hs []h1.Header) []hpack.HeaderField {
 		if h1.EqualFold(h.Name, "te") || h1.EqualFold(h.Name, "trailer") {
 			continue
 		}
-		fields = append(fields, hpack.HeaderField{Name: strings.ToLower(string(h.Name)), Value: string(h.Value)})
+		var name string
+		if len(h.Name) <= len(low) {
+			n := low[:len(h.Name)]
+			for k, c := range h.Name {
+				if 'A' <= c && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				n[k] = c
+			}
+			name = h2Strings.get(n)
+		} else {
+			name = strings.ToLower(string(h.Name))
+		}
+		dst = append(dst, hpack.HeaderField{Name: name, Value: h2Strings.get(h.Value)})
 	}
-	return fields
+	return dst
+}
+
+// statusString is strconv.Itoa(status), without allocating for the
+// usual statuses.
+func statusString(status int) string {
+	if status >= 100 && status < 600 {
+		if p := statusStrings[status-100].Load(); p != nil {
+			return *p
+		}
+		v := strconv.Itoa(status)
+		statusStrings[status-100].Store(&v)
+		return v
+	}
+	return strconv.Itoa(status)
+}
+
+var statusStrings [500]atomic.Pointer[string]
+
+// h2Strings interns short header names and values for HTTP/2 response
+// fields, which the HPACK encoder may keep in its table (so they cannot
+// point into reused buffers).
+var h2Strings = newInterner()
+
+// interner is a direct-mapped cache of strings: lock-free, bounded, a
+// miss allocates the string and replaces the slot.
+type interner struct {
+	seed  maphash.Seed
+	slots [4096]atomic.Pointer[string]
+}
+
+func newInterner() *interner { return &interner{seed: maphash.MakeSeed()} }
+
+const internMax = 64
+
+func (in *interner) get(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > internMax {
+		return string(b)
+	}
+	slot := &in.slots[maphash.Bytes(in.seed, b)%uint64(len(in.slots))]
+	if p := slot.Load(); p != nil && *p == string(b) {
+		return *p
+	}
+	v := string(b)
+	slot.Store(&v)
+	return v
 }
 
 // parseHead parses an HTTP/1.1 response head made by the proxy (error
-// pages, the stats page, the rewritten server head) into HTTP/2 fields;
-// it returns the head's length.
-func parseHead(raw []byte) ([]hpack.HeaderField, int, error) {
-	r := h1.Response{Head: h1.Head{Headers: make([]h1.Header, 0, 16)}}
+// pages, the stats page, the rewritten server head) into HTTP/2 fields,
+// appended to dst (hs: scratch for the parsed headers); it returns the
+// head's length.
+func parseHead(dst []hpack.HeaderField, hs []h1.Header, raw []byte) ([]hpack.HeaderField, int, error) {
+	if hs == nil {
+		hs = make([]h1.Header, 0, 16)
+	}
+	r := h1.Response{Head: h1.Head{Headers: hs}}
 	if err := h1.ParseResponse(raw, &r); err != nil {
 		return nil, 0, err
 	}
-	return fieldsOf(r.Status, r.Headers), r.Len, nil
+	return fieldsOf(dst, r.Status, r.Headers), r.Len, nil
 }
 
 // sendPage answers with a complete HTTP/1.1 response made by the proxy.
 func (s *h2stream) sendPage(raw []byte) error {
-	fields, n, err := parseHead(raw)
+	fs, hs := s.scratch()
+	fields, n, err := parseHead(fs, hs, raw)
 	if err != nil {
 		return err
 	}
@@ -506,7 +646,8 @@ func (s *h2stream) sendPage(raw []byte) error {
 }
 
 func (s *h2stream) sendInterim(resp *h1.Response) error {
-	return s.sendHead(fieldsOf(resp.Status, resp.Headers), false)
+	fs, _ := s.scratch()
+	return s.sendHead(fieldsOf(fs, resp.Status, resp.Headers), false)
 }
 
 func (s *h2stream) sendContinue() error {
@@ -514,11 +655,14 @@ func (s *h2stream) sendContinue() error {
 }
 
 func (s *h2stream) startResponse(x *exchange, kind h1.BodyKind) *bufWriter {
-	head := s.cc.appendClientHead(make([]byte, 0, 512), x, true, kind)
-	fields, _, err := parseHead(head)
+	hb := getBuf()
+	head := s.cc.appendClientHead((*hb)[:0], x, true, kind)
+	fs, hs := s.scratch()
+	fields, _, err := parseHead(fs, hs, head)
 	if err != nil {
-		fields = []hpack.HeaderField{{Name: ":status", Value: strconv.Itoa(s.cc.resp.Status)}}
+		fields = append(fs, hpack.HeaderField{Name: ":status", Value: statusString(s.cc.resp.Status)})
 	}
+	putBuf(hb) // the fields do not point into head
 	s.pending = fields
 	s.out = bufWriter{c: s, n: int64(len(head))}
 	s.out.hold()
@@ -531,7 +675,9 @@ func (s *h2stream) finishResponse() error {
 	if !s.hdrSent && len(data) > 0 && s.reserve(len(data)) {
 		// The whole response fits the windows: one write.
 		s.hdrSent = true
-		err = s.hc.sendWait(&h2frame{typ: fHeaders, sid: s.id, fields: s.pending, data: data, end: true})
+		f := s.frame(fHeaders)
+		f.fields, f.data, f.end = s.pending, data, true
+		err = s.sendWait(f)
 	} else if !s.hdrSent {
 		s.hdrSent = true
 		err = s.sendHead(s.pending, len(data) == 0)

@@ -50,7 +50,9 @@ func (hc *h2conn) send(f *h2frame) {
 
 // sendWait queues a frame and waits until the writer has taken its bytes.
 func (hc *h2conn) sendWait(f *h2frame) error {
-	f.done = make(chan error, 1)
+	if f.done == nil {
+		f.done = make(chan error, 1)
+	}
 	select {
 	case hc.wch <- f:
 	case <-hc.quit:
