@@ -207,29 +207,7 @@ func (cc *clientConn) loop() bool {
 			// keep-alive expiry (closed silently).
 			return !cc.kaEnd.IsZero() && time.Now().Before(cc.kaEnd)
 		}
-		switch st.outcome {
-		case outErr:
-			if !st.waiting && cc.in.buffered() > 0 {
-				cc.fe.st.errReq.Add(1)
-				cc.fail(400, "CR", st.tStart, nil)
-			}
-			return false
-		case outParse:
-			cc.fe.st.errReq.Add(1)
-			code := 400
-			var pe *h1.Error
-			if errors.As(st.err, &pe) {
-				code = pe.Status
-			}
-			cc.fail(code, "PR", st.tStart, nil)
-			return false
-		case outSlow:
-			cc.in.timeout = cc.fe.client
-			if !cc.handle(st.tStart) {
-				return false
-			}
-			cc.nextRequest()
-		default:
+		if !cc.afterStep() {
 			return false
 		}
 	}
@@ -272,6 +250,40 @@ func (cc *clientConn) nextRequest() {
 		dl = now.Add(w)
 	}
 	cc.beginWait(dl)
+}
+
+// afterStep acts on the outcome a step left in cc.st: the error answers
+// (400 on a broken connection with bytes pending, the parser's status), or
+// a request with a body or an upgrade, served on the slow path. False: the
+// connection ends. Plain and TLS connections share it.
+func (cc *clientConn) afterStep() bool {
+	st := &cc.st
+	switch st.outcome {
+	case outErr:
+		if !st.waiting && cc.in.buffered() > 0 {
+			cc.fe.st.errReq.Add(1)
+			cc.fail(400, "CR", st.tStart, nil)
+		}
+		return false
+	case outParse:
+		cc.fe.st.errReq.Add(1)
+		code := 400
+		var pe *h1.Error
+		if errors.As(st.err, &pe) {
+			code = pe.Status
+		}
+		cc.fail(code, "PR", st.tStart, nil)
+		return false
+	case outSlow:
+		cc.in.timeout = cc.fe.client
+		if !cc.handle(st.tStart) {
+			return false
+		}
+		cc.nextRequest()
+		return true
+	default:
+		return false
+	}
 }
 
 // serveBuffered parses and serves the requests already in the input

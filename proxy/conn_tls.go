@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/lbd-ha/lbd/certs"
-	"github.com/lbd-ha/lbd/proxy/h1"
 )
 
 // TLS client connections (binds with Frontend.TLS).
@@ -207,29 +206,7 @@ func (cc *clientConn) loopTLS() bool {
 			cc.beginWait(dl)
 			return true
 		}
-		switch st.outcome {
-		case outErr:
-			if !st.waiting && cc.in.buffered() > 0 {
-				cc.fe.st.errReq.Add(1)
-				cc.fail(400, "CR", st.tStart, nil)
-			}
-			return false
-		case outParse:
-			cc.fe.st.errReq.Add(1)
-			code := 400
-			var pe *h1.Error
-			if errors.As(st.err, &pe) {
-				code = pe.Status
-			}
-			cc.fail(code, "PR", st.tStart, nil)
-			return false
-		case outSlow:
-			cc.in.timeout = cc.fe.client
-			if !cc.handle(st.tStart) {
-				return false
-			}
-			cc.nextRequest()
-		default:
+		if !cc.afterStep() {
 			return false
 		}
 	}
@@ -303,46 +280,7 @@ func (cc *clientConn) stepTLS() error {
 // through the tls.Conn (no splice), with the same idle timeout and
 // termination states.
 func tunnelTLS(c *tls.Conn, s conn, idle time.Duration) (up, down int64, term string) {
-	var last atomic.Int64
-	last.Store(time.Now().UnixNano())
-	type result struct {
-		n   int64
-		err error
-	}
-	upCh := make(chan result, 1)
-	go func() {
-		n, err := copyIdle(s, tlsClient{c}, idle, &last)
-		if err == nil {
-			closeWrite(s)
-		} else {
-			s.Close()
-			c.Close()
-		}
-		upCh <- result{n, err}
-	}()
-	down, derr := copyIdle(tlsClient{c}, s, idle, &last)
-	if derr == nil {
-		c.CloseWrite()
-	} else {
-		s.Close()
-		c.Close()
-	}
-	r := <-upCh
-	s.Close()
-	up = r.n
-	switch {
-	case errors.Is(r.err, errIdleTimeout):
-		term = "cD"
-	case errors.Is(derr, errIdleTimeout):
-		term = "sD"
-	case r.err != nil && !isClosed(r.err):
-		term = "CD"
-	case derr != nil && !isClosed(derr):
-		term = "SD"
-	default:
-		term = "--"
-	}
-	return up, down, term
+	return copyBoth(c, tlsClient{c}, s, idle, copyIdle)
 }
 
 // copyIdle copies src to dst until EOF (nil) with an inactivity timeout

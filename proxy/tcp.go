@@ -153,6 +153,20 @@ func (e *Engine) serveTCP(c *net.TCPConn, fe *frontend, src, dst netip.AddrPort,
 // direction ends; it closes s (the server) and returns the byte counts and
 // a two-letter termination code.
 func splice2(c *net.TCPConn, s conn, idle time.Duration) (up, down int64, term string) {
+	return copyBoth(c, c, s, idle, pipe)
+}
+
+// halfCloser is a client connection that can end its sending side.
+type halfCloser interface {
+	Close() error
+	CloseWrite() error
+}
+
+// copyBoth is the two-way copy of splice2 and tunnelTLS: cp copies one
+// direction (client cc to server s in a goroutine, s to cc here), both
+// sharing one inactivity timeout; c closes the client. It closes s and
+// names the termination from the two directions' errors.
+func copyBoth(c halfCloser, cc, s conn, idle time.Duration, cp func(dst, src conn, idle time.Duration, last *atomic.Int64) (int64, error)) (up, down int64, term string) {
 	var last atomic.Int64
 	last.Store(time.Now().UnixNano())
 	type result struct {
@@ -161,7 +175,7 @@ func splice2(c *net.TCPConn, s conn, idle time.Duration) (up, down int64, term s
 	}
 	upCh := make(chan result, 1)
 	go func() {
-		n, err := pipe(s, c, idle, &last)
+		n, err := cp(s, cc, idle, &last)
 		if err == nil {
 			closeWrite(s)
 		} else {
@@ -170,7 +184,7 @@ func splice2(c *net.TCPConn, s conn, idle time.Duration) (up, down int64, term s
 		}
 		upCh <- result{n, err}
 	}()
-	down, derr := pipe(c, s, idle, &last)
+	down, derr := cp(cc, s, idle, &last)
 	if derr == nil {
 		c.CloseWrite()
 	} else {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/lbd-ha/lbd/acme/acmetest"
 	"github.com/lbd-ha/lbd/internal/control"
-	"github.com/lbd-ha/lbd/internal/pair"
 )
 
 // TestACMEPairDaemons: two paired daemons manage one name against Pebble
@@ -31,18 +30,7 @@ func TestACMEPairDaemons(t *testing.T) {
 	} else {
 		ln.Close()
 	}
-	stA, stB := t.TempDir(), t.TempDir()
-	idA, _, err := pair.LoadOrCreateIdentity(pair.Dir(stA), "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	idB, _, err := pair.LoadOrCreateIdentity(pair.Dir(stB), "b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrA, addrB := freeAddr(t), freeAddr(t)
-	pair.SavePin(pair.Dir(stA), pair.Pin{Fingerprint: idB.Fingerprint, Address: addrB})
-	pair.SavePin(pair.Dir(stB), pair.Pin{Fingerprint: idA.Fingerprint, Address: addrA})
+	stA, stB, addrA, addrB, _, _ := pinnedPair(t)
 	conf := func(httpIP, listen, dir string) string {
 		return fmt.Sprintf(`global:
   control_socket: %%SOCK%%

@@ -13,7 +13,6 @@ import (
 
 	"github.com/lbd-ha/lbd/acme/acmetest"
 	"github.com/lbd-ha/lbd/internal/control"
-	"github.com/lbd-ha/lbd/internal/pair"
 )
 
 // TestACMETLSALPN: with challenges [tls-alpn-01] and no HTTP frontend, the
@@ -110,18 +109,7 @@ func TestACMETLSALPNPair(t *testing.T) {
 	} else {
 		ln.Close()
 	}
-	stA, stB := t.TempDir(), t.TempDir()
-	idA, _, err := pair.LoadOrCreateIdentity(pair.Dir(stA), "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	idB, _, err := pair.LoadOrCreateIdentity(pair.Dir(stB), "b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrA, addrB := freeAddr(t), freeAddr(t)
-	pair.SavePin(pair.Dir(stA), pair.Pin{Fingerprint: idB.Fingerprint, Address: addrB})
-	pair.SavePin(pair.Dir(stB), pair.Pin{Fingerprint: idA.Fingerprint, Address: addrA})
+	stA, stB, addrA, addrB, idA, idB := pinnedPair(t)
 	conf := func(ip, listen, dir string) string {
 		_, certs := ACMEDirs(dir)
 		return fmt.Sprintf(`global:

@@ -17,22 +17,7 @@ import (
 // files travel for `lbctl config diff`, and with the peer stopped status
 // says so quickly.
 func TestPairTwoDaemons(t *testing.T) {
-	stA, stB := t.TempDir(), t.TempDir()
-	idA, _, err := pair.LoadOrCreateIdentity(pair.Dir(stA), "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	idB, _, err := pair.LoadOrCreateIdentity(pair.Dir(stB), "b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrA, addrB := freeAddr(t), freeAddr(t)
-	if err := pair.SavePin(pair.Dir(stA), pair.Pin{Fingerprint: idB.Fingerprint, Address: addrB}); err != nil {
-		t.Fatal(err)
-	}
-	if err := pair.SavePin(pair.Dir(stB), pair.Pin{Fingerprint: idA.Fingerprint, Address: addrA}); err != nil {
-		t.Fatal(err)
-	}
+	stA, stB, addrA, addrB, idA, idB := pinnedPair(t)
 	withPair := func(listen, dir string) string {
 		return goodConfig + "pair:\n  listen: " + listen + "\n  state_dir: " + dir + "\n  interval: 100ms\n  timeout: 300ms\n"
 	}
@@ -41,6 +26,7 @@ func TestPairTwoDaemons(t *testing.T) {
 	ca, cb := &control.Client{Socket: a.sock}, &control.Client{Socket: b.sock}
 	ctx := context.Background()
 	var st *control.Status
+	var err error
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		st, err = ca.Status(ctx)
@@ -94,4 +80,26 @@ func TestPairTwoDaemons(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(pair.Dir(stA), "node.key")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file: %v %v", fi, err)
 	}
+}
+
+// pinnedPair makes two nodes' state directories whose pair identities pin
+// each other, with a free loopback address for each node's pair link.
+func pinnedPair(t *testing.T) (stA, stB, addrA, addrB string, idA, idB *pair.Identity) {
+	t.Helper()
+	stA, stB = t.TempDir(), t.TempDir()
+	var err error
+	if idA, _, err = pair.LoadOrCreateIdentity(pair.Dir(stA), "a"); err != nil {
+		t.Fatal(err)
+	}
+	if idB, _, err = pair.LoadOrCreateIdentity(pair.Dir(stB), "b"); err != nil {
+		t.Fatal(err)
+	}
+	addrA, addrB = freeAddr(t), freeAddr(t)
+	if err := pair.SavePin(pair.Dir(stA), pair.Pin{Fingerprint: idB.Fingerprint, Address: addrB}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pair.SavePin(pair.Dir(stB), pair.Pin{Fingerprint: idA.Fingerprint, Address: addrA}); err != nil {
+		t.Fatal(err)
+	}
+	return stA, stB, addrA, addrB, idA, idB
 }

@@ -33,22 +33,7 @@ pair:
 // pairedDaemons starts two in-process daemons paired on loopback.
 func pairedDaemons(t *testing.T, syncA string) (a, b *testDaemon, cfgB func() string) {
 	t.Helper()
-	stA, stB := t.TempDir(), t.TempDir()
-	idA, _, err := pair.LoadOrCreateIdentity(pair.Dir(stA), "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	idB, _, err := pair.LoadOrCreateIdentity(pair.Dir(stB), "b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrA, addrB := freeAddr(t), freeAddr(t)
-	if err := pair.SavePin(pair.Dir(stA), pair.Pin{Fingerprint: idB.Fingerprint, Address: addrB}); err != nil {
-		t.Fatal(err)
-	}
-	if err := pair.SavePin(pair.Dir(stB), pair.Pin{Fingerprint: idA.Fingerprint, Address: addrA}); err != nil {
-		t.Fatal(err)
-	}
+	stA, stB, addrA, addrB, _, _ := pinnedPair(t)
 	conf := func(listen, state, sync string) string {
 		return strings.NewReplacer("%LISTEN%", listen, "%STATE%", state, "%SYNC%", sync).Replace(pairSyncConfig)
 	}

@@ -67,22 +67,7 @@ func TestPairTicketsResumeOnPeer(t *testing.T) {
 	crt := filepath.Join(dir, "shop.pem")
 	certstest.Write(t, crt, certstest.Spec{Names: []string{"shop.example.test"}})
 	be := newBackend(t, "web01")
-	stA, stB := t.TempDir(), t.TempDir()
-	idA, _, err := pair.LoadOrCreateIdentity(pair.Dir(stA), "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	idB, _, err := pair.LoadOrCreateIdentity(pair.Dir(stB), "b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrA, addrB := freeAddr(t), freeAddr(t)
-	if err := pair.SavePin(pair.Dir(stA), pair.Pin{Fingerprint: idB.Fingerprint, Address: addrB}); err != nil {
-		t.Fatal(err)
-	}
-	if err := pair.SavePin(pair.Dir(stB), pair.Pin{Fingerprint: idA.Fingerprint, Address: addrA}); err != nil {
-		t.Fatal(err)
-	}
+	stA, stB, addrA, addrB, idA, idB := pinnedPair(t)
 	tlsA, tlsB := freeAddr(t), freeAddr(t)
 	conf := func(tlsAddr, listen, state string) string {
 		return strings.NewReplacer("%TLS%", tlsAddr, "%CRT%", crt, "%B1%", be.srv.Listener.Addr().String(),

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/lbd-ha/lbd/internal/control"
-	"github.com/lbd-ha/lbd/internal/pair"
 )
 
 const stickSyncConfig = `global:
@@ -65,22 +64,7 @@ func get(t *testing.T, addr string) int {
 // requests on A (the 6th denied there) is denied on B at its first
 // request once the counters are synced, and B's table shows A's part.
 func TestPairStickSync(t *testing.T) {
-	stA, stB := t.TempDir(), t.TempDir()
-	idA, _, err := pair.LoadOrCreateIdentity(pair.Dir(stA), "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	idB, _, err := pair.LoadOrCreateIdentity(pair.Dir(stB), "b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrA, addrB := freeAddr(t), freeAddr(t)
-	if err := pair.SavePin(pair.Dir(stA), pair.Pin{Fingerprint: idB.Fingerprint, Address: addrB}); err != nil {
-		t.Fatal(err)
-	}
-	if err := pair.SavePin(pair.Dir(stB), pair.Pin{Fingerprint: idA.Fingerprint, Address: addrA}); err != nil {
-		t.Fatal(err)
-	}
+	stA, stB, addrA, addrB, _, _ := pinnedPair(t)
 	frontA, frontB := freeAddr(t), freeAddr(t)
 	withPair := func(front, listen, dir string) string {
 		return strings.ReplaceAll(stickSyncConfig, "%FRONT%", front) + "pair:\n  listen: " + listen + "\n  state_dir: " + dir + "\n  interval: 100ms\n  timeout: 300ms\n"
@@ -111,6 +95,7 @@ func TestPairStickSync(t *testing.T) {
 	}
 	t0 := time.Now()
 	var tb *control.TableShow
+	var err error
 	for {
 		tb, err = cb.Table(ctx, "web", 10)
 		if err == nil && len(tb.Entries) == 1 && tb.Entries[0].Peer["http_req_rate"] >= 6 {
