@@ -113,3 +113,44 @@ func TestCheckTLS(t *testing.T) {
 		t.Fatal("missing ca file accepted")
 	}
 }
+
+// TestCheckTLSUpDown: a server whose TLS check fails verification goes
+// DOWN with Layer6 and the reason in its status, and comes back UP once
+// the check trusts its certificate.
+func TestCheckTLSUpDown(t *testing.T) {
+	addr, ca, _ := tlsHealthServer(t, "health.test")
+	wrong := filepath.Join(t.TempDir(), "other.pem")
+	certstest.Write(t, wrong, certstest.Spec{Names: []string{"health.test"}})
+	ch := make(chan Event, 16)
+	m := New(Options{OnChange: func(e Event) { ch <- e }})
+	defer m.Close()
+	mk := func(caFile string) Config {
+		s := srv("web01", addr, func(s *ServerSpec) {
+			s.Params.Inter, s.Params.Rise, s.Params.Fall = 30*time.Millisecond, 2, 2
+			s.Check.TLS = true
+			s.Check.TLSOptions = certs.ClientOptions{Verify: true, CAFile: caFile, ServerName: "health.test"}
+		})
+		return cfgOf(0, be("app", nil, s))
+	}
+	if err := m.Apply(mk(wrong)); err != nil {
+		t.Fatal(err)
+	}
+	e := waitEvent(t, ch, 5*time.Second)
+	if e.Up || e.State != StateDown || e.Reason != "Layer6 invalid response" {
+		t.Fatalf("event %+v", e)
+	}
+	cs, _, _ := m.Status("app", "web01")
+	if cs.Result != L6RSP || !strings.Contains(cs.Info, "certificate verify failed") {
+		t.Fatalf("status %+v", cs)
+	}
+	if err := m.Apply(mk(ca)); err != nil {
+		t.Fatal(err)
+	}
+	e = waitEvent(t, ch, 5*time.Second)
+	if !e.Up || e.State != StateUp {
+		t.Fatalf("event %+v", e)
+	}
+	if cs, _, _ := m.Status("app", "web01"); cs.Result != L6OK {
+		t.Fatalf("status %+v", cs)
+	}
+}
