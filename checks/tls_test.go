@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -40,7 +42,7 @@ func tlsHealthServer(t *testing.T, name string) (addr, ca string, snis func() []
 		seen = append(seen, hi.ServerName)
 		mu.Unlock()
 		return nil, nil
-	}}, ErrorLog: nil}
+	}}, ErrorLog: log.New(io.Discard, "", 0)}
 	go hs.ServeTLS(ln, "", "")
 	t.Cleanup(func() { hs.Close() })
 	return ln.Addr().String(), ca, func() []string {

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -86,7 +87,7 @@ func newTLSOrigin(t *testing.T, h http.HandlerFunc, names ...string) *tlsOrigin 
 		}
 		io.Copy(io.Discard, r.Body)
 		fmt.Fprintf(w, "tls hello %s", r.TLS.ServerName)
-	}), TLSConfig: cfg, ReadHeaderTimeout: 5 * time.Second}
+	}), TLSConfig: cfg, ReadHeaderTimeout: 5 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	go hs.ServeTLS(ln, "", "")
 	t.Cleanup(func() { hs.Close() })
 	return o
