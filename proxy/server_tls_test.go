@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,18 +27,22 @@ import (
 // its handshakes, remembers the SNI of each and which connection (by
 // client address) served each request, and whether it resumed.
 type tlsOrigin struct {
-	addr    string
-	caFile  string // its self-signed certificate, as a ca-file
-	mu      sync.Mutex
-	hellos  []string          // SNI of every ClientHello (one per handshake)
-	connSNI map[string]string // client address -> SNI
-	reqs    []originReq
+	clientCAs atomic.Pointer[x509.CertPool] // set: client certificates required
+	addr      string
+	caFile    string // its self-signed certificate, as a ca-file
+	mu        sync.Mutex
+	hellos    []string          // SNI of every ClientHello (one per handshake)
+	connSNI   map[string]string // client address -> SNI
+	reqs      []originReq
 }
 
 type originReq struct {
 	remote, host, sni string
 	resumed           bool
 }
+
+// requireClient makes the origin require a client certificate from pool.
+func (o *tlsOrigin) requireClient(pool *x509.CertPool) { o.clientCAs.Store(pool) }
 
 func (o *tlsOrigin) handshakes() int {
 	o.mu.Lock()
@@ -61,6 +67,7 @@ func newTLSOrigin(t *testing.T, h http.HandlerFunc, names ...string) *tlsOrigin 
 	if err != nil {
 		t.Fatal(err)
 	}
+	var cfg0 *tls.Config
 	cfg := &tls.Config{
 		Certificates: []tls.Certificate{kp},
 		NextProtos:   []string{"http/1.1"},
@@ -69,9 +76,26 @@ func newTLSOrigin(t *testing.T, h http.HandlerFunc, names ...string) *tlsOrigin 
 			o.hellos = append(o.hellos, hi.ServerName)
 			o.connSNI[hi.Conn.RemoteAddr().String()] = hi.ServerName
 			o.mu.Unlock()
+			if p := o.clientCAs.Load(); p != nil {
+				c := cfg0.Clone()
+				c.GetConfigForClient = nil
+				// Any certificate, then a check that it is one of p's (the
+				// test certificates are made for server auth only).
+				c.ClientAuth = tls.RequireAnyClientCert
+				c.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
+					cert, err := x509.ParseCertificate(raw[0])
+					if err != nil {
+						return err
+					}
+					_, err = cert.Verify(x509.VerifyOptions{Roots: p, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+					return err
+				}
+				return c, nil
+			}
 			return nil, nil
 		},
 	}
+	cfg0 = cfg
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -415,5 +439,35 @@ func TestServerTLSModeTCP(t *testing.T) {
 	}
 	if r := sink.last(t); r.Server != "s1" || r.BytesRead != int64(len(b)) {
 		t.Fatalf("log: %+v", r)
+	}
+}
+
+// TestServerTLSClientCert: a server that requires a client certificate
+// gets the one of ssl.crt; without it the exchange fails (with TLS 1.3
+// the server refuses after the client's side of the handshake is done,
+// so the client sees 502 rather than 503).
+func TestServerTLSClientCert(t *testing.T) {
+	dir := t.TempDir()
+	clientPEM := filepath.Join(dir, "client.pem")
+	clientCert := certstest.Write(t, clientPEM, certstest.Spec{Names: []string{"lbd.client.test"}})
+	o := newTLSOrigin(t, nil, "www.example.test")
+	pool := x509.NewCertPool()
+	pool.AddCert(clientCert)
+	// Require the client certificate: wrap the origin's ClientHello hook.
+	o.requireClient(pool)
+	fixed := SNI{From: SNIFixed, Name: "www.example.test"}
+	cfg := testConfig(tlsSrv("crt", o.addr, certs.ClientOptions{Verify: true, CAFile: o.caFile, CertFile: clientPEM}, fixed))
+	cfg.Backends = append(cfg.Backends, testBackendCfg("nocrt", tlsSrv("nocrt", o.addr, certs.ClientOptions{Verify: true, CAFile: o.caFile}, fixed)))
+	cfg.Backends[1].Retries = 0
+	fe := &cfg.Frontends[0]
+	fe.ACLs = []ACL{{Name: "n", Criterion: "path_beg", Values: []string{"/nocrt"}}}
+	fe.UseBackends = []UseBackend{{Backend: "nocrt", If: "n"}}
+	_, addr, _ := startEngine(t, cfg)
+	rc := dialRaw(t, addr)
+	if res, body := rc.get("/"); res.StatusCode != 200 {
+		t.Fatalf("with crt: %d %q", res.StatusCode, body)
+	}
+	if res, _ := rc.get("/nocrt"); res.StatusCode != 502 && res.StatusCode != 503 {
+		t.Fatalf("without crt: %d", res.StatusCode)
 	}
 }
