@@ -1,7 +1,7 @@
 // Package certs is lbd's TLS foundation: the certificates a TLS bind
 // serves, and the crypto/tls configuration around them.
 //
-// It has four parts:
+// It has five parts:
 //
 //   - Store loads certificates with HAProxy's "crt FILE|DIR" semantics (a
 //     PEM file holding the chain and the key, or the key in FILE.key next to
@@ -23,6 +23,10 @@
 //   - Info and Classify give what lbctl, the stats page and /metrics show:
 //     each certificate's names, issuer and expiry, and handshake failures
 //     by reason.
+//   - ClientOptions builds the client side, for TLS to servers and TLS
+//     health checks: verify none|required against a ca-file or the system
+//     roots (and the SNI's name), ALPN http/1.1, a client certificate;
+//     ServerFailure names why a server handshake failed.
 //
 // The package imports nothing from internal/. See docs/tls.md.
 package certs

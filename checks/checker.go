@@ -2,11 +2,14 @@ package checks
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/lbd-ha/lbd/certs"
 )
 
 // Checker runs one check. Check must return promptly when ctx is cancelled
@@ -59,23 +62,31 @@ type TCPCheck struct {
 	// SendProxy sends a PROXY protocol header (1 or 2) after connecting
 	// (HAProxy's check-send-proxy); 0: none.
 	SendProxy int
+	// TLS runs a TLS handshake after connecting (HAProxy's check-ssl, or
+	// the server's ssl): the check passes with L6OK when it succeeds, and
+	// fails with L6RSP (the reason in Info) or L6TOUT; nil: plain TCP.
+	TLS *tls.Config
 }
 
 // Check implements Checker.
 func (c *TCPCheck) Check(ctx context.Context) Result {
 	start := time.Now()
 	connectTO, _, _ := c.Timeouts.Split()
-	conn, r := dial(ctx, c.Dialer, c.Addr, start.Add(connectTO), c.SendProxy)
+	conn, r := dial(ctx, c.Dialer, c.Addr, start.Add(connectTO), c.SendProxy, c.TLS)
 	if conn != nil {
 		conn.Close()
 		r = Result{Code: L4OK}
+		if c.TLS != nil {
+			r.Code = L6OK
+		}
 	}
 	r.Duration = time.Since(start)
 	return r
 }
 
 // dial connects before deadline; on failure it returns the L4 result.
-func dial(ctx context.Context, d Dialer, addr string, deadline time.Time, sendProxy int) (net.Conn, Result) {
+// With tlsCfg, the TLS handshake follows under the same deadline.
+func dial(ctx context.Context, d Dialer, addr string, deadline time.Time, sendProxy int, tlsCfg *tls.Config) (net.Conn, Result) {
 	if d == nil {
 		d = &net.Dialer{}
 	}
@@ -88,6 +99,9 @@ func dial(ctx context.Context, d Dialer, addr string, deadline time.Time, sendPr
 			return nil, Result{Code: L4CON, Info: errInfo(err)}
 		}
 	}
+	if err == nil && tlsCfg != nil {
+		return handshake(ctx, conn, tlsCfg, deadline)
+	}
 	if err == nil {
 		return conn, Result{}
 	}
@@ -98,6 +112,25 @@ func dial(ctx context.Context, d Dialer, addr string, deadline time.Time, sendPr
 		return nil, Result{Code: L4TOUT}
 	}
 	return nil, Result{Code: L4CON, Info: errInfo(err)}
+}
+
+// handshake runs the client TLS handshake on conn before deadline.
+func handshake(ctx context.Context, conn net.Conn, cfg *tls.Config, deadline time.Time) (net.Conn, Result) {
+	tc := tls.Client(conn, cfg)
+	hctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	err := tc.HandshakeContext(hctx)
+	if err == nil {
+		return tc, Result{}
+	}
+	conn.Close()
+	switch {
+	case ctx.Err() != nil:
+		return nil, Result{Code: SOCKERR, Info: "aborted"}
+	case isTimeout(err):
+		return nil, Result{Code: L6TOUT}
+	}
+	return nil, Result{Code: L6RSP, Info: info(certs.ServerFailure(err))}
 }
 
 func isTimeout(err error) bool {

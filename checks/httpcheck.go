@@ -3,6 +3,7 @@ package checks
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -47,8 +48,9 @@ type HTTPCheck struct {
 	Expect   Expect
 	Timeouts Timeouts
 	Dialer   Dialer
-	// SendProxy: as TCPCheck's.
+	// SendProxy and TLS: as TCPCheck's.
 	SendProxy int
+	TLS       *tls.Config
 }
 
 // BuildRequest renders the check request. Empty method, uri and version
@@ -92,7 +94,7 @@ func BuildRequest(method, uri, version, host, addr string) []byte {
 func (c *HTTPCheck) Check(ctx context.Context) Result {
 	start := time.Now()
 	connectTO, readTO, whole := c.Timeouts.Split()
-	conn, r := dial(ctx, c.Dialer, c.Addr, start.Add(connectTO), c.SendProxy)
+	conn, r := dial(ctx, c.Dialer, c.Addr, start.Add(connectTO), c.SendProxy, c.TLS)
 	if conn == nil {
 		r.Duration = time.Since(start)
 		return r

@@ -14,6 +14,12 @@ const (
 	L4TOUT Code = "L4TOUT"
 	// L4CON: TCP connect failed (refused, unreachable, reset).
 	L4CON Code = "L4CON"
+	// L6OK: the TLS handshake succeeded (TCP check over TLS).
+	L6OK Code = "L6OK"
+	// L6TOUT: the TLS handshake timed out.
+	L6TOUT Code = "L6TOUT"
+	// L6RSP: the TLS handshake failed (certificate not verified, ...).
+	L6RSP Code = "L6RSP"
 	// L7OK: the HTTP response matched.
 	L7OK Code = "L7OK"
 	// L7TOUT: no (complete) HTTP response before the timeout.
@@ -28,7 +34,7 @@ const (
 )
 
 // OK reports whether the code counts as a successful check.
-func (c Code) OK() bool { return c == L4OK || c == L7OK }
+func (c Code) OK() bool { return c == L4OK || c == L6OK || c == L7OK }
 
 // Reason is HAProxy's human description of the code.
 func (c Code) Reason() string {
@@ -39,6 +45,12 @@ func (c Code) Reason() string {
 		return "Layer4 timeout"
 	case L4CON:
 		return "Layer4 connection problem"
+	case L6OK:
+		return "Layer6 check passed"
+	case L6TOUT:
+		return "Layer6 timeout"
+	case L6RSP:
+		return "Layer6 invalid response"
 	case L7OK:
 		return "Layer7 check passed"
 	case L7TOUT:

@@ -1,9 +1,12 @@
 package checks
 
 import (
+	"crypto/tls"
 	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/lbd-ha/lbd/certs"
 )
 
 // Config is what Manager.Apply runs: every backend with its servers. The
@@ -68,6 +71,11 @@ type CheckSpec struct {
 	// first (HAProxy's check-send-proxy, or the server's send-proxy when
 	// the check goes to the traffic address); 0: none.
 	SendProxy int
+	// TLS runs the check over TLS (HAProxy's check-ssl, or the server's
+	// ssl when the check goes to the traffic address) with TLSOptions:
+	// verification, roots, and ServerName as the SNI (check-sni).
+	TLS        bool
+	TLSOptions certs.ClientOptions
 }
 
 // key identifies a server across Apply calls.
@@ -85,8 +93,15 @@ func (c *CheckSpec) typeName() string {
 // check interval.
 func (c CheckSpec) checker(inter time.Duration) (Checker, error) {
 	to := Timeouts{Inter: inter, Connect: c.ConnectTimeout, Check: c.CheckTimeout}
+	var tc *tls.Config
+	if c.TLS {
+		var err error
+		if tc, err = c.TLSOptions.Config(); err != nil {
+			return nil, fmt.Errorf("check-ssl: %w", err)
+		}
+	}
 	if !c.HTTP {
-		return &TCPCheck{Addr: c.Addr, Timeouts: to, SendProxy: c.SendProxy}, nil
+		return &TCPCheck{Addr: c.Addr, Timeouts: to, SendProxy: c.SendProxy, TLS: tc}, nil
 	}
 	e := Expect{Status: c.ExpectStatus, String: c.ExpectString}
 	if c.ExpectRStatus != "" {
@@ -102,5 +117,6 @@ func (c CheckSpec) checker(inter time.Duration) (Checker, error) {
 		Expect:    e,
 		Timeouts:  to,
 		SendProxy: c.SendProxy,
+		TLS:       tc,
 	}, nil
 }

@@ -38,6 +38,9 @@ type CheckStatus struct {
 	Status int
 	// Reason is the HAProxy reason of the last check ("Layer7 wrong status").
 	Reason string
+	// Info is the last check's detail ("Connection refused", "certificate
+	// verify failed: ..."); may be empty.
+	Info string
 	// Duration is how long the last check took.
 	Duration time.Duration
 	// Health is HAProxy's health counter, 0..Rise+Fall-1.
@@ -59,7 +62,7 @@ func (m *Manager) infoLocked(s *server, now time.Time) ServerInfo {
 	if s.spec.checked {
 		cs.Type = s.spec.check.typeName()
 		if r, at, ok := s.m.Last(); ok {
-			cs.Result, cs.Status, cs.Reason, cs.Duration, cs.LastAt = r.Code, r.Status, r.Reason(), r.Duration, at
+			cs.Result, cs.Status, cs.Reason, cs.Info, cs.Duration, cs.LastAt = r.Code, r.Status, r.Reason(), r.Info, r.Duration, at
 		}
 	}
 	return ServerInfo{

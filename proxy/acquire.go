@@ -148,9 +148,14 @@ func countLB(set []*server) int {
 }
 
 func (cc *clientConn) getConn(x *exchange) (idleConn, bool, error) {
-	if cc.wantServerKeepAlive(x.be) {
+	x.pool = x.srv.sh.pool
+	if t := x.srv.tls; t != nil && t.perReq {
+		x.sni = cc.requestSNI(t)
+		x.pool = x.pool.named(x.sni)
+	}
+	if cc.wantServerKeepAlive(x.be) && x.pool != nil {
 		now := time.Now()
-		if ic, ok := x.srv.sh.pool.get(now); ok {
+		if ic, ok := x.pool.get(now); ok {
 			// The server may have closed a connection idle for long:
 			// then read first (no sendAwait).
 			ic.awaitOK = now.Sub(ic.since) <= awaitMaxIdle
@@ -261,6 +266,9 @@ func (st *awaitState) step(fd uintptr) bool {
 }
 
 func (cc *clientConn) dial(x *exchange) (conn, error) {
+	if x.srv.tls != nil {
+		return cc.dialTLS(x)
+	}
 	c, err := dialServer(x.srv.addr, x.srv.da, x.be.connect)
 	if err == nil && x.srv.sendProxy != 0 {
 		if err = sendProxyHeader(c, x.srv.sendProxy, cc.src, orLocal(cc.dst, cc.c), x.be.connect); err != nil {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"errors"
 	"github.com/lbd-ha/lbd/certs"
 	"github.com/lbd-ha/lbd/checks"
@@ -42,8 +43,10 @@ type counters struct {
 	// ENHANCE_YOUR_CALM (floods).
 	h2Streams, h2Refused, h2Resets, h2Calm atomic.Uint64
 	h2Cur                                  atomic.Int64
-	lastReqCount                           uint64 // for rate computation, under Engine.statMu
-	lastReqSample                          time.Time
+	// Servers with TLS: handshakes completed and failed (server_tls.go).
+	tlsSrvOK, tlsSrvFail atomic.Uint64
+	lastReqCount         uint64 // for rate computation, under Engine.statMu
+	lastReqSample        time.Time
 }
 
 // tlsFailMap returns the handshake failures by reason.
@@ -99,6 +102,10 @@ type serverShared struct {
 	addr      string
 	pool      *connPool
 	st        counters
+	// tlsOpts are the TLS settings the pool's connections were made with
+	// (nil: plain); sess resumes sessions on new connections.
+	tlsOpts *ServerTLS
+	sess    tls.ClientSessionCache
 }
 
 // server is one server line of one config generation.
@@ -112,8 +119,10 @@ type server struct {
 	maxqueue int
 	// sendProxy: PROXY protocol version sent on new connections; 0: none.
 	sendProxy int
-	sh        *serverShared
-	be        *backend
+	// tls: speak TLS to the server (server_tls.go); nil: plain.
+	tls *serverTLS
+	sh  *serverShared
+	be  *backend
 	// balancer state, guarded by be.mu
 	cw    int
 	queue []*waiter

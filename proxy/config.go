@@ -3,6 +3,8 @@ package proxy
 import (
 	"crypto/tls"
 	"time"
+
+	"github.com/lbd-ha/lbd/certs"
 )
 
 // Config is what an Engine serves. The proxy applies no defaults: every
@@ -254,7 +256,49 @@ type Server struct {
 	// on each connection to the server; zero: none. Such connections are
 	// not pooled across clients (proxyproto.go).
 	SendProxy int
+	// TLS makes connections to the server speak TLS (HAProxy's `server
+	// ... ssl`); nil: plain TCP (server_tls.go).
+	TLS *ServerTLS
 }
+
+// ServerTLS is how the proxy speaks TLS to one server.
+type ServerTLS struct {
+	// Options are the verification, roots and client certificate; the
+	// proxy builds the crypto/tls configuration from them, with ALPN
+	// http/1.1 and a per-server session cache (resumption). A reload that
+	// changes them (or SNI) drops the server's idle connections.
+	// Options.ServerName is ignored: SNI says what is sent.
+	Options certs.ClientOptions
+	// SNI chooses the server name sent (and verified).
+	SNI SNI
+}
+
+// SNI is HAProxy's `sni EXPR` in the forms lbd supports.
+type SNI struct {
+	// From is where the name comes from.
+	From SNISource
+	// Name is the fixed name of SNIFixed.
+	Name string
+}
+
+// SNISource is the origin of the SNI sent to a server.
+type SNISource uint8
+
+// SNI sources. With a per-request source the idle connections of the
+// server are kept per name: a connection made for one name never carries
+// a request for another.
+const (
+	// SNINone sends no SNI (HAProxy's default without sni).
+	SNINone SNISource = iota
+	// SNIFixed sends SNI.Name (sni str(NAME)).
+	SNIFixed
+	// SNIHost sends the request's Host header without its port (sni
+	// req.hdr(host)); none when the request has no Host. Mode http only.
+	SNIHost
+	// SNIFrontend sends the SNI the client sent to a TLS bind (sni
+	// ssl_fc_sni); none on plain binds. Mode http only.
+	SNIFrontend
+)
 
 // Balance is a backend's load-balancing algorithm.
 type Balance uint8

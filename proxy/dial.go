@@ -191,6 +191,9 @@ func closeWrite(c conn) error {
 	if tc, ok := c.(*net.TCPConn); ok {
 		return tc.CloseWrite()
 	}
+	if ts, ok := c.(tlsServer); ok {
+		return ts.CloseWrite() // close_notify
+	}
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return err

@@ -666,6 +666,7 @@ func (e *Engine) Backends() []BackendStatus {
 				BytesIn: st.bytesIn.Load(), BytesOut: st.bytesOut.Load(),
 				ErrorsConn: st.errConn.Load(), ErrorsResp: st.errResp.Load(),
 				Retries: st.retries.Load(), Redispatch: st.redispatch.Load(), Responses: st.respMap(),
+				TLS: s.tls != nil, TLSHandshakes: st.tlsSrvOK.Load(), TLSFailures: st.tlsSrvFail.Load(),
 			})
 		}
 		out = append(out, bs)

@@ -31,6 +31,10 @@ type exchange struct {
 	rdl, wdl time.Time       // deadlines already set on sconn
 	rc       syscall.RawConn // sconn's RawConn
 	awaitOK  bool            // sendAwait may be used on sconn
+	// pool takes sconn back after a kept-alive exchange: the server's, or
+	// for a per-request SNI the one of x.sni (nil: not pooled).
+	pool     *connPool
+	sni      []byte // the per-request SNI (server_tls.go)
 	retries  int
 	bodyKind h1.BodyKind
 }
@@ -246,8 +250,8 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 		// the client has the response.
 		// A connection that carried a PROXY header names this client: it
 		// is not pooled for others.
-		if ka && resp.KeepAlive() && bodyKind != h1.BodyClose && sr.buffered() == 0 && srv.sendProxy == 0 {
-			srv.sh.pool.put(idleConn{c: x.sconn, since: time.Now(), rdl: sr.dl, wdl: sw.dl, rc: x.rc})
+		if ka && resp.KeepAlive() && bodyKind != h1.BodyClose && sr.buffered() == 0 && srv.sendProxy == 0 && x.pool != nil {
+			x.pool.put(idleConn{c: x.sconn, since: time.Now(), rdl: sr.dl, wdl: sw.dl, rc: x.rc})
 		} else {
 			x.sconn.Close()
 		}

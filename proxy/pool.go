@@ -27,6 +27,28 @@ type idleConn struct {
 type connPool struct {
 	mu   sync.Mutex
 	idle []idleConn
+	// byName holds the pools of a server whose SNI is chosen per request,
+	// one per name (server_tls.go); nil otherwise.
+	byName map[string]*connPool
+}
+
+// named returns the pool of the connections made for SNI name, nil when
+// maxSNIPools names already have one (such connections are not pooled).
+func (p *connPool) named(name []byte) *connPool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if np, ok := p.byName[string(name)]; ok {
+		return np
+	}
+	if len(p.byName) >= maxSNIPools {
+		return nil
+	}
+	if p.byName == nil {
+		p.byName = map[string]*connPool{}
+	}
+	np := newConnPool()
+	p.byName[string(name)] = np
+	return np
 }
 
 func newConnPool() *connPool { return &connPool{} }
@@ -73,6 +95,11 @@ func (p *connPool) reap(now time.Time) {
 		p.idle[i] = idleConn{}
 	}
 	p.idle = keep
+	// Named pools stay (an exchange may hold one to put its connection
+	// back): their number is bounded by maxSNIPools.
+	for _, np := range p.byName {
+		np.reap(now)
+	}
 	p.mu.Unlock()
 }
 
@@ -82,5 +109,8 @@ func (p *connPool) closeAll() {
 		ic.c.Close()
 	}
 	p.idle = nil
+	for _, np := range p.byName {
+		np.closeAll()
+	}
 	p.mu.Unlock()
 }

@@ -257,7 +257,7 @@ func compileBackend(bc *Backend, reg, next *registry) (*backend, error) {
 			}
 			sh.weight.Store(int32(w))
 			sh.cfgWeight = w
-		} else if sh.addr != sc.Address || sh.cfgWeight != w {
+		} else if sh.addr != sc.Address || sh.cfgWeight != w || !sameServerTLS(sh.tlsOpts, sc.TLS) {
 			// Address or configured weight changed: keep state and
 			// counters, take the new settings (on commit).
 			old := sh
@@ -266,6 +266,18 @@ func compileBackend(bc *Backend, reg, next *registry) (*backend, error) {
 			sh.admin.Store(old.admin.Load())
 			sh.weight.Store(int32(w))
 			copyCounters(&sh.st, &old.st)
+		}
+		if sc.TLS != nil {
+			if sh.sess == nil {
+				sh.sess = tls.NewLRUClientSessionCache(sessionCacheSize)
+			}
+			st := *sc.TLS
+			sh.tlsOpts = &st
+			t, err := compileServerTLS(sc.TLS, sh)
+			if err != nil {
+				return nil, fmt.Errorf("server %s: %w", sc.Name, err)
+			}
+			s.tls = t
 		}
 		s.sh = sh
 		next.servers[key] = sh
@@ -289,6 +301,8 @@ func copyCounters(dst, src *counters) {
 	dst.redispatch.Store(src.redispatch.Load())
 	dst.max.Store(src.max.Load())
 	dst.queueMax.Store(src.queueMax.Load())
+	dst.tlsSrvOK.Store(src.tlsSrvOK.Load())
+	dst.tlsSrvFail.Store(src.tlsSrvFail.Load())
 	for i := range dst.resp {
 		dst.resp[i].Store(src.resp[i].Load())
 	}

@@ -82,4 +82,11 @@ type ServerStatus struct {
 	Retries    uint64
 	Redispatch uint64
 	Responses  map[string]uint64
+	// TLS is set for a server spoken to over TLS; TLSHandshakes counts
+	// the handshakes it completed (new connections, resumed or not), and
+	// TLSFailures the failed ones (certificate not verified, timeout, ...;
+	// also in ErrorsConn).
+	TLS           bool
+	TLSHandshakes uint64
+	TLSFailures   uint64
 }

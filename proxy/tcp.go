@@ -93,6 +93,11 @@ func (e *Engine) serveTCP(c *net.TCPConn, fe *frontend, src, dst netip.AddrPort,
 				conn.Close()
 			}
 		}
+		if derr == nil && srv.tls != nil {
+			// TLS to the server: a per-request SNI has no request here
+			// (none is sent).
+			conn, derr = e.handshakeServer(conn.(*net.TCPConn), be, srv, "")
+		}
 		if derr == nil {
 			sc = conn
 			break
@@ -137,7 +142,13 @@ func (e *Engine) serveTCP(c *net.TCPConn, fe *frontend, src, dst netip.AddrPort,
 	sess.s = sc
 	sess.mu.Unlock()
 	idle := tunnelIdle(fe, be)
-	up, down, t := splice2(c, sc, idle)
+	var up, down int64
+	var t string
+	if srv.tls != nil {
+		up, down, t = copyBoth(c, c, sc, idle, copyIdle) // no splice through TLS
+	} else {
+		up, down, t = splice2(c, sc, idle)
+	}
 	term = t
 	sentAny = up > 0
 	rec.BytesRead = down

@@ -52,6 +52,9 @@ func (cc *clientConn) tunnel(x *exchange, sr *bufReader, tStart time.Time) bool 
 	var term string
 	if cc.tls != nil {
 		up, down, term = tunnelTLS(cc.tls.conn, x.sconn, idle)
+	} else if x.srv.tls != nil {
+		// A TLS server: copy through its tls.Conn (no splice).
+		up, down, term = copyBoth(cc.c, cc.c, x.sconn, idle, copyIdle)
 	} else {
 		up, down, term = splice2(cc.c, x.sconn, idle)
 	}

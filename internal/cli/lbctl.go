@@ -399,6 +399,9 @@ func checkText(c control.CheckStatus) string {
 	if c.Duration > 0 {
 		s += " in " + c.Duration.Round(time.Millisecond).String()
 	}
+	if c.Info != "" && !strings.HasSuffix(c.Result, "OK") {
+		s += " (" + c.Info + ")"
+	}
 	return s
 }
 

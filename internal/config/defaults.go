@@ -39,6 +39,8 @@ const (
 	DefaultLogFacility    = "local0"
 	DefaultLogLevel       = "info"
 	DefaultHardStopAfter  = 30 * time.Second
+	// DefaultSSLServerVerify is HAProxy's ssl-server-verify default.
+	DefaultSSLServerVerify = "required"
 )
 
 func boolp(b bool) *bool { return &b }
@@ -167,6 +169,11 @@ func (s *ServerDefaults) inherit(d *ServerDefaults) {
 	s.Maxconn = firstInt(s.Maxconn, d.Maxconn)
 	s.Maxqueue = firstInt(s.Maxqueue, d.Maxqueue)
 	s.OnMarkedDown = firstStr(s.OnMarkedDown, d.OnMarkedDown)
+	s.SSL = mergeServerSSL(s.SSL, d.SSL)
+	if s.CheckSSL == nil && d.CheckSSL != nil {
+		s.CheckSSL = boolp(*d.CheckSSL)
+	}
+	s.CheckSNI = firstStr(s.CheckSNI, d.CheckSNI)
 }
 
 func (b *BackendPart) inherit(d Defaults) {
@@ -273,6 +280,7 @@ func (c *Config) normalize() {
 		c.Backends = append(c.Backends, Backend{Name: l.Name, Common: common, BackendPart: bp, FromListen: true, Source: src})
 	}
 	c.resolveTLSPaths()
+	c.serverSSLDefaults()
 	if c.Stats != nil {
 		c.Stats.Stats.defaults()
 	}

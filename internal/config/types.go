@@ -65,6 +65,9 @@ type Global struct {
 	// TLSTickets sets the rotation of the session ticket keys shared by
 	// every TLS bind.
 	TLSTickets *TLSTickets `mapstructure:"tls_tickets" yaml:"tls_tickets,omitempty"`
+	// SSLServerVerify is the verify of servers whose ssl block does not
+	// say (HAProxy's ssl-server-verify): required (default) or none.
+	SSLServerVerify string `mapstructure:"ssl_server_verify" yaml:"ssl_server_verify,omitempty"`
 }
 
 // RuntimeAPI is the access to the control socket as HAProxy's `stats
@@ -394,6 +397,36 @@ type ServerDefaults struct {
 	Maxconn      int           `mapstructure:"maxconn" yaml:"maxconn,omitempty"`
 	Maxqueue     int           `mapstructure:"maxqueue" yaml:"maxqueue,omitempty"`
 	OnMarkedDown string        `mapstructure:"on_marked_down" yaml:"on_marked_down,omitempty"`
+	// SSL makes lbd speak TLS to the server (HAProxy's `ssl verify ...
+	// ca-file ... sni ...`); nil: plain TCP. A server's block is merged
+	// over default_server's, key by key.
+	SSL *ServerSSL `mapstructure:"ssl" yaml:"ssl,omitempty"`
+	// CheckSSL runs health checks over TLS (HAProxy's check-ssl). Unset:
+	// checks use TLS when the server has ssl and they go to its traffic
+	// address (no check_port/check_addr), as HAProxy does; false turns
+	// that off.
+	CheckSSL *bool `mapstructure:"check_ssl" yaml:"check_ssl,omitempty"`
+	// CheckSNI is the SNI of TLS health checks (HAProxy's check-sni); the
+	// server's sni is not used for checks.
+	CheckSNI string `mapstructure:"check_sni" yaml:"check_sni,omitempty"`
+}
+
+// ServerSSL is TLS to one server (docs/tls.md, "TLS to servers").
+type ServerSSL struct {
+	// Verify is required (the server's certificate must lead to a root of
+	// ca_file, and match the SNI when one is sent) or none; default
+	// global.ssl_server_verify, itself required by default.
+	Verify string `mapstructure:"verify" yaml:"verify,omitempty"`
+	// CAFile is a PEM file of the roots; empty: the system's roots.
+	// Relative paths are relative to the config file's directory.
+	CAFile string `mapstructure:"ca_file" yaml:"ca_file,omitempty"`
+	// SNI is the server name sent: str(NAME), req.hdr(host) (the
+	// request's Host without its port) or ssl_fc_sni (the client's SNI);
+	// empty: none.
+	SNI string `mapstructure:"sni" yaml:"sni,omitempty"`
+	// Crt is a client certificate (PEM with the key, or the key in
+	// Crt+".key") presented to servers that ask for one.
+	Crt string `mapstructure:"crt" yaml:"crt,omitempty"`
 }
 
 // Server is one `server NAME ADDR:PORT [params]` line.

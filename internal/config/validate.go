@@ -146,6 +146,9 @@ func (c *checker) validate(cfg *Config) {
 	g := cfg.Global
 	c.sslDef = g.SSLDefaultBind
 	c.checkTLSGlobal(&g)
+	if v := g.SSLServerVerify; v != "" && v != "none" && v != "required" {
+		c.add("global.ssl_server_verify", "unknown verify %q (none, required)", v)
+	}
 	if g.Maxconn < 0 {
 		c.add("global.maxconn", "must not be negative")
 	}
@@ -477,6 +480,7 @@ func (c *checker) checkBackend(b *Backend) {
 		if s.SendProxy != "" && s.SendProxy != "v1" && s.SendProxy != "v2" {
 			c.add(sp+".send_proxy", "must be v1 or v2")
 		}
+		c.checkServerSSL(sp, b.Mode, &b.Servers[j])
 		if s.OnMarkedDown != "" && s.OnMarkedDown != "shutdown-sessions" {
 			c.add(sp+".on_marked_down", "only shutdown-sessions is supported")
 		}

@@ -190,8 +190,13 @@ type ServerStatus struct {
 	Retries    uint64            `json:"retries"`
 	Redispatch uint64            `json:"redispatches"`
 	Responses  map[string]uint64 `json:"responses"`
-	Check      CheckStatus       `json:"check"`
-	LastChange time.Time         `json:"last_change"`
+	// TLS: the server is spoken to over TLS (ssl); TLSHandshakes and
+	// TLSFailures count its handshakes (failures also in ErrorsConn).
+	TLS           bool        `json:"tls,omitempty"`
+	TLSHandshakes uint64      `json:"tls_handshakes,omitempty"`
+	TLSFailures   uint64      `json:"tls_failures,omitempty"`
+	Check         CheckStatus `json:"check"`
+	LastChange    time.Time   `json:"last_change"`
 	// Downtime is the total time spent DOWN.
 	DowntimeSec float64 `json:"downtime_seconds"`
 	Transitions uint64  `json:"transitions"`
@@ -204,6 +209,7 @@ type CheckStatus struct {
 	Result   string        `json:"result,omitempty"` // e.g. "L7OK", "L7STS", "L4CON", "L4TOUT"
 	Code     int           `json:"code,omitempty"`   // HTTP status of the last check
 	Reason   string        `json:"reason,omitempty"` // "Layer7 wrong status"
+	Info     string        `json:"info,omitempty"`   // detail: "Connection refused", "certificate verify failed: ..."
 	Duration time.Duration `json:"duration_ns"`
 	Health   int           `json:"health"` // HAProxy health counter 0..rise+fall-1
 	Rise     int           `json:"rise"`

@@ -24,7 +24,7 @@ func checksConfig(cfg *config.Config) checks.Config {
 				Params: checks.Params{Inter: s.Inter, FastInter: s.FastInter, DownInter: s.DownInter, Rise: s.Rise, Fall: s.Fall},
 			}
 			if s.Check {
-				ss.Check = checkSpec(b, s)
+				ss.Check = checkSpec(b, s, &cfg.Global)
 			}
 			cb.Servers = append(cb.Servers, ss)
 		}
@@ -33,13 +33,16 @@ func checksConfig(cfg *config.Config) checks.Config {
 	return out
 }
 
-// checkSpec is the check of one server of b.
-func checkSpec(b config.Backend, s config.Server) *checks.CheckSpec {
+// checkSpec is the check of one server of b (g for ssl_server_verify).
+func checkSpec(b config.Backend, s config.Server, g *config.Global) *checks.CheckSpec {
 	c := &checks.CheckSpec{
 		Addr:           checkTarget(s.Address, s.CheckAddr, s.CheckPort),
 		ConnectTimeout: b.Timeouts.Connect,
 		CheckTimeout:   b.Timeouts.Check,
 		SendProxy:      checkSendProxy(s),
+	}
+	if s.ChecksOverTLS() {
+		c.TLS, c.TLSOptions = true, s.CheckTLSOptions(g)
 	}
 	if hc := b.HealthCheck; hc != nil && hc.Type == "http" {
 		c.HTTP = true
@@ -80,7 +83,7 @@ func fillServerStatus(s *control.ServerStatus, si checks.ServerInfo) {
 
 func checkStatus(c checks.CheckStatus) control.CheckStatus {
 	return control.CheckStatus{
-		Enabled: c.Enabled, Type: c.Type, Result: string(c.Result), Code: c.Status, Reason: c.Reason,
+		Enabled: c.Enabled, Type: c.Type, Result: string(c.Result), Code: c.Status, Reason: c.Reason, Info: c.Info,
 		Duration: c.Duration, Health: c.Health, Rise: c.Rise, Fall: c.Fall, LastAt: c.LastAt,
 	}
 }

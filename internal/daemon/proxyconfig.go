@@ -112,9 +112,35 @@ func proxyBackend(b *config.Backend) (proxy.Backend, error) {
 		if s.Weight != nil {
 			ps.Weight = *s.Weight
 		}
+		if s.SSL != nil {
+			t, err := proxyServerTLS(s.SSL)
+			if err != nil {
+				return proxy.Backend{}, fmt.Errorf("server %s: %w", s.Name, err)
+			}
+			ps.TLS = t
+		}
 		pb.Servers = append(pb.Servers, ps)
 	}
 	return pb, nil
+}
+
+// proxyServerTLS maps a server's ssl block (validated and defaulted by
+// config.Load) onto the proxy's ServerTLS.
+func proxyServerTLS(s *config.ServerSSL) (*proxy.ServerTLS, error) {
+	kind, name, err := config.ParseSNI(s.SNI)
+	if err != nil {
+		return nil, err
+	}
+	t := &proxy.ServerTLS{Options: s.TLSOptions()}
+	switch kind {
+	case config.SNIFixed:
+		t.SNI = proxy.SNI{From: proxy.SNIFixed, Name: name}
+	case config.SNIHost:
+		t.SNI = proxy.SNI{From: proxy.SNIHost}
+	case config.SNIFrontend:
+		t.SNI = proxy.SNI{From: proxy.SNIFrontend}
+	}
+	return t, nil
 }
 
 var proxyBalances = map[string]proxy.Balance{
@@ -180,6 +206,7 @@ func backendStatus(in []proxy.BackendStatus) []control.BackendStatus {
 				Queue: s.Queue, MaxQueue: s.MaxQueue, BytesIn: s.BytesIn, BytesOut: s.BytesOut,
 				ErrorsConn: s.ErrorsConn, ErrorsResp: s.ErrorsResp, Retries: s.Retries,
 				Redispatch: s.Redispatch, Responses: s.Responses,
+				TLS: s.TLS, TLSHandshakes: s.TLSHandshakes, TLSFailures: s.TLSFailures,
 			})
 		}
 		out = append(out, cb)

@@ -104,7 +104,7 @@ func TestStatusMappingsCopyEveryField(t *testing.T) {
 		VIPs: []string{"10.0.0.100/24"}, VIPsHeld: true, HandedOver: true, LastTransition: now, LastReason: "r",
 		Transitions: 1, AdvertsRx: 2, AdvertsTx: 3, Drops: map[string]uint64{"ttl": 2}})
 	allSet(t, v)
-	c := checkStatus(checks.CheckStatus{Enabled: true, Type: "http", Result: checks.L7OK, Status: 200, Reason: "ok",
+	c := checkStatus(checks.CheckStatus{Enabled: true, Type: "http", Result: checks.L7OK, Status: 200, Reason: "ok", Info: "i",
 		Duration: time.Millisecond, Health: 4, Rise: 2, Fall: 3, LastAt: now})
 	allSet(t, c)
 	var srv control.ServerStatus

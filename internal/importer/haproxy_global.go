@@ -108,6 +108,12 @@ func (m *mapper) mapGlobal(s *hSection) error {
 				g.SSLDefaultBind.Options = append(g.SSLDefaultBind.Options, w)
 			}
 			m.comments(path("ssl_default_bind.options"), l)
+		case "ssl-server-verify":
+			if len(a) != 2 || (a[1] != "none" && a[1] != "required") {
+				return m.errf(l.Num, "ssl-server-verify: want none or required")
+			}
+			g.SSLServerVerify = a[1]
+			m.comments(path("ssl_server_verify"), l)
 		case "ssl-default-bind-ciphersuites":
 			m.warnf(l.Num, kw, "global", "TLS 1.3 suites cannot be configured in lbd (Go's crypto/tls picks them); left out")
 		default:

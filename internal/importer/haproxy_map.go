@@ -19,6 +19,8 @@ type target struct {
 	stats  *config.StatsListener
 	// srvDefaults holds default-server settings local to this section.
 	srvDefaults config.ServerDefaults
+	// srvSSL: as mapper.defSSL, for this section's default-server lines.
+	srvSSL config.ServerSSL
 	// quiet: the lines applied are inherited from a defaults section; they
 	// produce no comments or warnings here (the defaults pass reported them).
 	quiet bool

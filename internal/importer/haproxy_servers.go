@@ -26,20 +26,27 @@ var serverParams = map[string]serverParam{
 	// known, not supported
 	"id": {true, false}, "slowstart": {true, false}, "observe": {true, false}, "error-limit": {true, false},
 	"on-error": {true, false}, "on-marked-up": {true, false}, "redir": {true, false}, "track": {true, false},
-	"minconn": {true, false}, "source": {true, false}, "ssl": {false, false}, "verify": {true, false},
-	"sni": {true, false}, "ca-file": {true, false}, "crt": {true, false}, "send-proxy": {false, true},
+	"minconn": {true, false}, "source": {true, false}, "ssl": {false, true}, "verify": {true, true},
+	"sni": {true, true}, "ca-file": {true, true}, "crt": {true, true}, "send-proxy": {false, true},
+	"no-ssl": {false, true}, "no-check-ssl": {false, true}, "no-verifyhost": {false, false}, "verifyhost": {true, false},
+	"ssl-min-ver": {true, false}, "ssl-max-ver": {true, false}, "ciphers": {true, false}, "no-ssl-reuse": {false, false},
+	"no-tlsv13": {false, false}, "no-tlsv12": {false, false}, "force-tlsv12": {false, false}, "force-tlsv13": {false, false},
 	"send-proxy-v2": {false, true}, "check-send-proxy": {false, true}, "agent-check": {false, false},
 	"agent-port": {true, false}, "agent-inter": {true, false}, "agent-addr": {true, false},
 	"resolvers": {true, false}, "init-addr": {true, false}, "resolve-prefer": {true, false},
-	"check-ssl": {false, false}, "alpn": {true, false}, "proto": {true, false}, "pool-max-conn": {true, false},
+	"check-ssl": {false, true}, "alpn": {true, true}, "proto": {true, false}, "pool-max-conn": {true, false},
 	"pool-purge-delay": {true, false}, "tfo": {false, false}, "namespace": {true, false},
-	"check-sni": {true, false}, "ws": {true, false}, "max-reuse": {true, false}, "tcp-ut": {true, false},
+	"check-sni": {true, true}, "ws": {true, false}, "max-reuse": {true, false}, "tcp-ut": {true, false},
 	"non-stick": {false, false}, "stick": {false, false}, "usesrc": {true, false}, "proxy-v2-options": {true, false},
 }
 
 // serverOptions applies server keywords to s (and sd, the settings a
 // default-server line may carry).
 func (m *mapper) serverOptions(t *target, l hLine, who string, args []string, s *config.Server, sd *config.ServerDefaults) error {
+	// TLS to the server: ssl/no-ssl and the settings, applied at the end
+	// (verify, ca-file, sni and crt matter only once ssl is on).
+	var sslOn *bool
+	var tlsSet config.ServerSSL
 	for i := 0; i < len(args); i++ {
 		w := args[i]
 		p, ok := serverParams[w]
@@ -61,7 +68,7 @@ func (m *mapper) serverOptions(t *target, l hLine, who string, args []string, s 
 			if !t.quiet {
 				why := "not supported"
 				if serverTLSOptions[w] {
-					why = "(TLS to servers) not supported yet: the server is spoken to in plain HTTP"
+					why = "(TLS to servers) not supported: lbd speaks TLS 1.2 or 1.3 with Go's defaults, verifying the name against the SNI"
 				}
 				m.warnf(l.Num, l.Args[0]+" "+w, t.path, "%s: server option %s %s; left out", who, w, why)
 			}
@@ -69,6 +76,47 @@ func (m *mapper) serverOptions(t *target, l hLine, who string, args []string, s 
 		}
 		var err error
 		switch w {
+		case "ssl":
+			sslOn = boolp(true)
+			continue
+		case "no-ssl":
+			sslOn = boolp(false)
+			continue
+		case "verify":
+			if v != "none" && v != "required" {
+				return m.errf(l.Num, "%s: verify %q (none or required)", who, v)
+			}
+			tlsSet.Verify = v
+			continue
+		case "ca-file":
+			tlsSet.CAFile = v
+			continue
+		case "crt":
+			tlsSet.Crt = v
+			continue
+		case "sni":
+			if _, _, err := config.ParseSNI(v); err != nil {
+				if !t.quiet {
+					m.warnf(l.Num, l.Args[0]+" sni", t.path, "%s: %v; left out (no SNI is sent)", who, err)
+				}
+				continue
+			}
+			tlsSet.SNI = v
+			continue
+		case "check-ssl":
+			sd.CheckSSL = boolp(true)
+			continue
+		case "no-check-ssl":
+			sd.CheckSSL = boolp(false)
+			continue
+		case "check-sni":
+			sd.CheckSNI = v
+			continue
+		case "alpn":
+			if v != "http/1.1" && !t.quiet {
+				m.warnf(l.Num, l.Args[0]+" alpn", t.path, "%s: alpn %s: lbd speaks HTTP/1.1 to servers and offers http/1.1 only; left out", who, v)
+			}
+			continue
 		case "inter":
 			sd.Inter, err = m.duration(l.Num, who+" inter", v)
 		case "fastinter":
@@ -136,7 +184,67 @@ func (m *mapper) serverOptions(t *target, l hLine, who string, args []string, s 
 			return err
 		}
 	}
+	m.serverTLS(t, l, who, s == nil, sslOn, tlsSet, sd)
 	return nil
+}
+
+// serverTLS applies a server or default-server line's TLS words to sd:
+// ssl turns TLS on with the settings of the line over those inherited;
+// settings without ssl on a default-server line wait for servers that
+// turn it on (HAProxy applies them only to ssl servers); on a server
+// line without ssl they only matter for check-ssl, which lbd runs with
+// the server's ssl block: left out with a warning.
+func (m *mapper) serverTLS(t *target, l hLine, who string, isDefault bool, on *bool, set config.ServerSSL, sd *config.ServerDefaults) {
+	merge := func(dst *config.ServerSSL, src config.ServerSSL) {
+		if src.Verify != "" {
+			dst.Verify = src.Verify
+		}
+		if src.CAFile != "" {
+			dst.CAFile = src.CAFile
+		}
+		if src.SNI != "" {
+			dst.SNI = src.SNI
+		}
+		if src.Crt != "" {
+			dst.Crt = src.Crt
+		}
+	}
+	switch {
+	case on != nil && !*on:
+		sd.SSL = nil
+		return
+	case on != nil || sd.SSL != nil:
+		var out config.ServerSSL // a fresh copy: servers share their defaults' block
+		if sd.SSL != nil {
+			out = *sd.SSL
+		} else {
+			// Settings of earlier default-server lines without ssl.
+			merge(&out, m.defSSL)
+			merge(&out, t.srvSSL)
+		}
+		merge(&out, set)
+		sd.SSL = &out
+		if isDefault && t.def != nil {
+			m.defSSLOn = true
+		}
+		return
+	case set == config.ServerSSL{}:
+		return
+	case isDefault:
+		if t.def != nil {
+			merge(&m.defSSL, set)
+		} else {
+			merge(&t.srvSSL, set)
+		}
+	case m.defSSLOn:
+		// ssl comes from defaults' default_server: lbd.yaml merges
+		// this server's settings over it.
+		sd.SSL = &set
+	default:
+		if !t.quiet {
+			m.warnf(l.Num, l.Args[0], t.path, "%s: verify/ca-file/sni/crt without ssl: the server is spoken to in plain TCP; left out", who)
+		}
+	}
 }
 
 func (m *mapper) defaultServer(t *target, l hLine) error {

@@ -199,5 +199,6 @@ func (m *mapper) redirect(t *target, l hLine) error {
 	return nil
 }
 
-// serverTLSOptions are the server keywords of TLS to servers (not yet).
-var serverTLSOptions = map[string]bool{"ssl": true, "verify": true, "sni": true, "ca-file": true, "crt": true, "check-ssl": true, "check-sni": true, "alpn": true}
+// serverTLSOptions are the TLS-to-server keywords lbd does not take.
+var serverTLSOptions = map[string]bool{"verifyhost": true, "no-verifyhost": true, "ssl-min-ver": true, "ssl-max-ver": true,
+	"ciphers": true, "no-ssl-reuse": true, "no-tlsv12": true, "no-tlsv13": true, "force-tlsv12": true, "force-tlsv13": true}

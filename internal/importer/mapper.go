@@ -26,6 +26,11 @@ type mapper struct {
 	refs       []backendRef   // use_backend/default_backend references
 	trackable  []string       // frontends and listens, for track_script
 	pushdown   []hLine        // defaults lines lbd's defaults cannot hold
+	// defSSL holds TLS-to-server settings of a defaults default-server
+	// line without ssl: servers that turn ssl on take them.
+	defSSL config.ServerSSL
+	// defSSLOn: the defaults section's default-server says ssl.
+	defSSLOn bool
 }
 
 type backendRef struct {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/lbd-ha/lbd/certs/certstest"
+	"github.com/lbd-ha/lbd/internal/config"
 )
 
 func TestImportTLS(t *testing.T) {
@@ -30,7 +31,7 @@ frontend www
  use_backend b if api tls
  default_backend b
 backend b
- server s1 127.0.0.1:81 ssl verify required ca-file /etc/ssl/ca.pem
+ server s1 127.0.0.1:81 ssl verify required ca-file ` + site + `
 `
 	r := importString(t, src)
 	g := r.Config.Global.SSLDefaultBind
@@ -56,14 +57,95 @@ backend b
 		"ssl-default-bind-ciphersuites: TLS 1.3 suites cannot be configured",
 		"bind option curves X25519 not supported",
 		"redirect prefix not supported",
-		"server option ssl (TLS to servers) not supported yet",
-		"server option verify (TLS to servers) not supported yet",
 	} {
 		if !strings.Contains(w, want) {
 			t.Errorf("warnings lack %q:\n%s", want, w)
 		}
 	}
+	if s := r.Config.Backends[0].Servers[0].SSL; s == nil || s.Verify != "required" || s.CAFile != site {
+		t.Errorf("server ssl = %+v", s)
+	}
 	if !strings.Contains(string(r.YAML), "      - address: :443\n        ssl:\n") {
 		t.Errorf("YAML:\n%s", r.YAML)
+	}
+}
+
+// TestImportServerTLS: server ssl, verify, ca-file, sni, crt, check-ssl,
+// check-sni, ssl-server-verify, default-server in defaults and in a
+// backend (with and without ssl), no-ssl, and what is left out.
+func TestImportServerTLS(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"default-ca.pem", "api-ca.pem", "client.pem"} {
+		certstest.Write(t, filepath.Join(dir, f), certstest.Spec{Names: []string{"x.test"}})
+	}
+	src := `global
+ ssl-server-verify none
+defaults
+ mode http
+ timeout client 5s
+ default-server ca-file DIR/default-ca.pem check-sni health.example.com
+frontend www
+ bind :80
+ default_backend app
+backend app
+ default-server ssl verify required sni req.hdr(host)
+ server a1 10.0.0.1:443 check
+ server a2 10.0.0.2:443 check no-ssl
+ server a3 10.0.0.3:443 sni str(api.example.com) check-ssl crt DIR/client.pem alpn h2,http/1.1
+backend api
+ server b1 10.0.0.4:443 ssl verify none check check-ssl port 8443
+ server b2 10.0.0.5:443 ssl ca-file DIR/api-ca.pem sni var(txn.host) verifyhost api.example.com
+ server b3 10.0.0.6:80 verify none
+`
+	src = strings.ReplaceAll(src, "DIR/", dir+"/")
+	r := importString(t, src)
+	c := r.Config
+	if c.Global.SSLServerVerify != "none" {
+		t.Errorf("ssl_server_verify = %q", c.Global.SSLServerVerify)
+	}
+	if d := c.Defaults.DefaultServer; d == nil || d.SSL != nil || d.CheckSNI != "health.example.com" {
+		t.Errorf("default_server = %+v", d)
+	}
+	srv := func(b, i int) config.Server { return c.Backends[b].Servers[i] }
+	want := []struct {
+		b, i int
+		ssl  *config.ServerSSL
+		chk  *bool
+	}{
+		{0, 0, &config.ServerSSL{Verify: "required", CAFile: dir + "/default-ca.pem", SNI: "req.hdr(host)"}, nil},
+		{0, 1, nil, nil},
+		{0, 2, &config.ServerSSL{Verify: "required", CAFile: dir + "/default-ca.pem", SNI: "str(api.example.com)", Crt: dir + "/client.pem"}, boolp(true)},
+		{1, 0, &config.ServerSSL{Verify: "none", CAFile: dir + "/default-ca.pem"}, boolp(true)},
+		{1, 1, &config.ServerSSL{CAFile: dir + "/api-ca.pem"}, nil},
+		{1, 2, nil, nil},
+	}
+	for _, w := range want {
+		s := srv(w.b, w.i)
+		if (s.SSL == nil) != (w.ssl == nil) || (s.SSL != nil && *s.SSL != *w.ssl) {
+			t.Errorf("%s: ssl %+v, want %+v", s.Name, s.SSL, w.ssl)
+		}
+		if (s.CheckSSL == nil) != (w.chk == nil) || (s.CheckSSL != nil && *s.CheckSSL != *w.chk) {
+			t.Errorf("%s: check_ssl %v, want %v", s.Name, s.CheckSSL, w.chk)
+		}
+	}
+	w := warningsText(r)
+	for _, want := range []string{
+		"alpn h2,http/1.1: lbd speaks HTTP/1.1 to servers",
+		`unsupported sni expression "var(txn.host)"`,
+		"server option verifyhost (TLS to servers) not supported",
+		"server b3: verify/ca-file/sni/crt without ssl",
+	} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warnings lack %q:\n%s", want, w)
+		}
+	}
+	if strings.Contains(w, "not supported yet") {
+		t.Errorf("stale warning:\n%s", w)
+	}
+	y := string(r.YAML)
+	for _, want := range []string{"ssl_server_verify: none", "sni: req.hdr(host)", "check_ssl: true", "check_sni: health.example.com"} {
+		if !strings.Contains(y, want) {
+			t.Errorf("YAML lacks %q:\n%s", want, y)
+		}
 	}
 }

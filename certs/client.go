@@ -1,0 +1,145 @@
+package certs
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+)
+
+// ClientOptions is how lbd speaks TLS to a server (HAProxy's `server ...
+// ssl verify none|required ca-file F crt F`), for the proxy's server
+// connections and the health checks. It is comparable: two equal values
+// give equivalent configurations (a reload that leaves it equal keeps the
+// connections made under it).
+type ClientOptions struct {
+	// Verify checks the server's certificate chain against the roots, and
+	// its name against the SNI sent when there is one (HAProxy's verify
+	// required, whose verifyhost defaults to the SNI). False: anything is
+	// accepted (verify none).
+	Verify bool
+	// CAFile holds the PEM roots the chain must lead to; empty: the
+	// system's roots (crypto/x509's SystemCertPool).
+	CAFile string
+	// ServerName is the SNI sent and the name verified; empty: no SNI (the
+	// proxy sets it per connection when it comes from the request).
+	ServerName string
+	// CertFile is a client certificate presented to servers that ask for
+	// one: a PEM file with the chain and the key, or the key in
+	// CertFile+".key" (as bind certificates); empty: none.
+	CertFile string
+}
+
+// ClientALPN is the only protocol offered to servers: they are spoken to in
+// HTTP/1.1.
+const ClientALPN = "http/1.1"
+
+// Config builds the client configuration: TLS 1.2 and 1.3, ALPN
+// http/1.1, the roots loaded from CAFile (or the system's), the client
+// certificate. Verification runs in VerifyConnection (InsecureSkipVerify
+// only turns off crypto/tls's own check, which would refuse a connection
+// without SNI): the chain always, the name when an SNI was sent. The
+// caller adds a ClientSessionCache.
+func (o ClientOptions) Config() (*tls.Config, error) {
+	cfg := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		NextProtos:         []string{ClientALPN},
+		ServerName:         o.ServerName,
+		InsecureSkipVerify: true,
+	}
+	if o.CertFile != "" {
+		c, err := loadClientCert(o.CertFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Certificates = []tls.Certificate{c}
+	}
+	if !o.Verify {
+		return cfg, nil
+	}
+	var roots *x509.CertPool
+	if o.CAFile != "" {
+		var err error
+		if roots, err = LoadCAFile(o.CAFile); err != nil {
+			return nil, err
+		}
+	} else {
+		var err error
+		if roots, err = x509.SystemCertPool(); err != nil {
+			return nil, fmt.Errorf("system roots: %w", err)
+		}
+	}
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		return verifyServer(cs, roots)
+	}
+	return cfg, nil
+}
+
+// verifyServer checks the server's chain against roots, and its name
+// against the SNI sent (if any).
+func verifyServer(cs tls.ConnectionState, roots *x509.CertPool) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("tls: server sent no certificate")
+	}
+	opts := x509.VerifyOptions{Roots: roots, DNSName: cs.ServerName, Intermediates: x509.NewCertPool()}
+	for _, c := range cs.PeerCertificates[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	_, err := cs.PeerCertificates[0].Verify(opts)
+	if err != nil {
+		return &tls.CertificateVerificationError{UnverifiedCertificates: cs.PeerCertificates, Err: err}
+	}
+	return nil
+}
+
+// LoadCAFile reads a PEM file of CA certificates.
+func LoadCAFile(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("ca file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("ca file %s: no PEM certificate in it", path)
+	}
+	return pool, nil
+}
+
+func loadClientCert(path string) (tls.Certificate, error) {
+	c, err := tls.LoadX509KeyPair(path, path)
+	if err == nil {
+		return c, nil
+	}
+	c, err2 := tls.LoadX509KeyPair(path, path+".key")
+	if err2 == nil {
+		return c, nil
+	}
+	return tls.Certificate{}, fmt.Errorf("client certificate %s: %w", path, err)
+}
+
+// ServerFailure names why a handshake with a server failed, for the log
+// line and the health check's status: "certificate verify failed: ..."
+// for a certificate that does not verify, "handshake timeout", else the
+// error's text.
+func ServerFailure(err error) string {
+	var cve *tls.CertificateVerificationError
+	var uae x509.UnknownAuthorityError
+	var hne x509.HostnameError
+	var cie x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &hne):
+		return "certificate verify failed: " + hne.Error()
+	case errors.As(err, &uae), errors.As(err, &cie):
+		return "certificate verify failed: " + strings.TrimPrefix(err.Error(), "tls: ")
+	case errors.As(err, &cve):
+		return "certificate verify failed: " + cve.Err.Error()
+	}
+	var ne net.Error
+	if errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return "handshake timeout"
+	}
+	return err.Error()
+}

@@ -1,0 +1,134 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lbd-ha/lbd/certs/certstest"
+)
+
+func serverSSLYAML(global, defServer, mode, server string) string {
+	return global + `defaults:
+  mode: ` + mode + `
+` + defServer + `frontends:
+  - name: www
+    bind: ["127.0.0.1:8080"]
+    default_backend: app
+backends:
+  - name: app
+    servers:
+      - name: s1
+        address: 127.0.0.1:9443
+` + server
+}
+
+func loadServerSSL(t *testing.T, dir, yml string) (*Config, error) {
+	t.Helper()
+	p := filepath.Join(dir, "lbd.yaml")
+	if err := os.WriteFile(p, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return Load(p)
+}
+
+// TestServerSSLConfig: defaults (verify required, system roots), relative
+// ca_file, default_server merge, global.ssl_server_verify, check over TLS,
+// and the errors lbd check reports with file:line and key path.
+func TestServerSSLConfig(t *testing.T) {
+	dir := t.TempDir()
+	certstest.Write(t, filepath.Join(dir, "ca.pem"), certstest.Spec{Names: []string{"ca.test"}})
+	os.WriteFile(filepath.Join(dir, "garbage.pem"), []byte("not a pem\n"), 0o600)
+
+	cfg, err := loadServerSSL(t, dir, serverSSLYAML("", "", "http", `        check: true
+        ssl:
+          ca_file: ca.pem
+          sni: req.hdr(host)
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Backends[0].Servers[0]
+	if s.SSL.Verify != "required" || s.SSL.CAFile != filepath.Join(dir, "ca.pem") || !s.ChecksOverTLS() {
+		t.Fatalf("server %+v ssl %+v", s, s.SSL)
+	}
+	if o := s.CheckTLSOptions(&cfg.Global); !o.Verify || o.CAFile == "" || o.ServerName != "" {
+		t.Fatalf("check options %+v", o)
+	}
+
+	cfg, err = loadServerSSL(t, dir, serverSSLYAML("global:\n  ssl_server_verify: none\n", `  default_server:
+    ssl:
+      sni: str(api.example.test)
+    check_sni: health.example.test
+`, "http", `        check_port: 8081
+        ssl:
+          ca_file: ca.pem
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = cfg.Backends[0].Servers[0]
+	if s.SSL.Verify != "none" || s.SSL.SNI != "str(api.example.test)" || s.SSL.CAFile == "" || s.CheckSNI != "health.example.test" || s.ChecksOverTLS() {
+		t.Fatalf("merged: %+v ssl %+v", s, s.SSL)
+	}
+	if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0].String(), "ssl.ca_file: ignored with verify none") {
+		t.Fatalf("warnings %v", cfg.Warnings)
+	}
+	cfg, err = loadServerSSL(t, dir, serverSSLYAML("", "", "http", "        check_ssl: true\n        check_sni: h.test\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := cfg.Backends[0].Servers[0]; !s.ChecksOverTLS() || s.SSL != nil || !s.CheckTLSOptions(&cfg.Global).Verify {
+		t.Fatalf("check_ssl without ssl: %+v", s)
+	}
+
+	cases := []struct{ name, global, mode, server, want string }{
+		{"missing ca", "", "http", "        ssl:\n          ca_file: nope.pem\n", "lbd.yaml:13: backends[0].servers[0].ssl.ca_file: ca file: open " + filepath.Join(dir, "nope.pem")},
+		{"garbage ca", "", "http", "        ssl:\n          ca_file: garbage.pem\n", "backends[0].servers[0].ssl.ca_file: ca file " + filepath.Join(dir, "garbage.pem") + ": no PEM certificate"},
+		{"bad sni", "", "http", "        ssl:\n          sni: req.hdr(x-host)\n", "lbd.yaml:13: backends[0].servers[0].ssl.sni: unsupported sni expression"},
+		{"bad name", "", "http", "        ssl:\n          sni: str(a b)\n", "backends[0].servers[0].ssl.sni: sni \"str(a b)\""},
+		{"tcp host", "", "tcp", "        ssl:\n          sni: req.hdr(host)\n", "ssl.sni: sni req.hdr(host) needs mode http"},
+		{"verify", "", "http", "        ssl:\n          verify: optional\n", "ssl.verify: unknown verify \"optional\""},
+		{"global", "global:\n  ssl_server_verify: maybe\n", "http", "        ssl: {}\n", "global.ssl_server_verify: unknown verify"},
+		{"check sni", "", "http", "        check_sni: \"bad name\"\n", "servers[0].check_sni"},
+		{"crt", "", "http", "        ssl:\n          crt: nope.pem\n", "ssl.crt: client certificate"},
+	}
+	for _, tc := range cases {
+		_, err := loadServerSSL(t, dir, serverSSLYAML(tc.global, "", tc.mode, tc.server))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestParseSNI(t *testing.T) {
+	for in, want := range map[string]SNIKind{"": SNINone, "str(www.example.com)": SNIFixed, "req.hdr(host)": SNIHost, "req.hdr(Host)": SNIHost, "hdr(host)": SNIHost, "ssl_fc_sni": SNIFrontend} {
+		k, _, err := ParseSNI(in)
+		if err != nil || k != want {
+			t.Errorf("%q: %v %v", in, k, err)
+		}
+	}
+	if _, n, _ := ParseSNI("str(api.example.com)"); n != "api.example.com" {
+		t.Errorf("name %q", n)
+	}
+	for _, in := range []string{"str()", "str(a/b)", "req.hdr(x)", "var(txn.host)", "str(" + strings.Repeat("a", 64) + ".com)", "str(a..b)"} {
+		if _, _, err := ParseSNI(in); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}
+
+// FuzzParseSNI: no input panics, and an accepted str() name is one
+// crypto/tls can send.
+func FuzzParseSNI(f *testing.F) {
+	for _, s := range []string{"str(a.b)", "req.hdr(host)", "ssl_fc_sni", "str(", "str())", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		k, n, err := ParseSNI(in)
+		if err == nil && k == SNIFixed && (n == "" || strings.ContainsAny(n, " /:\x00")) {
+			t.Fatalf("%q gave name %q", in, n)
+		}
+	})
+}

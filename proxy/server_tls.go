@@ -1,0 +1,152 @@
+package proxy
+
+import (
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/lbd-ha/lbd/certs"
+)
+
+// TLS to servers (Server.TLS).
+//
+// A TLS server connection is a *tls.Conn over a *net.TCPConn from
+// net.Dialer (crypto/tls needs a net.Conn; the lean dialer's *os.File is
+// not one), wrapped in tlsServer, whose SyscallConn fails: the exchange
+// then never uses sendAwait's raw write-and-wait, and reads and writes
+// go through crypto/tls. Tunnels (WebSocket, mode tcp) copy through it
+// with copyIdle instead of splice(2). Plain servers keep the raw-descriptor
+// path: the only added test on it is x.srv.tls != nil.
+//
+// Kept-alive TLS connections go back to the server's idle pool as plain
+// ones. With a per-request SNI (SNIHost, SNIFrontend) the pool is split by
+// name (connPool.named), so that a connection made for one name never
+// carries a request for another. New connections resume the TLS session
+// of earlier ones through the server's session cache (serverShared.sess),
+// which survives reloads that leave the server's TLS settings unchanged.
+
+// serverTLS is a server's compiled TLS settings.
+type serverTLS struct {
+	cfg    *tls.Config // ServerName set for SNIFixed
+	sni    SNI
+	perReq bool // SNIHost or SNIFrontend: the name is chosen per request
+}
+
+// sessionCacheSize is the number of TLS sessions kept per server (one per
+// name it is reached under).
+const sessionCacheSize = 64
+
+// maxSNIPools bounds the names a server keeps idle connections for: the
+// Host header is the client's to choose, so beyond this many names new
+// connections are not pooled (closed after their exchange).
+const maxSNIPools = 64
+
+func compileServerTLS(st *ServerTLS, sh *serverShared) (*serverTLS, error) {
+	o := st.Options
+	o.ServerName = ""
+	if st.SNI.From == SNIFixed {
+		if st.SNI.Name == "" {
+			return nil, fmt.Errorf("sni: empty fixed name")
+		}
+		o.ServerName = st.SNI.Name
+	}
+	cfg, err := o.Config()
+	if err != nil {
+		return nil, err
+	}
+	cfg.ClientSessionCache = sh.sess
+	return &serverTLS{cfg: cfg, sni: st.SNI, perReq: st.SNI.From == SNIHost || st.SNI.From == SNIFrontend}, nil
+}
+
+// tlsServer is the conn of a TLS server connection: no raw descriptor,
+// so that every read and write goes through crypto/tls.
+type tlsServer struct{ *tls.Conn }
+
+func (tlsServer) SyscallConn() (syscall.RawConn, error) { return nil, errNoRawTLS }
+
+// requestSNI is the name a per-request SNI sends for the request in hand:
+// the Host header without its port, or the client's own SNI.
+func (cc *clientConn) requestSNI(t *serverTLS) []byte {
+	if t.sni.From == SNIFrontend {
+		if cc.tls != nil {
+			return cc.tls.sni
+		}
+		return nil
+	}
+	return hostName(cc.req.Host)
+}
+
+// hostName strips the port (and IPv6 brackets) from a Host value.
+func hostName(h []byte) []byte {
+	if len(h) > 0 && h[0] == '[' {
+		if i := bytes.IndexByte(h, ']'); i > 0 {
+			return h[1:i]
+		}
+		return h
+	}
+	if i := bytes.LastIndexByte(h, ':'); i >= 0 {
+		return h[:i]
+	}
+	return h
+}
+
+// dialTLS opens a TLS connection to the exchange's server: TCP connect
+// (and PROXY header) under the connect timeout, then the handshake under
+// a connect timeout of its own, with x.sni as the name for a per-request
+// SNI.
+func (cc *clientConn) dialTLS(x *exchange) (conn, error) {
+	s := x.srv
+	c, err := dialServer(s.addr, dialAddr{}, x.be.connect)
+	if err != nil {
+		return nil, err
+	}
+	if s.sendProxy != 0 {
+		if err := sendProxyHeader(c, s.sendProxy, cc.src, orLocal(cc.dst, cc.c), x.be.connect); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return cc.e.handshakeServer(c.(*net.TCPConn), x.be, s, string(x.sni))
+}
+
+// handshakeServer runs the client handshake on c, bounded by the
+// backend's connect timeout; a failure closes c, is counted in the
+// server's stats and logged (rate-limited) with its reason.
+func (e *Engine) handshakeServer(c *net.TCPConn, be *backend, s *server, sni string) (conn, error) {
+	cfg := s.tls.cfg
+	if s.tls.perReq {
+		cfg = cfg.Clone()
+		cfg.ServerName = sni
+	}
+	tc := tls.Client(c, cfg)
+	if be.connect > 0 {
+		c.SetDeadline(time.Now().Add(be.connect))
+	}
+	if err := tc.Handshake(); err != nil {
+		c.Close()
+		s.sh.st.tlsSrvFail.Add(1)
+		if !e.stopping.Load() && srvTLSLog.allow(time.Now()) {
+			e.log.Warn("SSL handshake failure", "backend", be.name, "server", s.name, "addr", s.addr, "sni", cfg.ServerName, "reason", certs.ServerFailure(err))
+		}
+		return nil, fmt.Errorf("ssl handshake with %s: %w", s.addr, err)
+	}
+	s.sh.st.tlsSrvOK.Add(1)
+	c.SetDeadline(time.Time{})
+	return tlsServer{tc}, nil
+}
+
+// srvTLSLog bounds the server handshake failure lines as tlsLog does the
+// clients'.
+var srvTLSLog tlsLogGate
+
+// sameServerTLS: a reload that changes a server's TLS settings gets a new
+// idle pool (connections verified under the old settings are not reused).
+func sameServerTLS(a, b *ServerTLS) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
