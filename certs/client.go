@@ -143,3 +143,13 @@ func ServerFailure(err error) string {
 	}
 	return err.Error()
 }
+
+// IsAlert reports whether err is a TLS alert received from the peer
+// (crypto/tls reports one as a *net.OpError whose Op is "remote error";
+// the alert type itself is not exported), e.g. a server refusing the
+// session after a TLS 1.3 handshake because it wants a client
+// certificate ("remote error: tls: certificate required").
+func IsAlert(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "remote error"
+}

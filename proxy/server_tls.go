@@ -127,15 +127,47 @@ func (e *Engine) handshakeServer(c *net.TCPConn, be *backend, s *server, sni str
 	}
 	if err := tc.Handshake(); err != nil {
 		c.Close()
-		s.sh.st.tlsSrvFail.Add(1)
-		if !e.stopping.Load() && srvTLSLog.allow(time.Now()) {
-			e.log.Warn("SSL handshake failure", "backend", be.name, "server", s.name, "addr", s.addr, "sni", cfg.ServerName, "reason", certs.ServerFailure(err))
-		}
+		e.serverTLSFailed(be, s, cfg.ServerName, err)
 		return nil, fmt.Errorf("ssl handshake with %s: %w", s.addr, err)
 	}
 	s.sh.st.tlsSrvOK.Add(1)
 	c.SetDeadline(time.Time{})
 	return tlsServer{tc}, nil
+}
+
+// serverTLSFailed counts a failed handshake with s and logs it
+// (rate-limited) with its reason.
+func (e *Engine) serverTLSFailed(be *backend, s *server, sni string, err error) {
+	s.sh.st.tlsSrvFail.Add(1)
+	if !e.stopping.Load() && srvTLSLog.allow(time.Now()) {
+		e.log.Warn("SSL handshake failure", "backend", be.name, "server", s.name, "addr", s.addr, "sni", sni, "reason", certs.ServerFailure(err))
+	}
+}
+
+// refusedAfterHandshake reports whether err, from the first read of a
+// fresh TLS server connection before any byte of answer, is the server
+// refusing the session: a TLS alert. With TLS 1.3 the client's side of
+// the handshake ends before the server has checked the client's
+// certificate, so a server that requires one (and gets none, or one it
+// does not accept) says so with an alert on the first read. lbd counts
+// it as a failed handshake, as it would be with TLS 1.2.
+func refusedAfterHandshake(x *exchange, err error) bool {
+	return x.srv.tls != nil && !x.reused && certs.IsAlert(err)
+}
+
+// serverRefusedTLS handles a refusal seen by refusedAfterHandshake: the
+// connection is closed, and counted and logged as a failed handshake and
+// a connection error (the request never reached the server's HTTP).
+func (cc *clientConn) serverRefusedTLS(x *exchange, err error) {
+	x.sconn.Close()
+	s, be := x.srv, x.be
+	s.sh.st.errConn.Add(1)
+	be.st.errConn.Add(1)
+	sni := s.tls.cfg.ServerName
+	if s.tls.perReq {
+		sni = string(x.sni)
+	}
+	cc.e.serverTLSFailed(be, s, sni, err)
 }
 
 // srvTLSLog bounds the server handshake failure lines as tlsLog does the

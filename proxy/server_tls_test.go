@@ -27,13 +27,14 @@ import (
 // its handshakes, remembers the SNI of each and which connection (by
 // client address) served each request, and whether it resumed.
 type tlsOrigin struct {
-	clientCAs atomic.Pointer[x509.CertPool] // set: client certificates required
-	addr      string
-	caFile    string // its self-signed certificate, as a ca-file
-	mu        sync.Mutex
-	hellos    []string          // SNI of every ClientHello (one per handshake)
-	connSNI   map[string]string // client address -> SNI
-	reqs      []originReq
+	clientCAs  atomic.Pointer[x509.CertPool] // set: client certificates required
+	maxVersion atomic.Uint32                 // with clientCAs: the highest TLS version (0: 1.3)
+	addr       string
+	caFile     string // its self-signed certificate, as a ca-file
+	mu         sync.Mutex
+	hellos     []string          // SNI of every ClientHello (one per handshake)
+	connSNI    map[string]string // client address -> SNI
+	reqs       []originReq
 }
 
 type originReq struct {
@@ -82,6 +83,7 @@ func newTLSOrigin(t *testing.T, h http.HandlerFunc, names ...string) *tlsOrigin 
 				// Any certificate, then a check that it is one of p's (the
 				// test certificates are made for server auth only).
 				c.ClientAuth = tls.RequireAnyClientCert
+				c.MaxVersion = uint16(o.maxVersion.Load())
 				c.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
 					cert, err := x509.ParseCertificate(raw[0])
 					if err != nil {
@@ -443,9 +445,10 @@ func TestServerTLSModeTCP(t *testing.T) {
 }
 
 // TestServerTLSClientCert: a server that requires a client certificate
-// gets the one of ssl.crt; without it the exchange fails (with TLS 1.3
-// the server refuses after the client's side of the handshake is done,
-// so the client sees 502 rather than 503).
+// gets the one of ssl.crt. Without it the server refuses with an alert,
+// which TLS 1.3 delivers only on lbd's first read after its side of the
+// handshake is done: still a failed handshake, so 503 SC, the "SSL
+// handshake failure" line and the server's tls_failures, as with TLS 1.2.
 func TestServerTLSClientCert(t *testing.T) {
 	dir := t.TempDir()
 	clientPEM := filepath.Join(dir, "client.pem")
@@ -462,12 +465,56 @@ func TestServerTLSClientCert(t *testing.T) {
 	fe := &cfg.Frontends[0]
 	fe.ACLs = []ACL{{Name: "n", Criterion: "path_beg", Values: []string{"/nocrt"}}}
 	fe.UseBackends = []UseBackend{{Backend: "nocrt", If: "n"}}
-	_, addr, _ := startEngine(t, cfg)
+	e, addr, sink, logBuf := startEngineLog(t, cfg)
 	rc := dialRaw(t, addr)
 	if res, body := rc.get("/"); res.StatusCode != 200 {
 		t.Fatalf("with crt: %d %q", res.StatusCode, body)
 	}
-	if res, _ := rc.get("/nocrt"); res.StatusCode != 502 && res.StatusCode != 503 {
-		t.Fatalf("without crt: %d", res.StatusCode)
+	for _, v := range []struct {
+		name        string
+		max         uint16
+		retries     int
+		fails       uint64
+		wantRetries int
+	}{
+		{"tls13", 0, 0, 1, 0},
+		{"tls12", tls.VersionTLS12, 0, 1, 0},
+		{"tls13-retries", 0, 2, 3, 2},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			o.maxVersion.Store(uint32(v.max))
+			cfg.Backends[1].Retries = v.retries
+			if err := e.Reload(cfg); err != nil {
+				t.Fatal(err)
+			}
+			before := serverStatus(t, e, "nocrt", "nocrt")
+			n := len(sink.all())
+			srvTLSLog.sec.Store(0) // a fresh second for the rate-limited lines
+			lines := strings.Count(logBuf.String(), "SSL handshake failure")
+			c := dialRaw(t, addr)
+			if res, body := c.get("/nocrt"); res.StatusCode != 503 {
+				t.Fatalf("without crt: %d %q", res.StatusCode, body)
+			}
+			st := serverStatus(t, e, "nocrt", "nocrt")
+			if got := st.TLSFailures - before.TLSFailures; got != v.fails {
+				t.Errorf("tls failures +%d, want +%d", got, v.fails)
+			}
+			if got := st.ErrorsConn - before.ErrorsConn; got != v.fails {
+				t.Errorf("connection errors +%d, want +%d", got, v.fails)
+			}
+			if st.ErrorsResp != before.ErrorsResp {
+				t.Errorf("response errors +%d, want none", st.ErrorsResp-before.ErrorsResp)
+			}
+			waitFor(t, "the access log", func() bool { return len(sink.all()) > n })
+			if r := sink.all()[n]; r.Status != 503 || r.Termination != "SC--" || r.Retries != v.wantRetries {
+				t.Errorf("log: %d %s retries %d, want 503 SC-- retries %d", r.Status, r.Termination, r.Retries, v.wantRetries)
+			}
+			if l := logBuf.String(); strings.Count(l, "SSL handshake failure") == lines || !strings.Contains(l, "server=nocrt") {
+				t.Errorf("no handshake failure line: %s", l)
+			}
+		})
+	}
+	if v := logBuf.String(); !strings.Contains(v, "certificate required") {
+		t.Errorf("the TLS 1.3 refusal's reason is not logged: %s", v)
 	}
 }
