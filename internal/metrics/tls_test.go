@@ -32,3 +32,21 @@ lbd_tls_handshakes_total{frontend="web"} 7
 		t.Errorf("%d failure series, want one per reason (%d)", n, len(certs.Reasons))
 	}
 }
+
+func TestServerTLSMetrics(t *testing.T) {
+	st := sample()
+	sv := &st.Backends[0].Servers[0]
+	sv.TLS, sv.TLSHandshakes, sv.TLSFailures = true, 9, 4
+	c := NewCollector(func() control.Status { return st })
+	want := `
+# HELP lbd_server_tls_handshake_failures_total Failed TLS handshakes with the server, also counted in lbd_server_connection_errors_total (ssl servers only).
+# TYPE lbd_server_tls_handshake_failures_total counter
+lbd_server_tls_handshake_failures_total{backend="` + st.Backends[0].Name + `",server="` + sv.Name + `"} 4
+# HELP lbd_server_tls_handshakes_total Completed TLS handshakes with the server (ssl servers only).
+# TYPE lbd_server_tls_handshakes_total counter
+lbd_server_tls_handshakes_total{backend="` + st.Backends[0].Name + `",server="` + sv.Name + `"} 9
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "lbd_server_tls_handshakes_total", "lbd_server_tls_handshake_failures_total"); err != nil {
+		t.Error(err)
+	}
+}
