@@ -112,7 +112,7 @@ func proxyBackend(b *config.Backend) (proxy.Backend, error) {
 		if s.Weight != nil {
 			ps.Weight = *s.Weight
 		}
-		if s.SSL != nil {
+		if s.SSL.On() {
 			t, err := proxyServerTLS(s.SSL)
 			if err != nil {
 				return proxy.Backend{}, fmt.Errorf("server %s: %w", s.Name, err)
