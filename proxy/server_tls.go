@@ -138,7 +138,7 @@ func (e *Engine) handshakeServer(c *net.TCPConn, be *backend, s *server, sni str
 // serverTLSFailed counts a failed handshake with s and logs it
 // (rate-limited) with its reason.
 func (e *Engine) serverTLSFailed(be *backend, s *server, sni string, err error) {
-	s.sh.st.tlsSrvFail.Add(1)
+	s.sh.st.tlsSrvFail[srvReasonIndex(certs.ClassifyServer(err))].Add(1)
 	if !e.stopping.Load() && srvTLSLog.allow(time.Now()) {
 		e.log.Warn("SSL handshake failure", "backend", be.name, "server", s.name, "addr", s.addr, "sni", sni, "reason", certs.ServerFailure(err))
 	}
@@ -168,6 +168,31 @@ func (cc *clientConn) serverRefusedTLS(x *exchange, err error) {
 		sni = string(x.sni)
 	}
 	cc.e.serverTLSFailed(be, s, sni, err)
+}
+
+// numSrvTLSReasons is len(certs.ServerReasons), for the failure counters.
+const numSrvTLSReasons = 4
+
+func srvReasonIndex(r certs.Reason) int {
+	for i, x := range certs.ServerReasons {
+		if x == r {
+			return i
+		}
+	}
+	return numSrvTLSReasons - 1 // other
+}
+
+// tlsSrvFailures returns a server's failed handshakes: the total and the
+// count of each reason.
+func (c *counters) tlsSrvFailures() (uint64, map[string]uint64) {
+	var total uint64
+	m := make(map[string]uint64, numSrvTLSReasons)
+	for i, r := range certs.ServerReasons {
+		n := c.tlsSrvFail[i].Load()
+		m[string(r)] = n
+		total += n
+	}
+	return total, m
 }
 
 // srvTLSLog bounds the server handshake failure lines as tlsLog does the

@@ -223,7 +223,7 @@ func TestServerTLSVerify(t *testing.T) {
 		l := logs.String()
 		return strings.Contains(l, "SSL handshake failure") && strings.Contains(l, "certificate verify failed") && strings.Contains(l, "server=bad")
 	})
-	if st := serverStatus(t, e, "wrong", "bad"); st.TLSFailures != 1 || !st.TLS || st.ErrorsConn != 1 {
+	if st := serverStatus(t, e, "wrong", "bad"); st.TLSFailures != 1 || !st.TLS || st.ErrorsConn != 1 || st.TLSFailureReasons["bad_server_cert"] != 1 {
 		t.Fatalf("wrong CA stats: %+v", st)
 	}
 
@@ -499,6 +499,9 @@ func TestServerTLSClientCert(t *testing.T) {
 			if got := st.TLSFailures - before.TLSFailures; got != v.fails {
 				t.Errorf("tls failures +%d, want +%d", got, v.fails)
 			}
+			if got := st.TLSFailureReasons["refused"] - before.TLSFailureReasons["refused"]; got != v.fails {
+				t.Errorf("refused +%d, want +%d (%v)", got, v.fails, st.TLSFailureReasons)
+			}
 			if got := st.ErrorsConn - before.ErrorsConn; got != v.fails {
 				t.Errorf("connection errors +%d, want +%d", got, v.fails)
 			}
@@ -516,5 +519,49 @@ func TestServerTLSClientCert(t *testing.T) {
 	}
 	if v := logBuf.String(); !strings.Contains(v, "certificate required") {
 		t.Errorf("the TLS 1.3 refusal's reason is not logged: %s", v)
+	}
+}
+
+// TestServerTLSHandshakeTimeout: a server that accepts and never answers
+// the ClientHello fails the handshake after the connect timeout: 503 SC,
+// counted under the timeout reason.
+func TestServerTLSHandshakeTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	cfg := testConfig(tlsSrv("mute", ln.Addr().String(), certs.ClientOptions{}, SNI{}))
+	cfg.Backends[0].Retries = 0
+	cfg.Backends[0].ConnectTimeout = 200 * time.Millisecond
+	e, addr, sink, _ := startEngineLog(t, cfg)
+	if res, _ := dialRaw(t, addr).get("/"); res.StatusCode != 503 {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	if r := sink.last(t); r.Termination != "SC--" {
+		t.Errorf("termination %q", r.Termination)
+	}
+	if st := serverStatus(t, e, "be", "mute"); st.TLSFailures != 1 || st.TLSFailureReasons["timeout"] != 1 {
+		t.Errorf("stats: %d failures %v", st.TLSFailures, st.TLSFailureReasons)
 	}
 }

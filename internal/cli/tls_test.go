@@ -90,14 +90,14 @@ func TestRenderCerts(t *testing.T) {
 // a plain server.
 func TestRenderServerTLS(t *testing.T) {
 	st := &control.Status{Backends: []control.BackendStatus{{Name: "app", Mode: "http", Usable: true, Servers: []control.ServerStatus{
-		{Name: "a1", State: "UP", Weight: 1, TLS: true, TLSHandshakes: 12, TLSFailures: 3, ErrorsConn: 3},
+		{Name: "a1", State: "UP", Weight: 1, TLS: true, TLSHandshakes: 12, TLSFailures: 3, ErrorsConn: 3, TLSFailureReasons: map[string]uint64{"timeout": 1, "refused": 2}},
 		{Name: "a2", State: "UP", Weight: 1, TLS: true, TLSHandshakes: 5},
 		{Name: "plain", State: "UP", Weight: 1},
 	}}}}
 	var b bytes.Buffer
 	renderStatus(&b, st, false, time.Now())
 	s := b.String()
-	if !strings.Contains(s, "    a1 TLS: 12 handshakes, 3 failed\n") {
+	if !strings.Contains(s, "    a1 TLS: 12 handshakes, 3 failed (timeout 1, refused 2)\n") {
 		t.Errorf("no TLS failure line for a1:\n%s", s)
 	}
 	if strings.Contains(s, "a2 TLS") || strings.Contains(s, "plain TLS") {

@@ -207,6 +207,7 @@ func backendStatus(in []proxy.BackendStatus) []control.BackendStatus {
 				ErrorsConn: s.ErrorsConn, ErrorsResp: s.ErrorsResp, Retries: s.Retries,
 				Redispatch: s.Redispatch, Responses: s.Responses,
 				TLS: s.TLS, TLSHandshakes: s.TLSHandshakes, TLSFailures: s.TLSFailures,
+				TLSFailureReasons: s.TLSFailureReasons,
 			})
 		}
 		out = append(out, cb)

@@ -127,7 +127,7 @@ func newDescs() *descs {
 		svTrans:       d("server_transitions_total", "State changes.", sv...),
 
 		svTLSHandshakes: d("server_tls_handshakes_total", "Completed TLS handshakes with the server (ssl servers only).", sv...),
-		svTLSFailures:   d("server_tls_handshake_failures_total", "Failed TLS handshakes with the server, also counted in lbd_server_connection_errors_total (ssl servers only).", sv...),
+		svTLSFailures:   d("server_tls_handshake_failures_total", "Failed TLS handshakes with the server, by reason (bad_server_cert, timeout, refused, other); also counted in lbd_server_connection_errors_total (ssl servers only).", with(sv, "reason")...),
 	}
 }
 
@@ -348,7 +348,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(d.svTrans, s.Transitions, n, s.Name)
 			if s.TLS {
 				counter(d.svTLSHandshakes, s.TLSHandshakes, n, s.Name)
-				counter(d.svTLSFailures, s.TLSFailures, n, s.Name)
+				for _, r := range certs.ServerReasons {
+					counter(d.svTLSFailures, s.TLSFailureReasons[string(r)], n, s.Name, string(r))
+				}
 			}
 		}
 		for _, st := range ServerStates {

@@ -374,9 +374,20 @@ func serverTLSSummary(be *control.BackendStatus) string {
 	return "TLS to servers: " + strings.Join(parts, "; ")
 }
 
-// ServerTLSCounts is "N handshakes, M failed" for a TLS server.
+// ServerTLSCounts is "N handshakes, M failed (reason n, ...)" for a TLS
+// server; the reasons in certs.ServerReasons order, zero counts left out.
 func ServerTLSCounts(s control.ServerStatus) string {
-	return u(s.TLSHandshakes) + " handshakes, " + u(s.TLSFailures) + " failed"
+	out := u(s.TLSHandshakes) + " handshakes, " + u(s.TLSFailures) + " failed"
+	var parts []string
+	for _, r := range certs.ServerReasons {
+		if n := s.TLSFailureReasons[string(r)]; n > 0 {
+			parts = append(parts, string(r)+" "+u(n))
+		}
+	}
+	if len(parts) > 0 {
+		out += " (" + strings.Join(parts, ", ") + ")"
+	}
+	return out
 }
 
 // TLSFailures formats handshake failures by reason, in a stable order,
