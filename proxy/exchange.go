@@ -134,6 +134,8 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 		tSent = time.Now()
 		if err == nil {
 			err = cc.readResponseHead(&x, &sr, fe)
+		} else if x.srv.tls != nil {
+			err = refusalAfterWrite(&x, err)
 		}
 		if err == nil {
 			break

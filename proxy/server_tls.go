@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"syscall"
@@ -153,6 +154,33 @@ func (e *Engine) serverTLSFailed(be *backend, s *server, sni string, err error) 
 // it as a failed handshake, as it would be with TLS 1.2.
 func refusedAfterHandshake(x *exchange, err error) bool {
 	return x.srv.tls != nil && !x.reused && certs.IsAlert(err)
+}
+
+// alertProbeWait bounds the read that looks for a server's refusal after
+// a failed write (refusalAfterWrite).
+const alertProbeWait = 50 * time.Millisecond
+
+// refusalAfterWrite: when sending the request on a fresh TLS server
+// connection failed, the server may have refused the session (TLS 1.3:
+// after lbd's side of the handshake) and closed while lbd was still
+// writing a large request; its alert may then still be readable. It
+// returns that alert, or err unchanged (also for a failure of the
+// client's side, a reused or a plain connection).
+func refusalAfterWrite(x *exchange, err error) error {
+	var ce *copyErr
+	if x.srv.tls == nil || x.reused || (errors.As(err, &ce) && ce.read) {
+		return err
+	}
+	tc, ok := x.sconn.(tlsServer)
+	if !ok {
+		return err
+	}
+	tc.SetReadDeadline(time.Now().Add(alertProbeWait))
+	var b [1]byte
+	if _, rerr := tc.Read(b[:]); certs.IsAlert(rerr) {
+		return rerr
+	}
+	return err
 }
 
 // serverRefusedTLS handles a refusal seen by refusedAfterHandshake: the

@@ -476,10 +476,14 @@ func TestServerTLSClientCert(t *testing.T) {
 		retries     int
 		fails       uint64
 		wantRetries int
+		body        int // POST a body this large (0: GET)
 	}{
-		{"tls13", 0, 0, 1, 0},
-		{"tls12", tls.VersionTLS12, 0, 1, 0},
-		{"tls13-retries", 0, 2, 3, 2},
+		{"tls13", 0, 0, 1, 0, 0},
+		{"tls12", tls.VersionTLS12, 0, 1, 0, 0},
+		{"tls13-retries", 0, 2, 3, 2, 0},
+		// Writing the request fails before lbd reads: the alert is
+		// still found.
+		{"tls13-large-body", 0, 0, 1, 0, 1 << 20},
 	} {
 		t.Run(v.name, func(t *testing.T) {
 			o.maxVersion.Store(uint32(v.max))
@@ -492,7 +496,13 @@ func TestServerTLSClientCert(t *testing.T) {
 			srvTLSLog.sec.Store(0) // a fresh second for the rate-limited lines
 			lines := strings.Count(logBuf.String(), "SSL handshake failure")
 			c := dialRaw(t, addr)
-			if res, body := c.get("/nocrt"); res.StatusCode != 503 {
+			if v.body > 0 {
+				// Written aside: lbd answers before it has read it all.
+				go io.WriteString(c.c, fmt.Sprintf("POST /nocrt HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", v.body, strings.Repeat("x", v.body)))
+				if res, body := c.resp("POST"); res.StatusCode != 503 {
+					t.Fatalf("without crt, large body: %d %q", res.StatusCode, body)
+				}
+			} else if res, body := c.get("/nocrt"); res.StatusCode != 503 {
 				t.Fatalf("without crt: %d %q", res.StatusCode, body)
 			}
 			st := serverStatus(t, e, "nocrt", "nocrt")
