@@ -137,9 +137,55 @@ func ServerFailure(err error) string {
 	case errors.As(err, &cve):
 		return "certificate verify failed: " + cve.Err.Error()
 	}
-	var ne net.Error
-	if errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+	if isTimeout(err) {
 		return "handshake timeout"
 	}
 	return err.Error()
+}
+
+// The reasons of a failed handshake with a server (ClassifyServer), with
+// ReasonTimeout and ReasonOther.
+const (
+	ReasonBadServerCert Reason = "bad_server_cert" // the server's certificate did not verify (chain, name, dates)
+	ReasonRefused       Reason = "refused"         // the server sent an alert (wants a client certificate, no common version or cipher, ...)
+)
+
+// ServerReasons are ClassifyServer's reasons, in a stable order.
+var ServerReasons = []Reason{ReasonBadServerCert, ReasonTimeout, ReasonRefused, ReasonOther}
+
+// ClassifyServer returns the reason of a failed handshake with a server
+// (the client side of crypto/tls), or of the alert a TLS 1.3 server sends
+// on the first read when it refuses the session after lbd's side of the
+// handshake is done. nil gives "".
+func ClassifyServer(err error) Reason {
+	var cve *tls.CertificateVerificationError
+	var uae x509.UnknownAuthorityError
+	var hne x509.HostnameError
+	var cie x509.CertificateInvalidError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &cve), errors.As(err, &uae), errors.As(err, &hne), errors.As(err, &cie):
+		return ReasonBadServerCert
+	case isTimeout(err):
+		return ReasonTimeout
+	case IsAlert(err):
+		return ReasonRefused
+	}
+	return ReasonOther
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// IsAlert reports whether err is a TLS alert received from the peer
+// (crypto/tls reports one as a *net.OpError whose Op is "remote error";
+// the alert type itself is not exported), e.g. a server refusing the
+// session after a TLS 1.3 handshake because it wants a client
+// certificate ("remote error: tls: certificate required").
+func IsAlert(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "remote error"
 }

@@ -43,10 +43,12 @@ type counters struct {
 	// ENHANCE_YOUR_CALM (floods).
 	h2Streams, h2Refused, h2Resets, h2Calm atomic.Uint64
 	h2Cur                                  atomic.Int64
-	// Servers with TLS: handshakes completed and failed (server_tls.go).
-	tlsSrvOK, tlsSrvFail atomic.Uint64
-	lastReqCount         uint64 // for rate computation, under Engine.statMu
-	lastReqSample        time.Time
+	// Servers with TLS: handshakes completed, and failed by
+	// certs.ServerReasons index (server_tls.go).
+	tlsSrvOK      atomic.Uint64
+	tlsSrvFail    [numSrvTLSReasons]atomic.Uint64
+	lastReqCount  uint64 // for rate computation, under Engine.statMu
+	lastReqSample time.Time
 }
 
 // tlsFailMap returns the handshake failures by reason.

@@ -666,8 +666,12 @@ func (e *Engine) Backends() []BackendStatus {
 				BytesIn: st.bytesIn.Load(), BytesOut: st.bytesOut.Load(),
 				ErrorsConn: st.errConn.Load(), ErrorsResp: st.errResp.Load(),
 				Retries: st.retries.Load(), Redispatch: st.redispatch.Load(), Responses: st.respMap(),
-				TLS: s.tls != nil, TLSHandshakes: st.tlsSrvOK.Load(), TLSFailures: st.tlsSrvFail.Load(),
+				TLS: s.tls != nil, TLSHandshakes: st.tlsSrvOK.Load(),
 			})
+			if s.tls != nil {
+				ss := &bs.Servers[len(bs.Servers)-1]
+				ss.TLSFailures, ss.TLSFailureReasons = st.tlsSrvFailures()
+			}
 		}
 		out = append(out, bs)
 	}

@@ -134,6 +134,8 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 		tSent = time.Now()
 		if err == nil {
 			err = cc.readResponseHead(&x, &sr, fe)
+		} else if x.srv.tls != nil {
+			err = refusalAfterWrite(&x, err)
 		}
 		if err == nil {
 			break
@@ -178,6 +180,26 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 			sw.dl, sr.dl = time.Time{}, time.Time{}
 			sr.r, sr.w, sr.n, sr.gotAny = 0, 0, 0, false
 			continue
+		}
+		if !sr.gotAny && refusedAfterHandshake(&x, err) {
+			// A TLS 1.3 server refused the session on the first read
+			// (client certificate): a failed handshake, so 503 SC,
+			// after the retries (the request never reached its HTTP).
+			cc.serverRefusedTLS(&x, err)
+			if replayable && x.retries < be.retries {
+				if !cc.reconnect(&x, tStart) {
+					return false
+				}
+				srv = x.srv
+				cc.rec.Server = srv.name
+				sw.c, sr.c = x.sconn, x.sconn
+				sw.dl, sr.dl = x.wdl, x.rdl
+				sr.r, sr.w, sr.n, sr.gotAny = 0, 0, 0, false
+				continue
+			}
+			cc.rec.Retries = x.retries
+			cc.failReq(503, "SC", tStart, be)
+			return false
 		}
 		x.sconn.Close()
 		srv.sh.st.errResp.Add(1)

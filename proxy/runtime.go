@@ -302,7 +302,9 @@ func copyCounters(dst, src *counters) {
 	dst.max.Store(src.max.Load())
 	dst.queueMax.Store(src.queueMax.Load())
 	dst.tlsSrvOK.Store(src.tlsSrvOK.Load())
-	dst.tlsSrvFail.Store(src.tlsSrvFail.Load())
+	for i := range dst.tlsSrvFail {
+		dst.tlsSrvFail[i].Store(src.tlsSrvFail[i].Load())
+	}
 	for i := range dst.resp {
 		dst.resp[i].Store(src.resp[i].Load())
 	}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"syscall"
@@ -127,15 +128,99 @@ func (e *Engine) handshakeServer(c *net.TCPConn, be *backend, s *server, sni str
 	}
 	if err := tc.Handshake(); err != nil {
 		c.Close()
-		s.sh.st.tlsSrvFail.Add(1)
-		if !e.stopping.Load() && srvTLSLog.allow(time.Now()) {
-			e.log.Warn("SSL handshake failure", "backend", be.name, "server", s.name, "addr", s.addr, "sni", cfg.ServerName, "reason", certs.ServerFailure(err))
-		}
+		e.serverTLSFailed(be, s, cfg.ServerName, err)
 		return nil, fmt.Errorf("ssl handshake with %s: %w", s.addr, err)
 	}
 	s.sh.st.tlsSrvOK.Add(1)
 	c.SetDeadline(time.Time{})
 	return tlsServer{tc}, nil
+}
+
+// serverTLSFailed counts a failed handshake with s and logs it
+// (rate-limited) with its reason.
+func (e *Engine) serverTLSFailed(be *backend, s *server, sni string, err error) {
+	s.sh.st.tlsSrvFail[srvReasonIndex(certs.ClassifyServer(err))].Add(1)
+	if !e.stopping.Load() && srvTLSLog.allow(time.Now()) {
+		e.log.Warn("SSL handshake failure", "backend", be.name, "server", s.name, "addr", s.addr, "sni", sni, "reason", certs.ServerFailure(err))
+	}
+}
+
+// refusedAfterHandshake reports whether err, from the first read of a
+// fresh TLS server connection before any byte of answer, is the server
+// refusing the session: a TLS alert. With TLS 1.3 the client's side of
+// the handshake ends before the server has checked the client's
+// certificate, so a server that requires one (and gets none, or one it
+// does not accept) says so with an alert on the first read. lbd counts
+// it as a failed handshake, as it would be with TLS 1.2.
+func refusedAfterHandshake(x *exchange, err error) bool {
+	return x.srv.tls != nil && !x.reused && certs.IsAlert(err)
+}
+
+// alertProbeWait bounds the read that looks for a server's refusal after
+// a failed write (refusalAfterWrite).
+const alertProbeWait = 50 * time.Millisecond
+
+// refusalAfterWrite: when sending the request on a fresh TLS server
+// connection failed, the server may have refused the session (TLS 1.3:
+// after lbd's side of the handshake) and closed while lbd was still
+// writing a large request; its alert may then still be readable. It
+// returns that alert, or err unchanged (also for a failure of the
+// client's side, a reused or a plain connection).
+func refusalAfterWrite(x *exchange, err error) error {
+	var ce *copyErr
+	if x.srv.tls == nil || x.reused || (errors.As(err, &ce) && ce.read) {
+		return err
+	}
+	tc, ok := x.sconn.(tlsServer)
+	if !ok {
+		return err
+	}
+	tc.SetReadDeadline(time.Now().Add(alertProbeWait))
+	var b [1]byte
+	if _, rerr := tc.Read(b[:]); certs.IsAlert(rerr) {
+		return rerr
+	}
+	return err
+}
+
+// serverRefusedTLS handles a refusal seen by refusedAfterHandshake: the
+// connection is closed, and counted and logged as a failed handshake and
+// a connection error (the request never reached the server's HTTP).
+func (cc *clientConn) serverRefusedTLS(x *exchange, err error) {
+	x.sconn.Close()
+	s, be := x.srv, x.be
+	s.sh.st.errConn.Add(1)
+	be.st.errConn.Add(1)
+	sni := s.tls.cfg.ServerName
+	if s.tls.perReq {
+		sni = string(x.sni)
+	}
+	cc.e.serverTLSFailed(be, s, sni, err)
+}
+
+// numSrvTLSReasons is len(certs.ServerReasons), for the failure counters.
+const numSrvTLSReasons = 4
+
+func srvReasonIndex(r certs.Reason) int {
+	for i, x := range certs.ServerReasons {
+		if x == r {
+			return i
+		}
+	}
+	return numSrvTLSReasons - 1 // other
+}
+
+// tlsSrvFailures returns a server's failed handshakes: the total and the
+// count of each reason.
+func (c *counters) tlsSrvFailures() (uint64, map[string]uint64) {
+	var total uint64
+	m := make(map[string]uint64, numSrvTLSReasons)
+	for i, r := range certs.ServerReasons {
+		n := c.tlsSrvFail[i].Load()
+		m[string(r)] = n
+		total += n
+	}
+	return total, m
 }
 
 // srvTLSLog bounds the server handshake failure lines as tlsLog does the

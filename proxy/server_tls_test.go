@@ -27,13 +27,14 @@ import (
 // its handshakes, remembers the SNI of each and which connection (by
 // client address) served each request, and whether it resumed.
 type tlsOrigin struct {
-	clientCAs atomic.Pointer[x509.CertPool] // set: client certificates required
-	addr      string
-	caFile    string // its self-signed certificate, as a ca-file
-	mu        sync.Mutex
-	hellos    []string          // SNI of every ClientHello (one per handshake)
-	connSNI   map[string]string // client address -> SNI
-	reqs      []originReq
+	clientCAs  atomic.Pointer[x509.CertPool] // set: client certificates required
+	maxVersion atomic.Uint32                 // with clientCAs: the highest TLS version (0: 1.3)
+	addr       string
+	caFile     string // its self-signed certificate, as a ca-file
+	mu         sync.Mutex
+	hellos     []string          // SNI of every ClientHello (one per handshake)
+	connSNI    map[string]string // client address -> SNI
+	reqs       []originReq
 }
 
 type originReq struct {
@@ -82,6 +83,7 @@ func newTLSOrigin(t *testing.T, h http.HandlerFunc, names ...string) *tlsOrigin 
 				// Any certificate, then a check that it is one of p's (the
 				// test certificates are made for server auth only).
 				c.ClientAuth = tls.RequireAnyClientCert
+				c.MaxVersion = uint16(o.maxVersion.Load())
 				c.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
 					cert, err := x509.ParseCertificate(raw[0])
 					if err != nil {
@@ -221,7 +223,7 @@ func TestServerTLSVerify(t *testing.T) {
 		l := logs.String()
 		return strings.Contains(l, "SSL handshake failure") && strings.Contains(l, "certificate verify failed") && strings.Contains(l, "server=bad")
 	})
-	if st := serverStatus(t, e, "wrong", "bad"); st.TLSFailures != 1 || !st.TLS || st.ErrorsConn != 1 {
+	if st := serverStatus(t, e, "wrong", "bad"); st.TLSFailures != 1 || !st.TLS || st.ErrorsConn != 1 || st.TLSFailureReasons["bad_server_cert"] != 1 {
 		t.Fatalf("wrong CA stats: %+v", st)
 	}
 
@@ -443,9 +445,10 @@ func TestServerTLSModeTCP(t *testing.T) {
 }
 
 // TestServerTLSClientCert: a server that requires a client certificate
-// gets the one of ssl.crt; without it the exchange fails (with TLS 1.3
-// the server refuses after the client's side of the handshake is done,
-// so the client sees 502 rather than 503).
+// gets the one of ssl.crt. Without it the server refuses with an alert,
+// which TLS 1.3 delivers only on lbd's first read after its side of the
+// handshake is done: still a failed handshake, so 503 SC, the "SSL
+// handshake failure" line and the server's tls_failures, as with TLS 1.2.
 func TestServerTLSClientCert(t *testing.T) {
 	dir := t.TempDir()
 	clientPEM := filepath.Join(dir, "client.pem")
@@ -462,12 +465,113 @@ func TestServerTLSClientCert(t *testing.T) {
 	fe := &cfg.Frontends[0]
 	fe.ACLs = []ACL{{Name: "n", Criterion: "path_beg", Values: []string{"/nocrt"}}}
 	fe.UseBackends = []UseBackend{{Backend: "nocrt", If: "n"}}
-	_, addr, _ := startEngine(t, cfg)
+	e, addr, sink, logBuf := startEngineLog(t, cfg)
 	rc := dialRaw(t, addr)
 	if res, body := rc.get("/"); res.StatusCode != 200 {
 		t.Fatalf("with crt: %d %q", res.StatusCode, body)
 	}
-	if res, _ := rc.get("/nocrt"); res.StatusCode != 502 && res.StatusCode != 503 {
-		t.Fatalf("without crt: %d", res.StatusCode)
+	for _, v := range []struct {
+		name        string
+		max         uint16
+		retries     int
+		fails       uint64
+		wantRetries int
+		body        int // POST a body this large (0: GET)
+	}{
+		{"tls13", 0, 0, 1, 0, 0},
+		{"tls12", tls.VersionTLS12, 0, 1, 0, 0},
+		{"tls13-retries", 0, 2, 3, 2, 0},
+		// Writing the request fails before lbd reads: the alert is
+		// still found.
+		{"tls13-large-body", 0, 0, 1, 0, 1 << 20},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			o.maxVersion.Store(uint32(v.max))
+			cfg.Backends[1].Retries = v.retries
+			if err := e.Reload(cfg); err != nil {
+				t.Fatal(err)
+			}
+			before := serverStatus(t, e, "nocrt", "nocrt")
+			n := len(sink.all())
+			srvTLSLog.sec.Store(0) // a fresh second for the rate-limited lines
+			lines := strings.Count(logBuf.String(), "SSL handshake failure")
+			c := dialRaw(t, addr)
+			if v.body > 0 {
+				// Written aside: lbd answers before it has read it all.
+				go io.WriteString(c.c, fmt.Sprintf("POST /nocrt HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", v.body, strings.Repeat("x", v.body)))
+				if res, body := c.resp("POST"); res.StatusCode != 503 {
+					t.Fatalf("without crt, large body: %d %q", res.StatusCode, body)
+				}
+			} else if res, body := c.get("/nocrt"); res.StatusCode != 503 {
+				t.Fatalf("without crt: %d %q", res.StatusCode, body)
+			}
+			st := serverStatus(t, e, "nocrt", "nocrt")
+			if got := st.TLSFailures - before.TLSFailures; got != v.fails {
+				t.Errorf("tls failures +%d, want +%d", got, v.fails)
+			}
+			if got := st.TLSFailureReasons["refused"] - before.TLSFailureReasons["refused"]; got != v.fails {
+				t.Errorf("refused +%d, want +%d (%v)", got, v.fails, st.TLSFailureReasons)
+			}
+			if got := st.ErrorsConn - before.ErrorsConn; got != v.fails {
+				t.Errorf("connection errors +%d, want +%d", got, v.fails)
+			}
+			if st.ErrorsResp != before.ErrorsResp {
+				t.Errorf("response errors +%d, want none", st.ErrorsResp-before.ErrorsResp)
+			}
+			waitFor(t, "the access log", func() bool { return len(sink.all()) > n })
+			if r := sink.all()[n]; r.Status != 503 || r.Termination != "SC--" || r.Retries != v.wantRetries {
+				t.Errorf("log: %d %s retries %d, want 503 SC-- retries %d", r.Status, r.Termination, r.Retries, v.wantRetries)
+			}
+			if l := logBuf.String(); strings.Count(l, "SSL handshake failure") == lines || !strings.Contains(l, "server=nocrt") {
+				t.Errorf("no handshake failure line: %s", l)
+			}
+		})
+	}
+	if v := logBuf.String(); !strings.Contains(v, "certificate required") {
+		t.Errorf("the TLS 1.3 refusal's reason is not logged: %s", v)
+	}
+}
+
+// TestServerTLSHandshakeTimeout: a server that accepts and never answers
+// the ClientHello fails the handshake after the connect timeout: 503 SC,
+// counted under the timeout reason.
+func TestServerTLSHandshakeTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	cfg := testConfig(tlsSrv("mute", ln.Addr().String(), certs.ClientOptions{}, SNI{}))
+	cfg.Backends[0].Retries = 0
+	cfg.Backends[0].ConnectTimeout = 200 * time.Millisecond
+	e, addr, sink, _ := startEngineLog(t, cfg)
+	if res, _ := dialRaw(t, addr).get("/"); res.StatusCode != 503 {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	if r := sink.last(t); r.Termination != "SC--" {
+		t.Errorf("termination %q", r.Termination)
+	}
+	if st := serverStatus(t, e, "be", "mute"); st.TLSFailures != 1 || st.TLSFailureReasons["timeout"] != 1 {
+		t.Errorf("stats: %d failures %v", st.TLSFailures, st.TLSFailureReasons)
 	}
 }

@@ -89,4 +89,7 @@ type ServerStatus struct {
 	TLS           bool
 	TLSHandshakes uint64
 	TLSFailures   uint64
+	// TLSFailureReasons splits TLSFailures by certs.ServerReasons
+	// (bad_server_cert, timeout, refused, other); nil without TLS.
+	TLSFailureReasons map[string]uint64
 }

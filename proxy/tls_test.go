@@ -185,6 +185,9 @@ func TestTLSWebSocket(t *testing.T) {
 }
 
 func TestTLSReasonIndex(t *testing.T) {
+	if len(certs.ServerReasons) != numSrvTLSReasons || certs.ServerReasons[numSrvTLSReasons-1] != certs.ReasonOther {
+		t.Fatalf("certs has %d server reasons, numSrvTLSReasons is %d", len(certs.ServerReasons), numSrvTLSReasons)
+	}
 	if len(certs.Reasons) != numTLSReasons {
 		t.Fatalf("certs has %d reasons, numTLSReasons is %d", len(certs.Reasons), numTLSReasons)
 	}

@@ -366,6 +366,11 @@ func renderStatus(w io.Writer, st *control.Status, colour bool, now time.Time) {
 				itoa(s.Sessions), itoa(s.Queue), strconv.FormatUint(s.Total, 10), ago(now, s.LastChange))
 		}
 		t.write(w, "    ", colour)
+		for _, s := range b.Servers {
+			if s.TLS && s.TLSFailures > 0 {
+				fmt.Fprintf(w, "    %s TLS: %s\n", s.Name, stats.ServerTLSCounts(s))
+			}
+		}
 	}
 
 	if len(st.Sysctl) > 0 {

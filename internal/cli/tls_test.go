@@ -84,3 +84,23 @@ func TestRenderCerts(t *testing.T) {
 		t.Errorf("status TLS line:\n%s", s)
 	}
 }
+
+// TestRenderServerTLS: lbctl status shows a TLS server's handshake
+// failures when there are some, and nothing for one without failures or
+// a plain server.
+func TestRenderServerTLS(t *testing.T) {
+	st := &control.Status{Backends: []control.BackendStatus{{Name: "app", Mode: "http", Usable: true, Servers: []control.ServerStatus{
+		{Name: "a1", State: "UP", Weight: 1, TLS: true, TLSHandshakes: 12, TLSFailures: 3, ErrorsConn: 3, TLSFailureReasons: map[string]uint64{"timeout": 1, "refused": 2}},
+		{Name: "a2", State: "UP", Weight: 1, TLS: true, TLSHandshakes: 5},
+		{Name: "plain", State: "UP", Weight: 1},
+	}}}}
+	var b bytes.Buffer
+	renderStatus(&b, st, false, time.Now())
+	s := b.String()
+	if !strings.Contains(s, "    a1 TLS: 12 handshakes, 3 failed (timeout 1, refused 2)\n") {
+		t.Errorf("no TLS failure line for a1:\n%s", s)
+	}
+	if strings.Contains(s, "a2 TLS") || strings.Contains(s, "plain TLS") {
+		t.Errorf("TLS line for a server without failures:\n%s", s)
+	}
+}

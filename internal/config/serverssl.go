@@ -24,8 +24,21 @@ func mergeServerSSL(s, d *ServerSSL) *ServerSSL {
 		out.CAFile = firstStr(s.CAFile, out.CAFile)
 		out.SNI = firstStr(s.SNI, out.SNI)
 		out.Crt = firstStr(s.Crt, out.Crt)
+		if s.Enabled != nil {
+			out.Enabled = s.Enabled
+		}
+	}
+	if out.Enabled != nil {
+		out.Enabled = boolp(*out.Enabled)
 	}
 	return &out
+}
+
+// On reports whether the server is spoken to over TLS: it has an ssl
+// block whose enabled is not false. Every user of a server's ssl block
+// asks this, not s != nil.
+func (s *ServerSSL) On() bool {
+	return s != nil && (s.Enabled == nil || *s.Enabled)
 }
 
 // serverSSLDefaults applies global.ssl_server_verify to the ssl blocks
@@ -126,7 +139,7 @@ func (s *Server) ChecksOverTLS() bool {
 	if s.CheckSSL != nil {
 		return *s.CheckSSL
 	}
-	return s.SSL != nil && s.CheckPort == 0 && s.CheckAddr == ""
+	return s.SSL.On() && s.CheckPort == 0 && s.CheckAddr == ""
 }
 
 // CheckTLSOptions are the TLS settings of the server's checks: the ssl
@@ -169,7 +182,7 @@ func (c *checker) checkServerSSL(sp, mode string, s *Server) {
 	kind, _, err := ParseSNI(ss.SNI)
 	if err != nil {
 		c.add(p+".sni", "%v", err)
-	} else if mode == "tcp" && (kind == SNIHost || kind == SNIFrontend) {
+	} else if mode == "tcp" && ss.On() && (kind == SNIHost || kind == SNIFrontend) {
 		c.add(p+".sni", "sni %s needs mode http (mode tcp has no request; use str(NAME))", ss.SNI)
 	}
 	if ss.Verify == "none" && ss.CAFile != "" {

@@ -102,6 +102,62 @@ func TestServerSSLConfig(t *testing.T) {
 	}
 }
 
+// TestServerSSLEnabled: ssl.enabled false turns off the ssl that
+// default_server gives every server (HAProxy's no-ssl); a default_server
+// block with enabled false holds settings that servers turn on with
+// enabled true; the keys of a disabled block are still checked, but
+// mode tcp's restriction on sni does not apply to it.
+func TestServerSSLEnabled(t *testing.T) {
+	dir := t.TempDir()
+	certstest.Write(t, filepath.Join(dir, "ca.pem"), certstest.Spec{Names: []string{"ca.test"}})
+	two := func(mode, def, s1, s2 string) string {
+		return serverSSLYAML("", def, mode, s1) + "      - name: s2\n        address: 127.0.0.1:9444\n" + s2
+	}
+	onDef := "  default_server:\n    ssl:\n      ca_file: ca.pem\n      sni: req.hdr(host)\n"
+	cfg, err := loadServerSSL(t, dir, two("http", onDef, "        check: true\n        ssl:\n          enabled: false\n", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, s2 := cfg.Backends[0].Servers[0], cfg.Backends[0].Servers[1]
+	if s1.SSL.On() || s1.ChecksOverTLS() {
+		t.Errorf("s1 (enabled: false) is on: %+v", s1.SSL)
+	}
+	if !s2.SSL.On() || s2.SSL.CAFile != filepath.Join(dir, "ca.pem") || !s2.ChecksOverTLS() {
+		t.Errorf("s2 (default_server ssl) is off: %+v", s2.SSL)
+	}
+	var nilSSL *ServerSSL
+	if nilSSL.On() {
+		t.Error("no ssl block is on")
+	}
+
+	offDef := "  default_server:\n    ssl:\n      enabled: false\n      ca_file: ca.pem\n"
+	cfg, err = loadServerSSL(t, dir, two("http", offDef, "        ssl: {enabled: true, sni: str(a.test)}\n", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, s2 = cfg.Backends[0].Servers[0], cfg.Backends[0].Servers[1]
+	if !s1.SSL.On() || s1.SSL.CAFile != filepath.Join(dir, "ca.pem") || s1.SSL.SNI != "str(a.test)" || s1.SSL.Verify != "required" {
+		t.Errorf("s1 (enabled: true over a disabled default_server): %+v", s1.SSL)
+	}
+	if s2.SSL.On() {
+		t.Errorf("s2 (disabled default_server) is on: %+v", s2.SSL)
+	}
+
+	// Mode tcp: a disabled block may keep an sni only mode http can use.
+	if _, err := loadServerSSL(t, dir, two("tcp", onDef, "        ssl: {enabled: false}\n", "        ssl: {sni: str(b.test)}\n")); err != nil {
+		t.Errorf("mode tcp with the per-request sni turned off: %v", err)
+	}
+	for _, tc := range []struct{ name, server, want string }{
+		{"type", "        ssl:\n          enabled: \"no\"\n", "backends[0].servers[0].ssl.enabled: wrong type"},
+		{"checked when off", "        ssl:\n          enabled: false\n          verify: sometimes\n", "ssl.verify: unknown verify \"sometimes\""},
+	} {
+		_, err := loadServerSSL(t, dir, serverSSLYAML("", "", "http", tc.server))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
 func TestParseSNI(t *testing.T) {
 	for in, want := range map[string]SNIKind{"": SNINone, "str(www.example.com)": SNIFixed, "req.hdr(host)": SNIHost, "req.hdr(Host)": SNIHost, "hdr(host)": SNIHost, "ssl_fc_sni": SNIFrontend} {
 		k, _, err := ParseSNI(in)

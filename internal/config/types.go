@@ -413,6 +413,12 @@ type ServerDefaults struct {
 
 // ServerSSL is TLS to one server (docs/tls.md, "TLS to servers").
 type ServerSSL struct {
+	// Enabled false turns TLS off for the server (HAProxy's no-ssl), also
+	// when defaults.default_server has an ssl block; the other keys are
+	// then unused. Unset or true: TLS on. Like every key it is merged from
+	// default_server, so a default_server block with enabled false holds
+	// settings for the servers that say enabled: true. Use On().
+	Enabled *bool `mapstructure:"enabled" yaml:"enabled,omitempty"`
 	// Verify is required (the server's certificate must lead to a root of
 	// ca_file, and match the SNI when one is sent) or none; default
 	// global.ssl_server_verify, itself required by default.

@@ -192,11 +192,14 @@ type ServerStatus struct {
 	Responses  map[string]uint64 `json:"responses"`
 	// TLS: the server is spoken to over TLS (ssl); TLSHandshakes and
 	// TLSFailures count its handshakes (failures also in ErrorsConn).
-	TLS           bool        `json:"tls,omitempty"`
-	TLSHandshakes uint64      `json:"tls_handshakes,omitempty"`
-	TLSFailures   uint64      `json:"tls_failures,omitempty"`
-	Check         CheckStatus `json:"check"`
-	LastChange    time.Time   `json:"last_change"`
+	TLS           bool   `json:"tls,omitempty"`
+	TLSHandshakes uint64 `json:"tls_handshakes,omitempty"`
+	TLSFailures   uint64 `json:"tls_failures,omitempty"`
+	// TLSFailureReasons splits TLSFailures by reason: bad_server_cert,
+	// timeout, refused (an alert from the server), other.
+	TLSFailureReasons map[string]uint64 `json:"tls_failure_reasons,omitempty"`
+	Check             CheckStatus       `json:"check"`
+	LastChange        time.Time         `json:"last_change"`
 	// Downtime is the total time spent DOWN.
 	DowntimeSec float64 `json:"downtime_seconds"`
 	Transitions uint64  `json:"transitions"`

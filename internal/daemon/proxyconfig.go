@@ -112,7 +112,7 @@ func proxyBackend(b *config.Backend) (proxy.Backend, error) {
 		if s.Weight != nil {
 			ps.Weight = *s.Weight
 		}
-		if s.SSL != nil {
+		if s.SSL.On() {
 			t, err := proxyServerTLS(s.SSL)
 			if err != nil {
 				return proxy.Backend{}, fmt.Errorf("server %s: %w", s.Name, err)
@@ -207,6 +207,7 @@ func backendStatus(in []proxy.BackendStatus) []control.BackendStatus {
 				ErrorsConn: s.ErrorsConn, ErrorsResp: s.ErrorsResp, Retries: s.Retries,
 				Redispatch: s.Redispatch, Responses: s.Responses,
 				TLS: s.TLS, TLSHandshakes: s.TLSHandshakes, TLSFailures: s.TLSFailures,
+				TLSFailureReasons: s.TLSFailureReasons,
 			})
 		}
 		out = append(out, cb)

@@ -39,6 +39,7 @@ backends:
       - {name: fixed, address: "10.0.0.2:443", check: true, ssl: {verify: required, sni: "str(api.example.test)"}, check_sni: health.test}
       - {name: host, address: "10.0.0.3:443", check: true, check_port: 8080, ssl: {sni: "req.hdr(host)"}}
       - {name: front, address: "10.0.0.4:443", check: true, check_port: 8443, check_ssl: true, ssl: {sni: ssl_fc_sni}}
+      - {name: plain, address: "10.0.0.5:80", check: true, ssl: {enabled: false}}
 `
 	cfg, err := config.LoadBytes("tls.yaml", []byte(yaml))
 	if err != nil {
@@ -73,6 +74,10 @@ backends:
 	}
 	if c := cs[3].Check; !c.TLS {
 		t.Errorf("check_ssl: %+v", c)
+	}
+	// ssl: {enabled: false} turns default_server's ssl off, checks too.
+	if ss[4].TLS != nil || cs[4].Check.TLS {
+		t.Errorf("plain (enabled: false): TLS %+v, check %+v", ss[4].TLS, cs[4].Check)
 	}
 }
 

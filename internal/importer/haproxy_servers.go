@@ -212,11 +212,22 @@ func (m *mapper) serverTLS(t *target, l hLine, who string, isDefault bool, on *b
 	switch {
 	case on != nil && !*on:
 		sd.SSL = nil
+		switch {
+		case isDefault && t.def != nil:
+			m.defSSLOn = false
+		case m.defSSLOn:
+			// defaults' default_server has ssl, which lbd.yaml merges
+			// into every server: turn it off explicitly.
+			sd.SSL = &config.ServerSSL{Enabled: boolp(false)}
+		}
 		return
 	case on != nil || sd.SSL != nil:
 		var out config.ServerSSL // a fresh copy: servers share their defaults' block
 		if sd.SSL != nil {
 			out = *sd.SSL
+			if on != nil {
+				out.Enabled = nil // ssl over a section's no-ssl
+			}
 		} else {
 			// Settings of earlier default-server lines without ssl.
 			merge(&out, m.defSSL)

@@ -149,3 +149,51 @@ backend api
 		}
 	}
 }
+
+// TestImportNoSSLOverDefaults: no-ssl on a server line (or on a backend's
+// default-server) when the defaults' default-server has ssl becomes
+// ssl: {enabled: false}, since lbd.yaml merges defaults.default_server's
+// ssl into every server; a later ssl turns it back on.
+func TestImportNoSSLOverDefaults(t *testing.T) {
+	src := `defaults
+ mode http
+ timeout client 5s
+ default-server ssl verify none
+frontend www
+ bind :80
+ default_backend app
+backend app
+ server a1 10.0.0.1:443
+ server a2 10.0.0.2:80 no-ssl
+backend old
+ default-server no-ssl
+ server b1 10.0.0.3:80
+ server b2 10.0.0.4:443 ssl
+`
+	r := importString(t, src)
+	if !strings.Contains(string(r.YAML), "enabled: false") {
+		t.Errorf("YAML lacks enabled: false:\n%s", r.YAML)
+	}
+	cfg, err := config.LoadBytes("t.yaml", r.YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []struct {
+		b, i int
+		on   bool
+	}{{0, 0, true}, {0, 1, false}, {1, 0, false}, {1, 1, true}} {
+		s := cfg.Backends[w.b].Servers[w.i]
+		if s.SSL.On() != w.on {
+			t.Errorf("%s: ssl on %v, want %v (%+v)\n%s", s.Name, s.SSL.On(), w.on, s.SSL, r.YAML)
+		}
+	}
+	if s := cfg.Backends[1].Servers[1]; s.SSL.Verify != "none" {
+		t.Errorf("b2 lost the defaults' verify none: %+v", s.SSL)
+	}
+
+	// Without ssl in the defaults, no-ssl needs nothing in lbd.yaml.
+	r = importString(t, strings.Replace(src, " default-server ssl verify none\n", "", 1))
+	if strings.Contains(string(r.YAML), "enabled:") {
+		t.Errorf("enabled written without a default ssl:\n%s", r.YAML)
+	}
+}

@@ -40,6 +40,7 @@ type descs struct {
 
 	svState, svWeight, svCur, svMax, svLimit, svTotal, svQ, svQMax, svIn, svOut, svEConn, svEResp, svRetr, svRedis, svResp,
 	svCheckUp, svCheckDur, svCheckHealth, svLastChange, svDowntime, svTrans *prometheus.Desc
+	svTLSHandshakes, svTLSFailures *prometheus.Desc
 }
 
 func newDescs() *descs {
@@ -124,6 +125,9 @@ func newDescs() *descs {
 		svLastChange:  d("server_last_change_timestamp_seconds", "Unix time of the last state change.", sv...),
 		svDowntime:    d("server_downtime_seconds_total", "Total time spent DOWN.", sv...),
 		svTrans:       d("server_transitions_total", "State changes.", sv...),
+
+		svTLSHandshakes: d("server_tls_handshakes_total", "Completed TLS handshakes with the server (ssl servers only).", sv...),
+		svTLSFailures:   d("server_tls_handshake_failures_total", "Failed TLS handshakes with the server, by reason (bad_server_cert, timeout, refused, other); also counted in lbd_server_connection_errors_total (ssl servers only).", with(sv, "reason")...),
 	}
 }
 
@@ -138,6 +142,7 @@ func (d *descs) all() []*prometheus.Desc {
 		d.beUp, d.beCur, d.beMax, d.beTotal, d.beQ, d.beQMax, d.beIn, d.beOut, d.beEConn, d.beEResp, d.beRetr, d.beRedis, d.beResp, d.beServers,
 		d.svState, d.svWeight, d.svCur, d.svMax, d.svLimit, d.svTotal, d.svQ, d.svQMax, d.svIn, d.svOut, d.svEConn, d.svEResp, d.svRetr, d.svRedis, d.svResp,
 		d.svCheckUp, d.svCheckDur, d.svCheckHealth, d.svLastChange, d.svDowntime, d.svTrans,
+		d.svTLSHandshakes, d.svTLSFailures,
 	}
 }
 
@@ -341,6 +346,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			}
 			ch <- prometheus.MustNewConstMetric(d.svDowntime, prometheus.CounterValue, s.DowntimeSec, n, s.Name)
 			counter(d.svTrans, s.Transitions, n, s.Name)
+			if s.TLS {
+				counter(d.svTLSHandshakes, s.TLSHandshakes, n, s.Name)
+				for _, r := range certs.ServerReasons {
+					counter(d.svTLSFailures, s.TLSFailureReasons[string(r)], n, s.Name, string(r))
+				}
+			}
 		}
 		for _, st := range ServerStates {
 			gauge(d.beServers, float64(count[st]), n, st)

@@ -32,3 +32,32 @@ lbd_tls_handshakes_total{frontend="web"} 7
 		t.Errorf("%d failure series, want one per reason (%d)", n, len(certs.Reasons))
 	}
 }
+
+func TestServerTLSMetrics(t *testing.T) {
+	st := sample()
+	sv := &st.Backends[0].Servers[0]
+	sv.TLS, sv.TLSHandshakes, sv.TLSFailures = true, 9, 4
+	sv.TLSFailureReasons = map[string]uint64{"bad_server_cert": 3, "refused": 1}
+	c := NewCollector(func() control.Status { return st })
+	lb := `{backend="` + st.Backends[0].Name + `",reason="`
+	ls := `",server="` + sv.Name + `"}`
+	want := `
+# HELP lbd_server_tls_handshake_failures_total Failed TLS handshakes with the server, by reason (bad_server_cert, timeout, refused, other); also counted in lbd_server_connection_errors_total (ssl servers only).
+# TYPE lbd_server_tls_handshake_failures_total counter
+lbd_server_tls_handshake_failures_total` + lb + `bad_server_cert` + ls + ` 3
+lbd_server_tls_handshake_failures_total` + lb + `other` + ls + ` 0
+lbd_server_tls_handshake_failures_total` + lb + `refused` + ls + ` 1
+lbd_server_tls_handshake_failures_total` + lb + `timeout` + ls + ` 0
+# HELP lbd_server_tls_handshakes_total Completed TLS handshakes with the server (ssl servers only).
+# TYPE lbd_server_tls_handshakes_total counter
+lbd_server_tls_handshakes_total{backend="` + st.Backends[0].Name + `",server="` + sv.Name + `"} 9
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "lbd_server_tls_handshakes_total", "lbd_server_tls_handshake_failures_total"); err != nil {
+		t.Error(err)
+	}
+	// Plain servers have no TLS series.
+	st.Backends[0].Servers[0].TLS = false
+	if n := testutil.CollectAndCount(c, "lbd_server_tls_handshakes_total", "lbd_server_tls_handshake_failures_total"); n != 0 {
+		t.Errorf("%d TLS series for plain servers", n)
+	}
+}

@@ -56,6 +56,9 @@ type proxyView struct {
 	Rows                []rowView
 	// TLS summarises the frontend's TLS handshakes; empty without a TLS bind.
 	TLS string
+	// ServerTLS summarises the handshakes with the backend's TLS servers;
+	// empty without one.
+	ServerTLS string
 }
 
 type rowView struct {
@@ -170,6 +173,7 @@ func buildPage(st *control.Status, now time.Time, o pageOptions) *page {
 				setCodes(&r, s.Responses)
 				pv.Rows = append(pv.Rows, r)
 			}
+			pv.ServerTLS = serverTLSSummary(be)
 			status := "UP"
 			if !be.Usable {
 				status = "DOWN"
@@ -325,6 +329,7 @@ footer{color:#57606a;padding:0 18px 18px;font-size:12px}
 {{range .Proxies}}<section class="px" data-proxy="{{.Name}}">
 <h2>{{.Name}}<small>{{.Mode}}{{if .Balance}} · {{.Balance}}{{end}}</small></h2>
 {{if .TLS}}<p class="tls">{{.TLS}}</p>{{end}}
+{{if .ServerTLS}}<p class="tls" data-tls="servers">{{.ServerTLS}}</p>{{end}}
 <table>
 <thead><tr><th class="l" rowspan="2">Name</th><th class="l" rowspan="2">Status</th><th class="l" rowspan="2">Check</th><th rowspan="2">Wght</th>
 <th class="grp" colspan="4">Sessions</th><th class="grp" colspan="2">Queue</th><th class="grp">Rate</th><th class="grp" colspan="2">Bytes</th>
@@ -352,6 +357,37 @@ func tlsSummary(f *control.FrontendStatus) string {
 		return ""
 	}
 	return "TLS handshakes: " + u(f.TLSHandshakes) + "; failed: " + TLSFailures(f.TLSFailures)
+}
+
+// serverTLSSummary is "TLS to servers: NAME N handshakes, M failed; ..."
+// for the backend's servers spoken to over TLS, "" when it has none.
+func serverTLSSummary(be *control.BackendStatus) string {
+	var parts []string
+	for _, s := range be.Servers {
+		if s.TLS {
+			parts = append(parts, s.Name+" "+ServerTLSCounts(s))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "TLS to servers: " + strings.Join(parts, "; ")
+}
+
+// ServerTLSCounts is "N handshakes, M failed (reason n, ...)" for a TLS
+// server; the reasons in certs.ServerReasons order, zero counts left out.
+func ServerTLSCounts(s control.ServerStatus) string {
+	out := u(s.TLSHandshakes) + " handshakes, " + u(s.TLSFailures) + " failed"
+	var parts []string
+	for _, r := range certs.ServerReasons {
+		if n := s.TLSFailureReasons[string(r)]; n > 0 {
+			parts = append(parts, string(r)+" "+u(n))
+		}
+	}
+	if len(parts) > 0 {
+		out += " (" + strings.Join(parts, ", ") + ")"
+	}
+	return out
 }
 
 // TLSFailures formats handshake failures by reason, in a stable order,
