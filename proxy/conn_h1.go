@@ -33,6 +33,7 @@ type clientConn struct {
 	out    bufWriter      // proxy -> client
 
 	term [4]byte
+	pidx int32 // the idle poller's (idlepoll.go)
 	// tls is the TLS session of a connection on a TLS bind (conn_tls.go);
 	// nil for plain connections.
 	tls *tlsState
@@ -103,8 +104,6 @@ func (cc *clientConn) putReq() {
 	reqPool.Put(rs)
 }
 
-func (cc *clientConn) forceClose() { cc.c.Close() }
-
 func (e *Engine) serveHTTP(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend], src, dst netip.AddrPort, ct *connTrack) {
 	cc := &clientConn{e: e, fe: fe, cur: cur, gt: gt, c: c, src: src, dst: dst, ct: ct}
 	cc.in.c, cc.out.c = c, c
@@ -148,7 +147,8 @@ func (cc *clientConn) end() {
 var idleParkAfter = 100 * time.Millisecond
 
 // serve runs the request loop until the connection ends or parks; a
-// parked connection continues on a fresh goroutine.
+// parked connection waits in the engine's idle poller (idlepoll.go), which
+// continues it on a new goroutine, or else on a fresh goroutine.
 func (cc *clientConn) serve() {
 	if cc.loop() {
 		cc.putReq()
@@ -156,7 +156,9 @@ func (cc *clientConn) serve() {
 		cc.kaEnd = time.Time{} // the next timeout is the keep-alive expiry
 		cc.beginWait(dl)
 		cc.e.idleParks.Add(1)
-		go cc.serve()
+		if !cc.park() {
+			go cc.serve()
+		}
 		return
 	}
 	cc.end()

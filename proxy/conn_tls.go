@@ -173,7 +173,9 @@ func (e *Engine) serveTLS(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Po
 func (cc *clientConn) runTLS() {
 	if cc.loopTLS() {
 		cc.e.idleParks.Add(1)
-		go cc.runTLS()
+		if !cc.park() {
+			go cc.runTLS()
+		}
 		return
 	}
 	cc.end()

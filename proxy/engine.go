@@ -53,6 +53,8 @@ type Engine struct {
 	// idleParks counts idle keep-alive connections handed to a fresh
 	// goroutine (see clientConn.serve).
 	idleParks atomic.Uint64
+	// idle holds parked idle connections without a goroutine (idlepoll.go).
+	idle idlePoller
 
 	connMu   sync.Mutex
 	conns    map[tracked]struct{}
@@ -396,6 +398,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		<-done
 		err = ctx.Err()
 	}
+	e.idle.stop() // every connection has ended
 	if e.stopReap != nil {
 		close(e.stopReap)
 		e.stopReap = nil
