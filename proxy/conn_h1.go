@@ -135,15 +135,16 @@ func (cc *clientConn) end() {
 }
 
 // idleParkAfter: a keep-alive connection idle for between 3/4 of this and
-// this (and with more keep-alive time left) is handed to a new goroutine,
-// and the goroutine that served its requests exits. Serving a request
-// grows a goroutine's stack (to 4-8 KB) and the runtime shrinks stacks
+// this (and with more keep-alive time left) is parked: its descriptor goes
+// to the engine's idle poller (idlepoll.go) and the goroutine that served
+// its requests exits, so that an idle connection holds no goroutine (its
+// stack grew to 4-8 KB serving requests, and the runtime shrinks stacks
 // only during a garbage collection, which a proxy whose connections sit
-// idle does not run: the hand-off frees the grown stack at once, for the
-// next connections to reuse, and the connection waits on a starting-size
-// (2 KB) one. A park costs about 4-9 us of CPU (goroutine start, one
-// read, the stack growing again on the next request); connections busier
-// than one request per idleParkAfter never pay it. Tests shorten it.
+// idle does not run). The poller continues the connection on a new
+// goroutine when its next request arrives. A park costs a few
+// microseconds of CPU (an epoll_ctl, then a goroutine start and the stack
+// growing again on the next request); connections busier than one request
+// per idleParkAfter never pay it. Tests shorten it.
 var idleParkAfter = 100 * time.Millisecond
 
 // serve runs the request loop until the connection ends or parks; a
