@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"syscall"
@@ -71,8 +72,9 @@ type idlePoller struct {
 // per connection on top of the 1.5 KB a parked one holds. So when the
 // number of parked connections reaches a new high (at least releaseMin, and
 // a quarter more than at the last release) and no connection has parked for
-// releaseQuiet, the poller runs debug.FreeOSMemory once (a collection, a
-// few milliseconds for 10,000 connections). New highs come a few times in
+// releaseQuiet, the poller runs two collections and returns the freed
+// memory to the OS (debug.FreeOSMemory) once: a few milliseconds for
+// 10,000 connections. New highs come a few times in
 // a process's life, so the cost is bounded; a steady load with the same
 // number of idle connections never triggers it.
 const (
@@ -106,6 +108,9 @@ func (p *idlePoller) release() {
 	p.relTimer = nil
 	p.released = len(p.heap)
 	p.mu.Unlock()
+	// The first collection moves the pooled buffers and request states
+	// of the wave to their pools' victim caches; the second frees them.
+	runtime.GC()
 	debug.FreeOSMemory()
 }
 
