@@ -59,7 +59,8 @@ type idlePoller struct {
 	pollFn  func(fd uintptr) bool
 
 	// Giving back the memory of a wave of new connections (release).
-	lastPark time.Time
+	high     int         // the most parked connections since the release was armed
+	highAt   time.Time   // when high was reached
 	released int         // parked connections at the last release
 	relTimer *time.Timer // armed while a release waits for the parks to stop
 }
@@ -71,11 +72,10 @@ type idlePoller struct {
 // goal, which a proxy whose connections sit idle does not reach: 2-4 KB
 // per connection on top of the 1.5 KB a parked one holds. So when the
 // number of parked connections reaches a new high (at least releaseMin, and
-// a quarter more than at the last release) and no connection has parked for
+// a quarter more than at the last release) and has stopped growing for
 // releaseQuiet, the poller runs two collections and returns the freed
-// memory to the OS (debug.FreeOSMemory) once: a few milliseconds for
-// 10,000 connections. New highs come a few times in
-// a process's life, so the cost is bounded; a steady load with the same
+// memory to the OS (debug.FreeOSMemory) once. New highs come a few times
+// in a process's life, so the cost is bounded; a steady load with the same
 // number of idle connections never triggers it.
 const (
 	releaseMin   = 1000
@@ -84,23 +84,30 @@ const (
 
 // noteParkLocked arms the release when the parked count is at a new high;
 // under mu.
-func (p *idlePoller) noteParkLocked(now time.Time) {
-	p.lastPark = now
+func (p *idlePoller) noteParkLocked() {
 	n := len(p.heap)
-	if p.relTimer != nil || n < releaseMin || n < p.released+p.released/4 {
+	if p.relTimer != nil {
+		if n > p.high {
+			p.high, p.highAt = n, time.Now()
+		}
 		return
 	}
+	if n < releaseMin || n < p.released+p.released/4 {
+		return
+	}
+	p.high, p.highAt = n, time.Now()
 	p.relTimer = time.AfterFunc(releaseQuiet, p.release)
 }
 
-// release gives the freed memory back once the parks have stopped.
+// release gives the freed memory back once the number of parked
+// connections has stopped growing.
 func (p *idlePoller) release() {
 	p.mu.Lock()
 	if p.stopped {
 		p.mu.Unlock()
 		return
 	}
-	if wait := releaseQuiet - time.Since(p.lastPark); wait > 0 {
+	if wait := releaseQuiet - time.Since(p.highAt); wait > 0 {
 		p.relTimer.Reset(wait)
 		p.mu.Unlock()
 		return
@@ -207,7 +214,7 @@ func (cc *clientConn) park() bool {
 	if p.next == 0 || x < p.next {
 		p.setNext(x)
 	}
-	p.noteParkLocked(time.Now())
+	p.noteParkLocked()
 	return true
 }
 
