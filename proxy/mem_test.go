@@ -62,8 +62,9 @@ func BenchmarkIdleKeepAliveMemory(b *testing.B) {
 // 448-byte clientConn, the net.TCPConn and its netFD with the two
 // addresses, and the test's fixed costs spread over 500), so a parked
 // connection that kept its request state (1.2 KB plus two header tables), a
-// 16 KB buffer or a goroutine (2-8 KB of stack) fails it. Go's poll
-// descriptor (about 250 bytes, outside the Go heap) comes on top.
+// 16 KB buffer or a goroutine (2-8 KB of stack) fails it. About 570 B
+// outside the Go heap come on top (Go's poll descriptor with its deadline
+// timers, the socket's finalizer: runtime/metrics memory/classes/other).
 // bench (d) measures the whole process (bench/RESULTS.md).
 func TestIdleConnMemory(t *testing.T) {
 	old := idleParkAfter
