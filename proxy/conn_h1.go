@@ -33,6 +33,7 @@ type clientConn struct {
 	out    bufWriter      // proxy -> client
 
 	term [4]byte
+	pidx int32 // the idle poller's (idlepoll.go)
 	// tls is the TLS session of a connection on a TLS bind (conn_tls.go);
 	// nil for plain connections.
 	tls *tlsState
@@ -103,8 +104,6 @@ func (cc *clientConn) putReq() {
 	reqPool.Put(rs)
 }
 
-func (cc *clientConn) forceClose() { cc.c.Close() }
-
 func (e *Engine) serveHTTP(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend], src, dst netip.AddrPort, ct *connTrack) {
 	cc := &clientConn{e: e, fe: fe, cur: cur, gt: gt, c: c, src: src, dst: dst, ct: ct}
 	cc.in.c, cc.out.c = c, c
@@ -136,19 +135,21 @@ func (cc *clientConn) end() {
 }
 
 // idleParkAfter: a keep-alive connection idle for between 3/4 of this and
-// this (and with more keep-alive time left) is handed to a new goroutine,
-// and the goroutine that served its requests exits. Serving a request
-// grows a goroutine's stack (to 4-8 KB) and the runtime shrinks stacks
+// this (and with more keep-alive time left) is parked: its descriptor goes
+// to the engine's idle poller (idlepoll.go) and the goroutine that served
+// its requests exits, so that an idle connection holds no goroutine (its
+// stack grew to 4-8 KB serving requests, and the runtime shrinks stacks
 // only during a garbage collection, which a proxy whose connections sit
-// idle does not run: the hand-off frees the grown stack at once, for the
-// next connections to reuse, and the connection waits on a starting-size
-// (2 KB) one. A park costs about 4-9 us of CPU (goroutine start, one
-// read, the stack growing again on the next request); connections busier
-// than one request per idleParkAfter never pay it. Tests shorten it.
+// idle does not run). The poller continues the connection on a new
+// goroutine when its next request arrives. A park costs a few
+// microseconds of CPU (an epoll_ctl, then a goroutine start and the stack
+// growing again on the next request); connections busier than one request
+// per idleParkAfter never pay it. Tests shorten it.
 var idleParkAfter = 100 * time.Millisecond
 
 // serve runs the request loop until the connection ends or parks; a
-// parked connection continues on a fresh goroutine.
+// parked connection waits in the engine's idle poller (idlepoll.go), which
+// continues it on a new goroutine, or else on a fresh goroutine.
 func (cc *clientConn) serve() {
 	if cc.loop() {
 		cc.putReq()
@@ -156,7 +157,9 @@ func (cc *clientConn) serve() {
 		cc.kaEnd = time.Time{} // the next timeout is the keep-alive expiry
 		cc.beginWait(dl)
 		cc.e.idleParks.Add(1)
-		go cc.serve()
+		if !cc.park() {
+			go cc.serve()
+		}
 		return
 	}
 	cc.end()

@@ -27,8 +27,8 @@ import (
 // branch per request: the only test is a nil map check per accepted
 // connection. An idle TLS connection holds no pooled buffer either: it
 // waits for the first byte of its next request in a one-byte array, and
-// parks on a fresh goroutine after idleParkAfter as plain ones do (what
-// remains is crypto/tls's own buffers). A WebSocket tunnel copies through
+// parks in the idle poller after idleParkAfter as plain ones do (what
+// remains is crypto/tls's own state and buffers). A WebSocket tunnel copies through
 // the tls.Conn instead of splice(2).
 
 // numTLSReasons is len(certs.Reasons), for the failure counters.
@@ -167,20 +167,24 @@ func (e *Engine) serveTLS(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Po
 }
 
 // runTLS runs loopTLS until the connection ends or parks; a parked
-// connection (idle past idleParkAfter, as plain ones) continues on a fresh
-// goroutine, whose small stack is all an idle TLS connection then holds
-// besides crypto/tls's own buffers.
+// connection (idle past idleParkAfter, as plain ones) waits in the
+// engine's idle poller (idlepoll.go) with no goroutine, or else on a fresh
+// goroutine. It parks only after a read timed out, when crypto/tls holds
+// no complete record: the next request needs bytes from the socket, which
+// the poller sees.
 func (cc *clientConn) runTLS() {
 	if cc.loopTLS() {
 		cc.e.idleParks.Add(1)
-		go cc.runTLS()
+		if !cc.park() {
+			go cc.runTLS()
+		}
 		return
 	}
 	cc.end()
 }
 
-// loopTLS is loop for a TLS connection: true means "parked" (continue on
-// a new goroutine), false "close".
+// loopTLS is loop for a TLS connection: true means "park" (runTLS),
+// false "close".
 func (cc *clientConn) loopTLS() bool {
 	st := &cc.st
 	for {
@@ -195,8 +199,8 @@ func (cc *clientConn) loopTLS() bool {
 				return false
 			}
 			// Idle between requests: the idle park deadline passed (park
-			// on a fresh goroutine until the keep-alive expiry), or the
-			// keep-alive expiry (close silently).
+			// until the keep-alive expiry), or the keep-alive expiry
+			// (close silently).
 			if cc.kaEnd.IsZero() || !time.Now().Before(cc.kaEnd) {
 				return false
 			}

@@ -50,9 +50,11 @@ type Engine struct {
 	stopping  atomic.Bool
 	gate      atomic.Pointer[gate]
 	actConn   atomic.Int64
-	// idleParks counts idle keep-alive connections handed to a fresh
-	// goroutine (see clientConn.serve).
+	// idleParks counts idle keep-alive connections parked (see
+	// clientConn.serve): in the idle poller, or on a fresh goroutine.
 	idleParks atomic.Uint64
+	// idle holds parked idle connections without a goroutine (idlepoll.go).
+	idle idlePoller
 
 	connMu   sync.Mutex
 	conns    map[tracked]struct{}
@@ -396,6 +398,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		<-done
 		err = ctx.Err()
 	}
+	e.idle.stop() // every connection has ended
 	if e.stopReap != nil {
 		close(e.stopReap)
 		e.stopReap = nil
