@@ -53,6 +53,8 @@ type Engine struct {
 	// idleParks counts idle keep-alive connections handed to a fresh
 	// goroutine (see clientConn.serve).
 	idleParks atomic.Uint64
+	// trims counts the memory trims after bursts (trim.go).
+	trims trimStats
 
 	connMu   sync.Mutex
 	conns    map[tracked]struct{}
@@ -136,6 +138,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.started = true
 	e.stopReap = make(chan struct{})
 	go e.reaper(e.stopReap)
+	go e.trimmer(e.stopReap)
 	e.startListeners(opened)
 	return nil
 }
