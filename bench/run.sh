@@ -22,7 +22,7 @@ IDLE_CONNS=${BENCH_IDLE_CONNS:-10000} # connections for (d)
 PROXY_CPU=${BENCH_PROXY_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
 CASES=${CASES:-${BENCH_CASES:-"seed keepalive tcp idle"}}
-ALL_CASES="seed keepalive tcp idle https tls-close tls-resume h2 idle-tls rules b1k b5k"
+ALL_CASES="seed keepalive tcp idle burst https tls-close tls-resume h2 idle-tls rules b1k b5k"
 [ "$CASES" != all ] || CASES=$ALL_CASES
 SIDES=${SIDES:-${BENCH_SIDES:-"haproxy lbd"}} # A B: ratios are B/A
 LBD=${LBD:-$ROOT/bin/lbd}
@@ -146,7 +146,7 @@ render() { # template output [extra sed args]; FE and DIR (sockets) may be set b
 # conf_of case: the config pair bench/conf/{haproxy-X.cfg,lbd-X.yaml} a case runs.
 conf_of() {
 	case $1 in
-	tls-close) echo tlsfull ;; https | tls-resume | h2 | idle-tls) echo https ;; b1k | b5k | idle) echo keepalive ;; *) echo "$1" ;;
+	tls-close) echo tlsfull ;; https | tls-resume | h2 | idle-tls) echo https ;; b1k | b5k | idle | burst) echo keepalive ;; *) echo "$1" ;;
 	esac
 }
 # conns_of case: client connections of the load.
@@ -394,9 +394,61 @@ run_idle() { # side case (idle or idle-tls)
 		>"$TMP/res/$case.$side"
 }
 
+# (d') burst: a fresh proxy per count; BURST_LO then BURST_HI keep-alive
+# connections are opened, their first requests sent all at once
+# (idleconns -burst), then they stay idle BURST_IDLE seconds before RSS is
+# read. The row is the RSS slope between the two counts, so the proxy's
+# fixed start-up memory cancels out.
+BURST_LO=1000 BURST_HI=4000 BURST_IDLE=2.5
+if [ "$BURST_HI" -gt $((MAXCONN - 200)) ]; then
+	BURST_HI=$((MAXCONN - 200))
+	BURST_LO=$((BURST_HI / 4))
+fi
+run_burst() { # side
+	local side=$1 n out r ipid held i rl=
+	for n in $BURST_LO $BURST_HI; do
+		out="$TMP/res/burst.$side.$n.out"
+		if ! start_proxy "$side" keepalive; then
+			ERR[burst,$side]=$START_ERR
+			return
+		fi
+		taskset -c "$LOAD_CPU" "$TMP/idleconns" -addr "127.0.0.1:${PORT[$side]}" -n "$n" -burst -hold 120s >"$out" 2>&1 &
+		ipid=$!
+		PIDS+=("$ipid")
+		for i in $(seq 1 1200); do # up to 60 s
+			grep -q '^ready' "$out" 2>/dev/null && break
+			kill -0 "$ipid" 2>/dev/null || break
+			sleep 0.05
+		done
+		if ! grep -q '^ready' "$out"; then
+			ERR[burst,$side]="idleconns -burst -n $n failed: $(tail -c 200 "$out" | tr '\n' ' ')"
+			kill "$ipid" 2>/dev/null || :
+			wait "$ipid" 2>/dev/null || :
+			stop_proxy "$side"
+			return
+		fi
+		sleep "$BURST_IDLE"
+		r=$(rss_kb "${PID[$side]}")
+		held=$(ss -Htn state established "sport = :${PORT[$side]}" | wc -l)
+		kill "$ipid" 2>/dev/null || :
+		wait "$ipid" 2>/dev/null || :
+		stop_proxy "$side"
+		rl="$rl $r $held"
+	done
+	# KB per connection, then the RSS (MiB) and connections held at each count.
+	echo "$rl" | awk -v lo="$BURST_LO" -v hi="$BURST_HI" \
+		'{printf "%.2f %.1f %d %.1f %d\n", ($3 - $1) / (hi - lo), $1 / 1024, $2, $3 / 1024, $4}' >"$TMP/res/burst.$side"
+}
+
 mkdir -p "$TMP/res"
 for case in $CASES; do
-	if [ "$case" = idle ] || [ "$case" = idle-tls ]; then
+	if [ "$case" = burst ]; then
+		for side in a b; do
+			log "case burst: ${LABEL[$side]}, $BURST_LO then $BURST_HI connections"
+			run_burst "$side"
+			[ -z "${ERR[burst,$side]:-}" ] || log "  ${ERR[burst,$side]}"
+		done
+	elif [ "$case" = idle ] || [ "$case" = idle-tls ]; then
 		# Memory per idle connection is steady from run to run: one
 		# measurement per side, one side at a time.
 		for side in a b; do
@@ -419,7 +471,7 @@ LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
 label() {
 	case $1 in
 	seed) echo "(a) seed" ;; keepalive) echo "(b) keep-alive" ;; tcp) echo "(c) tcp" ;;
-	idle) echo "(d) idle ${IDLE_CONNS}" ;; https) echo "(e) https" ;; tls-close) echo "(f) tls full" ;;
+	idle) echo "(d) idle ${IDLE_CONNS}" ;; burst) echo "(d') burst" ;; https) echo "(e) https" ;; tls-close) echo "(f) tls full" ;;
 	tls-resume) echo "(f2) tls resumed" ;;
 	h2) echo "(g) h2 tls" ;; idle-tls) echo "(h) idle tls ${IDLE_CONNS}" ;; rules) echo "(r) rules" ;;
 	b1k) echo "(b1k) 1k conns" ;; b5k) echo "(b5k) 5k conns" ;; *) echo "$1" ;;
@@ -453,6 +505,22 @@ echo "# $RLABEL: median of the per-pair ratios [quartiles] (min-max); ${LABEL[a]
 fmt='%-18s %-11s %11s %11s %8s %15s %15s %s\n'
 printf "$fmt" case figure "${LABEL[a]}" "${LABEL[b]}" "$RLABEL" "quartiles" "min-max" ""
 for case in $CASES; do
+	if [ "$case" = burst ]; then
+		for side in a b; do
+			if [ -n "${ERR[burst,$side]:-}" ] || [ ! -f "$TMP/res/burst.$side" ]; then
+				printf '%-18s %-11s %s\n' "$(label burst)" "${LABEL[$side]}" "not measured (${ERR[burst,$side]:-no result})"
+			else
+				read -r kb r1 h1 r2 h2 <"$TMP/res/burst.$side"
+				printf '%-18s %-11s %s KB per connection, RSS slope %d to %d after a burst and %ss idle (RSS %s MiB, %s held; %s MiB, %s held)\n' \
+					"$(label burst)" "${LABEL[$side]}" "$kb" "$BURST_LO" "$BURST_HI" "$BURST_IDLE" "$r1" "$h1" "$r2" "$h2"
+			fi
+		done
+		if [ -f "$TMP/res/burst.a" ] && [ -f "$TMP/res/burst.b" ]; then
+			printf '%-18s %-11s %s KB per connection\n' "$(label burst)" "$RLABEL" \
+				"$(awk 'NR == 1 {a = $1} NR == 2 {if (a + 0 == 0) print "-"; else printf "%.2fx", $1 / a}' "$TMP/res/burst.a" "$TMP/res/burst.b")"
+		fi
+		continue
+	fi
 	if [ "$case" = idle ] || [ "$case" = idle-tls ]; then
 		for side in a b; do
 			if [ -n "${ERR[$case,$side]:-}" ] || [ ! -f "$TMP/res/$case.$side" ]; then

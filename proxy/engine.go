@@ -55,6 +55,8 @@ type Engine struct {
 	idleParks atomic.Uint64
 	// idle holds parked idle connections without a goroutine (idlepoll.go).
 	idle idlePoller
+	// trims counts the memory trims after bursts (trim.go).
+	trims trimStats
 
 	connMu   sync.Mutex
 	conns    map[tracked]struct{}
@@ -138,6 +140,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.started = true
 	e.stopReap = make(chan struct{})
 	go e.reaper(e.stopReap)
+	go e.trimmer(e.stopReap)
 	e.startListeners(opened)
 	return nil
 }

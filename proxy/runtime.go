@@ -18,9 +18,21 @@ import (
 
 const (
 	// poolIdleTimeout retires idle backend connections well before common
-	// backend keep-alive timeouts (Apache 5s, nginx 75s, Go 90s+).
+	// backend keep-alive timeouts (Apache 5s, nginx 75s, Go 90s+); the
+	// reaper closes them (HAProxy's pool-purge-delay, 5 s by default).
 	poolIdleTimeout = 2 * time.Second
-	poolMaxIdle     = 256
+	// poolMaxIdle bounds one server's idle connections. It is a safety
+	// bound only: a server never has more idle connections than requests
+	// were in flight to it at once, and those above what the load needs
+	// sit at the bottom of the most-recently-used stack until the reaper
+	// closes them. A low bound (it was 256) made a proxy with more
+	// requests in flight than that close connections after a response and
+	// dial new ones for the next requests: at 1,000 client connections
+	// lbd opened 8,700 server connections in 5 s (HAProxy, which keeps
+	// every idle connection, 1,100), and each waited in nginx's accept
+	// queue, which one nginx worker serves one connection per event-loop
+	// turn: the p99 of bench case (b1k) was 10x HAProxy's (issue 20).
+	poolMaxIdle = 1 << 16
 )
 
 // generation is one compiled configuration.

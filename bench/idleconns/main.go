@@ -35,6 +35,7 @@ func run(args []string, stdout io.Writer) error {
 	hold := fs.Duration("hold", 60*time.Second, "longest time to hold the idle connections")
 	setup := fs.Duration("setup-timeout", 60*time.Second, "longest time to open all connections")
 	useTLS := fs.Bool("tls", false, "speak TLS (certificate not verified: the bench's own self-signed one)")
+	burst := fs.Bool("burst", false, "open every connection first, then send all the first requests at once (a traffic spike)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -50,7 +51,11 @@ func run(args []string, stdout io.Writer) error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), *setup)
 	defer cancel()
-	conns, err := openAll(ctx, *addr, *n, *parallel, *useTLS)
+	open := openAll
+	if *burst {
+		open = openBurst
+	}
+	conns, err := open(ctx, *addr, *n, *parallel, *useTLS)
 	defer func() {
 		for _, c := range conns {
 			if c != nil {
@@ -157,6 +162,77 @@ func openAll(ctx context.Context, addr string, n, parallel int, useTLS bool) ([]
 		return conns, fmt.Errorf("setup: %w", err)
 	}
 	return conns, nil
+}
+
+// openBurst opens n connections (TLS handshake included when useTLS) with
+// at most parallel being set up at once, without a request; once all are
+// open it sends the first request on every one of them at the same moment
+// (one goroutine per connection released together) and reads the
+// responses: the proxy sees n requests arrive at once.
+func openBurst(ctx context.Context, addr string, n, parallel int, useTLS bool) ([]net.Conn, error) {
+	conns := make([]net.Conn, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errc := make(chan error, n+parallel)
+	for w := 0; w < parallel; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := net.Dialer{}
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				c, err := d.DialContext(ctx, "tcp", addr)
+				if err != nil {
+					errc <- fmt.Errorf("connection %d: %w", i, err)
+					return
+				}
+				conns[i] = c
+				if useTLS {
+					tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true, ServerName: "localhost", NextProtos: []string{"http/1.1"}})
+					conns[i] = tc
+					if err := tc.HandshakeContext(ctx); err != nil {
+						errc <- fmt.Errorf("connection %d: tls handshake: %w", i, err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := firstErr(ctx, errc); err != nil {
+		return conns, err
+	}
+	start := make(chan struct{})
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if err := oneRequest(ctx, c); err != nil {
+				errc <- fmt.Errorf("connection %d: %w", i, err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return conns, firstErr(ctx, errc)
+}
+
+// firstErr returns the first error queued on errc, if any, else the
+// context's error wrapped as a set-up failure.
+func firstErr(ctx context.Context, errc chan error) error {
+	select {
+	case err := <-errc:
+		return err
+	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	return nil
 }
 
 func oneRequest(ctx context.Context, c net.Conn) error {

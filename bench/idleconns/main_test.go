@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -83,5 +85,44 @@ func TestOpenAllTLS(t *testing.T) {
 	}
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestOpenBurstSendsAllAtOnce(t *testing.T) {
+	var inFlight, peak atomic.Int64
+	release := make(chan struct{})
+	var once sync.Once
+	const n = 30
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v := inFlight.Add(1); v > peak.Load() {
+			peak.Store(v)
+		}
+		if inFlight.Load() == n {
+			once.Do(func() { close(release) })
+		}
+		select { // every request is held until all n are in
+		case <-release:
+		case <-time.After(5 * time.Second):
+		}
+		inFlight.Add(-1)
+		w.Write([]byte("hello"))
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conns, err := openBurst(ctx, strings.TrimPrefix(srv.URL, "http://"), n, 4, false)
+	for _, c := range conns {
+		if c != nil {
+			defer c.Close()
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := peak.Load(); p != n {
+		t.Errorf("at most %d requests were in the server at once, want all %d", p, n)
+	}
+	if err := oneRequest(ctx, conns[0]); err != nil {
+		t.Errorf("keep-alive connection unusable after the burst: %v", err)
 	}
 }

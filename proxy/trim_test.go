@@ -1,0 +1,125 @@
+package proxy
+
+import (
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestTrimStateDecides(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	var st trimState
+	st.base = 100 << 20
+	// Idle from the start: never quiet (nothing happened).
+	if st.quiet(0) || st.quiet(0) {
+		t.Fatal("quiet without any activity before")
+	}
+	// Steady load: every tick alike, never a transition to idle.
+	act := uint64(0)
+	for i := 0; i < 10; i++ {
+		act += 1000
+		if st.quiet(act) {
+			t.Fatalf("tick %d: steady load taken for a quiet tick", i)
+		}
+	}
+	// The load falls to under 1/8: quiet, but memory did not grow.
+	act += 100
+	if !st.quiet(act) {
+		t.Fatal("load fell to 1/10: want a quiet tick")
+	}
+	if st.due(t0, 100<<20+trimGrowth-1) {
+		t.Fatal("trim although memory grew by less than trimGrowth")
+	}
+	if st.quiet(act) {
+		t.Fatal("after a refused trim, quiet ticks wait for the next busy spell")
+	}
+	// A burst, then idle, with memory grown: trim.
+	act += 5000
+	st.quiet(act)
+	if !st.quiet(act) || !st.due(t0, 100<<20+trimGrowth) {
+		t.Fatal("burst then idle with memory grown: want a trim")
+	}
+	st.done(t0, 120<<20)
+	// Another burst at once: memory must grow again from the new base and
+	// trimMinInterval must have passed.
+	act += 5000
+	st.quiet(act)
+	if !st.quiet(act) {
+		t.Fatal("second burst then idle: want a quiet tick")
+	}
+	if st.due(t0.Add(trimMinInterval/2), 120<<20+trimGrowth) {
+		t.Fatal("two trims within trimMinInterval")
+	}
+	if st.due(t0.Add(trimMinInterval), 120<<20+trimGrowth-1) {
+		t.Fatal("trim although memory did not grow from the last trim's level")
+	}
+	act += 5000
+	st.quiet(act)
+	st.quiet(act)
+	if !st.due(t0.Add(trimMinInterval), 120<<20+trimGrowth) {
+		t.Fatal("burst after trimMinInterval with memory grown: want a trim")
+	}
+}
+
+// TestTrimAfterBurst: many requests held at once, then idle connections:
+// the engine runs one trim (collections and memory back to the OS), the
+// connections stay open and usable, and steady traffic afterwards does not
+// trim again.
+func TestTrimAfterBurst(t *testing.T) {
+	old := trimGrowth
+	trimGrowth = 1 << 20
+	t.Cleanup(func() { trimGrowth = old })
+	const n = 100
+	var inFlight atomic.Int64
+	release := make(chan struct{})
+	var once sync.Once
+	be := newBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		if inFlight.Add(1) >= n {
+			once.Do(func() { close(release) })
+		}
+		select { // hold every request until all n are in: a burst
+		case <-release:
+		case <-time.After(5 * time.Second):
+		}
+		w.Write([]byte("ok"))
+	})
+	debug.FreeOSMemory() // what earlier tests left free must not hide the burst's growth
+	e, addr, _ := startEngine(t, testConfig(srv("a", be.addr())))
+	conns := make([]*rawClient, n)
+	for i := range conns {
+		conns[i] = dialRaw(t, addr)
+	}
+	before := e.trims.n.Load()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for _, rc := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rc.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			if res, body := rc.resp("GET"); res.StatusCode != 200 || body != "ok" {
+				errs <- fmt.Errorf("burst request: %d %q", res.StatusCode, body)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	waitFor(t, "a trim after the burst", func() bool { return e.trims.n.Load() == before+1 })
+	// The connections are still open and keep-alive works.
+	for _, rc := range conns[:5] {
+		if res, body := rc.get("/again"); res.StatusCode != 200 || body != "ok" {
+			t.Fatalf("request after the trim: %d %q", res.StatusCode, body)
+		}
+	}
+	time.Sleep(3 * trimTick)
+	if got := e.trims.n.Load(); got != before+1 {
+		t.Errorf("%d trims after a few requests, want still 1", got-before)
+	}
+}
