@@ -2,8 +2,6 @@ package proxy
 
 import (
 	"os"
-	"runtime"
-	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -57,69 +55,6 @@ type idlePoller struct {
 	ready   []*clientConn
 	expired []*clientConn
 	pollFn  func(fd uintptr) bool
-
-	// Giving back the memory of a wave of new connections (release).
-	high     int         // the most parked connections since the release was armed
-	highAt   time.Time   // when high was reached
-	released int         // parked connections at the last release
-	relTimer *time.Timer // armed while a release waits for the parks to stop
-}
-
-// Connections arriving in a wave (200 at once in bench (d)) are served
-// by that many goroutines, each waiting idleParkAfter before it parks; their
-// stacks and the 16 KB buffers of the requests in flight are freed, but
-// the runtime keeps the freed memory resident up to its next collection
-// goal, which a proxy whose connections sit idle does not reach: 2-4 KB
-// per connection on top of the 1.5 KB a parked one holds. So when the
-// number of parked connections reaches a new high (at least releaseMin, and
-// a quarter more than at the last release) and has stopped growing for
-// releaseQuiet, the poller runs two collections and returns the freed
-// memory to the OS (debug.FreeOSMemory) once: about 10 ms of CPU each
-// with 10,000 parked connections, pauses under 0.1 ms. New highs come a few times
-// in a process's life, so the cost is bounded; a steady load with the same
-// number of idle connections never triggers it.
-const (
-	releaseMin   = 1000
-	releaseQuiet = time.Second
-)
-
-// noteParkLocked arms the release when the parked count is at a new high;
-// under mu.
-func (p *idlePoller) noteParkLocked() {
-	n := len(p.heap)
-	if p.relTimer != nil {
-		if n > p.high {
-			p.high, p.highAt = n, time.Now()
-		}
-		return
-	}
-	if n < releaseMin || n < p.released+p.released/4 {
-		return
-	}
-	p.high, p.highAt = n, time.Now()
-	p.relTimer = time.AfterFunc(releaseQuiet, p.release)
-}
-
-// release gives the freed memory back once the number of parked
-// connections has stopped growing.
-func (p *idlePoller) release() {
-	p.mu.Lock()
-	if p.stopped {
-		p.mu.Unlock()
-		return
-	}
-	if wait := releaseQuiet - time.Since(p.highAt); wait > 0 {
-		p.relTimer.Reset(wait)
-		p.mu.Unlock()
-		return
-	}
-	p.relTimer = nil
-	p.released = len(p.heap)
-	p.mu.Unlock()
-	// The first collection moves the pooled buffers and request states
-	// of the wave to their pools' victim caches; the second frees them.
-	runtime.GC()
-	debug.FreeOSMemory()
 }
 
 // clientConn.pidx, the connection's place in the idle poller: > 0 parked
@@ -215,7 +150,6 @@ func (cc *clientConn) park() bool {
 	if p.next == 0 || x < p.next {
 		p.setNext(x)
 	}
-	p.noteParkLocked()
 	return true
 }
 
@@ -253,9 +187,6 @@ func (p *idlePoller) stop() {
 	p.mu.Lock()
 	p.stopped = true
 	f := p.f
-	if p.relTimer != nil {
-		p.relTimer.Stop()
-	}
 	p.mu.Unlock()
 	if f != nil {
 		// Outside mu: Close waits for the poller's Read to return.

@@ -94,9 +94,12 @@ type trimStats struct {
 	wall atomic.Int64 // nanoseconds spent in trims, all together
 }
 
-// activity sums the frontends' requests and connections.
+// activity sums the frontends' requests and connections and the parks of
+// idle connections: a wave of new connections is over for the trimmer once
+// its connections have parked too (their goroutines' stacks are then free;
+// idlepoll.go), so that one trim gives back the wave's buffers and stacks.
 func (e *Engine) activity() uint64 {
-	var n uint64
+	n := e.idleParks.Load()
 	e.reg.mu.Lock()
 	for _, c := range e.reg.frontends {
 		n += c.requests.Load() + c.total.Load()
