@@ -84,3 +84,6 @@ func sysSend(fd int, p []byte) (int, error) {
 	}
 	return int(r), nil
 }
+
+// inqOn tells whether TCP_INQ is in use (tests).
+func (r *inqRecv) inqOn() bool { return r.on }

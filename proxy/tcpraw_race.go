@@ -16,3 +16,5 @@ func (r *inqRecv) recv(fd int, p []byte) (n, inq int, err error) {
 }
 
 func sysSend(fd int, p []byte) (int, error) { return sysWrite(fd, p) }
+
+func (r *inqRecv) inqOn() bool { return false }
