@@ -3,6 +3,7 @@
 # Usage: make bench   (or bench/run.sh after `make build`). See bench/README.md.
 #   PAIRS=7 CASES="keepalive tcp" bench/run.sh     fewer cases
 #   SIDES="lbd lbd" bench/run.sh                   A/A calibration (resolution)
+#   SIDES="lbd lbd" LBD_A=old/lbd LBD=new/lbd bench/run.sh   A/B of two lbd builds (ratios new/old)
 #   CASES=all PAIRS=1 BENCH_DURATION=2 bench/run.sh  every case, one short pair (validation)
 #
 # Two nginx backends (one worker each) and the load generator share
@@ -227,19 +228,21 @@ start_proxy() { # side case
 		taskset -c "$PROXY_CPU" haproxy -db -f "$out.cfg" >"$out.log" 2>&1 &
 		;;
 	lbd)
-		if [ ! -x "$LBD" ]; then
-			START_ERR="$LBD not built (make build)"
+		local bin=$LBD
+		[ "$side" = a ] && bin=${LBD_A:-$LBD} # A/B of two builds: LBD_A on side A
+		if [ ! -x "$bin" ]; then
+			START_ERR="$bin not built (make build)"
 			return 1
 		fi
 		RFE=${PORT[$side]} RDIR=$dir render "bench/conf/lbd-$case.yaml" "$out.yaml"
-		if ! "$LBD" check -c "$out.yaml" >"$out.check" 2>&1; then
+		if ! "$bin" check -c "$out.yaml" >"$out.check" 2>&1; then
 			START_ERR="lbd check failed: $(head -c 300 "$out.check" | tr '\n' ' ')"
 			if grep -q 'unknown key "\(http_request\|stick_table\|http_response\)"' "$out.check"; then
 				START_ERR="lbd does not support http_request rules yet (branch rules; lbd check: unknown key http_request)"
 			fi
 			return 1
 		fi
-		GOMAXPROCS=1 taskset -c "$PROXY_CPU" "$LBD" run -c "$out.yaml" >"$out.log" 2>&1 &
+		GOMAXPROCS=1 taskset -c "$PROXY_CPU" "$bin" run -c "$out.yaml" >"$out.log" 2>&1 &
 		;;
 	esac
 	PID[$side]=$!
@@ -444,6 +447,7 @@ lbdver=$("$LBD" version 2>/dev/null | head -1 || :)
 RLABEL="${LABEL[b]}/${LABEL[a]}"
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), $(nproc) CPUs: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "# $(haproxy -v | head -1 | cut -d' ' -f1-3); nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'); ${lbdver:-lbd not built}"
+[ -n "${LBD_A:-}" ] && [ "$SIDE_A" = lbd ] && echo "# side A runs LBD_A=$LBD_A, side B LBD=$LBD"
 echo "# load average before: $LOADAVG, after: $LOADAVG_END (other work on the machine skews the numbers)"
 if awk -v a="${LOADAVG%% *}" -v b="${LOADAVG_END%% *}" -v n="$(nproc)" 'BEGIN {exit !(a > n / 2 || b > n / 2)}'; then
 	echo "# BUSY MACHINE: load average above half the $(nproc) CPUs; see bench/README.md \"Resolution\" before reading small differences"
@@ -500,3 +504,8 @@ for case in $CASES; do
 		echo "#   $(label "$case") per-pair $RLABEL ${m%%:*}: $(ratios "$case" "${m##*:}" | awk '{printf "%s%.3f", (NR > 1 ? " " : ""), $1}')"
 	done
 done
+# BENCH_KEEP=DIR keeps the per-run figures (one line per run: pair req/s
+# p50 p99 cpu-s/100k rss-MiB errors; files CASE.a and CASE.b) and wrk's output.
+if [ -n "${BENCH_KEEP:-}" ]; then
+	mkdir -p "$BENCH_KEEP" && cp -r "$TMP/res/." "$BENCH_KEEP/"
+fi
