@@ -175,8 +175,10 @@ func TestTCPModeBothWaysChecksum(t *testing.T) {
 	}
 	ln := serveLoopback(t, func(c net.Conn) {
 		c.SetDeadline(time.Now().Add(30 * time.Second))
-		go send(c.(*net.TCPConn), down)
+		sent := make(chan struct{})
+		go func() { send(c.(*net.TCPConn), down); close(sent) }()
 		srvGot <- hashAll(c)
+		<-sent // the connection closes when this handler returns
 	})
 	cfg := testConfig(srv("db", ln.Addr().String()))
 	cfg.Frontends[0].Mode, cfg.Backends[0].Mode = ModeTCP, ModeTCP
