@@ -274,7 +274,7 @@ stop_proxy() { # side
 
 # cpu_ns pid: CPU nanoseconds of all the process's threads (schedstat's
 # run time: exact, where /proc/PID/stat's utime + stime come in 10 ms ticks).
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{n += $1} END {printf "%d\n", n}'; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{n += $1} END {printf "%.0f\n", n}'; } # %.0f: mawk clips %d at 2^31
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 to_ms() { # wrk latency like 812.00us, 1.23ms, 2.01s
 	awk -v v="$1" 'BEGIN {
