@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 DURATION=${BENCH_DURATION:-5}         # seconds per measured wrk run (one side of a pair)
-SLICES=${BENCH_SLICES:-1}             # each side's run cut in SLICES alternating slices (see README)
+SLICES=${BENCH_SLICES:-$DURATION}     # each side's run cut in SLICES alternating slices (default: 1 s each; see README)
 WARMUP=${BENCH_WARMUP:-3}             # seconds of wrk on each side before the first pair
 PAIRS=${PAIRS:-${BENCH_PAIRS:-7}}     # alternating pairs per case
 CONNS=${BENCH_CONNS:-50}              # wrk connections
@@ -285,13 +285,17 @@ to_ms() { # wrk latency like 812.00us, 1.23ms, 2.01s
 }
 
 declare -A ERR # ERR[case,side]: why a side was not measured
-# measure side case pair: one measured wrk run of DURATION/SLICES seconds;
+# slices_of case: (b1k) and (b5k) open thousands of connections per wrk
+# run, a ramp that 1 s slices would be mostly made of: one slice.
+slices_of() { case $1 in b1k | b5k) echo 1 ;; *) echo "$SLICES" ;; esac; }
+
+# measure side case pair slice: one measured wrk run of one slice;
 # appends "pair reqs rps p50 p99 cpu-ns rss-kB errors" to
 # $TMP/res/case.side.raw, or nothing when wrk got no responses.
 measure() {
 	local side=$1 case=$2 pair=$3 slice=$4 out="$TMP/res/$2.$1.$3.$4.wrk" c0 c1 pid=${PID[$1]}
 	c0=$(cpu_ns "$pid")
-	load "$side" "$case" "$((DURATION / SLICES))" --latency >"$out" 2>&1 || :
+	load "$side" "$case" "$((DURATION / $(slices_of "$case")))" --latency >"$out" 2>&1 || :
 	c1=$(cpu_ns "$pid")
 	local reqs rps p50 p99 errs
 	if [ "$case" = h2 ]; then
@@ -382,7 +386,7 @@ run_pairs() { # case
 		# With BENCH_SLICES > 1 each side's run is cut in slices that
 		# alternate too (A B B A A B ...): both sides then sample the
 		# same moments of the neighbours' load.
-		for j in $(seq 1 "$SLICES"); do
+		for j in $(seq 1 "$(slices_of "$case")"); do
 			if [ $(((i + j) % 2)) -eq 0 ]; then
 				measure a "$case" "$i" "$j"
 				measure b "$case" "$i" "$j"
@@ -484,7 +488,7 @@ echo "# load average before: $LOADAVG, after: $LOADAVG_END (other work on the ma
 if awk -v a="${LOADAVG%% *}" -v b="${LOADAVG_END%% *}" -v n="$(nproc)" 'BEGIN {exit !(a > n / 2 || b > n / 2)}'; then
 	echo "# BUSY MACHINE: load average above half the $(nproc) CPUs; see bench/README.md \"Resolution\" before reading small differences"
 fi
-[ "$SLICES" -gt 1 ] && echo "# each side's ${DURATION}s run is $SLICES alternating slices of $((DURATION / SLICES))s (BENCH_SLICES); p50 and p99 are the median of the slices'"
+[ "$SLICES" -gt 1 ] && echo "# each side's ${DURATION}s run is $SLICES alternating slices of $((DURATION / SLICES))s (BENCH_SLICES; b1k/b5k: one); p50 and p99 are the median of the slices'"
 echo "# $PAIRS pair(s) per case of wrk -t1 -c$CONNS -d${DURATION}s --latency (b1k/b5k: -t4 -c1000/-c5000; h2: h2load -t1 -c$CONNS -m10 -D$DURATION), A=${LABEL[a]} B=${LABEL[b]} alternating (A B, B A, ...), after ${WARMUP}s warm-up of each; proxies on CPU $PROXY_CPU, nginx x2 + wrk on CPU $LOAD_CPU"
 echo "# $RLABEL: median of the per-pair ratios [quartiles] (min-max); ${LABEL[a]} and ${LABEL[b]}: median of their runs"
 fmt='%-18s %-11s %11s %11s %8s %15s %15s %s\n'
