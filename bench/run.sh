@@ -3,6 +3,7 @@
 # Usage: make bench   (or bench/run.sh after `make build`). See bench/README.md.
 #   PAIRS=7 CASES="keepalive tcp" bench/run.sh     fewer cases
 #   SIDES="lbd lbd" bench/run.sh                   A/A calibration (resolution)
+#   SIDES="lbd lbd" LBD_A=old/lbd LBD=new/lbd bench/run.sh   A/B of two lbd builds (ratios new/old)
 #   CASES=all PAIRS=1 BENCH_DURATION=2 bench/run.sh  every case, one short pair (validation)
 #
 # Two nginx backends (one worker each) and the load generator share
@@ -15,6 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 DURATION=${BENCH_DURATION:-5}         # seconds per measured wrk run (one side of a pair)
+SLICES=${BENCH_SLICES:-$DURATION}     # each side's run cut in SLICES alternating slices (default: 1 s each; see README)
 WARMUP=${BENCH_WARMUP:-3}             # seconds of wrk on each side before the first pair
 PAIRS=${PAIRS:-${BENCH_PAIRS:-7}}     # alternating pairs per case
 CONNS=${BENCH_CONNS:-50}              # wrk connections
@@ -37,6 +39,7 @@ for c in haproxy nginx wrk taskset ss "$GO"; do
 done
 export PATH=$PATH:/usr/sbin
 [ "$DURATION" -ge 1 ] && [ "$DURATION" -le 120 ] || die "BENCH_DURATION must be 1..120"
+[ "$SLICES" -ge 1 ] && [ $((DURATION % SLICES)) -eq 0 ] || die "BENCH_SLICES must be 1.. and divide BENCH_DURATION ($DURATION)"
 [ "$WARMUP" -ge 0 ] && [ "$WARMUP" -le 60 ] || die "BENCH_WARMUP must be 0..60"
 [ "$PAIRS" -ge 1 ] && [ "$PAIRS" -le 50 ] || die "PAIRS must be 1..50"
 read -r SIDE_A SIDE_B extra <<<"$SIDES"
@@ -82,6 +85,13 @@ if [ -z "${LBD_BENCH_TMP:-}" ]; then
 fi
 TMP=$LBD_BENCH_TMP
 PIDS=()
+# The proxies run copies of the lbd binaries made here: the resident
+# file pages of a binary (part of its RSS) depend on how the file was
+# written (the same build measured 27 MiB RssFile straight from go build
+# and 20 MiB once copied with cp), so every run maps a plain copy.
+LBD_SRC=$LBD LBD_A_SRC=${LBD_A:-}
+if [ -x "$LBD" ]; then cp "$LBD" "$TMP/lbd-bin-b" && LBD=$TMP/lbd-bin-b; fi
+if [ -n "${LBD_A:-}" ] && [ -x "$LBD_A" ]; then cp "$LBD_A" "$TMP/lbd-bin-a" && LBD_A=$TMP/lbd-bin-a; fi
 cleanup() {
 	local p
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || :; done
@@ -227,19 +237,21 @@ start_proxy() { # side case
 		taskset -c "$PROXY_CPU" haproxy -db -f "$out.cfg" >"$out.log" 2>&1 &
 		;;
 	lbd)
-		if [ ! -x "$LBD" ]; then
-			START_ERR="$LBD not built (make build)"
+		local bin=$LBD
+		[ "$side" = a ] && bin=${LBD_A:-$LBD} # A/B of two builds: LBD_A on side A
+		if [ ! -x "$bin" ]; then
+			START_ERR="$bin not built (make build)"
 			return 1
 		fi
 		RFE=${PORT[$side]} RDIR=$dir render "bench/conf/lbd-$case.yaml" "$out.yaml"
-		if ! "$LBD" check -c "$out.yaml" >"$out.check" 2>&1; then
+		if ! "$bin" check -c "$out.yaml" >"$out.check" 2>&1; then
 			START_ERR="lbd check failed: $(head -c 300 "$out.check" | tr '\n' ' ')"
 			if grep -q 'unknown key "\(http_request\|stick_table\|http_response\)"' "$out.check"; then
 				START_ERR="lbd does not support http_request rules yet (branch rules; lbd check: unknown key http_request)"
 			fi
 			return 1
 		fi
-		GOMAXPROCS=1 taskset -c "$PROXY_CPU" "$LBD" run -c "$out.yaml" >"$out.log" 2>&1 &
+		GOMAXPROCS=1 taskset -c "$PROXY_CPU" "$bin" run -c "$out.yaml" >"$out.log" 2>&1 &
 		;;
 	esac
 	PID[$side]=$!
@@ -260,7 +272,9 @@ stop_proxy() { # side
 	for i in $(seq 1 100); do port_free "${PORT[$side]}" && return 0; sleep 0.05; done
 }
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime
+# cpu_ns pid: CPU nanoseconds of all the process's threads (schedstat's
+# run time: exact, where /proc/PID/stat's utime + stime come in 10 ms ticks).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{n += $1} END {printf "%.0f\n", n}'; } # %.0f: mawk clips %d at 2^31
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 to_ms() { # wrk latency like 812.00us, 1.23ms, 2.01s
 	awk -v v="$1" 'BEGIN {
@@ -271,14 +285,18 @@ to_ms() { # wrk latency like 812.00us, 1.23ms, 2.01s
 }
 
 declare -A ERR # ERR[case,side]: why a side was not measured
-# measure side case pair: one measured wrk run; appends
-# "pair rps p50 p99 cpu rss errors" to $TMP/res/case.side, or nothing when
-# wrk got no responses.
+# slices_of case: (b1k) and (b5k) open thousands of connections per wrk
+# run, a ramp that 1 s slices would be mostly made of: one slice.
+slices_of() { case $1 in b1k | b5k) echo 1 ;; *) echo "$SLICES" ;; esac; }
+
+# measure side case pair slice: one measured wrk run of one slice;
+# appends "pair reqs rps p50 p99 cpu-ns rss-kB errors" to
+# $TMP/res/case.side.raw, or nothing when wrk got no responses.
 measure() {
-	local side=$1 case=$2 pair=$3 out="$TMP/res/$2.$1.$3.wrk" c0 c1 pid=${PID[$1]}
-	c0=$(cpu_ticks "$pid")
-	load "$side" "$case" "$DURATION" --latency >"$out" 2>&1 || :
-	c1=$(cpu_ticks "$pid")
+	local side=$1 case=$2 pair=$3 slice=$4 out="$TMP/res/$2.$1.$3.$4.wrk" c0 c1 pid=${PID[$1]}
+	c0=$(cpu_ns "$pid")
+	load "$side" "$case" "$((DURATION / $(slices_of "$case")))" --latency >"$out" 2>&1 || :
+	c1=$(cpu_ns "$pid")
 	local reqs rps p50 p99 errs
 	if [ "$case" = h2 ]; then
 		# h2load has no percentiles: the mean time for request goes in
@@ -301,9 +319,23 @@ measure() {
 		return
 	fi
 	[ "$errs" -eq 0 ] || log "  $case pair $pair ${LABEL[$side]}: $(grep -E 'Socket errors|Non-2xx|^requests:|^status codes:' "$out" | tr '\n' ' ')"
-	echo "$pair $rps $(to_ms "$p50") $(to_ms "$p99") $(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$reqs" \
-		'BEGIN {printf "%.3f", t / hz * 100000 / n}') $(awk -v k="$(rss_kb "$pid")" 'BEGIN {printf "%.1f", k / 1024}') $errs" \
-		>>"$TMP/res/$case.$side"
+	echo "$pair $reqs $rps $(to_ms "$p50") $(to_ms "$p99") $((c1 - c0)) $(rss_kb "$pid") $errs" >>"$TMP/res/$case.$side.raw"
+}
+
+# pair_line side case pair: folds the pair's slices into
+# "pair rps p50 p99 cpu rss errors" in $TMP/res/case.side: req/s = all
+# requests / all measured time, CPU s/100k = all CPU / all requests, p50
+# and p99 = the median of the slices' (one slice: wrk's own), RSS the last
+# slice's, errors summed.
+pair_line() {
+	local side=$1 case=$2 pair=$3 f="$TMP/res/$2.$1.raw"
+	[ -f "$f" ] || return 0
+	awk -v p="$pair" '$1 == p {n++; q += $2; t += $2 / $3; cpu += $6; rss = $7; e += $8; p50[n] = $4; p99[n] = $5}
+	function med(a, n,  i, j, x) { for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j > 0 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+	END { if (n == 0 || q == 0) exit
+		printf "%d %.2f %.3f %.3f %.3f %.1f %d\n", p, q / t, med(p50, n), med(p99, n), cpu / 1e9 * 100000 / q, rss / 1024, e }' \
+		"$f" >>"$TMP/res/$case.$side"
 }
 
 # h2_check side: HTTP/2 is negotiated by ALPN on the side's TLS bind.
@@ -351,13 +383,20 @@ run_pairs() { # case
 	for i in $(seq 1 "$PAIRS"); do
 		# The order alternates (A B, B A, A B, ...) so that neither side
 		# always runs first and a slow drift of the machine cancels out.
-		if [ $((i % 2)) -eq 1 ]; then
-			measure a "$case" "$i"
-			measure b "$case" "$i"
-		else
-			measure b "$case" "$i"
-			measure a "$case" "$i"
-		fi
+		# With BENCH_SLICES > 1 each side's run is cut in slices that
+		# alternate too (A B B A A B ...): both sides then sample the
+		# same moments of the neighbours' load.
+		for j in $(seq 1 "$(slices_of "$case")"); do
+			if [ $(((i + j) % 2)) -eq 0 ]; then
+				measure a "$case" "$i" "$j"
+				measure b "$case" "$i" "$j"
+			else
+				measure b "$case" "$i" "$j"
+				measure a "$case" "$i" "$j"
+			fi
+		done
+		pair_line a "$case" "$i"
+		pair_line b "$case" "$i"
 		log "case $case: pair $i of $PAIRS done"
 	done
 	stop_proxy a
@@ -496,10 +535,12 @@ lbdver=$("$LBD" version 2>/dev/null | head -1 || :)
 RLABEL="${LABEL[b]}/${LABEL[a]}"
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), $(nproc) CPUs: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "# $(haproxy -v | head -1 | cut -d' ' -f1-3); nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'); ${lbdver:-lbd not built}"
+[ -n "${LBD_A:-}" ] && [ "$SIDE_A" = lbd ] && echo "# side A runs LBD_A=$LBD_A_SRC, side B LBD=$LBD_SRC"
 echo "# load average before: $LOADAVG, after: $LOADAVG_END (other work on the machine skews the numbers)"
 if awk -v a="${LOADAVG%% *}" -v b="${LOADAVG_END%% *}" -v n="$(nproc)" 'BEGIN {exit !(a > n / 2 || b > n / 2)}'; then
 	echo "# BUSY MACHINE: load average above half the $(nproc) CPUs; see bench/README.md \"Resolution\" before reading small differences"
 fi
+[ "$SLICES" -gt 1 ] && echo "# each side's ${DURATION}s run is $SLICES alternating slices of $((DURATION / SLICES))s (BENCH_SLICES; b1k/b5k: one); p50 and p99 are the median of the slices'"
 echo "# $PAIRS pair(s) per case of wrk -t1 -c$CONNS -d${DURATION}s --latency (b1k/b5k: -t4 -c1000/-c5000; h2: h2load -t1 -c$CONNS -m10 -D$DURATION), A=${LABEL[a]} B=${LABEL[b]} alternating (A B, B A, ...), after ${WARMUP}s warm-up of each; proxies on CPU $PROXY_CPU, nginx x2 + wrk on CPU $LOAD_CPU"
 echo "# $RLABEL: median of the per-pair ratios [quartiles] (min-max); ${LABEL[a]} and ${LABEL[b]}: median of their runs"
 fmt='%-18s %-11s %11s %11s %8s %15s %15s %s\n'
@@ -568,3 +609,8 @@ for case in $CASES; do
 		echo "#   $(label "$case") per-pair $RLABEL ${m%%:*}: $(ratios "$case" "${m##*:}" | awk '{printf "%s%.3f", (NR > 1 ? " " : ""), $1}')"
 	done
 done
+# BENCH_KEEP=DIR keeps the per-run figures (one line per run: pair req/s
+# p50 p99 cpu-s/100k rss-MiB errors; files CASE.a and CASE.b) and wrk's output.
+if [ -n "${BENCH_KEEP:-}" ]; then
+	mkdir -p "$BENCH_KEEP" && cp -r "$TMP/res/." "$BENCH_KEEP/"
+fi

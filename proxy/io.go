@@ -129,7 +129,11 @@ type bufWriter struct {
 // (costly) update while the current one is still at least 7/8 of timeout
 // away: the effective timeout is between 7/8 and 8/8 of the configured one.
 func armDeadline(set func(time.Time) error, cur time.Time, timeout time.Duration) time.Time {
-	now := time.Now()
+	return armDeadlineAt(set, cur, timeout, time.Now())
+}
+
+// armDeadlineAt is armDeadline with the caller's clock reading.
+func armDeadlineAt(set func(time.Time) error, cur time.Time, timeout time.Duration, now time.Time) time.Time {
 	if left := cur.Sub(now); left >= timeout-timeout/8 && left <= timeout {
 		return cur
 	}
@@ -351,6 +355,7 @@ func pipe(dst, src conn, idle time.Duration, last *atomic.Int64) (int64, error) 
 	}
 	p := &rawPipe{dst: dst, src: src, idle: idle, last: last, drc: drc}
 	p.wfn = p.wstep
+	rc.Control(func(fd uintptr) { p.in.enable(int(fd)) })
 	fn := p.step
 	for {
 		if idle > 0 {
@@ -417,6 +422,7 @@ type rawPipe struct {
 	drc      syscall.RawConn
 	wfn      func(fd uintptr) bool // wstep
 	wb       []byte                // pending bytes of wstep
+	in       inqRecv               // recvmsg with TCP_INQ (tcpraw.go)
 }
 
 // write writes b to dst through its RawConn: a short write waits for
@@ -441,7 +447,7 @@ func (p *rawPipe) write(b []byte) error {
 // wstep runs inside dst's RawConn.Write.
 func (p *rawPipe) wstep(fd uintptr) bool {
 	for len(p.wb) > 0 {
-		n, err := sysWrite(int(fd), p.wb)
+		n, err := sysSend(int(fd), p.wb)
 		if err == syscall.EINTR {
 			continue
 		}
@@ -463,7 +469,7 @@ func (p *rawPipe) step(fd uintptr) bool {
 		if p.buf == nil {
 			p.buf = getBuf()
 		}
-		n, err := sysRead(int(fd), *p.buf)
+		n, inq, err := p.in.recv(int(fd), *p.buf)
 		if err == syscall.EINTR {
 			continue
 		}
@@ -480,26 +486,36 @@ func (p *rawPipe) step(fd uintptr) bool {
 			p.eof = true
 			return true
 		}
+		// One clock reading per message for both deadlines and the
+		// activity time.
+		now := time.Now()
 		if p.idle > 0 {
-			p.wdl = armDeadline(p.dst.SetWriteDeadline, p.wdl, p.idle)
+			p.wdl = armDeadlineAt(p.dst.SetWriteDeadline, p.wdl, p.idle, now)
 		}
 		if err := p.write((*p.buf)[:n]); err != nil {
 			p.werr = err
 			return true
 		}
 		p.n += int64(n)
-		now := time.Now()
 		p.last.Store(now.UnixNano())
 		if p.idle > 0 {
-			p.rdl = armDeadline(p.src.SetReadDeadline, p.rdl, p.idle)
+			p.rdl = armDeadlineAt(p.src.SetReadDeadline, p.rdl, p.idle, now)
 		}
 		if n < len(*p.buf) {
-			// Short read: read on until EAGAIN. A FIN that arrived with
-			// or just after this data raised no readiness edge of its
-			// own (Go's poller merges it with the data's, or a new
+			p.full = 0
+			if inq == 0 {
+				// TCP_INQ: nothing left and no FIN queued; what
+				// arrives from now on raises a readiness edge.
+				putBuf(p.buf)
+				p.buf = nil
+				return false
+			}
+			// Short read, queue state unknown (or more arrived):
+			// read on until EAGAIN. A FIN that arrived with or just
+			// after this data raised no readiness edge of its own
+			// (Go's poller merges it with the data's, or a new
 			// RawConn.Read reset it), so waiting here could miss the
 			// end of the stream until the idle timeout.
-			p.full = 0
 			continue
 		}
 		if p.full++; p.full >= bulkAfter {
