@@ -161,10 +161,10 @@ func (s *h2stream) useServer(c conn) bool {
 // writes them as an HTTP/1.1 head, parsed by proxy/h1 into cc.req like any
 // other request. A malformed request is a stream error (the code); a
 // request that parses but cannot be served gets status.
-func (s *h2stream) buildRequest(f *http2.MetaHeadersFrame) (http2.ErrCode, int) {
+func (s *h2stream) buildRequest(f *h2block) (http2.ErrCode, int) {
 	var method, scheme, path, auth string
 	hasAuth := false
-	for _, hf := range f.PseudoFields() {
+	for _, hf := range f.fields[:f.npseudo] {
 		switch hf.Name {
 		case ":method":
 			method = hf.Value
@@ -202,7 +202,7 @@ func (s *h2stream) buildRequest(f *http2.MetaHeadersFrame) (http2.ErrCode, int) 
 	}
 	hasCL := false
 	var cookies []string
-	for _, hf := range f.RegularFields() {
+	for _, hf := range f.fields[f.npseudo:] {
 		switch hf.Name {
 		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
 			return http2.ErrCodeProtocol, 0
@@ -231,7 +231,7 @@ func (s *h2stream) buildRequest(f *http2.MetaHeadersFrame) (http2.ErrCode, int) 
 		b = append(b, strings.Join(cookies, "; ")...)
 		b = append(b, crlf...)
 	}
-	return s.finishHead(b, f.StreamEnded(), hasCL)
+	return s.finishHead(b, f.ended, hasCL)
 }
 
 func (s *h2stream) finishHead(b []byte, ended, hasCL bool) (http2.ErrCode, int) {
