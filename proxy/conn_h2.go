@@ -474,14 +474,24 @@ func (hc *h2conn) onSettings(f *http2.SettingsFrame) error {
 		}
 		return nil
 	})
+	if err == nil {
+		// The ACK is queued before any stream can use the new windows:
+		// a DATA frame they allow never precedes the ACK on the wire
+		// (h2spec 6.9.2/1 reads frames up to the ACK and then expects
+		// the DATA that SETTINGS_INITIAL_WINDOW_SIZE allowed).
+		hc.send(&h2frame{typ: fSettingsAck, hasTable: hasTable, n: table})
+	}
 	hc.cond.Broadcast()
 	hc.mu.Unlock()
-	if err != nil {
-		return err
+	if h := h2SettingsApplied.Load(); h != nil {
+		(*h)()
 	}
-	hc.send(&h2frame{typ: fSettingsAck, hasTable: hasTable, n: table})
-	return nil
+	return err
 }
+
+// h2SettingsApplied, when set (tests), runs after a SETTINGS frame has
+// been applied and the streams woken.
+var h2SettingsApplied atomic.Pointer[func()]
 
 func (hc *h2conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
 	hc.mu.Lock()

@@ -461,3 +461,50 @@ func TestH2Shutdown(t *testing.T) {
 		t.Fatalf("Shutdown: %v", err)
 	}
 }
+
+// TestH2SettingsAckBeforeData: a SETTINGS_INITIAL_WINDOW_SIZE that opens
+// a blocked stream's window is acknowledged before the DATA it allows
+// (h2spec 6.9.2/1 waits for the ACK, skipping other frames, then for the
+// DATA). The hook holds the reader after the windows have changed, so
+// that a stream woken by them runs first.
+func TestH2SettingsAckBeforeData(t *testing.T) {
+	b := newBackend(t, "s1", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello")
+	})
+	_, addr, _ := startEngine(t, h2Config(srv("s1", b.addr())))
+	r := dialH2(t, addr)
+	r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
+	acks := 0
+	r.until(func(f http2.Frame) bool {
+		if sf, ok := f.(*http2.SettingsFrame); ok && sf.IsAck() {
+			acks++
+		}
+		return acks == 2
+	})
+	r.get(1, "/")
+	r.until(func(f http2.Frame) bool {
+		if _, ok := f.(*http2.DataFrame); ok {
+			t.Fatal("DATA with a zero window")
+		}
+		h, ok := f.(*http2.MetaHeadersFrame)
+		return ok && h.StreamID == 1
+	})
+	hold := func() { time.Sleep(100 * time.Millisecond) }
+	h2SettingsApplied.Store(&hold)
+	defer h2SettingsApplied.Store(nil)
+	r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1})
+	f, err := r.fr.ReadFrame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sf, ok := f.(*http2.SettingsFrame); !ok || !sf.IsAck() {
+		t.Fatalf("got %v before the SETTINGS ACK", f.Header())
+	}
+	f, err = r.fr.ReadFrame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if df, ok := f.(*http2.DataFrame); !ok || len(df.Data()) != 1 {
+		t.Fatalf("got %v, want DATA of 1 byte", f.Header())
+	}
+}
