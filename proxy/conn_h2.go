@@ -62,12 +62,14 @@ type h2conn struct {
 	recentResets [64]uint32 // streams reset lately (frames in flight are ignored)
 	resetPos     int
 
-	recvWin  int64 // connection receive window
-	resets   bucket
-	ctrl     bucket
-	idle     atomic.Bool
-	goingOut bool // GOAWAY sent or received: no new streams
-	awaySent bool // our GOAWAY NO_ERROR is sent (soft stop)
+	recvWin int64 // connection receive window
+	resets  bucket
+	ctrl    bucket
+	idle    atomic.Bool
+	// noDeadline: the reader's deadline is off (streams run); under mu.
+	noDeadline bool
+	goingOut   bool // GOAWAY sent or received: no new streams
+	awaySent   bool // our GOAWAY NO_ERROR is sent (soft stop)
 }
 
 // limitReader counts the bytes read through it since the last reset and
@@ -314,12 +316,15 @@ func (hc *h2conn) waitUntil(dl time.Time) bool {
 func (hc *h2conn) armIdleLocked() {
 	if hc.running == 0 {
 		hc.idle.Store(true)
+		hc.noDeadline = false
 		hc.c.SetReadDeadline(time.Now().Add(hc.fe.keepAlive))
 		if hc.e.stopping.Load() || hc.cur.Load() != hc.fe {
 			hc.c.SetReadDeadline(time.Unix(1, 0))
 		}
-	} else {
+	} else if !hc.noDeadline {
+		// Once per busy period, not once per frame.
 		hc.idle.Store(false)
+		hc.noDeadline = true
 		hc.c.SetReadDeadline(time.Time{})
 	}
 }

@@ -157,6 +157,17 @@ func (s *h2stream) useServer(c conn) bool {
 	return true
 }
 
+// dropServer forgets the exchange's server connection before it is
+// pooled: a later reset of the stream must not close a connection that
+// another exchange may be using. false: the stream was reset, and the
+// connection closed with it.
+func (s *h2stream) dropServer() bool {
+	s.hc.mu.Lock()
+	defer s.hc.mu.Unlock()
+	s.sconn = nil
+	return !s.reset
+}
+
 // buildRequest checks the request's header fields (RFC 9113 8.3) and
 // writes them as an HTTP/1.1 head, parsed by proxy/h1 into cc.req like any
 // other request. A malformed request is a stream error (the code); a
