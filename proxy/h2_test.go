@@ -508,3 +508,43 @@ func TestH2SettingsAckBeforeData(t *testing.T) {
 		t.Fatalf("got %v, want DATA of 1 byte", f.Header())
 	}
 }
+
+// closeCount is a server connection that counts its closes.
+type closeCount struct {
+	conn
+	closes int
+}
+
+func (c *closeCount) Close() error { c.closes++; return nil }
+
+// TestH2ResetAfterPooling: once the exchange has pooled its server
+// connection, a reset of the stream (or the client connection's end) must
+// not close it: another stream may have taken it from the pool.
+func TestH2ResetAfterPooling(t *testing.T) {
+	hc := &h2conn{}
+	s := &h2stream{hc: hc}
+	c := &closeCount{}
+	if !s.useServer(c) {
+		t.Fatal("useServer refused a live stream")
+	}
+	if !s.dropServer() {
+		t.Fatal("dropServer: a live stream reads as reset")
+	}
+	hc.mu.Lock()
+	s.abortLocked()
+	hc.mu.Unlock()
+	if c.closes != 0 {
+		t.Fatal("the reset closed a pooled server connection")
+	}
+	// Reset before the exchange ends: the connection is closed and not
+	// to be pooled.
+	s2 := &h2stream{hc: hc}
+	c2 := &closeCount{}
+	s2.useServer(c2)
+	hc.mu.Lock()
+	s2.abortLocked()
+	hc.mu.Unlock()
+	if s2.dropServer() || c2.closes != 1 {
+		t.Fatalf("reset stream: dropServer true or %d closes", c2.closes)
+	}
+}
