@@ -37,8 +37,10 @@ type h2conn struct {
 	br *bufio.Reader
 	lr limitReader // counts the bytes of one ReadFrame (header blocks)
 	fr *http2.Framer
-	// hdec is the HPACK decoder (reader goroutine only).
+	// hdec is the HPACK decoder and blk the header block it decodes into
+	// (reader goroutine only).
 	hdec *hpack.Decoder
+	blk  h2block
 
 	wch  chan *h2frame // to the writer goroutine
 	quit chan struct{} // closed when the connection ends
@@ -60,12 +62,14 @@ type h2conn struct {
 	recentResets [64]uint32 // streams reset lately (frames in flight are ignored)
 	resetPos     int
 
-	recvWin  int64 // connection receive window
-	resets   bucket
-	ctrl     bucket
-	idle     atomic.Bool
-	goingOut bool // GOAWAY sent or received: no new streams
-	awaySent bool // our GOAWAY NO_ERROR is sent (soft stop)
+	recvWin int64 // connection receive window
+	resets  bucket
+	ctrl    bucket
+	idle    atomic.Bool
+	// noDeadline: the reader's deadline is off (streams run); under mu.
+	noDeadline bool
+	goingOut   bool // GOAWAY sent or received: no new streams
+	awaySent   bool // our GOAWAY NO_ERROR is sent (soft stop)
 }
 
 // limitReader counts the bytes read through it since the last reset and
@@ -196,9 +200,13 @@ func (hc *h2conn) serve() {
 	hc.lr = limitReader{r: hc.br, max: h2MaxHeaderBlockWire}
 	hc.fr = http2.NewFramer(hc.c, &hc.lr)
 	hc.fr.SetMaxReadFrameSize(h2MaxFrame)
-	hc.hdec = hpack.NewDecoder(h2TableSize, nil)
-	hc.fr.ReadMetaHeaders = hc.hdec
+	// Header blocks are decoded here (h2_headers.go), not by the
+	// Framer's ReadMetaHeaders, whose MetaHeadersFrame and field slices
+	// cost several allocations per request.
+	hc.hdec = hpack.NewDecoder(h2TableSize, hc.emit)
+	hc.hdec.SetMaxStringLength(h2MaxHeaderList)
 	hc.fr.MaxHeaderListSize = h2MaxHeaderList
+	hc.fr.SetReuseFrames()
 	hc.wwg.Add(1)
 	go hc.writer()
 	hc.send(&h2frame{typ: fSettings})
@@ -308,12 +316,15 @@ func (hc *h2conn) waitUntil(dl time.Time) bool {
 func (hc *h2conn) armIdleLocked() {
 	if hc.running == 0 {
 		hc.idle.Store(true)
+		hc.noDeadline = false
 		hc.c.SetReadDeadline(time.Now().Add(hc.fe.keepAlive))
 		if hc.e.stopping.Load() || hc.cur.Load() != hc.fe {
 			hc.c.SetReadDeadline(time.Unix(1, 0))
 		}
-	} else {
+	} else if !hc.noDeadline {
+		// Once per busy period, not once per frame.
 		hc.idle.Store(false)
+		hc.noDeadline = true
 		hc.c.SetReadDeadline(time.Time{})
 	}
 }
@@ -325,7 +336,11 @@ func (hc *h2conn) readLoop() error {
 		hc.mu.Lock()
 		hc.armIdleLocked()
 		hc.mu.Unlock()
-		hc.lr.n = 0
+		if !hc.blk.active {
+			// The bound is per header block: HEADERS and all its
+			// CONTINUATIONs.
+			hc.lr.n = 0
+		}
 		f, err := hc.fr.ReadFrame()
 		if err != nil {
 			var se http2.StreamError
@@ -384,8 +399,8 @@ func (hc *h2conn) calm(b *bucket, burst, rate float64) error {
 
 func (hc *h2conn) handle(f http2.Frame) error {
 	switch f := f.(type) {
-	case *http2.MetaHeadersFrame:
-		return hc.onHeaders(f)
+	case *http2.HeadersFrame:
+		return hc.onHeaderFrag(f.StreamID, f.HeaderBlockFragment(), f.HeadersEnded(), f)
 	case *http2.DataFrame:
 		return hc.onData(f)
 	case *http2.SettingsFrame:
@@ -423,9 +438,13 @@ func (hc *h2conn) handle(f http2.Frame) error {
 	case *http2.PushPromiseFrame:
 		return h2ConnErr{http2.ErrCodeProtocol, "PUSH_PROMISE from a client"}
 	case *http2.ContinuationFrame:
-		// ReadMetaHeaders consumes a block's CONTINUATIONs: one here
-		// belongs to no header block.
-		return h2ConnErr{http2.ErrCodeProtocol, "stray CONTINUATION"}
+		// The Framer only lets through CONTINUATIONs that follow a
+		// HEADERS (or CONTINUATION) of the same stream without
+		// END_HEADERS.
+		if !hc.blk.active || f.StreamID != hc.blk.sid {
+			return h2ConnErr{http2.ErrCodeProtocol, "stray CONTINUATION"}
+		}
+		return hc.onHeaderFrag(f.StreamID, f.HeaderBlockFragment(), f.HeadersEnded(), nil)
 	}
 	return nil // unknown frame types are ignored (RFC 9113 4.1)
 }
@@ -460,14 +479,24 @@ func (hc *h2conn) onSettings(f *http2.SettingsFrame) error {
 		}
 		return nil
 	})
+	if err == nil {
+		// The ACK is queued before any stream can use the new windows:
+		// a DATA frame they allow never precedes the ACK on the wire
+		// (h2spec 6.9.2/1 reads frames up to the ACK and then expects
+		// the DATA that SETTINGS_INITIAL_WINDOW_SIZE allowed).
+		hc.send(&h2frame{typ: fSettingsAck, hasTable: hasTable, n: table})
+	}
 	hc.cond.Broadcast()
 	hc.mu.Unlock()
-	if err != nil {
-		return err
+	if h := h2SettingsApplied.Load(); h != nil {
+		(*h)()
 	}
-	hc.send(&h2frame{typ: fSettingsAck, hasTable: hasTable, n: table})
-	return nil
+	return err
 }
+
+// h2SettingsApplied, when set (tests), runs after a SETTINGS frame has
+// been applied and the streams woken.
+var h2SettingsApplied atomic.Pointer[func()]
 
 func (hc *h2conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
 	hc.mu.Lock()
@@ -611,12 +640,12 @@ func (hc *h2conn) removeLocked(s *h2stream) {
 	}
 }
 
-func (hc *h2conn) onHeaders(f *http2.MetaHeadersFrame) error {
-	id := f.StreamID
+func (hc *h2conn) onHeaders(f *h2block) error {
+	id := f.sid
 	if id%2 != 1 {
 		return h2ConnErr{http2.ErrCodeProtocol, "even stream id"}
 	}
-	if f.HasPriority() && f.Priority.StreamDep == id {
+	if f.prio && f.dep == id {
 		return hc.streamError(id, http2.ErrCodeProtocol)
 	}
 	hc.mu.Lock()
@@ -627,11 +656,11 @@ func (hc *h2conn) onHeaders(f *http2.MetaHeadersFrame) error {
 			hc.mu.Unlock()
 			return hc.streamError(id, http2.ErrCodeStreamClosed)
 		}
-		if !f.StreamEnded() {
+		if !f.ended {
 			hc.mu.Unlock()
 			return hc.streamError(id, http2.ErrCodeProtocol)
 		}
-		if len(f.PseudoFields()) > 0 {
+		if f.npseudo > 0 {
 			hc.mu.Unlock()
 			return hc.streamError(id, http2.ErrCodeProtocol)
 		}
@@ -670,7 +699,7 @@ func (hc *h2conn) onHeaders(f *http2.MetaHeadersFrame) error {
 	hc.mu.Unlock()
 
 	s := newH2Stream(hc, id)
-	if f.Truncated {
+	if f.truncated {
 		s.refuse = 431
 	} else {
 		code, status := s.buildRequest(f)
@@ -685,7 +714,7 @@ func (hc *h2conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		hc.fe.st.errReq.Add(1)
 	}
 	hc.mu.Lock()
-	if f.StreamEnded() {
+	if f.ended {
 		s.gotEnd = true
 	}
 	s.sendWin = hc.peerInit

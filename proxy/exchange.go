@@ -272,7 +272,10 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 		// the client has the response.
 		// A connection that carried a PROXY header names this client: it
 		// is not pooled for others.
-		if ka && resp.KeepAlive() && bodyKind != h1.BodyClose && sr.buffered() == 0 && srv.sendProxy == 0 && x.pool != nil {
+		// An HTTP/2 stream forgets the connection first, so that a
+		// reset of the stream cannot close it once it is pooled.
+		alive := cc.h2 == nil || cc.h2.dropServer()
+		if alive && ka && resp.KeepAlive() && bodyKind != h1.BodyClose && sr.buffered() == 0 && srv.sendProxy == 0 && x.pool != nil {
 			x.pool.put(idleConn{c: x.sconn, since: time.Now(), rdl: sr.dl, wdl: sw.dl, rc: x.rc})
 		} else {
 			x.sconn.Close()

@@ -157,14 +157,25 @@ func (s *h2stream) useServer(c conn) bool {
 	return true
 }
 
+// dropServer forgets the exchange's server connection before it is
+// pooled: a later reset of the stream must not close a connection that
+// another exchange may be using. false: the stream was reset, and the
+// connection closed with it.
+func (s *h2stream) dropServer() bool {
+	s.hc.mu.Lock()
+	defer s.hc.mu.Unlock()
+	s.sconn = nil
+	return !s.reset
+}
+
 // buildRequest checks the request's header fields (RFC 9113 8.3) and
 // writes them as an HTTP/1.1 head, parsed by proxy/h1 into cc.req like any
 // other request. A malformed request is a stream error (the code); a
 // request that parses but cannot be served gets status.
-func (s *h2stream) buildRequest(f *http2.MetaHeadersFrame) (http2.ErrCode, int) {
+func (s *h2stream) buildRequest(f *h2block) (http2.ErrCode, int) {
 	var method, scheme, path, auth string
 	hasAuth := false
-	for _, hf := range f.PseudoFields() {
+	for _, hf := range f.fields[:f.npseudo] {
 		switch hf.Name {
 		case ":method":
 			method = hf.Value
@@ -202,7 +213,7 @@ func (s *h2stream) buildRequest(f *http2.MetaHeadersFrame) (http2.ErrCode, int) 
 	}
 	hasCL := false
 	var cookies []string
-	for _, hf := range f.RegularFields() {
+	for _, hf := range f.fields[f.npseudo:] {
 		switch hf.Name {
 		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
 			return http2.ErrCodeProtocol, 0
@@ -231,7 +242,7 @@ func (s *h2stream) buildRequest(f *http2.MetaHeadersFrame) (http2.ErrCode, int) 
 		b = append(b, strings.Join(cookies, "; ")...)
 		b = append(b, crlf...)
 	}
-	return s.finishHead(b, f.StreamEnded(), hasCL)
+	return s.finishHead(b, f.ended, hasCL)
 }
 
 func (s *h2stream) finishHead(b []byte, ended, hasCL bool) (http2.ErrCode, int) {

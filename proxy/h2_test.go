@@ -461,3 +461,90 @@ func TestH2Shutdown(t *testing.T) {
 		t.Fatalf("Shutdown: %v", err)
 	}
 }
+
+// TestH2SettingsAckBeforeData: a SETTINGS_INITIAL_WINDOW_SIZE that opens
+// a blocked stream's window is acknowledged before the DATA it allows
+// (h2spec 6.9.2/1 waits for the ACK, skipping other frames, then for the
+// DATA). The hook holds the reader after the windows have changed, so
+// that a stream woken by them runs first.
+func TestH2SettingsAckBeforeData(t *testing.T) {
+	b := newBackend(t, "s1", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello")
+	})
+	_, addr, _ := startEngine(t, h2Config(srv("s1", b.addr())))
+	r := dialH2(t, addr)
+	r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
+	acks := 0
+	r.until(func(f http2.Frame) bool {
+		if sf, ok := f.(*http2.SettingsFrame); ok && sf.IsAck() {
+			acks++
+		}
+		return acks == 2
+	})
+	r.get(1, "/")
+	r.until(func(f http2.Frame) bool {
+		if _, ok := f.(*http2.DataFrame); ok {
+			t.Fatal("DATA with a zero window")
+		}
+		h, ok := f.(*http2.MetaHeadersFrame)
+		return ok && h.StreamID == 1
+	})
+	hold := func() { time.Sleep(100 * time.Millisecond) }
+	h2SettingsApplied.Store(&hold)
+	defer h2SettingsApplied.Store(nil)
+	r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1})
+	f, err := r.fr.ReadFrame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sf, ok := f.(*http2.SettingsFrame); !ok || !sf.IsAck() {
+		t.Fatalf("got %v before the SETTINGS ACK", f.Header())
+	}
+	f, err = r.fr.ReadFrame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if df, ok := f.(*http2.DataFrame); !ok || len(df.Data()) != 1 {
+		t.Fatalf("got %v, want DATA of 1 byte", f.Header())
+	}
+}
+
+// closeCount is a server connection that counts its closes.
+type closeCount struct {
+	conn
+	closes int
+}
+
+func (c *closeCount) Close() error { c.closes++; return nil }
+
+// TestH2ResetAfterPooling: once the exchange has pooled its server
+// connection, a reset of the stream (or the client connection's end) must
+// not close it: another stream may have taken it from the pool.
+func TestH2ResetAfterPooling(t *testing.T) {
+	hc := &h2conn{}
+	s := &h2stream{hc: hc}
+	c := &closeCount{}
+	if !s.useServer(c) {
+		t.Fatal("useServer refused a live stream")
+	}
+	if !s.dropServer() {
+		t.Fatal("dropServer: a live stream reads as reset")
+	}
+	hc.mu.Lock()
+	s.abortLocked()
+	hc.mu.Unlock()
+	if c.closes != 0 {
+		t.Fatal("the reset closed a pooled server connection")
+	}
+	// Reset before the exchange ends: the connection is closed and not
+	// to be pooled.
+	s2 := &h2stream{hc: hc}
+	c2 := &closeCount{}
+	s2.useServer(c2)
+	hc.mu.Lock()
+	s2.abortLocked()
+	hc.mu.Unlock()
+	if s2.dropServer() || c2.closes != 1 {
+		t.Fatalf("reset stream: dropServer true or %d closes", c2.closes)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"runtime"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -66,7 +67,12 @@ func (hc *h2conn) sendWait(f *h2frame) error {
 	}
 }
 
-// writer writes queued frames, flushing when the queue is empty.
+// writer writes queued frames. It flushes once per batch: when the queue
+// is empty it yields once (runtime.Gosched) so that the streams made ready
+// together (a netpoll round of server answers) queue their frames first,
+// and flushes when a yield brought nothing more. The frames of several
+// streams then leave in one TLS record and one write(2). A frame's waiter
+// is answered once its bytes are in the buffer, before the flush.
 func (hc *h2conn) writer() {
 	defer hc.wwg.Done()
 	bw := bufio.NewWriterSize(hc.c, 16<<10)
@@ -77,6 +83,17 @@ func (hc *h2conn) writer() {
 	var err error
 	var dl time.Time
 	timeout := hc.fe.client
+	fail := func() {
+		// The writer never waits for mu (whose holders may be queueing
+		// frames): waiters are woken aside.
+		hc.wdead.Store(true)
+		hc.c.Close()
+		go func() {
+			hc.mu.Lock()
+			hc.cond.Broadcast()
+			hc.mu.Unlock()
+		}()
+	}
 	for {
 		var f *h2frame
 		select {
@@ -84,29 +101,38 @@ func (hc *h2conn) writer() {
 		case <-hc.quit:
 			return
 		}
-		if err == nil {
-			dl = armDeadline(hc.c.SetWriteDeadline, dl, timeout)
-			err = hc.writeFrame(fr, enc, &hbuf, f)
-			if err == nil && len(hc.wch) == 0 {
-				err = bw.Flush()
+		yielded := false
+		for f != nil {
+			if err == nil {
+				dl = armDeadline(hc.c.SetWriteDeadline, dl, timeout)
+				if err = hc.writeFrame(fr, enc, &hbuf, f); err != nil {
+					fail()
+				}
 			}
-			if err != nil {
-				// The writer never waits for mu (whose holders may
-				// be queueing frames): waiters are woken aside.
-				hc.wdead.Store(true)
-				hc.c.Close()
-				go func() {
-					hc.mu.Lock()
-					hc.cond.Broadcast()
-					hc.mu.Unlock()
-				}()
+			if f.done != nil {
+				f.done <- err
+			}
+			f = nil
+			select {
+			case f = <-hc.wch:
+				continue
+			default:
+			}
+			if yielded || err != nil || bw.Buffered() == 0 {
+				break
+			}
+			// Let the other ready goroutines queue their frames, once
+			// per frame written since the last yield.
+			runtime.Gosched()
+			select {
+			case f = <-hc.wch:
+			default:
+				yielded = true
 			}
 		}
-		if f.done != nil {
-			if err != nil {
-				f.done <- err
-			} else {
-				f.done <- nil
+		if err == nil && bw.Buffered() > 0 {
+			if err = bw.Flush(); err != nil {
+				fail()
 			}
 		}
 	}
