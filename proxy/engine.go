@@ -118,7 +118,7 @@ func (e *Engine) commit(g *generation, next *registry) {
 	e.reg.mu.Unlock()
 	for k, sh := range old {
 		if next.servers[k] != sh {
-			sh.pool.closeAll()
+			sh.pool.retire()
 		}
 	}
 	e.gen.Store(g)
@@ -212,11 +212,15 @@ func (e *Engine) reaper(stop chan struct{}) {
 		case <-stop:
 			return
 		case now := <-t.C:
+			var dead []conn
 			e.reg.mu.Lock()
 			for _, sh := range e.reg.servers {
-				sh.pool.reap(now)
+				dead = sh.pool.expire(now, dead)
 			}
 			e.reg.mu.Unlock()
+			for _, c := range dead { // outside the locks
+				c.Close()
+			}
 		}
 	}
 }
@@ -408,7 +412,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	}
 	e.reg.mu.Lock()
 	for _, sh := range e.reg.servers {
-		sh.pool.closeAll()
+		sh.pool.retire()
 	}
 	e.reg.mu.Unlock()
 	return err
