@@ -62,6 +62,12 @@ func (t *trimState) quiet(act uint64, now time.Time) bool {
 			return false
 		}
 	}
+	if act < t.prev {
+		// The sum went back (a reload removed a frontend and its
+		// counts): start again from here, not judged.
+		t.prev, t.at = act, now
+		return false
+	}
 	d := act - t.prev
 	t.prev, t.at = act, now
 	if el != trimTick {

@@ -108,6 +108,31 @@ func TestTrimStateLateTick(t *testing.T) {
 	}
 }
 
+// TestTrimStateCounterBack: a reload that removes a frontend takes its
+// requests out of the activity sum, which then goes back; under a steady
+// load that is no burst (nor a fall), and the ticks after it are not
+// quiet.
+func TestTrimStateCounterBack(t *testing.T) {
+	var st trimState
+	now := time.Unix(1000, 0)
+	act := uint64(5_000_000)
+	st.prev, st.at = act, now // as the trimmer starts
+	for i := 0; i < 4; i++ {
+		now, act = now.Add(trimTick), act+1000
+		st.quiet(act, now)
+	}
+	now, act = now.Add(trimTick), act+1000-4_000_000 // the reload
+	if st.quiet(act, now) {
+		t.Fatal("the tick of the reload taken for a quiet one")
+	}
+	for i := 0; i < 4; i++ {
+		now, act = now.Add(trimTick), act+1000
+		if st.quiet(act, now) {
+			t.Fatalf("tick %d after a reload removed a frontend: steady load taken for a quiet tick", i)
+		}
+	}
+}
+
 // TestTrimAfterBurst: many requests held at once, then idle connections:
 // the engine runs one trim (collections and memory back to the OS), the
 // connections stay open and usable, and steady traffic afterwards does not
