@@ -63,6 +63,7 @@ type Engine struct {
 	connWG   sync.WaitGroup
 	acceptWG sync.WaitGroup
 	stopReap chan struct{}
+	bgWG     sync.WaitGroup // the reaper and the trimmer
 	statMu   sync.Mutex
 }
 
@@ -139,8 +140,10 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	e.started = true
 	e.stopReap = make(chan struct{})
-	go e.reaper(e.stopReap)
-	go e.trimmer(e.stopReap)
+	stop := e.stopReap
+	e.bgWG.Add(2)
+	go func() { defer e.bgWG.Done(); e.reaper(stop) }()
+	go func() { defer e.bgWG.Done(); e.trimmer(stop) }()
 	e.startListeners(opened)
 	return nil
 }
@@ -409,6 +412,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	if e.stopReap != nil {
 		close(e.stopReap)
 		e.stopReap = nil
+		e.bgWG.Wait() // a trim in progress ends first
 	}
 	e.reg.mu.Lock()
 	for _, sh := range e.reg.servers {
