@@ -17,9 +17,10 @@ import (
 // connections made under it).
 type ClientOptions struct {
 	// Verify checks the server's certificate chain against the roots, and
-	// its name against the SNI sent when there is one (HAProxy's verify
-	// required, whose verifyhost defaults to the SNI). False: anything is
-	// accepted (verify none).
+	// its name against ServerName when there is one (HAProxy's verify
+	// required, whose verifyhost defaults to the SNI), also when it is an
+	// IP address, which is not sent as SNI. False: anything is accepted
+	// (verify none).
 	Verify bool
 	// CAFile holds the PEM roots the chain must lead to; empty: the
 	// system's roots (crypto/x509's SystemCertPool).
@@ -41,7 +42,7 @@ const ClientALPN = "http/1.1"
 // http/1.1, the roots loaded from CAFile (or the system's), the client
 // certificate. Verification runs in VerifyConnection (InsecureSkipVerify
 // only turns off crypto/tls's own check, which would refuse a connection
-// without SNI): the chain always, the name when an SNI was sent. The
+// without SNI): the chain always, the name when there is one. The
 // caller adds a ClientSessionCache.
 func (o ClientOptions) Config() (*tls.Config, error) {
 	cfg := &tls.Config{
@@ -72,19 +73,43 @@ func (o ClientOptions) Config() (*tls.Config, error) {
 			return nil, fmt.Errorf("system roots: %w", err)
 		}
 	}
-	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-		return verifyServer(cs, roots)
-	}
+	cfg.RootCAs = roots // for WithServerName (crypto/tls's own check is off)
+	cfg.VerifyConnection = verifier(roots, o.ServerName)
 	return cfg, nil
 }
 
+// WithServerName returns a copy of cfg (from Config) that sends and
+// verifies name: the proxy's per-request SNI.
+func WithServerName(cfg *tls.Config, name string) *tls.Config {
+	c := cfg.Clone()
+	c.ServerName = name
+	if c.VerifyConnection != nil {
+		c.VerifyConnection = verifier(c.RootCAs, name)
+	}
+	return c
+}
+
+// verifier checks the chain against roots and the name against the SNI
+// sent, or against name when none was sent for it: crypto/tls sends no SNI
+// for an IP address (RFC 6066), and the certificate must still be valid
+// for that address.
+func verifier(roots *x509.CertPool, name string) func(tls.ConnectionState) error {
+	return func(cs tls.ConnectionState) error {
+		n := cs.ServerName
+		if n == "" {
+			n = name
+		}
+		return verifyServer(cs, roots, n)
+	}
+}
+
 // verifyServer checks the server's chain against roots, and its name
-// against the SNI sent (if any).
-func verifyServer(cs tls.ConnectionState, roots *x509.CertPool) error {
+// against name (none if empty).
+func verifyServer(cs tls.ConnectionState, roots *x509.CertPool, name string) error {
 	if len(cs.PeerCertificates) == 0 {
 		return errors.New("tls: server sent no certificate")
 	}
-	opts := x509.VerifyOptions{Roots: roots, DNSName: cs.ServerName, Intermediates: x509.NewCertPool()}
+	opts := x509.VerifyOptions{Roots: roots, DNSName: name, Intermediates: x509.NewCertPool()}
 	for _, c := range cs.PeerCertificates[1:] {
 		opts.Intermediates.AddCert(c)
 	}

@@ -63,6 +63,7 @@ type Engine struct {
 	connWG   sync.WaitGroup
 	acceptWG sync.WaitGroup
 	stopReap chan struct{}
+	bgWG     sync.WaitGroup // the reaper and the trimmer
 	statMu   sync.Mutex
 }
 
@@ -118,7 +119,7 @@ func (e *Engine) commit(g *generation, next *registry) {
 	e.reg.mu.Unlock()
 	for k, sh := range old {
 		if next.servers[k] != sh {
-			sh.pool.closeAll()
+			sh.pool.retire()
 		}
 	}
 	e.gen.Store(g)
@@ -139,8 +140,10 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	e.started = true
 	e.stopReap = make(chan struct{})
-	go e.reaper(e.stopReap)
-	go e.trimmer(e.stopReap)
+	stop := e.stopReap
+	e.bgWG.Add(2)
+	go func() { defer e.bgWG.Done(); e.reaper(stop) }()
+	go func() { defer e.bgWG.Done(); e.trimmer(stop) }()
 	e.startListeners(opened)
 	return nil
 }
@@ -212,11 +215,15 @@ func (e *Engine) reaper(stop chan struct{}) {
 		case <-stop:
 			return
 		case now := <-t.C:
+			var dead []conn
 			e.reg.mu.Lock()
 			for _, sh := range e.reg.servers {
-				sh.pool.reap(now)
+				dead = sh.pool.expire(now, dead)
 			}
 			e.reg.mu.Unlock()
+			for _, c := range dead { // outside the locks
+				c.Close()
+			}
 		}
 	}
 }
@@ -405,10 +412,11 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	if e.stopReap != nil {
 		close(e.stopReap)
 		e.stopReap = nil
+		e.bgWG.Wait() // a trim in progress ends first
 	}
 	e.reg.mu.Lock()
 	for _, sh := range e.reg.servers {
-		sh.pool.closeAll()
+		sh.pool.retire()
 	}
 	e.reg.mu.Unlock()
 	return err

@@ -30,6 +30,9 @@ type connPool struct {
 	// byName holds the pools of a server whose SNI is chosen per request,
 	// one per name (server_tls.go); nil otherwise.
 	byName map[string]*connPool
+	// retired: the pool's server left the configuration (reload) or the
+	// engine stopped; nothing reaps it any more, so it keeps nothing.
+	retired bool
 }
 
 // named returns the pool of the connections made for SNI name, nil when
@@ -40,7 +43,7 @@ func (p *connPool) named(name []byte) *connPool {
 	if np, ok := p.byName[string(name)]; ok {
 		return np
 	}
-	if len(p.byName) >= maxSNIPools {
+	if len(p.byName) >= maxSNIPools || p.retired {
 		return nil
 	}
 	if p.byName == nil {
@@ -71,7 +74,7 @@ func (p *connPool) get(now time.Time) (idleConn, bool) {
 
 func (p *connPool) put(ic idleConn) {
 	p.mu.Lock()
-	if len(p.idle) >= poolMaxIdle {
+	if len(p.idle) >= poolMaxIdle || p.retired {
 		p.mu.Unlock()
 		ic.c.Close()
 		return
@@ -82,35 +85,73 @@ func (p *connPool) put(ic idleConn) {
 
 // reap closes connections idle longer than poolIdleTimeout.
 func (p *connPool) reap(now time.Time) {
+	for _, c := range p.expire(now, nil) {
+		c.Close()
+	}
+}
+
+// expire takes the connections idle longer than poolIdleTimeout out of
+// the pool and appends them to dead, for the caller to close outside the
+// locks: after a burst there may be thousands (poolMaxIdle), and a
+// server's requests must not wait on the pool's lock while they close.
+// The slice shrinks when a burst's connections are gone.
+func (p *connPool) expire(now time.Time, dead []conn) []conn {
 	p.mu.Lock()
 	keep := p.idle[:0]
 	for _, ic := range p.idle {
 		if now.Sub(ic.since) < poolIdleTimeout {
 			keep = append(keep, ic)
 		} else {
-			ic.c.Close()
+			dead = append(dead, ic.c)
 		}
 	}
 	for i := len(keep); i < len(p.idle); i++ {
 		p.idle[i] = idleConn{}
 	}
+	if c := cap(keep); c > 1024 && len(keep) < c/4 {
+		keep = append(make([]idleConn, 0, 2*len(keep)), keep...)
+	}
 	p.idle = keep
 	// Named pools stay (an exchange may hold one to put its connection
 	// back): their number is bounded by maxSNIPools.
 	for _, np := range p.byName {
-		np.reap(now)
+		dead = np.expire(now, dead)
 	}
 	p.mu.Unlock()
+	return dead
 }
 
+// closeAll closes the idle connections (the server went down); the pool
+// keeps later ones.
 func (p *connPool) closeAll() {
+	for _, c := range p.drain(nil, false) {
+		c.Close()
+	}
+}
+
+// retire closes the idle connections of a pool nothing will reap any more
+// (its server left the configuration, or the engine stopped) and closes
+// those put back later by exchanges still in flight.
+func (p *connPool) retire() {
+	for _, c := range p.drain(nil, true) {
+		c.Close()
+	}
+}
+
+// drain empties the pool and its named pools into dead; retire marks them
+// retired.
+func (p *connPool) drain(dead []conn, retire bool) []conn {
 	p.mu.Lock()
 	for _, ic := range p.idle {
-		ic.c.Close()
+		dead = append(dead, ic.c)
 	}
 	p.idle = nil
+	if retire {
+		p.retired = true
+	}
 	for _, np := range p.byName {
-		np.closeAll()
+		dead = np.drain(dead, retire)
 	}
 	p.mu.Unlock()
+	return dead
 }

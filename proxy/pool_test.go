@@ -127,3 +127,87 @@ func TestManyInFlightReuseServerConns(t *testing.T) {
 		t.Errorf("second round dialed %d new server connections, want the %d idle ones reused", extra, first)
 	}
 }
+
+// blockConn is a fakeConn whose Close waits for unblock (a slow close: a
+// TLS close_notify, or many connections closed in a row).
+type blockConn struct {
+	fakeConn
+	closing chan struct{}
+	unblock chan struct{}
+}
+
+func (c *blockConn) Close() error {
+	close(c.closing)
+	<-c.unblock
+	return c.fakeConn.Close()
+}
+
+// TestPoolReapClosesOutsideTheLock: the reaper closes expired connections
+// without holding the pool's lock, so that a server's requests (get, put)
+// do not wait while it closes the connections a burst left idle (up to
+// poolMaxIdle of them).
+func TestPoolReapClosesOutsideTheLock(t *testing.T) {
+	p := newConnPool()
+	t0 := time.Now()
+	bc := &blockConn{closing: make(chan struct{}), unblock: make(chan struct{})}
+	p.put(idleConn{c: bc, since: t0})
+	reaped := make(chan struct{})
+	go func() { p.reap(t0.Add(poolIdleTimeout)); close(reaped) }()
+	<-bc.closing
+	put := make(chan struct{})
+	go func() { p.put(idleConn{c: &fakeConn{}, since: t0.Add(poolIdleTimeout)}); close(put) }()
+	select {
+	case <-put:
+	case <-time.After(2 * time.Second):
+		t.Error("put waited for the reaper's close: the pool's lock is held while closing")
+	}
+	close(bc.unblock)
+	<-reaped
+	<-put
+	if !bc.closed.Load() || len(p.idle) != 1 {
+		t.Fatalf("after the reap: closed %v, %d idle (want the fresh one)", bc.closed.Load(), len(p.idle))
+	}
+}
+
+// TestPoolReapShrinks: once a burst's idle connections are reaped, the
+// pool's slice does not keep the burst's size (112 bytes a connection, up
+// to poolMaxIdle).
+func TestPoolReapShrinks(t *testing.T) {
+	p := newConnPool()
+	t0 := time.Now()
+	for i := 0; i < 10000; i++ {
+		p.put(idleConn{c: &fakeConn{}, since: t0})
+	}
+	p.put(idleConn{c: &fakeConn{}, since: t0.Add(time.Second)})
+	p.reap(t0.Add(poolIdleTimeout))
+	if len(p.idle) != 1 || cap(p.idle) > 1024 {
+		t.Fatalf("after the reap: %d idle, capacity %d; want 1 and a small capacity", len(p.idle), cap(p.idle))
+	}
+}
+
+// TestPoolRetiredClosesLatePut: a pool dropped by a reload (its server
+// removed or changed) or by Shutdown is no longer reaped; a connection an
+// exchange in flight puts back afterwards is closed, not kept open for
+// ever, and a per-SNI pool is not made in it any more.
+func TestPoolRetiredClosesLatePut(t *testing.T) {
+	p := newConnPool()
+	np := p.named([]byte("a.test"))
+	p.retire()
+	c1, c2 := &fakeConn{}, &fakeConn{}
+	p.put(idleConn{c: c1, since: time.Now()})
+	np.put(idleConn{c: c2, since: time.Now()})
+	if !c1.closed.Load() || !c2.closed.Load() || len(p.idle) != 0 || len(np.idle) != 0 {
+		t.Fatalf("put after retire: closed %v %v, idle %d %d", c1.closed.Load(), c2.closed.Load(), len(p.idle), len(np.idle))
+	}
+	if p.named([]byte("b.test")) != nil {
+		t.Fatal("a retired pool made a per-SNI pool")
+	}
+	// closeAll (a server going down) leaves the pool usable.
+	q := newConnPool()
+	q.closeAll()
+	c3 := &fakeConn{}
+	q.put(idleConn{c: c3, since: time.Now()})
+	if c3.closed.Load() || len(q.idle) != 1 {
+		t.Fatal("after closeAll the pool must keep connections again")
+	}
+}

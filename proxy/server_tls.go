@@ -119,8 +119,7 @@ func (cc *clientConn) dialTLS(x *exchange) (conn, error) {
 func (e *Engine) handshakeServer(c *net.TCPConn, be *backend, s *server, sni string) (conn, error) {
 	cfg := s.tls.cfg
 	if s.tls.perReq {
-		cfg = cfg.Clone()
-		cfg.ServerName = sni
+		cfg = certs.WithServerName(cfg, sni)
 	}
 	tc := tls.Client(c, cfg)
 	if be.connect > 0 {

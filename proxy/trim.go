@@ -41,17 +41,38 @@ var trimGrowth uint64 = 16 << 20
 // runtime so that tests can drive it.
 type trimState struct {
 	prev    uint64    // activity counter at the previous tick
+	at      time.Time // when prev was read (zero: not yet)
 	busiest uint64    // most activity in one tick since the last trim
 	base    uint64    // memory held just after the last trim (or the lowest seen since)
 	last    time.Time // last trim
 }
 
-// quiet takes the activity counter (requests and connections so far) and
-// reports whether this tick is a transition to idle worth checking: some
-// activity since the last trim, and this tick under 1/8 of the busiest.
-func (t *trimState) quiet(act uint64) bool {
+// quiet takes the activity counter (requests and connections so far), read
+// at now, and reports whether this tick is a transition to idle worth
+// checking: some activity since the last trim, and this tick under 1/8 of
+// the busiest. Activity is counted per trimTick of the time that really
+// passed: a ticker whose receiver ran late (a loaded machine) delivers its
+// next tick soon after, and that short tick's count is no sign of a fall
+// in the load. A tick under half a trimTick after the previous one is not
+// judged (its activity counts in the next).
+func (t *trimState) quiet(act uint64, now time.Time) bool {
+	el := trimTick
+	if !t.at.IsZero() {
+		if el = now.Sub(t.at); el < trimTick/2 {
+			return false
+		}
+	}
+	if act < t.prev {
+		// The sum went back (a reload removed a frontend and its
+		// counts): start again from here, not judged.
+		t.prev, t.at = act, now
+		return false
+	}
 	d := act - t.prev
-	t.prev = act
+	t.prev, t.at = act, now
+	if el != trimTick {
+		d = uint64(float64(d) * float64(trimTick) / float64(el))
+	}
 	if d > t.busiest {
 		t.busiest = d
 	}
@@ -115,7 +136,7 @@ func (e *Engine) trimmer(stop chan struct{}) {
 		s[i].Name = heldNames[i]
 	}
 	var st trimState
-	st.prev = e.activity()
+	st.prev, st.at = e.activity(), time.Now()
 	st.base = memHeld(&s)
 	t := time.NewTicker(trimTick)
 	defer t.Stop()
@@ -123,8 +144,11 @@ func (e *Engine) trimmer(stop chan struct{}) {
 		select {
 		case <-stop:
 			return
-		case now := <-t.C:
-			if !st.quiet(e.activity()) || !st.due(now, memHeld(&s)) {
+		case <-t.C:
+			// The time of the reading, not the tick's: the goroutine may
+			// run late.
+			now := time.Now()
+			if !st.quiet(e.activity(), now) || !st.due(now, memHeld(&s)) {
 				continue
 			}
 			t0 := time.Now()

@@ -14,41 +14,46 @@ func TestTrimStateDecides(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	var st trimState
 	st.base = 100 << 20
+	clock := t0
+	quiet := func(act uint64) bool { // one tick later
+		clock = clock.Add(trimTick)
+		return st.quiet(act, clock)
+	}
 	// Idle from the start: never quiet (nothing happened).
-	if st.quiet(0) || st.quiet(0) {
+	if quiet(0) || quiet(0) {
 		t.Fatal("quiet without any activity before")
 	}
 	// Steady load: every tick alike, never a transition to idle.
 	act := uint64(0)
 	for i := 0; i < 10; i++ {
 		act += 1000
-		if st.quiet(act) {
+		if quiet(act) {
 			t.Fatalf("tick %d: steady load taken for a quiet tick", i)
 		}
 	}
 	// The load falls to under 1/8: quiet, but memory did not grow.
 	act += 100
-	if !st.quiet(act) {
+	if !quiet(act) {
 		t.Fatal("load fell to 1/10: want a quiet tick")
 	}
 	if st.due(t0, 100<<20+trimGrowth-1) {
 		t.Fatal("trim although memory grew by less than trimGrowth")
 	}
-	if st.quiet(act) {
+	if quiet(act) {
 		t.Fatal("after a refused trim, quiet ticks wait for the next busy spell")
 	}
 	// A burst, then idle, with memory grown: trim.
 	act += 5000
-	st.quiet(act)
-	if !st.quiet(act) || !st.due(t0, 100<<20+trimGrowth) {
+	quiet(act)
+	if !quiet(act) || !st.due(t0, 100<<20+trimGrowth) {
 		t.Fatal("burst then idle with memory grown: want a trim")
 	}
 	st.done(t0, 120<<20)
 	// Another burst at once: memory must grow again from the new base and
 	// trimMinInterval must have passed.
 	act += 5000
-	st.quiet(act)
-	if !st.quiet(act) {
+	quiet(act)
+	if !quiet(act) {
 		t.Fatal("second burst then idle: want a quiet tick")
 	}
 	if st.due(t0.Add(trimMinInterval/2), 120<<20+trimGrowth) {
@@ -58,10 +63,73 @@ func TestTrimStateDecides(t *testing.T) {
 		t.Fatal("trim although memory did not grow from the last trim's level")
 	}
 	act += 5000
-	st.quiet(act)
-	st.quiet(act)
+	quiet(act)
+	quiet(act)
 	if !st.due(t0.Add(trimMinInterval), 120<<20+trimGrowth) {
 		t.Fatal("burst after trimMinInterval with memory grown: want a trim")
+	}
+}
+
+// TestTrimStateLateTick: under a steady load, a tick that comes soon after
+// a late one (the trimmer's goroutine ran late on a loaded machine: the
+// ticker then delivers its next tick at once) counts few requests; that is
+// no fall in the load, and must not be taken for a quiet tick.
+func TestTrimStateLateTick(t *testing.T) {
+	var st trimState
+	now := time.Unix(1000, 0)
+	act := uint64(0)
+	const rate = 4000 // requests a second
+	step := func(d time.Duration) bool {
+		now = now.Add(d)
+		act += uint64(rate * d.Seconds())
+		return st.quiet(act, now)
+	}
+	for i := 0; i < 8; i++ {
+		if step(trimTick) {
+			t.Fatalf("tick %d: steady load taken for a quiet tick", i)
+		}
+	}
+	if step(trimTick - 20*time.Millisecond + trimTick) { // received late
+		t.Fatal("a late tick taken for a quiet one")
+	}
+	if step(20 * time.Millisecond) { // the next one, at once
+		t.Fatal("steady load: a tick 20 ms after a late one taken for a quiet tick")
+	}
+	for i := 0; i < 4; i++ {
+		if step(trimTick) {
+			t.Fatalf("tick %d after the late one: steady load taken for a quiet tick", i)
+		}
+	}
+	// The load really falls: quiet.
+	now = now.Add(trimTick)
+	act += 10
+	if !st.quiet(act, now) {
+		t.Fatal("load fell to almost nothing: want a quiet tick")
+	}
+}
+
+// TestTrimStateCounterBack: a reload that removes a frontend takes its
+// requests out of the activity sum, which then goes back; under a steady
+// load that is no burst (nor a fall), and the ticks after it are not
+// quiet.
+func TestTrimStateCounterBack(t *testing.T) {
+	var st trimState
+	now := time.Unix(1000, 0)
+	act := uint64(5_000_000)
+	st.prev, st.at = act, now // as the trimmer starts
+	for i := 0; i < 4; i++ {
+		now, act = now.Add(trimTick), act+1000
+		st.quiet(act, now)
+	}
+	now, act = now.Add(trimTick), act+1000-4_000_000 // the reload
+	if st.quiet(act, now) {
+		t.Fatal("the tick of the reload taken for a quiet one")
+	}
+	for i := 0; i < 4; i++ {
+		now, act = now.Add(trimTick), act+1000
+		if st.quiet(act, now) {
+			t.Fatalf("tick %d after a reload removed a frontend: steady load taken for a quiet tick", i)
+		}
 	}
 }
 

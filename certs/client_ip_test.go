@@ -1,0 +1,81 @@
+package certs
+
+import (
+	"crypto/tls"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/lbd-ha/lbd/certs/certstest"
+)
+
+// TestClientVerifiesIPName: with verify required and a server name that is
+// an IP address (sni str(10.0.0.1), or a Host header holding an address),
+// crypto/tls sends no SNI (RFC 6066 forbids addresses there), but the name
+// must still be checked: a certificate valid for another name only is
+// refused, as it is for a DNS name.
+func TestClientVerifiesIPName(t *testing.T) {
+	dir := t.TempDir()
+	pem := filepath.Join(dir, "srv.pem")
+	certstest.Write(t, pem, certstest.Spec{Names: []string{"www.example.test"}})
+	kp, err := tls.LoadX509KeyPair(pem, pem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{kp}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				c.(*tls.Conn).Handshake()
+				c.Close()
+			}()
+		}
+	}()
+	try := func(name string) error {
+		cfg, err := ClientOptions{Verify: true, CAFile: pem, ServerName: name}.Config()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		return tls.Client(c, cfg).Handshake()
+	}
+	if err := try("www.example.test"); err != nil {
+		t.Fatalf("right name: %v", err)
+	}
+	if err := try("other.test"); err == nil || ClassifyServer(err) != ReasonBadServerCert {
+		t.Fatalf("wrong DNS name: %v", err)
+	}
+	for _, ip := range []string{"127.0.0.1", "::1", "[::1]"} {
+		if err := try(ip); err == nil || ClassifyServer(err) != ReasonBadServerCert {
+			t.Errorf("name %s, certificate for www.example.test only: %v, want a bad_server_cert refusal", ip, err)
+		}
+	}
+	// The same for a configuration cloned with a per-request name.
+	cfg, err := ClientOptions{Verify: true, CAFile: pem}.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := tls.Client(c, WithServerName(cfg, "127.0.0.1")).Handshake(); err == nil || ClassifyServer(err) != ReasonBadServerCert {
+		t.Errorf("per-request name 127.0.0.1: %v, want a bad_server_cert refusal", err)
+	}
+}
