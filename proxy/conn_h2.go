@@ -725,55 +725,8 @@ func (hc *h2conn) onHeaders(f *h2block) error {
 	hc.mu.Unlock()
 	hc.fe.st.h2Streams.Add(1)
 	hc.fe.st.h2Cur.Add(1)
-	startH2Stream(s)
+	go s.run()
 	return nil
-}
-
-// Stream workers. A stream's exchange runs on an idle worker goroutine
-// when there is one, else on a new one that becomes a worker: a worker's
-// stack has grown to the exchange's depth already (a new goroutine grows
-// and copies its stack on every stream), and the hand-off allocates
-// nothing. At most h2MaxIdleWorkers wait, each at most h2WorkerIdle.
-const (
-	h2MaxIdleWorkers = 1024
-	h2WorkerIdle     = 10 * time.Second
-)
-
-var (
-	h2Work      = make(chan *h2stream) // to an idle worker
-	h2IdleCount atomic.Int32
-)
-
-func startH2Stream(s *h2stream) {
-	select {
-	case h2Work <- s:
-	default:
-		go h2Worker(s)
-	}
-}
-
-func h2Worker(s *h2stream) {
-	var t *time.Timer
-	for {
-		s.run()
-		s = nil
-		if h2IdleCount.Add(1) > h2MaxIdleWorkers {
-			h2IdleCount.Add(-1)
-			return
-		}
-		if t == nil {
-			t = time.NewTimer(h2WorkerIdle)
-		} else {
-			t.Reset(h2WorkerIdle)
-		}
-		select {
-		case s = <-h2Work:
-			h2IdleCount.Add(-1)
-		case <-t.C:
-			h2IdleCount.Add(-1)
-			return
-		}
-	}
 }
 
 // streamDone is called by a stream's goroutine when its exchange has
