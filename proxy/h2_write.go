@@ -37,6 +37,9 @@ type h2frame struct {
 	data     []byte
 	fields   []hpack.HeaderField
 	done     chan error // nil: nobody waits
+	// owner: a stream's last frame, queued without waiting (post); the
+	// writer lets go of the stream once the frame is written.
+	owner *h2stream
 }
 
 var errH2Closed = errors.New("h2: connection closed")
@@ -46,6 +49,17 @@ func (hc *h2conn) send(f *h2frame) {
 	select {
 	case hc.wch <- f:
 	case <-hc.quit:
+	}
+}
+
+// post queues a frame without waiting; false: the connection closed
+// first and the writer never saw it.
+func (hc *h2conn) post(f *h2frame) bool {
+	select {
+	case hc.wch <- f:
+		return true
+	case <-hc.quit:
+		return false
 	}
 }
 
@@ -109,7 +123,9 @@ func (hc *h2conn) writer() {
 					fail()
 				}
 			}
-			if f.done != nil {
+			if f.owner != nil {
+				f.owner.unref()
+			} else if f.done != nil {
 				f.done <- err
 			}
 			f = nil
