@@ -113,6 +113,7 @@ func (hc *h2conn) writer() {
 		select {
 		case f = <-hc.wch:
 		case <-hc.quit:
+			hc.drainPosted(fr, enc, &hbuf, bw, err)
 			return
 		}
 		yielded := false
@@ -150,6 +151,34 @@ func (hc *h2conn) writer() {
 			if err = bw.Flush(); err != nil {
 				fail()
 			}
+		}
+	}
+}
+
+// drainPosted writes the streams' posted last frames still queued when
+// the connection ends (their streams have ended: nobody else will), at
+// most the queue's capacity; other frames' senders have left.
+func (hc *h2conn) drainPosted(fr *http2.Framer, enc *hpack.Encoder, hbuf *bytes.Buffer, bw *bufio.Writer, err error) {
+	armed := false
+	for {
+		select {
+		case f := <-hc.wch:
+			if f.owner == nil {
+				continue
+			}
+			if err == nil && !armed {
+				armed = true
+				err = hc.c.SetWriteDeadline(time.Now().Add(hc.fe.client))
+			}
+			if err == nil {
+				err = hc.writeFrame(fr, enc, hbuf, f)
+			}
+			f.owner.unref()
+		default:
+			if err == nil && bw.Buffered() > 0 {
+				bw.Flush()
+			}
+			return
 		}
 	}
 }
