@@ -760,8 +760,13 @@ func (hc *h2conn) streamDone(s *h2stream) {
 	hc.fe.st.h2Cur.Add(-1)
 	hc.swg.Done()
 	// Nothing reaches s any more: it is out of the map and its goroutine
-	// ends here (the reader compares stale pointers only).
-	putH2Stream(s)
+	// ends here (the reader compares stale pointers only). A last frame
+	// still queued keeps it until the writer has written it.
+	if s.refs.Load() == 0 {
+		putH2Stream(s)
+	} else {
+		s.unref()
+	}
 }
 
 // lowerASCII reports whether b has no upper-case ASCII letter.

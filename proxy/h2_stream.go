@@ -59,6 +59,12 @@ type h2stream struct {
 	fscratch [16]hpack.HeaderField
 	hscratch [16]h1.Header
 	headBuf  *[]byte // pooled backing of head
+
+	// A last frame posted without waiting (finishResponse): refs counts
+	// the stream's end and the writer's, the last one gives back held
+	// (the response buffer the frame's data points into) and the stream.
+	refs atomic.Int32
+	held bufWriter
 }
 
 var errStreamReset = errors.New("h2: stream reset")
@@ -77,6 +83,15 @@ func putH2Stream(s *h2stream) {
 	*s = h2stream{}
 	s.wf.done = done
 	h2StreamPool.Put(s)
+}
+
+// unref lets go of a stream whose last frame was posted: the stream's
+// end and the writer both call it, the second one puts it back.
+func (s *h2stream) unref() {
+	if s.refs.Add(-1) == 0 {
+		s.held.releaseBuf()
+		putH2Stream(s)
+	}
 }
 
 func newH2Stream(hc *h2conn, id uint32) *h2stream {
@@ -683,12 +698,25 @@ func (s *h2stream) startResponse(x *exchange, kind h1.BodyKind) *bufWriter {
 func (s *h2stream) finishResponse() error {
 	data := s.out.b
 	var err error
-	if !s.hdrSent && len(data) > 0 && s.reserve(len(data)) {
-		// The whole response fits the windows: one write.
+	if !s.hdrSent && len(data) > 0 && !s.lost && s.reserve(len(data)) {
+		// The whole response fits the windows: one frame, posted without
+		// waiting for the writer, which gives back the buffer and the
+		// stream (unref) once it has written it. A write error after
+		// this point is the connection's, as a failed flush is.
 		s.hdrSent = true
 		f := s.frame(fHeaders)
-		f.fields, f.data, f.end = s.pending, data, true
-		err = s.sendWait(f)
+		f.fields, f.data, f.end, f.owner = s.pending, data, true, s
+		s.refs.Store(2)
+		s.out.n += int64(len(data))
+		if !s.hc.post(f) {
+			s.refs.Store(0)
+			s.out.b = s.out.b[:0]
+			s.out.releaseBuf()
+			return errH2Closed
+		}
+		s.held = s.out
+		s.out.buf, s.out.b = nil, nil
+		return nil
 	} else if !s.hdrSent {
 		s.hdrSent = true
 		err = s.sendHead(s.pending, len(data) == 0)

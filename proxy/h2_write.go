@@ -37,6 +37,9 @@ type h2frame struct {
 	data     []byte
 	fields   []hpack.HeaderField
 	done     chan error // nil: nobody waits
+	// owner: a stream's last frame, queued without waiting (post); the
+	// writer lets go of the stream once the frame is written.
+	owner *h2stream
 }
 
 var errH2Closed = errors.New("h2: connection closed")
@@ -46,6 +49,17 @@ func (hc *h2conn) send(f *h2frame) {
 	select {
 	case hc.wch <- f:
 	case <-hc.quit:
+	}
+}
+
+// post queues a frame without waiting; false: the connection closed
+// first and the writer never saw it.
+func (hc *h2conn) post(f *h2frame) bool {
+	select {
+	case hc.wch <- f:
+		return true
+	case <-hc.quit:
+		return false
 	}
 }
 
@@ -99,6 +113,7 @@ func (hc *h2conn) writer() {
 		select {
 		case f = <-hc.wch:
 		case <-hc.quit:
+			hc.drainPosted(fr, enc, &hbuf, bw, err)
 			return
 		}
 		yielded := false
@@ -109,7 +124,9 @@ func (hc *h2conn) writer() {
 					fail()
 				}
 			}
-			if f.done != nil {
+			if f.owner != nil {
+				f.owner.unref()
+			} else if f.done != nil {
 				f.done <- err
 			}
 			f = nil
@@ -134,6 +151,34 @@ func (hc *h2conn) writer() {
 			if err = bw.Flush(); err != nil {
 				fail()
 			}
+		}
+	}
+}
+
+// drainPosted writes the streams' posted last frames still queued when
+// the connection ends (their streams have ended: nobody else will), at
+// most the queue's capacity; other frames' senders have left.
+func (hc *h2conn) drainPosted(fr *http2.Framer, enc *hpack.Encoder, hbuf *bytes.Buffer, bw *bufio.Writer, err error) {
+	armed := false
+	for {
+		select {
+		case f := <-hc.wch:
+			if f.owner == nil {
+				continue
+			}
+			if err == nil && !armed {
+				armed = true
+				err = hc.c.SetWriteDeadline(time.Now().Add(hc.fe.client))
+			}
+			if err == nil {
+				err = hc.writeFrame(fr, enc, hbuf, f)
+			}
+			f.owner.unref()
+		default:
+			if err == nil && bw.Buffered() > 0 {
+				bw.Flush()
+			}
+			return
 		}
 	}
 }
