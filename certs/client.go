@@ -28,6 +28,10 @@ type ClientOptions struct {
 	// ServerName is the SNI sent and the name verified; empty: no SNI (the
 	// proxy sets it per connection when it comes from the request).
 	ServerName string
+	// VerifyHost, when set, is the name the certificate is verified
+	// against instead of ServerName (HAProxy's verifyhost), whatever SNI
+	// is sent or none; used only with Verify.
+	VerifyHost string
 	// CertFile is a client certificate presented to servers that ask for
 	// one: a PEM file with the chain and the key, or the key in
 	// CertFile+".key" (as bind certificates); empty: none.
@@ -74,28 +78,32 @@ func (o ClientOptions) Config() (*tls.Config, error) {
 		}
 	}
 	cfg.RootCAs = roots // for WithServerName (crypto/tls's own check is off)
-	cfg.VerifyConnection = verifier(roots, o.ServerName)
+	cfg.VerifyConnection = verifier(roots, o.ServerName, o.VerifyHost)
 	return cfg, nil
 }
 
-// WithServerName returns a copy of cfg (from Config) that sends and
-// verifies name: the proxy's per-request SNI.
-func WithServerName(cfg *tls.Config, name string) *tls.Config {
+// WithServerName returns a copy of cfg (from Config) that sends name: the
+// proxy's per-request SNI. The certificate is verified against name, or
+// against verifyHost (the options' VerifyHost) when that is set.
+func WithServerName(cfg *tls.Config, name, verifyHost string) *tls.Config {
 	c := cfg.Clone()
 	c.ServerName = name
 	if c.VerifyConnection != nil {
-		c.VerifyConnection = verifier(c.RootCAs, name)
+		c.VerifyConnection = verifier(c.RootCAs, name, verifyHost)
 	}
 	return c
 }
 
-// verifier checks the chain against roots and the name against the SNI
-// sent, or against name when none was sent for it: crypto/tls sends no SNI
-// for an IP address (RFC 6066), and the certificate must still be valid
-// for that address.
-func verifier(roots *x509.CertPool, name string) func(tls.ConnectionState) error {
+// verifier checks the chain against roots and the name: host when set
+// (verifyhost), else the SNI sent, or name when none was sent for it:
+// crypto/tls sends no SNI for an IP address (RFC 6066), and the
+// certificate must still be valid for that address.
+func verifier(roots *x509.CertPool, name, host string) func(tls.ConnectionState) error {
 	return func(cs tls.ConnectionState) error {
-		n := cs.ServerName
+		n := host
+		if n == "" {
+			n = cs.ServerName
+		}
 		if n == "" {
 			n = name
 		}

@@ -75,7 +75,70 @@ func TestClientVerifiesIPName(t *testing.T) {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if err := tls.Client(c, WithServerName(cfg, "127.0.0.1")).Handshake(); err == nil || ClassifyServer(err) != ReasonBadServerCert {
+	if err := tls.Client(c, WithServerName(cfg, "127.0.0.1", "")).Handshake(); err == nil || ClassifyServer(err) != ReasonBadServerCert {
 		t.Errorf("per-request name 127.0.0.1: %v, want a bad_server_cert refusal", err)
+	}
+}
+
+// TestClientVerifyHost: VerifyHost is the name the certificate is checked
+// against, whatever SNI is sent (none, another name, a per-request one).
+func TestClientVerifyHost(t *testing.T) {
+	dir := t.TempDir()
+	pem := filepath.Join(dir, "srv.pem")
+	certstest.Write(t, pem, certstest.Spec{Names: []string{"a.example.test"}})
+	kp, err := tls.LoadX509KeyPair(pem, pem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{kp}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				c.(*tls.Conn).Handshake()
+				c.Close()
+			}()
+		}
+	}()
+	try := func(sni, host string, perReq bool) error {
+		o := ClientOptions{Verify: true, CAFile: pem, VerifyHost: host}
+		if !perReq {
+			o.ServerName = sni
+		}
+		cfg, err := o.Config()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perReq {
+			cfg = WithServerName(cfg, sni, host)
+		}
+		c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		return tls.Client(c, cfg).Handshake()
+	}
+	for _, perReq := range []bool{false, true} {
+		for _, sni := range []string{"", "other.test", "127.0.0.1"} {
+			if err := try(sni, "a.example.test", perReq); err != nil {
+				t.Errorf("sni %q per-request %v, verify host a.example.test: %v", sni, perReq, err)
+			}
+			if err := try(sni, "b.example.test", perReq); err == nil || ClassifyServer(err) != ReasonBadServerCert {
+				t.Errorf("sni %q per-request %v, verify host b.example.test: %v, want bad_server_cert", sni, perReq, err)
+			}
+		}
+	}
+	// The SNI is still the one configured, not the verify host.
+	if err := try("a.example.test", "", false); err != nil {
+		t.Errorf("no verify host, sni a.example.test: %v", err)
 	}
 }

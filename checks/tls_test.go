@@ -91,6 +91,14 @@ func TestCheckTLS(t *testing.T) {
 	if r := run(CheckSpec{TLSOptions: certs.ClientOptions{Verify: false}}); r.Code != L6OK {
 		t.Fatalf("verify none: %+v", r)
 	}
+	// verify_host: the certificate is checked against it, whatever check_sni says.
+	if r := run(CheckSpec{TLSOptions: certs.ClientOptions{Verify: true, CAFile: ca, ServerName: "other.test", VerifyHost: "health.test"}}); r.Code != L6OK {
+		t.Fatalf("verify host health.test, sni other.test: %+v", r)
+	}
+	r = run(CheckSpec{TLSOptions: certs.ClientOptions{Verify: true, CAFile: ca, ServerName: "health.test", VerifyHost: "other.test"}})
+	if r.Code != L6RSP || !strings.Contains(r.Info, "certificate verify failed") || !strings.Contains(r.Info, "other.test") {
+		t.Fatalf("verify host other.test: %+v", r)
+	}
 	// A plain TCP server that does not speak TLS: the handshake fails.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

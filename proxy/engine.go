@@ -251,10 +251,39 @@ func releaseSem(ch chan struct{}) {
 	}
 }
 
+// acceptFailures paces an accept loop whose accept fails (EMFILE,
+// ENFILE, ENOBUFS: the error persists until descriptors or memory free
+// up): the wait before the next try doubles from 5 ms up to 1 s, and the
+// log gets one line a second with the number of failures since the last.
+type acceptFailures struct {
+	wait   time.Duration // the last wait; 0 after a successful accept
+	logged time.Time     // the last line
+	n      int           // failures since it
+}
+
+const (
+	acceptWaitMin = 5 * time.Millisecond
+	acceptWaitMax = time.Second
+)
+
+// failed records a failure at now and returns the wait before the next
+// try and, when a line is due, the failures it reports (0: no line).
+func (f *acceptFailures) failed(now time.Time) (time.Duration, int) {
+	f.wait = min(max(2*f.wait, acceptWaitMin), acceptWaitMax)
+	f.n++
+	if !f.logged.IsZero() && now.Sub(f.logged) < time.Second {
+		return f.wait, 0
+	}
+	n := f.n
+	f.logged, f.n = now, 0
+	return f.wait, n
+}
+
 // acceptLoop accepts while the global and frontend maxconn allow; beyond
 // them connections wait in the kernel backlog.
 func (e *Engine) acceptLoop(l *listener) {
 	defer e.acceptWG.Done()
+	var fail acceptFailures
 	for {
 		fe := l.fe.Load()
 		gt := e.gate.Load()
@@ -277,10 +306,20 @@ func (e *Engine) acceptLoop(l *listener) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			e.log.Warn("accept failed", "frontend", fe.name, "bind", bindDisplay(l.key), "err", err)
-			time.Sleep(10 * time.Millisecond)
+			wait, n := fail.failed(time.Now())
+			if n > 0 {
+				e.log.Warn("accept failed", "frontend", fe.name, "bind", bindDisplay(l.key), "err", err, "failures", n, "retry_in", wait)
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-l.done:
+				t.Stop()
+				return
+			case <-t.C:
+			}
 			continue
 		}
+		fail.wait = 0
 		if cur := l.fe.Load(); cur != fe && cur != retired && acquire(cur.sem, l.done) {
 			// Reloaded while waiting in Accept: serve with the new
 			// configuration and its connection limit. (When the

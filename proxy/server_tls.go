@@ -33,7 +33,8 @@ import (
 type serverTLS struct {
 	cfg    *tls.Config // ServerName set for SNIFixed
 	sni    SNI
-	perReq bool // SNIHost or SNIFrontend: the name is chosen per request
+	perReq bool   // SNIHost or SNIFrontend: the name is chosen per request
+	vhost  string // Options.VerifyHost: the name verified, whatever the SNI
 }
 
 // sessionCacheSize is the number of TLS sessions kept per server (one per
@@ -59,7 +60,7 @@ func compileServerTLS(st *ServerTLS, sh *serverShared) (*serverTLS, error) {
 		return nil, err
 	}
 	cfg.ClientSessionCache = sh.sess
-	return &serverTLS{cfg: cfg, sni: st.SNI, perReq: st.SNI.From == SNIHost || st.SNI.From == SNIFrontend}, nil
+	return &serverTLS{cfg: cfg, sni: st.SNI, perReq: st.SNI.From == SNIHost || st.SNI.From == SNIFrontend, vhost: o.VerifyHost}, nil
 }
 
 // tlsServer is the conn of a TLS server connection: no raw descriptor,
@@ -119,7 +120,7 @@ func (cc *clientConn) dialTLS(x *exchange) (conn, error) {
 func (e *Engine) handshakeServer(c *net.TCPConn, be *backend, s *server, sni string) (conn, error) {
 	cfg := s.tls.cfg
 	if s.tls.perReq {
-		cfg = certs.WithServerName(cfg, sni)
+		cfg = certs.WithServerName(cfg, sni, s.tls.vhost)
 	}
 	tc := tls.Client(c, cfg)
 	if be.connect > 0 {

@@ -28,9 +28,19 @@ import (
 // (debug.FreeOSMemory). At most once per trimMinInterval, never under
 // steady load, and only after memory grew: a proxy that is busy, or idle
 // without a burst behind it, never pays for it.
+//
+// After a trim the memory held is about the live heap, and ordinary
+// allocation lets the heap grow again up to the collector's goal (twice
+// the live heap with GOGC=100) without any burst: growth is measured from
+// the memory held after the trim plus that room (heap goal minus live
+// heap, read just after the trim), so that a large live heap and a little
+// traffic do not trim every trimMinInterval for ever. A trim that still
+// gives back little (under trimGrowth/2) doubles the least time to the
+// next one, up to trimMaxInterval; one that gives back more resets it.
 const (
 	trimTick        = 250 * time.Millisecond
 	trimMinInterval = 10 * time.Second
+	trimMaxInterval = 16 * trimMinInterval
 )
 
 // trimGrowth: the memory the runtime holds must have grown by this much
@@ -40,11 +50,13 @@ var trimGrowth uint64 = 16 << 20
 // trimState is the trimmer's decision state, apart from the clock and the
 // runtime so that tests can drive it.
 type trimState struct {
-	prev    uint64    // activity counter at the previous tick
-	at      time.Time // when prev was read (zero: not yet)
-	busiest uint64    // most activity in one tick since the last trim
-	base    uint64    // memory held just after the last trim (or the lowest seen since)
-	last    time.Time // last trim
+	prev    uint64        // activity counter at the previous tick
+	at      time.Time     // when prev was read (zero: not yet)
+	busiest uint64        // most activity in one tick since the last trim
+	base    uint64        // memory held just after the last trim (or the lowest seen since)
+	room    uint64        // heap goal minus live heap just after the last trim: growth that needs no burst (0 before the first)
+	wait    time.Duration // least time between trims (0: trimMinInterval); doubled by trims that give back little
+	last    time.Time     // last trim
 }
 
 // quiet takes the activity counter (requests and connections so far), read
@@ -84,29 +96,49 @@ func (t *trimState) due(now time.Time, held uint64) bool {
 	if held < t.base {
 		t.base = held
 	}
-	if held < t.base+trimGrowth {
+	if held < t.base+t.room+trimGrowth {
 		t.busiest = 0 // nothing to give back: wait for the next busy spell
 		return false
 	}
-	return t.last.IsZero() || now.Sub(t.last) >= trimMinInterval
+	return t.last.IsZero() || now.Sub(t.last) >= max(t.wait, trimMinInterval)
 }
 
-// done records a trim and the memory held after it.
-func (t *trimState) done(now time.Time, held uint64) {
-	t.last, t.busiest, t.base = now, 0, held
-}
-
-// heldSamples: the memory mapped by the runtime and the part of it
-// returned to the OS; their difference is what the runtime holds.
-var heldNames = [2]string{"/memory/classes/total:bytes", "/memory/classes/heap/released:bytes"}
-
-func memHeld(s *[2]metrics.Sample) uint64 {
-	metrics.Read(s[:])
-	total, released := s[0].Value.Uint64(), s[1].Value.Uint64()
-	if released > total {
-		return 0
+// done records a trim: the memory held before and after it, and the room
+// the heap has to grow after it without a burst (heap goal minus live
+// heap).
+func (t *trimState) done(now time.Time, before, after, room uint64) {
+	t.last, t.busiest, t.base, t.room = now, 0, after, room
+	if before < after || before-after < trimGrowth/2 {
+		t.wait = min(2*max(t.wait, trimMinInterval), trimMaxInterval)
+	} else {
+		t.wait = trimMinInterval
 	}
-	return total - released
+}
+
+// memNames: the memory mapped by the runtime and the part of it returned
+// to the OS (their difference is what the runtime holds), the heap goal
+// and the live heap.
+var memNames = [4]string{"/memory/classes/total:bytes", "/memory/classes/heap/released:bytes",
+	"/gc/heap/goal:bytes", "/gc/heap/live:bytes"}
+
+// memHeld returns the memory the runtime holds and the room the heap has
+// to grow before the next collection's goal (goal minus live).
+func memHeld(s *[4]metrics.Sample) (held, room uint64) {
+	metrics.Read(s[:])
+	v := func(i int) uint64 {
+		if s[i].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return s[i].Value.Uint64()
+	}
+	total, released, goal, live := v(0), v(1), v(2), v(3)
+	if released < total {
+		held = total - released
+	}
+	if live < goal {
+		room = goal - live
+	}
+	return held, room
 }
 
 // trimStats counts the trims and their cost, for tests and lbctl.
@@ -131,13 +163,13 @@ func (e *Engine) activity() uint64 {
 
 // trimmer runs until stop is closed.
 func (e *Engine) trimmer(stop chan struct{}) {
-	var s [2]metrics.Sample
+	var s [4]metrics.Sample
 	for i := range s {
-		s[i].Name = heldNames[i]
+		s[i].Name = memNames[i]
 	}
 	var st trimState
 	st.prev, st.at = e.activity(), time.Now()
-	st.base = memHeld(&s)
+	st.base, _ = memHeld(&s)
 	t := time.NewTicker(trimTick)
 	defer t.Stop()
 	for {
@@ -148,7 +180,11 @@ func (e *Engine) trimmer(stop chan struct{}) {
 			// The time of the reading, not the tick's: the goroutine may
 			// run late.
 			now := time.Now()
-			if !st.quiet(e.activity(), now) || !st.due(now, memHeld(&s)) {
+			if !st.quiet(e.activity(), now) {
+				continue
+			}
+			before, _ := memHeld(&s)
+			if !st.due(now, before) {
 				continue
 			}
 			t0 := time.Now()
@@ -157,9 +193,9 @@ func (e *Engine) trimmer(stop chan struct{}) {
 			el := time.Since(t0)
 			e.trims.n.Add(1)
 			e.trims.wall.Add(int64(el))
-			held := memHeld(&s)
-			st.done(time.Now(), held)
-			e.log.Debug("memory returned to the OS after a burst", "held_bytes", held, "took", el)
+			held, room := memHeld(&s)
+			st.done(time.Now(), before, held, room)
+			e.log.Debug("memory returned to the OS after a burst", "held_bytes", held, "before_bytes", before, "took", el)
 		}
 	}
 }

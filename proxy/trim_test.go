@@ -48,7 +48,7 @@ func TestTrimStateDecides(t *testing.T) {
 	if !quiet(act) || !st.due(t0, 100<<20+trimGrowth) {
 		t.Fatal("burst then idle with memory grown: want a trim")
 	}
-	st.done(t0, 120<<20)
+	st.done(t0, 120<<20+trimGrowth, 120<<20, 0)
 	// Another burst at once: memory must grow again from the new base and
 	// trimMinInterval must have passed.
 	act += 5000
@@ -189,5 +189,76 @@ func TestTrimAfterBurst(t *testing.T) {
 	time.Sleep(3 * trimTick)
 	if got := e.trims.n.Load(); got != before+1 {
 		t.Errorf("%d trims after a few requests, want still 1", got-before)
+	}
+}
+
+// TestTrimStateLiveHeap: with a live heap of 32 MiB, the memory held
+// after a trim is about that, and ordinary allocation takes it up to the
+// heap goal (twice that) with no burst behind it; light bursty traffic
+// must not trim every trimMinInterval for ever. A real burst beyond the
+// goal still trims; trims that give back little back off.
+func TestTrimStateLiveHeap(t *testing.T) {
+	const mib = 1 << 20
+	var st trimState
+	now := time.Unix(1000, 0)
+	act := uint64(0)
+	// A small burst then a quiet tick (light, bursty traffic).
+	quietTick := func() bool {
+		now = now.Add(trimTick)
+		act += 100
+		st.quiet(act, now)
+		now = now.Add(trimTick)
+		act++
+		return st.quiet(act, now)
+	}
+	st.base = 40 * mib
+	if !quietTick() || !st.due(now, 200*mib) {
+		t.Fatal("a real burst (200 MiB held): want a trim")
+	}
+	st.done(now, 200*mib, 40*mib, 32*mib) // live 32 MiB, goal 64 MiB
+	// An hour of light traffic: the heap cycles up to its goal.
+	trims := 0
+	for i := 0; i < 3600; i++ {
+		held := uint64(40+32*(i%2)) * mib // 40 MiB after a collection, 72 MiB before the next
+		if quietTick() && st.due(now, held) {
+			trims++
+			st.done(now, held, 40*mib, 32*mib)
+		}
+	}
+	if trims != 0 {
+		t.Fatalf("%d trims in an hour of light traffic with a 32 MiB live heap", trims)
+	}
+	// A burst beyond the goal: trim.
+	if !quietTick() || !st.due(now, 40*mib+32*mib+trimGrowth) {
+		t.Fatal("a burst beyond the heap goal by trimGrowth: want a trim")
+	}
+	st.done(now, 40*mib+32*mib+trimGrowth, 40*mib, 32*mib)
+	if st.wait != trimMinInterval {
+		t.Fatalf("wait after a trim that gave back much: %v", st.wait)
+	}
+
+	// Trims that give back little double the wait, up to trimMaxInterval;
+	// a good one resets it.
+	var bt trimState
+	t0 := time.Unix(5000, 0)
+	bt.done(t0, 100*mib, 100*mib-trimGrowth/4, 0)
+	if bt.wait != 2*trimMinInterval {
+		t.Fatalf("wait after a poor trim: %v, want %v", bt.wait, 2*trimMinInterval)
+	}
+	if bt.due(t0.Add(trimMinInterval), 200*mib) {
+		t.Fatal("trim within the backed-off wait")
+	}
+	if !bt.due(t0.Add(2*trimMinInterval), 200*mib) {
+		t.Fatal("no trim once the backed-off wait passed")
+	}
+	for i := 0; i < 10; i++ {
+		bt.done(t0, 100*mib, 100*mib, 0)
+	}
+	if bt.wait != trimMaxInterval {
+		t.Fatalf("wait after many poor trims: %v, want %v", bt.wait, trimMaxInterval)
+	}
+	bt.done(t0, 100*mib+trimGrowth, 100*mib, 0)
+	if bt.wait != trimMinInterval {
+		t.Fatalf("wait after a good trim: %v, want %v", bt.wait, trimMinInterval)
 	}
 }

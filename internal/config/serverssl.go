@@ -23,6 +23,7 @@ func mergeServerSSL(s, d *ServerSSL) *ServerSSL {
 		out.Verify = firstStr(s.Verify, out.Verify)
 		out.CAFile = firstStr(s.CAFile, out.CAFile)
 		out.SNI = firstStr(s.SNI, out.SNI)
+		out.VerifyHost = firstStr(s.VerifyHost, out.VerifyHost)
 		out.Crt = firstStr(s.Crt, out.Crt)
 		if s.Enabled != nil {
 			out.Enabled = s.Enabled
@@ -129,7 +130,7 @@ func (s *ServerSSL) TLSOptions() certs.ClientOptions {
 	if s == nil {
 		return certs.ClientOptions{Verify: true}
 	}
-	return certs.ClientOptions{Verify: s.Verify != "none", CAFile: s.CAFile, CertFile: s.Crt}
+	return certs.ClientOptions{Verify: s.Verify != "none", CAFile: s.CAFile, CertFile: s.Crt, VerifyHost: s.VerifyHost}
 }
 
 // ChecksOverTLS reports whether the server's health checks use TLS:
@@ -185,7 +186,15 @@ func (c *checker) checkServerSSL(sp, mode string, s *Server) {
 	} else if mode == "tcp" && ss.On() && (kind == SNIHost || kind == SNIFrontend) {
 		c.add(p+".sni", "sni %s needs mode http (mode tcp has no request; use str(NAME))", ss.SNI)
 	}
+	if ss.VerifyHost != "" {
+		if err := checkHostName(ss.VerifyHost); err != nil {
+			c.add(p+".verify_host", "%v", err)
+		}
+	}
 	if ss.Verify == "none" && ss.CAFile != "" {
 		c.warn(p+".ca_file", "ignored with verify none")
+	}
+	if ss.Verify == "none" && ss.VerifyHost != "" {
+		c.warn(p+".verify_host", "ignored with verify none")
 	}
 }

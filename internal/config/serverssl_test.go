@@ -75,6 +75,30 @@ func TestServerSSLConfig(t *testing.T) {
 	if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0].String(), "ssl.ca_file: ignored with verify none") {
 		t.Fatalf("warnings %v", cfg.Warnings)
 	}
+	// verify_host from default_server, for the traffic and the checks.
+	cfg, err = loadServerSSL(t, dir, serverSSLYAML("", `  default_server:
+    ssl:
+      verify_host: api.example.test
+`, "http", `        check: true
+        check_sni: health.example.test
+        ssl:
+          ca_file: ca.pem
+          sni: str(other.example.test)
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = cfg.Backends[0].Servers[0]
+	if o := s.SSL.TLSOptions(); o.VerifyHost != "api.example.test" || !o.Verify {
+		t.Fatalf("verify_host: options %+v", o)
+	}
+	if o := s.CheckTLSOptions(&cfg.Global); o.VerifyHost != "api.example.test" || o.ServerName != "health.example.test" {
+		t.Fatalf("verify_host: check options %+v", o)
+	}
+	cfg, err = loadServerSSL(t, dir, serverSSLYAML("", "", "http", "        ssl:\n          verify: none\n          verify_host: a.test\n"))
+	if err != nil || len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0].String(), "ssl.verify_host: ignored with verify none") {
+		t.Fatalf("verify_host with verify none: %v %v", err, cfg.Warnings)
+	}
 	cfg, err = loadServerSSL(t, dir, serverSSLYAML("", "", "http", "        check_ssl: true\n        check_sni: h.test\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +117,7 @@ func TestServerSSLConfig(t *testing.T) {
 		{"global", "global:\n  ssl_server_verify: maybe\n", "http", "        ssl: {}\n", "global.ssl_server_verify: unknown verify"},
 		{"check sni", "", "http", "        check_sni: \"bad name\"\n", "servers[0].check_sni"},
 		{"crt", "", "http", "        ssl:\n          crt: nope.pem\n", "ssl.crt: client certificate"},
+		{"verify host", "", "http", "        ssl:\n          verify_host: \"a b\"\n", "lbd.yaml:13: backends[0].servers[0].ssl.verify_host: character"},
 	}
 	for _, tc := range cases {
 		_, err := loadServerSSL(t, dir, serverSSLYAML(tc.global, "", tc.mode, tc.server))

@@ -430,6 +430,11 @@ type ServerSSL struct {
 	// request's Host without its port) or ssl_fc_sni (the client's SNI);
 	// empty: none.
 	SNI string `mapstructure:"sni" yaml:"sni,omitempty"`
+	// VerifyHost is the name the server's certificate must match
+	// (HAProxy's verifyhost), checked instead of the SNI and whatever SNI
+	// is sent (none too); empty: the SNI, when one is sent. Only with
+	// verify required.
+	VerifyHost string `mapstructure:"verify_host" yaml:"verify_host,omitempty"`
 	// Crt is a client certificate (PEM with the key, or the key in
 	// Crt+".key") presented to servers that ask for one.
 	Crt string `mapstructure:"crt" yaml:"crt,omitempty"`

@@ -28,7 +28,7 @@ var serverParams = map[string]serverParam{
 	"on-error": {true, false}, "on-marked-up": {true, false}, "redir": {true, false}, "track": {true, false},
 	"minconn": {true, false}, "source": {true, false}, "ssl": {false, true}, "verify": {true, true},
 	"sni": {true, true}, "ca-file": {true, true}, "crt": {true, true}, "send-proxy": {false, true},
-	"no-ssl": {false, true}, "no-check-ssl": {false, true}, "no-verifyhost": {false, false}, "verifyhost": {true, false},
+	"no-ssl": {false, true}, "no-check-ssl": {false, true}, "no-verifyhost": {false, false}, "verifyhost": {true, true},
 	"ssl-min-ver": {true, false}, "ssl-max-ver": {true, false}, "ciphers": {true, false}, "no-ssl-reuse": {false, false},
 	"no-tlsv13": {false, false}, "no-tlsv12": {false, false}, "force-tlsv12": {false, false}, "force-tlsv13": {false, false},
 	"send-proxy-v2": {false, true}, "check-send-proxy": {false, true}, "agent-check": {false, false},
@@ -90,6 +90,9 @@ func (m *mapper) serverOptions(t *target, l hLine, who string, args []string, s 
 			continue
 		case "ca-file":
 			tlsSet.CAFile = v
+			continue
+		case "verifyhost":
+			tlsSet.VerifyHost = v
 			continue
 		case "crt":
 			tlsSet.Crt = v
@@ -204,6 +207,9 @@ func (m *mapper) serverTLS(t *target, l hLine, who string, isDefault bool, on *b
 		}
 		if src.SNI != "" {
 			dst.SNI = src.SNI
+		}
+		if src.VerifyHost != "" {
+			dst.VerifyHost = src.VerifyHost
 		}
 		if src.Crt != "" {
 			dst.Crt = src.Crt

@@ -200,5 +200,5 @@ func (m *mapper) redirect(t *target, l hLine) error {
 }
 
 // serverTLSOptions are the TLS-to-server keywords lbd does not take.
-var serverTLSOptions = map[string]bool{"verifyhost": true, "no-verifyhost": true, "ssl-min-ver": true, "ssl-max-ver": true,
+var serverTLSOptions = map[string]bool{"no-verifyhost": true, "ssl-min-ver": true, "ssl-max-ver": true,
 	"ciphers": true, "no-ssl-reuse": true, "no-tlsv12": true, "no-tlsv13": true, "force-tlsv12": true, "force-tlsv13": true}

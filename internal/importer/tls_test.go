@@ -88,7 +88,7 @@ frontend www
  bind :80
  default_backend app
 backend app
- default-server ssl verify required sni req.hdr(host)
+ default-server ssl verify required sni req.hdr(host) verifyhost app.example.com
  server a1 10.0.0.1:443 check
  server a2 10.0.0.2:443 check no-ssl
  server a3 10.0.0.3:443 sni str(api.example.com) check-ssl crt DIR/client.pem alpn h2,http/1.1
@@ -112,11 +112,11 @@ backend api
 		ssl  *config.ServerSSL
 		chk  *bool
 	}{
-		{0, 0, &config.ServerSSL{Verify: "required", CAFile: dir + "/default-ca.pem", SNI: "req.hdr(host)"}, nil},
+		{0, 0, &config.ServerSSL{Verify: "required", CAFile: dir + "/default-ca.pem", SNI: "req.hdr(host)", VerifyHost: "app.example.com"}, nil},
 		{0, 1, nil, nil},
-		{0, 2, &config.ServerSSL{Verify: "required", CAFile: dir + "/default-ca.pem", SNI: "str(api.example.com)", Crt: dir + "/client.pem"}, boolp(true)},
+		{0, 2, &config.ServerSSL{Verify: "required", CAFile: dir + "/default-ca.pem", SNI: "str(api.example.com)", Crt: dir + "/client.pem", VerifyHost: "app.example.com"}, boolp(true)},
 		{1, 0, &config.ServerSSL{Verify: "none", CAFile: dir + "/default-ca.pem"}, boolp(true)},
-		{1, 1, &config.ServerSSL{CAFile: dir + "/api-ca.pem"}, nil},
+		{1, 1, &config.ServerSSL{CAFile: dir + "/api-ca.pem", VerifyHost: "api.example.com"}, nil},
 		{1, 2, nil, nil},
 	}
 	for _, w := range want {
@@ -132,7 +132,6 @@ backend api
 	for _, want := range []string{
 		"alpn h2,http/1.1: lbd speaks HTTP/1.1 to servers",
 		`unsupported sni expression "var(txn.host)"`,
-		"server option verifyhost (TLS to servers) not supported",
 		"server b3: verify/ca-file/sni/crt without ssl",
 	} {
 		if !strings.Contains(w, want) {
