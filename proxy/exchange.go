@@ -187,14 +187,10 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 			// after the retries (the request never reached its HTTP).
 			cc.serverRefusedTLS(&x, err)
 			if replayable && x.retries < be.retries {
-				if !cc.reconnect(&x, tStart) {
+				if !cc.retryOn(&x, &sw, &sr, tStart) {
 					return false
 				}
 				srv = x.srv
-				cc.rec.Server = srv.name
-				sw.c, sr.c = x.sconn, x.sconn
-				sw.dl, sr.dl = x.wdl, x.rdl
-				sr.r, sr.w, sr.n, sr.gotAny = 0, 0, 0, false
 				continue
 			}
 			cc.rec.Retries = x.retries
@@ -209,14 +205,10 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 			// restarted under us): an idempotent request is sent again,
 			// to another server with option redispatch (HAProxy's
 			// retry-on empty-response), instead of a 502.
-			if !cc.reconnect(&x, tStart) {
+			if !cc.retryOn(&x, &sw, &sr, tStart) {
 				return false
 			}
 			srv = x.srv
-			cc.rec.Server = srv.name
-			sw.c, sr.c = x.sconn, x.sconn
-			sw.dl, sr.dl = x.wdl, x.rdl
-			sr.r, sr.w, sr.n, sr.gotAny = 0, 0, 0, false
 			continue
 		}
 		switch {
@@ -376,4 +368,19 @@ func (cc *clientConn) readResponseHead(x *exchange, sr *bufReader, fe *frontend)
 			return err
 		}
 	}
+}
+
+// retryOn moves the exchange to another server connection for a retry
+// (reconnect: a new one, maybe on another server with redispatch) and points
+// the request's writer and the response's reader at it, with nothing read
+// yet. false: the request has been answered (no server).
+func (cc *clientConn) retryOn(x *exchange, sw *bufWriter, sr *bufReader, tStart time.Time) bool {
+	if !cc.reconnect(x, tStart) {
+		return false
+	}
+	cc.rec.Server = x.srv.name
+	sw.c, sr.c = x.sconn, x.sconn
+	sw.dl, sr.dl = x.wdl, x.rdl
+	sr.r, sr.w, sr.n, sr.gotAny = 0, 0, 0, false
+	return true
 }
