@@ -44,32 +44,7 @@ http {
   }
 }
 `, dir, logPath, addr)
-	cfgPath := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(cfgPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", cfgPath, "-p", dir)
-	out := &strings.Builder{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting nginx: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	for i := 0; ; i++ {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if i == 50 {
-			errLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx did not start: %s %s", out, errLog)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	runNginx(t, bin, dir, conf, addr)
 	return addr, logPath
 }
 
@@ -100,5 +75,37 @@ func TestSendProxyToNginx(t *testing.T) {
 			b, _ := os.ReadFile(logPath)
 			return strings.Contains(string(b), want)
 		})
+	}
+}
+
+// runNginx runs nginx (bin) with conf written to dir/nginx.conf and
+// prefix dir until the test ends, and waits until addr accepts.
+func runNginx(t *testing.T, bin, dir, conf, addr string) {
+	t.Helper()
+	cfgPath := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(cfgPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-c", cfgPath, "-p", dir)
+	out := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting nginx: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	for i := 0; ; i++ {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if i == 50 {
+			errLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Fatalf("nginx did not start: %s %s", out, errLog)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
