@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/lbd-ha/lbd/bench/internal/loadclient"
 )
 
 const maxConns = 100000
@@ -42,10 +44,10 @@ func run(args []string, stdout io.Writer) error {
 	if *n < 1 || *n > maxConns || *parallel < 1 {
 		return fmt.Errorf("-n must be 1..%d and -parallel >= 1", maxConns)
 	}
-	if err := loopbackOnly(*addr); err != nil {
+	if err := loadclient.LoopbackOnly(*addr); err != nil {
 		return err
 	}
-	if err := raiseNofile(uint64(*n) + 1024); err != nil {
+	if err := loadclient.RaiseNofile(uint64(*n) + 1024); err != nil {
 		return err
 	}
 
@@ -76,39 +78,6 @@ func run(args []string, stdout io.Writer) error {
 	select {
 	case <-sig:
 	case <-time.After(*hold):
-	}
-	return nil
-}
-
-// loopbackOnly refuses anything but 127.0.0.0/8 and ::1.
-func loopbackOnly(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("addr: %w", err)
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("addr %s: only loopback addresses are allowed", addr)
-	}
-	return nil
-}
-
-// raiseNofile lifts RLIMIT_NOFILE to at least want (up to the hard limit,
-// raising the hard limit too when running as root).
-func raiseNofile(want uint64) error {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("getrlimit: %w", err)
-	}
-	if lim.Cur >= want {
-		return nil
-	}
-	if lim.Max < want {
-		lim.Max = want // works as root only
-	}
-	lim.Cur = want
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("raise RLIMIT_NOFILE to %d: %w", want, err)
 	}
 	return nil
 }

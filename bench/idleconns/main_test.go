@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/lbd-ha/lbd/bench/internal/loadclient"
 )
 
 func TestLoopbackOnly(t *testing.T) {
@@ -16,8 +18,8 @@ func TestLoopbackOnly(t *testing.T) {
 		"127.0.0.1:80": true, "127.1.2.3:8080": true, "[::1]:80": true,
 		"10.0.0.1:80": false, "example.com:80": false, "0.0.0.0:80": false, "127.0.0.1": false,
 	} {
-		if err := loopbackOnly(addr); (err == nil) != ok {
-			t.Errorf("loopbackOnly(%q) = %v, want ok=%v", addr, err, ok)
+		if err := loadclient.LoopbackOnly(addr); (err == nil) != ok {
+			t.Errorf("loadclient.LoopbackOnly(%q) = %v, want ok=%v", addr, err, ok)
 		}
 	}
 }

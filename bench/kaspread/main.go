@@ -12,8 +12,9 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/lbd-ha/lbd/bench/internal/loadclient"
 )
 
 const maxConns = 20000
@@ -47,10 +48,10 @@ func run(args []string, stdout io.Writer) error {
 	if *d < time.Second || *d > 120*time.Second {
 		return errors.New("-d must be 1s..120s")
 	}
-	if err := loopbackOnly(*addr); err != nil {
+	if err := loadclient.LoopbackOnly(*addr); err != nil {
 		return err
 	}
-	if err := raiseNofile(uint64(*n) + 256); err != nil {
+	if err := loadclient.RaiseNofile(uint64(*n) + 256); err != nil {
 		return err
 	}
 	res := make([]connResult, *n)
@@ -200,37 +201,4 @@ func report(w io.Writer, res []connResult, took time.Duration) {
 	fmt.Fprintf(w, "requests per connection: min %d p1 %d p10 %d p50 %d p90 %d max %d\n",
 		ci(0), ci(0.01), ci(0.1), ci(0.5), ci(0.9), ci(1))
 	fmt.Fprintf(w, "first requests sent over %s ms\n", ms(tLast.Sub(t0)))
-}
-
-// loopbackOnly refuses anything but 127.0.0.0/8 and ::1.
-func loopbackOnly(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("addr: %w", err)
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("addr %s: only loopback addresses are allowed", addr)
-	}
-	return nil
-}
-
-// raiseNofile lifts RLIMIT_NOFILE (this process only) to at least want, up
-// to the hard limit.
-func raiseNofile(want uint64) error {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("getrlimit: %w", err)
-	}
-	if lim.Cur >= want {
-		return nil
-	}
-	if lim.Max < want {
-		return fmt.Errorf("RLIMIT_NOFILE hard limit %d below the %d needed", lim.Max, want)
-	}
-	lim.Cur = want
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("raise RLIMIT_NOFILE to %d: %w", want, err)
-	}
-	return nil
 }

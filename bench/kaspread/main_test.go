@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lbd-ha/lbd/bench/internal/loadclient"
 )
 
 func TestReadResponse(t *testing.T) {
@@ -45,7 +47,7 @@ func TestLoopRunsAndReports(t *testing.T) {
 	if !strings.Contains(b.String(), "0 failed") || !strings.Contains(b.String(), "requests per connection") {
 		t.Errorf("report:\n%s", b.String())
 	}
-	if err := loopbackOnly("10.0.0.1:80"); err == nil {
+	if err := loadclient.LoopbackOnly("10.0.0.1:80"); err == nil {
 		t.Error("a non-loopback address was accepted")
 	}
 }
