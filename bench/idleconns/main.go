@@ -86,6 +86,41 @@ func run(args []string, stdout io.Writer) error {
 // whole response, with at most parallel in flight; over TLS when useTLS
 // (HTTP/1.1 by ALPN).
 func openAll(ctx context.Context, addr string, n, parallel int, useTLS bool) ([]net.Conn, error) {
+	return dialAll(ctx, addr, n, parallel, useTLS, oneRequest)
+}
+
+// openBurst opens n connections (TLS handshake included when useTLS) with
+// at most parallel being set up at once, without a request; once all are
+// open it sends the first request on every one of them at the same moment
+// (one goroutine per connection released together) and reads the
+// responses: the proxy sees n requests arrive at once.
+func openBurst(ctx context.Context, addr string, n, parallel int, useTLS bool) ([]net.Conn, error) {
+	conns, err := dialAll(ctx, addr, n, parallel, useTLS, nil)
+	if err != nil {
+		return conns, err
+	}
+	errc := make(chan error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if err := oneRequest(ctx, c); err != nil {
+				errc <- fmt.Errorf("connection %d: %w", i, err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return conns, firstErr(ctx, errc)
+}
+
+// dialAll dials n connections with at most parallel being set up at once
+// (TLS handshake included when useTLS) and runs then, if not nil, on each
+// as it opens. The slice holds every connection opened, also on an error.
+func dialAll(ctx context.Context, addr string, n, parallel int, useTLS bool, then func(context.Context, net.Conn) error) ([]net.Conn, error) {
 	conns := make([]net.Conn, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -115,77 +150,15 @@ func openAll(ctx context.Context, addr string, n, parallel int, useTLS bool) ([]
 					}
 					c = tc
 				}
-				if err := oneRequest(ctx, c); err != nil {
-					errc <- fmt.Errorf("connection %d: %w", i, err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errc)
-	if err := <-errc; err != nil {
-		return conns, err
-	}
-	if err := ctx.Err(); err != nil {
-		return conns, fmt.Errorf("setup: %w", err)
-	}
-	return conns, nil
-}
-
-// openBurst opens n connections (TLS handshake included when useTLS) with
-// at most parallel being set up at once, without a request; once all are
-// open it sends the first request on every one of them at the same moment
-// (one goroutine per connection released together) and reads the
-// responses: the proxy sees n requests arrive at once.
-func openBurst(ctx context.Context, addr string, n, parallel int, useTLS bool) ([]net.Conn, error) {
-	conns := make([]net.Conn, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errc := make(chan error, n+parallel)
-	for w := 0; w < parallel; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			d := net.Dialer{}
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				c, err := d.DialContext(ctx, "tcp", addr)
-				if err != nil {
-					errc <- fmt.Errorf("connection %d: %w", i, err)
-					return
-				}
-				conns[i] = c
-				if useTLS {
-					tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true, ServerName: "localhost", NextProtos: []string{"http/1.1"}})
-					conns[i] = tc
-					if err := tc.HandshakeContext(ctx); err != nil {
-						errc <- fmt.Errorf("connection %d: tls handshake: %w", i, err)
+				if then != nil {
+					if err := then(ctx, c); err != nil {
+						errc <- fmt.Errorf("connection %d: %w", i, err)
 						return
 					}
 				}
 			}
 		}()
 	}
-	wg.Wait()
-	if err := firstErr(ctx, errc); err != nil {
-		return conns, err
-	}
-	start := make(chan struct{})
-	for i, c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			if err := oneRequest(ctx, c); err != nil {
-				errc <- fmt.Errorf("connection %d: %w", i, err)
-			}
-		}()
-	}
-	close(start)
 	wg.Wait()
 	return conns, firstErr(ctx, errc)
 }
