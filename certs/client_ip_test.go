@@ -16,42 +16,13 @@ import (
 // must still be checked: a certificate valid for another name only is
 // refused, as it is for a DNS name.
 func TestClientVerifiesIPName(t *testing.T) {
-	dir := t.TempDir()
-	pem := filepath.Join(dir, "srv.pem")
-	certstest.Write(t, pem, certstest.Spec{Names: []string{"www.example.test"}})
-	kp, err := tls.LoadX509KeyPair(pem, pem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{kp}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				c.(*tls.Conn).Handshake()
-				c.Close()
-			}()
-		}
-	}()
+	pem, addr := handshakeServer(t, "www.example.test")
 	try := func(name string) error {
 		cfg, err := ClientOptions{Verify: true, CAFile: pem, ServerName: name}.Config()
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		return tls.Client(c, cfg).Handshake()
+		return handshake(t, addr, cfg)
 	}
 	if err := try("www.example.test"); err != nil {
 		t.Fatalf("right name: %v", err)
@@ -69,13 +40,7 @@ func TestClientVerifiesIPName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if err := tls.Client(c, WithServerName(cfg, "127.0.0.1", "")).Handshake(); err == nil || ClassifyServer(err) != ReasonBadServerCert {
+	if err := handshake(t, addr, WithServerName(cfg, "127.0.0.1", "")); err == nil || ClassifyServer(err) != ReasonBadServerCert {
 		t.Errorf("per-request name 127.0.0.1: %v, want a bad_server_cert refusal", err)
 	}
 }
@@ -83,30 +48,7 @@ func TestClientVerifiesIPName(t *testing.T) {
 // TestClientVerifyHost: VerifyHost is the name the certificate is checked
 // against, whatever SNI is sent (none, another name, a per-request one).
 func TestClientVerifyHost(t *testing.T) {
-	dir := t.TempDir()
-	pem := filepath.Join(dir, "srv.pem")
-	certstest.Write(t, pem, certstest.Spec{Names: []string{"a.example.test"}})
-	kp, err := tls.LoadX509KeyPair(pem, pem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{kp}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				c.(*tls.Conn).Handshake()
-				c.Close()
-			}()
-		}
-	}()
+	pem, addr := handshakeServer(t, "a.example.test")
 	try := func(sni, host string, perReq bool) error {
 		o := ClientOptions{Verify: true, CAFile: pem, VerifyHost: host}
 		if !perReq {
@@ -119,13 +61,7 @@ func TestClientVerifyHost(t *testing.T) {
 		if perReq {
 			cfg = WithServerName(cfg, sni, host)
 		}
-		c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		return tls.Client(c, cfg).Handshake()
+		return handshake(t, addr, cfg)
 	}
 	for _, perReq := range []bool{false, true} {
 		for _, sni := range []string{"", "other.test", "127.0.0.1"} {
@@ -141,4 +77,47 @@ func TestClientVerifyHost(t *testing.T) {
 	if err := try("a.example.test", "", false); err != nil {
 		t.Errorf("no verify host, sni a.example.test: %v", err)
 	}
+}
+
+// handshakeServer serves TLS handshakes on loopback with a certificate for
+// name until the test ends; it returns the certificate file (its own CA)
+// and the address.
+func handshakeServer(t *testing.T, name string) (pem, addr string) {
+	t.Helper()
+	pem = filepath.Join(t.TempDir(), "srv.pem")
+	certstest.Write(t, pem, certstest.Spec{Names: []string{name}})
+	kp, err := tls.LoadX509KeyPair(pem, pem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{kp}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				c.(*tls.Conn).Handshake()
+				c.Close()
+			}()
+		}
+	}()
+	return pem, ln.Addr().String()
+}
+
+// handshake runs one client handshake with cfg against addr.
+func handshake(t *testing.T, addr string, cfg *tls.Config) error {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	return tls.Client(c, cfg).Handshake()
 }
