@@ -562,7 +562,7 @@ func (cc *clientConn) sendBody(sw *bufWriter, kind h1.BodyKind, length int64, ma
 	case h1.BodyLength:
 		return copyN(sw, &cc.in, length)
 	case h1.BodyChunked:
-		return copyChunked(sw, &cc.in)
+		return copyChunked(sw, &cc.in, true)
 	}
 	return nil
 }

@@ -246,11 +246,7 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 	case h1.BodyLength:
 		err = copyN(out, &sr, resp.ContentLength)
 	case h1.BodyChunked:
-		if cc.h2 != nil {
-			err = copyDechunked(out, &sr) // HTTP/2 frames the body itself
-		} else {
-			err = copyChunked(out, &sr)
-		}
+		err = copyChunked(out, &sr, cc.h2 == nil) // HTTP/2 frames the body itself
 	case h1.BodyClose:
 		err = copyUntilEOF(out, &sr)
 	}

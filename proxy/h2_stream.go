@@ -309,47 +309,6 @@ func (s *h2stream) run() {
 	cc.forward(s.tStart)
 }
 
-// copyDechunked moves a chunked body's data (chunk framing and trailers
-// dropped: HTTP/2 ends the body with END_STREAM).
-func copyDechunked(dst *bufWriter, src *bufReader) error {
-	for {
-		line, err := src.readLine()
-		if err != nil {
-			return rerr(err)
-		}
-		size, err := h1.ParseChunkSize(line)
-		if err != nil {
-			return rerr(errBadChunked)
-		}
-		if size == 0 {
-			for i := 0; ; i++ {
-				line, err := src.readLine()
-				if err != nil {
-					return rerr(err)
-				}
-				if len(line) == 0 {
-					return nil
-				}
-				if i >= maxTrailers || !h1.ValidTrailerLine(line) {
-					return rerr(errBadChunked)
-				}
-			}
-		}
-		if err := copyN(dst, src, size); err != nil {
-			return err
-		}
-		for src.buffered() < 2 {
-			if err := src.fill(); err != nil {
-				return rerr(err)
-			}
-		}
-		if (*src.buf)[src.r] != '\r' || (*src.buf)[src.r+1] != '\n' {
-			return rerr(errBadChunked)
-		}
-		src.r += 2
-	}
-}
-
 // The downstream methods for HTTP/2 (see conn_h1.go).
 
 func (s *h2stream) bodyInHand(kind h1.BodyKind) bool {

@@ -272,9 +272,12 @@ func copyUntilEOF(dst *bufWriter, src *bufReader) error {
 	}
 }
 
-// copyChunked re-serialises a chunked body: canonical chunk-size lines
-// (extensions dropped), data, validated trailers.
-func copyChunked(dst *bufWriter, src *bufReader) error {
+// copyChunked moves a chunked body. With reframe it re-serialises it:
+// canonical chunk-size lines (extensions dropped), data, validated
+// trailers. Without, it moves the data only (HTTP/2 frames the body itself
+// and ends it with END_STREAM): the framing goes, the trailers are checked
+// and dropped.
+func copyChunked(dst *bufWriter, src *bufReader, reframe bool) error {
 	for {
 		line, err := src.readLine()
 		if err != nil {
@@ -284,33 +287,14 @@ func copyChunked(dst *bufWriter, src *bufReader) error {
 		if err != nil {
 			return rerr(errBadChunked)
 		}
-		if err := dst.ensure(24); err != nil {
-			return werr(err)
-		}
-		dst.b = h1.AppendChunkSize(dst.b, size)
-		if size == 0 {
-			for i := 0; ; i++ {
-				line, err := src.readLine()
-				if err != nil {
-					return rerr(err)
-				}
-				if len(line) == 0 {
-					break
-				}
-				if i >= maxTrailers || !h1.ValidTrailerLine(line) {
-					return rerr(errBadChunked)
-				}
-				if err := dst.write(line); err != nil {
-					return werr(err)
-				}
-				if err := dst.write(crlf); err != nil {
-					return werr(err)
-				}
-			}
-			if err := dst.write(crlf); err != nil {
+		if reframe {
+			if err := dst.ensure(24); err != nil {
 				return werr(err)
 			}
-			return nil
+			dst.b = h1.AppendChunkSize(dst.b, size)
+		}
+		if size == 0 {
+			return copyTrailers(dst, src, reframe)
 		}
 		if err := copyN(dst, src, size); err != nil {
 			return err
@@ -324,10 +308,44 @@ func copyChunked(dst *bufWriter, src *bufReader) error {
 			return rerr(errBadChunked)
 		}
 		src.r += 2
+		if reframe {
+			if err := dst.write(crlf); err != nil {
+				return werr(err)
+			}
+		}
+	}
+}
+
+// copyTrailers reads the trailer section after the last chunk, checking
+// each field, and writes it (with the final CRLF) when reframe.
+func copyTrailers(dst *bufWriter, src *bufReader, reframe bool) error {
+	for i := 0; ; i++ {
+		line, err := src.readLine()
+		if err != nil {
+			return rerr(err)
+		}
+		if len(line) == 0 {
+			break
+		}
+		if i >= maxTrailers || !h1.ValidTrailerLine(line) {
+			return rerr(errBadChunked)
+		}
+		if !reframe {
+			continue
+		}
+		if err := dst.write(line); err != nil {
+			return werr(err)
+		}
 		if err := dst.write(crlf); err != nil {
 			return werr(err)
 		}
 	}
+	if reframe {
+		if err := dst.write(crlf); err != nil {
+			return werr(err)
+		}
+	}
+	return nil
 }
 
 var crlf = []byte("\r\n")
