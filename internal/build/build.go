@@ -13,11 +13,20 @@ var Version = "devel"
 // Commit is the git commit, set at link time.
 var Commit = ""
 
+// Netpoll is "fifo" when the Makefile linked the runtime overlay of
+// scripts/netpoll-fifo.sh (goroutines woken by one network poll run in the
+// kernel's event order), empty for the stock runtime.
+var Netpoll = ""
+
 // String returns a one-line version banner.
 func String(prog string) string {
-	s := fmt.Sprintf("%s %s (%s, %s/%s)", prog, Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	goVersion := runtime.Version()
+	if Netpoll != "" {
+		goVersion += ", netpoll " + Netpoll
+	}
+	s := fmt.Sprintf("%s %s (%s, %s/%s)", prog, Version, goVersion, runtime.GOOS, runtime.GOARCH)
 	if Commit != "" {
-		s = fmt.Sprintf("%s %s commit %s (%s, %s/%s)", prog, Version, Commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		s = fmt.Sprintf("%s %s commit %s (%s, %s/%s)", prog, Version, Commit, goVersion, runtime.GOOS, runtime.GOARCH)
 	}
 	return s
 }

@@ -1,0 +1,104 @@
+// Command netpollorder prints, for several rounds, the order in which
+// goroutines blocked reading sockets run once all their sockets became
+// readable before the scheduler polled: "fifo" when every round ran them in
+// the order the data was written, "lifo" when every round ran them in the
+// reverse order, "mixed" otherwise. internal/build's TestNetpollFIFO runs it
+// built with and without scripts/netpoll-fifo.sh's overlay.
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+var one = [1]byte{'x'}
+
+const (
+	conns  = 16
+	rounds = 5
+)
+
+func main() {
+	runtime.GOMAXPROCS(1)
+	fifo, lifo := 0, 0
+	for range rounds {
+		order, err := round()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "netpollorder:", err)
+			os.Exit(1)
+		}
+		asc, desc := true, true
+		for i := range order {
+			asc = asc && order[i] == i
+			desc = desc && order[i] == conns-1-i
+		}
+		switch {
+		case asc:
+			fifo++
+		case desc:
+			lifo++
+		}
+	}
+	switch {
+	case fifo == rounds:
+		fmt.Println("fifo")
+	case lifo == rounds:
+		fmt.Println("lifo")
+	default:
+		fmt.Printf("mixed fifo=%d lifo=%d of %d\n", fifo, lifo, rounds)
+	}
+}
+
+// round parks one reader per socket pair, then writes to every pair in
+// index order without yielding, and returns the order the readers ran in.
+func round() ([]int, error) {
+	var (
+		mu    sync.Mutex
+		order []int
+		wg    sync.WaitGroup
+		wfds  []int
+		files []*os.File
+	)
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+		for _, fd := range wfds {
+			syscall.Close(fd)
+		}
+	}()
+	for i := range conns {
+		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("socketpair: %w", err)
+		}
+		f := os.NewFile(uintptr(fds[0]), fmt.Sprint("r", i)) // non-blocking: goes to the poller
+		files = append(files, f)
+		wfds = append(wfds, fds[1])
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var b [1]byte
+			if _, err := f.Read(b[:]); err != nil {
+				return
+			}
+			mu.Lock()
+			order = append(order, i)
+			mu.Unlock()
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // every reader parks in the poller
+	for _, fd := range wfds {
+		// RawSyscall: no scheduler call between the writes.
+		if _, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&one[0])), 1); e != 0 {
+			return nil, fmt.Errorf("write: %w", e)
+		}
+	}
+	wg.Wait()
+	return order, nil
+}
