@@ -29,10 +29,12 @@ ALL_CASES="seed keepalive tcp idle burst https tls-close tls-resume h2 idle-tls 
 SIDES=${SIDES:-${BENCH_SIDES:-"haproxy lbd"}} # A B: ratios are B/A
 LBD=${LBD:-$ROOT/bin/lbd}
 GO=${GO:-go}
+SYSCALLS=${BENCH_SYSCALLS:-0} # 1: after each wrk case's pairs, 3 more runs per side counted by perf (system calls per request)
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
+[ "$SYSCALLS" = 0 ] || command -v perf >/dev/null || die "BENCH_SYSCALLS=1 needs perf (apt-get install linux-perf)"
 for c in haproxy nginx wrk taskset ss "$GO"; do
 	command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] ||
 		die "$c not found (make bench installs haproxy, nginx, wrk as root; taskset/ss: util-linux, iproute2)"
@@ -347,6 +349,32 @@ h2_check() {
 	return 1
 }
 
+# count_run side case round: one more run of the case's load with perf
+# counting, on the proxy CPU, the system calls by kind and the context
+# switches, and /proc/PID/stat the user and system CPU; appends "round
+# requests syscalls epoll reads writes switches user-us system-us" per
+# request to $TMP/res/case.side.sys. Only the proxy under load runs on that
+# CPU (the other side is idle), so the counts are the proxy's.
+SYS_EVENTS=raw_syscalls:sys_enter,context-switches
+for e in epoll_wait epoll_pwait read recvfrom recvmsg write writev sendto sendmsg; do SYS_EVENTS+=",syscalls:sys_enter_$e"; done
+count_run() {
+	local side=$1 case=$2 round=$3 pid=${PID[$1]} out="$TMP/res/$2.$1.$3.perf" w="$TMP/res/$2.$1.$3.syswrk" t0 t1 ppid reqs
+	t0=$(awk '{print $14, $15}' "/proc/$pid/stat")
+	perf stat -a -C "$PROXY_CPU" -x, -e "$SYS_EVENTS" -o "$out" -- sleep "$DURATION" >/dev/null 2>&1 &
+	ppid=$!
+	load "$side" "$case" "$DURATION" >"$w" 2>&1 || :
+	wait "$ppid" || :
+	t1=$(awk '{print $14, $15}' "/proc/$pid/stat")
+	if [ "$case" = h2 ]; then reqs=$(awk '/^requests:/ {print $8; exit}' "$w"); else reqs=$(awk '/requests in/ {print $1; exit}' "$w"); fi
+	[ -n "$reqs" ] && [ "$reqs" -gt 0 ] || return 0
+	awk -F, -v r="$round" -v n="$reqs" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" '
+		$3 ~ /raw_syscalls/ {all = $1} $3 ~ /context-switches/ {cs = $1}
+		$3 ~ /epoll/ {ep += $1} $3 ~ /_(read|recvfrom|recvmsg)$/ {rd += $1} $3 ~ /_(write|writev|sendto|sendmsg)$/ {wr += $1}
+		END { split(t0, a, " "); split(t1, b, " ")
+			printf "%d %d %.3f %.3f %.3f %.3f %.3f %.2f %.2f\n", r, n, all / n, ep / n, rd / n, wr / n, cs / n,
+				(b[1] - a[1]) / hz * 1e6 / n, (b[2] - a[2]) / hz * 1e6 / n }' "$out" >>"$TMP/res/$case.$side.sys"
+}
+
 run_pairs() { # case
 	local case=$1 side i need
 	need=$(($(conns_of "$case") + 100))
@@ -399,6 +427,12 @@ run_pairs() { # case
 		pair_line b "$case" "$i"
 		log "case $case: pair $i of $PAIRS done"
 	done
+	if [ "$SYSCALLS" = 1 ]; then
+		for i in 1 2 3; do
+			if [ $((i % 2)) -eq 1 ]; then count_run a "$case" "$i"; count_run b "$case" "$i"; else count_run b "$case" "$i"; count_run a "$case" "$i"; fi
+		done
+		log "case $case: system calls counted"
+	fi
 	stop_proxy a
 	stop_proxy b
 }
@@ -609,6 +643,25 @@ for case in $CASES; do
 		echo "#   $(label "$case") per-pair $RLABEL ${m%%:*}: $(ratios "$case" "${m##*:}" | awk '{printf "%s%.3f", (NR > 1 ? " " : ""), $1}')"
 	done
 done
+if [ "$SYSCALLS" = 1 ]; then
+	echo "# per request, BENCH_SYSCALLS=1: median of 3 more runs per side (perf stat on CPU $PROXY_CPU; user and system CPU from /proc/PID/stat, in ${CLK_TCK} Hz ticks)"
+	sfmt='%-18s %-11s %9s %7s %7s %7s %9s %9s %9s %8s\n'
+	printf "$sfmt" case side syscalls epoll reads writes switches "user us" "sys us" "sys share"
+	for case in $CASES; do
+		for side in a b; do
+			[ -f "$TMP/res/$case.$side.sys" ] || continue
+			awk -v c="$(label "$case")" -v s="${LABEL[$side]}" -v f="$sfmt" '
+				{for (k = 3; k <= 9; k++) v[k, NR] = $k; n = NR}
+				function med(k,  i, j, x, a) { for (i = 1; i <= n; i++) a[i] = v[k, i]
+					for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j > 0 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+					return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+				END { u = med(8); y = med(9)
+					printf f, c, s, sprintf("%.2f", med(3)), sprintf("%.2f", med(4)), sprintf("%.2f", med(5)), sprintf("%.2f", med(6)),
+						sprintf("%.3f", med(7)), sprintf("%.2f", u), sprintf("%.2f", y), (u + y > 0 ? sprintf("%.0f%%", 100 * y / (u + y)) : "-") }' \
+				"$TMP/res/$case.$side.sys"
+		done
+	done
+fi
 # BENCH_KEEP=DIR keeps the per-run figures (one line per run: pair req/s
 # p50 p99 cpu-s/100k rss-MiB errors; files CASE.a and CASE.b) and wrk's output.
 if [ -n "${BENCH_KEEP:-}" ]; then
