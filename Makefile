@@ -23,7 +23,7 @@ deps: ## download Go modules
 # e.g. on another OS or a Go release it does not recognise, the stock
 # runtime; `lbd version` says which). docs/proxy.md "Scheduling order".
 build: deps ## build bin/lbd and bin/lbctl (static, CGO_ENABLED=0)
-	@ov=$$(GO=$(GO) scripts/netpoll-fifo.sh bin/overlay); np=; flags=; \
+	@ov=$$(GO=$(GO) scripts/netpoll-fifo.sh bin/.netpoll-fifo); np=; flags=; \
 	if [ -n "$$ov" ]; then np=fifo; flags="-overlay $$ov"; fi; \
 	echo $(GO) build -trimpath $$flags -o bin/lbd ./cmd/lbd; \
 	$(GO) build -trimpath $$flags -ldflags '$(LDFLAGS) -X github.com/lbd-ha/lbd/internal/build.Netpoll='"$$np" -o bin/lbd ./cmd/lbd

@@ -16,6 +16,9 @@
 # release changed them), it prints nothing and says why on stderr: the build
 # goes on with the stock runtime. internal/build's TestNetpollFIFO checks
 # the order a binary built with the overlay really gets.
+# OUTDIR must be outside the module's packages (the Makefile uses
+# bin/.netpoll-fifo: go ignores dot directories), or `go vet ./...` would
+# try to compile the runtime copy as a package of lbd.
 set -euo pipefail
 GO=${GO:-go}
 out=${1:?usage: netpoll-fifo.sh OUTDIR}
