@@ -474,8 +474,7 @@ run_pairs() { # case
 			continue
 		fi
 		if is_cap "$case" && [ -z "${CG[$side]:-}" ]; then
-			ERR[$case,$side]=${CG_ERR:-no cgroup}
-			log "  ${ERR[$case,$side]}"
+			ERR[$case,$side]=${CG_ERR:-no cgroup} # logged once by cg_setup
 			continue
 		fi
 		log "case $case: starting ${LABEL[$side]} on :${PORT[$side]}"
