@@ -67,7 +67,7 @@ demo-acme: build test-tools ## the pair gets and renews a certificate from a Peb
 demo-ecmp: build test-tools ## two active nodes behind a BIRD router with ECMP over BGP (root)
 	scripts/demo-ecmp.sh
 
-bench: build ## lbd vs HAProxy in alternating pairs (PAIRS=7, CASES="seed keepalive tcp idle"), then vs keepalived (installs haproxy, nginx, wrk, keepalived; root)
+bench: build ## lbd vs HAProxy in alternating pairs (PAIRS=7, CASES="seed keepalive tcp idle"; CASES="seed-cap keepalive-cap tcp-cap": req/s at a fixed CPU budget), then vs keepalived (installs haproxy, nginx, wrk, keepalived; root)
 	@scripts/need.sh $(BENCH_TOOLS)
 	bench/run.sh
 	bench/failover.sh

@@ -5,12 +5,17 @@
 #   SIDES="lbd lbd" bench/run.sh                   A/A calibration (resolution)
 #   SIDES="lbd lbd" LBD_A=old/lbd LBD=new/lbd bench/run.sh   A/B of two lbd builds (ratios new/old)
 #   CASES=all PAIRS=1 BENCH_DURATION=2 bench/run.sh  every case, one short pair (validation)
+#   CASES="seed-cap keepalive-cap tcp-cap" bench/run.sh   proxy-bound: each proxy in a CPU
+#                                                  cgroup (BENCH_PROXY_QUOTA % of one CPU; root)
 #
 # Two nginx backends (one worker each) and the load generator share
 # BENCH_LOAD_CPU; the proxies under test run on BENCH_PROXY_CPU with one
 # thread (HAProxy nbthread 1; lbd global.threads 1 and GOMAXPROCS=1). Each
 # case starts both sides, warms both up, then measures them alternately in
 # PAIRS short pairs and reports the median and spread of the per-pair ratios.
+# The -cap cases run the same configs with each proxy in its own CPU cgroup
+# (BENCH_PROXY_QUOTA % of one CPU), so that the proxy, not the load side,
+# sets the pace and req/s is capacity at a fixed CPU budget.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -24,7 +29,9 @@ IDLE_CONNS=${BENCH_IDLE_CONNS:-10000} # connections for (d)
 PROXY_CPU=${BENCH_PROXY_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
 CASES=${CASES:-${BENCH_CASES:-"seed keepalive tcp idle"}}
-ALL_CASES="seed keepalive tcp idle burst https tls-close tls-resume h2 idle-tls rules b1k b5k"
+ALL_CASES="seed keepalive tcp idle burst https tls-close tls-resume h2 idle-tls rules b1k b5k seed-cap keepalive-cap tcp-cap"
+QUOTA=${BENCH_PROXY_QUOTA:-40}        # -cap cases: each proxy's CPU budget, % of one CPU
+CG_PERIOD=${BENCH_PROXY_PERIOD_US:-10000} # -cap cases: CFS period (us); short, so throttling gaps stay short
 [ "$CASES" != all ] || CASES=$ALL_CASES
 SIDES=${SIDES:-${BENCH_SIDES:-"haproxy lbd"}} # A B: ratios are B/A
 LBD=${LBD:-$ROOT/bin/lbd}
@@ -48,6 +55,10 @@ read -r SIDE_A SIDE_B extra <<<"$SIDES"
 [ -n "${SIDE_B:-}" ] && [ -z "${extra:-}" ] || die "SIDES must name two proxies, e.g. \"haproxy lbd\" or \"lbd lbd\""
 for p in $SIDE_A $SIDE_B; do case $p in haproxy | lbd) ;; *) die "SIDES: unknown proxy $p (haproxy, lbd)" ;; esac; done
 [ "$IDLE_CONNS" -ge 1 ] && [ "$IDLE_CONNS" -le 50000 ] || die "BENCH_IDLE_CONNS must be 1..50000"
+[[ $QUOTA =~ ^[0-9]+$ ]] && [ "$QUOTA" -ge 5 ] && [ "$QUOTA" -le 100 ] || die "BENCH_PROXY_QUOTA must be 5..100 (% of one CPU)"
+[[ $CG_PERIOD =~ ^[0-9]+$ ]] && [ "$CG_PERIOD" -ge 1000 ] && [ "$CG_PERIOD" -le 1000000 ] ||
+	die "BENCH_PROXY_PERIOD_US must be 1000..1000000"
+[ $((CG_PERIOD * QUOTA / 100)) -ge 1000 ] || die "BENCH_PROXY_QUOTA % of BENCH_PROXY_PERIOD_US must be at least 1000 us (the kernel's minimum quota)"
 TLS=
 for c in $CASES; do
 	case " $ALL_CASES " in *" $c "*) ;; *) die "CASES: unknown case $c (all, or some of: $ALL_CASES)" ;; esac
@@ -62,10 +73,26 @@ if [ "$(nproc)" -lt 2 ]; then
 	PROXY_CPU=0 LOAD_CPU=0
 fi
 
+# cg_remove FILE: removes the cgroups listed in FILE (the -cap cases' own,
+# one path a line) once their processes are gone.
+cg_remove() {
+	local d i
+	[ -f "$1" ] || return 0
+	while read -r d; do
+		case ${d##*/} in lbd-bench-*) ;; *) continue ;; esac # only ours
+		for i in $(seq 1 30); do
+			[ -d "$d" ] || break
+			rmdir "$d" 2>/dev/null && break
+			sleep 0.1
+		done
+		[ ! -d "$d" ] || log "could not remove cgroup $d (processes left in it? rmdir it once they are gone)"
+	done <"$1"
+}
+
 # The run happens in its own process group (setsid) under this supervisor:
 # on exit, Ctrl-C or SIGTERM the supervisor kills the whole group (proxies,
-# nginx, wrk, idleconns) and removes the temp dir, whatever state the run
-# is in.
+# nginx, wrk, idleconns), removes the -cap cases' cgroups and the temp dir,
+# whatever state the run is in.
 if [ -z "${LBD_BENCH_TMP:-}" ]; then
 	LBD_BENCH_TMP=$(mktemp -d /tmp/lbd-bench.XXXXXX)
 	export LBD_BENCH_TMP
@@ -77,6 +104,7 @@ if [ -z "${LBD_BENCH_TMP:-}" ]; then
 		wait "$child" 2>/dev/null || :
 		sleep 0.2
 		kill -KILL -- "-$child" 2>/dev/null || :
+		cg_remove "$LBD_BENCH_TMP/cgroups"
 		rm -rf "$LBD_BENCH_TMP"
 	}
 	trap 'stop; exit 130' INT TERM
@@ -98,6 +126,7 @@ cleanup() {
 	local p
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || :; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || :; done
+	cg_remove "$TMP/cgroups"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -158,9 +187,12 @@ render() { # template output [extra sed args]; FE and DIR (sockets) may be set b
 # conf_of case: the config pair bench/conf/{haproxy-X.cfg,lbd-X.yaml} a case runs.
 conf_of() {
 	case $1 in
+	*-cap) conf_of "${1%-cap}" ;;
 	tls-close) echo tlsfull ;; https | tls-resume | h2 | idle-tls) echo https ;; b1k | b5k | idle | burst) echo keepalive ;; *) echo "$1" ;;
 	esac
 }
+# is_cap case: the case runs each proxy in a CPU-limited cgroup.
+is_cap() { case $1 in *-cap) return 0 ;; *) return 1 ;; esac; }
 # conns_of case: client connections of the load.
 conns_of() {
 	case $1 in b1k) echo 1000 ;; b5k) echo 5000 ;; *) echo "$CONNS" ;; esac
@@ -218,17 +250,82 @@ log "backends up on 127.0.0.1:$BE1 and :$BE2, proxies on :$FE ($SIDE_A) and :$FE
 log "building bench/idleconns"
 "$GO" build -o "$TMP/idleconns" ./bench/idleconns
 
+# ---- CPU cgroups for the -cap cases --------------------------------------------
+# One child cgroup per side, named after this run's temp dir, each limited
+# to QUOTA % of one CPU in periods of CG_PERIOD us (cgroup v1: cpu.cfs_*;
+# v2: cpu.max). Only children are created: the root cgroup, the parent's
+# settings and every sysctl stay as they are. They are removed on exit
+# (cleanup, and the supervisor's stop), also after a failure.
+declare -A CG=()
+CG_ERR=
+cg_setup() {
+	local base own v d side q=$((CG_PERIOD * QUOTA / 100))
+	if [ "$(id -u)" -ne 0 ]; then
+		CG_ERR="needs root to create a CPU cgroup: run bench/run.sh as root"
+		return 1
+	fi
+	if [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+		v=1 # cgroup v1: a child of our own cpu cgroup
+		own=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ {print $3; exit}' /proc/self/cgroup)
+		base=/sys/fs/cgroup/cpu${own%/}
+		[ -n "$own" ] && [ -d "$base" ] || base=/sys/fs/cgroup/cpu
+	elif [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+		v=2 # cgroup v2: a child of the nearest of our cgroup and its parent that hands out cpu
+		own=$(awk -F: '$1 == "0" {print $3; exit}' /proc/self/cgroup)
+		base=/sys/fs/cgroup${own%/}
+		[ -n "$own" ] && [ -d "$base" ] || base=/sys/fs/cgroup
+		if ! grep -qw cpu "$base/cgroup.subtree_control" 2>/dev/null && [ "$base" != /sys/fs/cgroup ]; then
+			base=${base%/*}
+		fi
+		if ! grep -qw cpu "$base/cgroup.subtree_control" 2>/dev/null; then
+			CG_ERR="cgroup v2 without the cpu controller for children of $base (the bench does not enable it: echo +cpu >$base/cgroup.subtree_control)"
+			return 1
+		fi
+	else
+		CG_ERR="no cgroup cpu controller (neither /sys/fs/cgroup/cpu nor cgroup v2 at /sys/fs/cgroup): mount one"
+		return 1
+	fi
+	for side in a b; do
+		d=$base/lbd-bench-${TMP##*.}-$$-$side
+		if ! mkdir "$d" 2>"$TMP/cgroup.err"; then
+			CG_ERR="cannot create cgroup $d: $(head -c 200 "$TMP/cgroup.err")"
+			return 1
+		fi
+		echo "$d" >>"$TMP/cgroups"
+		if [ "$v" = 1 ]; then
+			echo "$CG_PERIOD" >"$d/cpu.cfs_period_us" && echo "$q" >"$d/cpu.cfs_quota_us"
+		else
+			echo "$q $CG_PERIOD" >"$d/cpu.max"
+		fi 2>"$TMP/cgroup.err" || {
+			CG_ERR="cannot set the CPU quota of $d: $(head -c 200 "$TMP/cgroup.err")"
+			return 1
+		}
+		CG[$side]=$d
+	done
+	log "-cap cases: cgroup v$v ${CG[a]} and ${CG[b]}, $q us of CPU per $CG_PERIOD us each"
+}
+# cg_stat side: "periods throttled-periods" of the side's cgroup so far.
+cg_stat() { awk '$1 == "nr_periods" {p = $2} $1 == "nr_throttled" {t = $2} END {print p + 0, t + 0}' "${CG[$1]}/cpu.stat"; }
+for c in $CASES; do
+	if is_cap "$c"; then
+		cg_setup || log "-cap cases not measured: $CG_ERR"
+		break
+	fi
+done
+
 # ---- proxies ----------------------------------------------------------------
 # The two sides of a pair: a and b. Each listens on its own port and keeps
 # its sockets in its own directory, so the same proxy can be both (A/A).
 declare -A NAME=([a]=$SIDE_A [b]=$SIDE_B) PORT=([a]=$FE [b]=$FE_B) LABEL=([a]=$SIDE_A [b]=$SIDE_B) PID=()
 if [ "$SIDE_A" = "$SIDE_B" ]; then LABEL=([a]="$SIDE_A-A" [b]="$SIDE_B-B"); fi
 START_ERR=
-start_proxy() { # side case
-	local side=$1 case=$2 proxy=${NAME[$1]} dir="$TMP/side-$1" out
+start_proxy() { # side case [cgroup]: the proxy runs in the cgroup's directory when given
+	local side=$1 case=$2 cg=${3:-} proxy=${NAME[$1]} dir="$TMP/side-$1" out pre=()
 	out="$dir/$proxy-$case"
 	mkdir -p "$dir"
 	START_ERR= PID[$side]=
+	# Joins the cgroup, then execs the proxy: every thread it starts is in it.
+	[ -z "$cg" ] || pre=(sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg")
 	case $proxy in
 	haproxy)
 		RFE=${PORT[$side]} RDIR=$dir render "bench/conf/haproxy-$case.cfg" "$out.cfg"
@@ -236,7 +333,7 @@ start_proxy() { # side case
 			START_ERR="haproxy -c failed: $(head -c 300 "$out.check" | tr '\n' ' ')"
 			return 1
 		fi
-		taskset -c "$PROXY_CPU" haproxy -db -f "$out.cfg" >"$out.log" 2>&1 &
+		taskset -c "$PROXY_CPU" ${pre[@]+"${pre[@]}"} haproxy -db -f "$out.cfg" >"$out.log" 2>&1 &
 		;;
 	lbd)
 		local bin=$LBD
@@ -253,13 +350,18 @@ start_proxy() { # side case
 			fi
 			return 1
 		fi
-		GOMAXPROCS=1 taskset -c "$PROXY_CPU" "$bin" run -c "$out.yaml" >"$out.log" 2>&1 &
+		GOMAXPROCS=1 taskset -c "$PROXY_CPU" ${pre[@]+"${pre[@]}"} "$bin" run -c "$out.yaml" >"$out.log" 2>&1 &
 		;;
 	esac
 	PID[$side]=$!
 	PIDS+=("${PID[$side]}")
 	if ! wait_port "${PORT[$side]}" "${PID[$side]}" 10; then
 		START_ERR="no listener on 127.0.0.1:${PORT[$side]} after 10s; log: $(tail -c 240 "$out.log" | tr '\n' ' ')"
+		stop_proxy "$side"
+		return 1
+	fi
+	if [ -n "$cg" ] && ! grep -qx "${PID[$side]}" "$cg/cgroup.procs"; then
+		START_ERR="$proxy (pid ${PID[$side]}) is not in cgroup $cg"
 		stop_proxy "$side"
 		return 1
 	fi
@@ -278,6 +380,11 @@ stop_proxy() { # side
 # run time: exact, where /proc/PID/stat's utime + stime come in 10 ms ticks).
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{n += $1} END {printf "%.0f\n", n}'; } # %.0f: mawk clips %d at 2^31
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+# load_ticks: "busy total" clock ticks of the load CPU so far (/proc/stat;
+# busy = user nice system irq softirq steal, total adds idle and iowait).
+load_ticks() {
+	awk -v c="cpu$LOAD_CPU" '$1 == c {b = $2 + $3 + $4 + $7 + $8 + $9; print b, b + $5 + $6; exit}' /proc/stat
+}
 to_ms() { # wrk latency like 812.00us, 1.23ms, 2.01s
 	awk -v v="$1" 'BEGIN {
 		if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
@@ -292,13 +399,18 @@ declare -A ERR # ERR[case,side]: why a side was not measured
 slices_of() { case $1 in b1k | b5k) echo 1 ;; *) echo "$SLICES" ;; esac; }
 
 # measure side case pair slice: one measured wrk run of one slice;
-# appends "pair reqs rps p50 p99 cpu-ns rss-kB errors" to
+# appends "pair reqs rps p50 p99 cpu-ns rss-kB errors wall-ns load-busy
+# load-total" (the last two in clock ticks of the load CPU) to
 # $TMP/res/case.side.raw, or nothing when wrk got no responses.
 measure() {
-	local side=$1 case=$2 pair=$3 slice=$4 out="$TMP/res/$2.$1.$3.$4.wrk" c0 c1 pid=${PID[$1]}
+	local side=$1 case=$2 pair=$3 slice=$4 out="$TMP/res/$2.$1.$3.$4.wrk" c0 c1 t0 t1 l0 l1 pid=${PID[$1]}
+	read -r -a l0 <<<"$(load_ticks)"
+	t0=$(date +%s%N)
 	c0=$(cpu_ns "$pid")
 	load "$side" "$case" "$((DURATION / $(slices_of "$case")))" --latency >"$out" 2>&1 || :
 	c1=$(cpu_ns "$pid")
+	t1=$(date +%s%N)
+	read -r -a l1 <<<"$(load_ticks)"
 	local reqs rps p50 p99 errs
 	if [ "$case" = h2 ]; then
 		# h2load has no percentiles: the mean time for request goes in
@@ -321,22 +433,27 @@ measure() {
 		return
 	fi
 	[ "$errs" -eq 0 ] || log "  $case pair $pair ${LABEL[$side]}: $(grep -E 'Socket errors|Non-2xx|^requests:|^status codes:' "$out" | tr '\n' ' ')"
-	echo "$pair $reqs $rps $(to_ms "$p50") $(to_ms "$p99") $((c1 - c0)) $(rss_kb "$pid") $errs" >>"$TMP/res/$case.$side.raw"
+	echo "$pair $reqs $rps $(to_ms "$p50") $(to_ms "$p99") $((c1 - c0)) $(rss_kb "$pid") $errs $((t1 - t0))" \
+		"$((l1[0] - l0[0])) $((l1[1] - l0[1]))" >>"$TMP/res/$case.$side.raw"
 }
 
 # pair_line side case pair: folds the pair's slices into
-# "pair rps p50 p99 cpu rss errors" in $TMP/res/case.side: req/s = all
-# requests / all measured time, CPU s/100k = all CPU / all requests, p50
-# and p99 = the median of the slices' (one slice: wrk's own), RSS the last
-# slice's, errors summed.
+# "pair rps p50 p99 cpu rss errors proxy-cpu% load-cpu%" in
+# $TMP/res/case.side: req/s = all requests / all measured time, CPU
+# s/100k = all CPU / all requests, p50 and p99 = the median of the slices'
+# (one slice: wrk's own), RSS the last slice's, errors summed; proxy-cpu%
+# = the proxy's CPU per wall second of its slices (100 = one CPU, wrk's
+# start and end included), load-cpu% = how busy the load CPU was then.
 pair_line() {
 	local side=$1 case=$2 pair=$3 f="$TMP/res/$2.$1.raw"
 	[ -f "$f" ] || return 0
-	awk -v p="$pair" '$1 == p {n++; q += $2; t += $2 / $3; cpu += $6; rss = $7; e += $8; p50[n] = $4; p99[n] = $5}
+	awk -v p="$pair" '$1 == p {n++; q += $2; t += $2 / $3; cpu += $6; rss = $7; e += $8; p50[n] = $4; p99[n] = $5
+		w += $9; lb += $10; lt += $11}
 	function med(a, n,  i, j, x) { for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j > 0 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
 		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
 	END { if (n == 0 || q == 0) exit
-		printf "%d %.2f %.3f %.3f %.3f %.1f %d\n", p, q / t, med(p50, n), med(p99, n), cpu / 1e9 * 100000 / q, rss / 1024, e }' \
+		printf "%d %.2f %.3f %.3f %.3f %.1f %d %.1f %.1f\n", p, q / t, med(p50, n), med(p99, n), cpu / 1e9 * 100000 / q, rss / 1024, e,
+			(w > 0 ? cpu / w * 100 : 0), (lt > 0 ? lb / lt * 100 : 0) }' \
 		"$f" >>"$TMP/res/$case.$side"
 }
 
@@ -376,7 +493,7 @@ count_run() {
 }
 
 run_pairs() { # case
-	local case=$1 side i need
+	local case=$1 side i need cg
 	need=$(($(conns_of "$case") + 100))
 	for side in a b; do
 		if [ "$need" -gt "$MAXCONN" ]; then
@@ -384,8 +501,14 @@ run_pairs() { # case
 			log "  ${ERR[$case,$side]}"
 			continue
 		fi
+		if is_cap "$case" && [ -z "${CG[$side]:-}" ]; then
+			ERR[$case,$side]=${CG_ERR:-no cgroup} # logged once by cg_setup
+			continue
+		fi
 		log "case $case: starting ${LABEL[$side]} on :${PORT[$side]}"
-		if ! start_proxy "$side" "$(conf_of "$case")"; then
+		cg=
+		! is_cap "$case" || cg=${CG[$side]}
+		if ! start_proxy "$side" "$(conf_of "$case")" "$cg"; then
 			ERR[$case,$side]=$START_ERR
 			log "  $START_ERR"
 		elif [ "$case" = h2 ] && ! h2_check "$side"; then
@@ -408,6 +531,8 @@ run_pairs() { # case
 			load "$side" "$case" "$WARMUP" >/dev/null 2>&1 || :
 		done
 	fi
+	local st0a st0b
+	if is_cap "$case"; then st0a=$(cg_stat a) st0b=$(cg_stat b); fi
 	for i in $(seq 1 "$PAIRS"); do
 		# The order alternates (A B, B A, A B, ...) so that neither side
 		# always runs first and a slow drift of the machine cancels out.
@@ -427,6 +552,10 @@ run_pairs() { # case
 		pair_line b "$case" "$i"
 		log "case $case: pair $i of $PAIRS done"
 	done
+	if is_cap "$case"; then # throttled periods while measuring: "periods throttled"
+		echo "$st0a $(cg_stat a)" | awk '{print $3 - $1, $4 - $2}' >"$TMP/res/$case.a.thr"
+		echo "$st0b $(cg_stat b)" | awk '{print $3 - $1, $4 - $2}' >"$TMP/res/$case.b.thr"
+	fi
 	if [ "$SYSCALLS" = 1 ]; then
 		for i in 1 2 3; do
 			if [ $((i % 2)) -eq 1 ]; then count_run a "$case" "$i"; count_run b "$case" "$i"; else count_run b "$case" "$i"; count_run a "$case" "$i"; fi
@@ -547,7 +676,8 @@ label() {
 	idle) echo "(d) idle ${IDLE_CONNS}" ;; burst) echo "(d') burst" ;; https) echo "(e) https" ;; tls-close) echo "(f) tls full" ;;
 	tls-resume) echo "(f2) tls resumed" ;;
 	h2) echo "(g) h2 tls" ;; idle-tls) echo "(h) idle tls ${IDLE_CONNS}" ;; rules) echo "(r) rules" ;;
-	b1k) echo "(b1k) 1k conns" ;; b5k) echo "(b5k) 5k conns" ;; *) echo "$1" ;;
+	b1k) echo "(b1k) 1k conns" ;; b5k) echo "(b5k) 5k conns" ;;
+	seed-cap) echo "(a-cap) seed" ;; keepalive-cap) echo "(b-cap) keep-alive" ;; tcp-cap) echo "(c-cap) tcp" ;; *) echo "$1" ;;
 	esac
 }
 # quantiles: numbers on stdin -> "median q1 q3 min max n" (linear
@@ -559,6 +689,9 @@ quantiles() {
 }
 col() { # case side column(2..7) -> the values of all pairs
 	awk -v c="$3" '{print $c}' "$TMP/res/$1.$2" 2>/dev/null
+}
+med1() { # case side column -> the median of the pairs, one decimal, or -
+	col "$1" "$2" "$3" | quantiles | awk '{if ($1 == "-") print "-"; else printf "%.1f\n", $1}'
 }
 ratios() { # case column -> per-pair b/a for pairs both sides measured
 	[ -f "$TMP/res/$1.a" ] && [ -f "$TMP/res/$1.b" ] || return 0
@@ -577,6 +710,13 @@ fi
 [ "$SLICES" -gt 1 ] && echo "# each side's ${DURATION}s run is $SLICES alternating slices of $((DURATION / SLICES))s (BENCH_SLICES; b1k/b5k: one); p50 and p99 are the median of the slices'"
 echo "# $PAIRS pair(s) per case of wrk -t1 -c$CONNS -d${DURATION}s --latency (b1k/b5k: -t4 -c1000/-c5000; h2: h2load -t1 -c$CONNS -m10 -D$DURATION), A=${LABEL[a]} B=${LABEL[b]} alternating (A B, B A, ...), after ${WARMUP}s warm-up of each; proxies on CPU $PROXY_CPU, nginx x2 + wrk on CPU $LOAD_CPU"
 echo "# $RLABEL: median of the per-pair ratios [quartiles] (min-max); ${LABEL[a]} and ${LABEL[b]}: median of their runs"
+for c in $CASES; do
+	if is_cap "$c"; then
+		echo "# -cap rows: the same configs with each proxy in its own cgroup limited to $QUOTA% of one CPU (quota $((CG_PERIOD * QUOTA / 100)) us per $CG_PERIOD us), so the proxy sets the pace and req/s is capacity at that CPU budget;"
+		echo "#   proxy cpu %: its CPU per wall second, near $QUOTA when the quota binds; p50/p99 not shown: under throttling they mostly measure the throttling gaps (not comparable)"
+		break
+	fi
+done
 fmt='%-18s %-11s %11s %11s %8s %15s %15s %s\n'
 printf "$fmt" case figure "${LABEL[a]}" "${LABEL[b]}" "$RLABEL" "quartiles" "min-max" ""
 for case in $CASES; do
@@ -622,6 +762,8 @@ for case in $CASES; do
 	metrics=("req/s:2" "p50 ms:3" "p99 ms:4" "cpu s/100k:5" "RSS MiB:6") short=("req/s:2" "p99:4" "cpu:5")
 	if [ "$case" = h2 ]; then # h2load: mean time for request, no percentiles
 		metrics=("req/s:2" "mean ms:3" "cpu s/100k:5" "RSS MiB:6") short=("req/s:2" "mean:3" "cpu:5")
+	elif is_cap "$case"; then # latency under throttling measures the throttling
+		metrics=("req/s:2" "cpu s/100k:5" "proxy cpu %:8" "RSS MiB:6") short=("req/s:2" "cpu:5")
 	fi
 	for m in "${metrics[@]}"; do
 		c=${m##*:}
@@ -642,6 +784,26 @@ for case in $CASES; do
 	for m in "${short[@]}"; do
 		echo "#   $(label "$case") per-pair $RLABEL ${m%%:*}: $(ratios "$case" "${m##*:}" | awk '{printf "%s%.3f", (NR > 1 ? " " : ""), $1}')"
 	done
+	# Who set the pace: the proxy's CPU per wall second and the load CPU's
+	# busy share, medians of the pairs (100 = one CPU).
+	pa=$(med1 "$case" a 8) pb=$(med1 "$case" b 8) la=$(med1 "$case" a 9) lb=$(med1 "$case" b 9)
+	thr=
+	if is_cap "$case" && [ -f "$TMP/res/$case.a.thr" ] && [ -f "$TMP/res/$case.b.thr" ]; then
+		thr=$(cat "$TMP/res/$case.a.thr" "$TMP/res/$case.b.thr" | awk -v a="${LABEL[a]}" -v b="${LABEL[b]}" -v per="$CG_PERIOD" \
+			'{p[NR] = $1; t[NR] = $2} END {printf "; throttled in %.0f%% (%s) and %.0f%% (%s) of the %s us periods they ran", \
+			(p[1] ? t[1] / p[1] * 100 : 0), a, (p[2] ? t[2] / p[2] * 100 : 0), b, per}')
+	fi
+	printf '#   %s CPU busy, %% of one CPU: proxy %s %s, %s %s; load CPU %s %s and %s%s\n' "$(label "$case")" \
+		"${LABEL[a]}" "$pa" "${LABEL[b]}" "$pb" "$LOAD_CPU" "$la" "$lb" "$thr"
+	if is_cap "$case"; then
+		for side in a b; do
+			v=$pa
+			[ "$side" = a ] || v=$pb
+			if awk -v v="$v" -v q="$QUOTA" 'BEGIN {exit !(v == "-" || v < 0.9 * q)}'; then
+				echo "#   WARNING: $(label "$case"): ${LABEL[$side]} used $v% of one CPU against a $QUOTA% quota: the quota did not bind, req/s is not its capacity"
+			fi
+		done
+	fi
 done
 if [ "$SYSCALLS" = 1 ]; then
 	echo "# per request, BENCH_SYSCALLS=1: median of 3 more runs per side (perf stat on CPU $PROXY_CPU; user and system CPU from /proc/PID/stat, in ${CLK_TCK} Hz ticks)"
