@@ -37,6 +37,9 @@ type exchange struct {
 	sni      []byte // the per-request SNI (server_tls.go)
 	retries  int
 	bodyKind h1.BodyKind
+	// fresh: the pool whose fresh slot sconn holds, a new connection not
+	// answered yet (dialpace.go); nil: none.
+	fresh *connPool
 }
 
 // forward runs the exchange for the request head in cc.req, whose body (if
@@ -98,6 +101,7 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 	}
 	srv := x.srv
 	defer func() {
+		x.freshDone()
 		if x.srv != nil {
 			be.release(x.srv)
 		}
@@ -138,6 +142,7 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 			err = refusalAfterWrite(&x, err)
 		}
 		if err == nil {
+			x.freshDone() // the server answered
 			break
 		}
 		if cc.h2 != nil && cc.h2.isReset() {
