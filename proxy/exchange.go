@@ -130,12 +130,15 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 		err := cc.sendBody(&sw, x.bodyKind, req.ContentLength, body)
 		if err == nil && sw.n == 0 && x.awaitOK && x.rc != nil && len(sw.b) > 0 {
 			// The whole request is in hand: write it and wait for the
-			// answer without a speculative read.
+			// answer without a speculative read (Tr counts that wait).
+			tSent = time.Now()
 			err = cc.sendAwait(&x, &sw, &sr)
-		} else if err == nil {
-			err = sw.flush()
+		} else {
+			if err == nil {
+				err = sw.flush()
+			}
+			tSent = time.Now()
 		}
-		tSent = time.Now()
 		if err == nil {
 			err = cc.readResponseHead(&x, &sr, fe)
 		} else if x.srv.tls != nil {
