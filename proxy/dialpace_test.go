@@ -253,3 +253,26 @@ func TestDialPaceSlowHandler(t *testing.T) {
 		t.Errorf("slowest request %v, want under %v: a waiter waited for a connection held by a long request", worst, limit)
 	}
 }
+
+// TestLogTrCountsServerWait: the access log's Tr is the wait for the
+// server's answer also on the sendAwait path (a fresh or recently pooled
+// connection), where the answer's wait used to be left out of every timer.
+func TestLogTrCountsServerWait(t *testing.T) {
+	const delay = 150 * time.Millisecond
+	b := newBackend(t, "s1", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(delay)
+		fmt.Fprint(w, "ok")
+	})
+	_, fe, sink := startEngine(t, testConfig(srv("s1", b.addr())))
+	c := dialRaw(t, fe)
+	for i := 0; i < 2; i++ { // a fresh connection, then the pooled one
+		if resp, _ := c.get("/"); resp.StatusCode != 200 {
+			t.Fatalf("request %d: status %d", i, resp.StatusCode)
+		}
+		waitFor(t, "the request's log record", func() bool { return len(sink.all()) == i+1 })
+		r := sink.all()[i]
+		if r.Tr < delay-10*time.Millisecond || r.Tr > r.Ta {
+			t.Errorf("request %d: Tr %v Ta %v, want Tr >= %v (the server's delay) and <= Ta", i, r.Tr, r.Ta, delay)
+		}
+	}
+}
