@@ -169,7 +169,7 @@ func (cc *clientConn) getConn(x *exchange) (idleConn, bool, error) {
 	if cc.h2 != nil && cc.h2.isReset() {
 		return idleConn{}, false, errStreamReset // never dial for a reset stream
 	}
-	if cc.h2 == nil && x.pool != nil && cc.wantServerKeepAlive(x.be) {
+	if cc.h2 == nil && x.pool != nil && x.srv.sendProxy == 0 && cc.wantServerKeepAlive(x.be) {
 		// No idle connection: dial, or wait while the server is slow to
 		// take new ones (dialpace.go).
 		w, seen, dial := x.pool.reserve()

@@ -31,8 +31,9 @@ import "time"
 // whose connections are all held by slow or long-poll requests - or once
 // it has waited paceMaxWait (or the backend's connect timeout, if
 // shorter). No request is refused for it. Requests that find an idle
-// connection never wait, HTTP/2 streams and pools without keep-alive are
-// not paced, and mode tcp has no pool.
+// connection never wait; HTTP/2 streams, backends without server
+// keep-alive, servers sent a PROXY header (never pooled) and servers whose
+// last answer closed the connection are not paced; mode tcp has no pool.
 //
 // freshMax is small on purpose: a server that accepts one connection per
 // loop turn makes the k-th pending one wait k turns (measured with nginx
@@ -56,7 +57,7 @@ type poolWaiter struct{ ch chan idleConn }
 func (p *connPool) reserve() (w *poolWaiter, seen uint64, dial bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.fresh < freshMax {
+	if p.fresh < freshMax || p.closes {
 		p.fresh++
 		return nil, p.progress, true
 	}
@@ -72,6 +73,20 @@ func (p *connPool) answered() {
 	p.fresh--
 	p.progress++
 	if len(p.waiters) > 0 && p.fresh < freshMax {
+		p.fresh++
+		p.popWaiter().ch <- idleConn{}
+	}
+	p.mu.Unlock()
+}
+
+// serverCloses notes that the server closed a connection after its
+// answer (Connection: close, or a body delimited by the close): no
+// connection will come back, so requests dial without waiting until one
+// is put back again. The waiters queued meanwhile dial.
+func (p *connPool) serverCloses() {
+	p.mu.Lock()
+	p.closes = true
+	for len(p.waiters) > 0 {
 		p.fresh++
 		p.popWaiter().ch <- idleConn{}
 	}

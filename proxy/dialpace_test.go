@@ -276,3 +276,30 @@ func TestLogTrCountsServerWait(t *testing.T) {
 		}
 	}
 }
+
+// TestDialPaceServerCloses: a server that closes after each answer
+// (Connection: close) gives nothing back to wait for: once it has said so,
+// concurrent requests dial at once instead of waiting for answers' slots.
+func TestDialPaceServerCloses(t *testing.T) {
+	const handle = 50 * time.Millisecond
+	b := newBackend(t, "s1", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(handle)
+		w.Header().Set("Connection", "close")
+		fmt.Fprint(w, "ok")
+	})
+	_, fe, _ := startEngine(t, testConfig(srv("s1", b.addr())))
+	if resp, _ := dialRaw(t, fe).get("/"); resp.StatusCode != 200 { // the server says close once
+		t.Fatalf("first request: status %d", resp.StatusCode)
+	}
+	const n = 8 * freshMax
+	status, worst := firstRequests(t, fe, n)
+	for i, s := range status {
+		if s != 200 {
+			t.Fatalf("client %d: status %d, want 200", i, s)
+		}
+	}
+	// Waiting for slots (freshMax per answer) would take 8 handler times.
+	if limit := 4 * handle; worst > limit {
+		t.Errorf("slowest request %v, want under %v: requests waited for slots of a server that closes", worst, limit)
+	}
+}

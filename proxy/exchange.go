@@ -275,6 +275,9 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 			x.pool.put(idleConn{c: x.sconn, since: time.Now(), rdl: sr.dl, wdl: sw.dl, rc: x.rc})
 		} else {
 			x.sconn.Close()
+			if x.pool != nil && (!resp.KeepAlive() || bodyKind == h1.BodyClose) {
+				x.pool.serverCloses() // nothing to wait for (dialpace.go)
+			}
 		}
 		x.sconn = nil
 		cc.countOut(&x, cc.responseSent())

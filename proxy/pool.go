@@ -39,6 +39,9 @@ type connPool struct {
 	fresh    int
 	waiters  []*poolWaiter
 	progress uint64
+	// closes: the server's last answer closed its connection (no
+	// keep-alive): nothing comes back to wait for; a put clears it.
+	closes bool
 }
 
 // named returns the pool of the connections made for SNI name, nil when
@@ -83,6 +86,7 @@ func (p *connPool) put(ic idleConn) {
 	if len(p.waiters) > 0 && !p.retired {
 		// A request waits for a connection (dialpace.go): hand it over.
 		p.progress++
+		p.closes = false
 		p.popWaiter().ch <- ic
 		p.mu.Unlock()
 		return
@@ -93,6 +97,7 @@ func (p *connPool) put(ic idleConn) {
 		return
 	}
 	p.progress++
+	p.closes = false
 	p.idle = append(p.idle, ic)
 	p.mu.Unlock()
 }
