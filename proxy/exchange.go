@@ -37,6 +37,9 @@ type exchange struct {
 	sni      []byte // the per-request SNI (server_tls.go)
 	retries  int
 	bodyKind h1.BodyKind
+	// fresh: the pool whose fresh slot sconn holds, a new connection not
+	// answered yet (dialpace.go); nil: none.
+	fresh *connPool
 }
 
 // forward runs the exchange for the request head in cc.req, whose body (if
@@ -98,6 +101,7 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 	}
 	srv := x.srv
 	defer func() {
+		x.freshDone()
 		if x.srv != nil {
 			be.release(x.srv)
 		}
@@ -126,18 +130,22 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 		err := cc.sendBody(&sw, x.bodyKind, req.ContentLength, body)
 		if err == nil && sw.n == 0 && x.awaitOK && x.rc != nil && len(sw.b) > 0 {
 			// The whole request is in hand: write it and wait for the
-			// answer without a speculative read.
+			// answer without a speculative read (Tr counts that wait).
+			tSent = time.Now()
 			err = cc.sendAwait(&x, &sw, &sr)
-		} else if err == nil {
-			err = sw.flush()
+		} else {
+			if err == nil {
+				err = sw.flush()
+			}
+			tSent = time.Now()
 		}
-		tSent = time.Now()
 		if err == nil {
 			err = cc.readResponseHead(&x, &sr, fe)
 		} else if x.srv.tls != nil {
 			err = refusalAfterWrite(&x, err)
 		}
 		if err == nil {
+			x.freshDone() // the server answered
 			break
 		}
 		if cc.h2 != nil && cc.h2.isReset() {
@@ -267,6 +275,9 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 			x.pool.put(idleConn{c: x.sconn, since: time.Now(), rdl: sr.dl, wdl: sw.dl, rc: x.rc})
 		} else {
 			x.sconn.Close()
+			if x.pool != nil && (!resp.KeepAlive() || bodyKind == h1.BodyClose) {
+				x.pool.serverCloses() // nothing to wait for (dialpace.go)
+			}
 		}
 		x.sconn = nil
 		cc.countOut(&x, cc.responseSent())

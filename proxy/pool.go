@@ -33,6 +33,15 @@ type connPool struct {
 	// retired: the pool's server left the configuration (reload) or the
 	// engine stopped; nothing reaps it any more, so it keeps nothing.
 	retired bool
+	// Dial pacing (dialpace.go): fresh connections dialed and not yet
+	// answered, the requests waiting for a connection or a fresh slot
+	// (oldest first), and a count of puts and answers.
+	fresh    int
+	waiters  []*poolWaiter
+	progress uint64
+	// closes: the server's last answer closed its connection (no
+	// keep-alive): nothing comes back to wait for; a put clears it.
+	closes bool
 }
 
 // named returns the pool of the connections made for SNI name, nil when
@@ -74,11 +83,21 @@ func (p *connPool) get(now time.Time) (idleConn, bool) {
 
 func (p *connPool) put(ic idleConn) {
 	p.mu.Lock()
+	if len(p.waiters) > 0 && !p.retired {
+		// A request waits for a connection (dialpace.go): hand it over.
+		p.progress++
+		p.closes = false
+		p.popWaiter().ch <- ic
+		p.mu.Unlock()
+		return
+	}
 	if len(p.idle) >= poolMaxIdle || p.retired {
 		p.mu.Unlock()
 		ic.c.Close()
 		return
 	}
+	p.progress++
+	p.closes = false
 	p.idle = append(p.idle, ic)
 	p.mu.Unlock()
 }
