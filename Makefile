@@ -21,12 +21,13 @@ deps: ## download Go modules
 # poll wakes run in the kernel's event order instead of newest first
 # (scripts/netpoll-fifo.sh makes the overlay from this toolchain; without it,
 # e.g. on another OS or a Go release it does not recognise, the stock
-# runtime; `lbd version` says which). docs/proxy.md "Scheduling order".
+# runtime; `lbd version` says which; an error in the script fails the
+# build). docs/proxy.md "Scheduling order".
 build: deps ## build bin/lbd and bin/lbctl (static, CGO_ENABLED=0)
-	@ov=$$(GO=$(GO) scripts/netpoll-fifo.sh bin/.netpoll-fifo); np=; flags=; \
-	if [ -n "$$ov" ]; then np=fifo; flags="-overlay $$ov"; fi; \
-	echo $(GO) build -trimpath $$flags -o bin/lbd ./cmd/lbd; \
-	$(GO) build -trimpath $$flags -ldflags '$(LDFLAGS) -X github.com/lbd-ha/lbd/internal/build.Netpoll='"$$np" -o bin/lbd ./cmd/lbd
+	@ov=$$(GO='$(GO)' scripts/netpoll-fifo.sh bin/.netpoll-fifo) || exit 1; np=; set --; \
+	if [ -n "$$ov" ]; then np=fifo; set -- -overlay "$$ov"; fi; \
+	echo $(GO) build -trimpath "$$@" -o bin/lbd ./cmd/lbd; \
+	$(GO) build -trimpath "$$@" -ldflags '$(LDFLAGS) -X github.com/lbd-ha/lbd/internal/build.Netpoll='"$$np" -o bin/lbd ./cmd/lbd
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/lbctl ./cmd/lbctl
 
 # HTTP/2 test tools: h2load from apt, h2spec from the Go module proxy into

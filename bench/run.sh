@@ -41,7 +41,16 @@ SYSCALLS=${BENCH_SYSCALLS:-0} # 1: after each wrk case's pairs, 3 more runs per 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
-[ "$SYSCALLS" = 0 ] || command -v perf >/dev/null || die "BENCH_SYSCALLS=1 needs perf (apt-get install linux-perf)"
+# BENCH_SYSCALLS=1: the events perf counts in the proxy's threads.
+SYS_EVENTS=raw_syscalls:sys_enter,context-switches
+for e in epoll_wait epoll_pwait read recvfrom recvmsg write writev sendto sendmsg; do SYS_EVENTS+=",syscalls:sys_enter_$e"; done
+if [ "$SYSCALLS" != 0 ]; then
+	command -v perf >/dev/null || die "BENCH_SYSCALLS=1 needs perf (apt-get install linux-perf)"
+	# A missing tracepoint or a perf_event_paranoid refusal: say so now,
+	# not after the first case's pairs.
+	perf stat -x, -e "$SYS_EVENTS" -o /dev/null -- true 2>&1 >/dev/null | head -c 300 >&2 ||
+		die "BENCH_SYSCALLS=1: perf stat cannot count $SYS_EVENTS (run as root; a kernel with syscall tracepoints)"
+fi
 for c in haproxy nginx wrk taskset ss "$GO"; do
 	command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] ||
 		die "$c not found (make bench installs haproxy, nginx, wrk as root; taskset/ss: util-linux, iproute2)"
@@ -287,11 +296,11 @@ cg_setup() {
 	fi
 	for side in a b; do
 		d=$base/lbd-bench-${TMP##*.}-$$-$side
+		echo "$d" >>"$TMP/cgroups" # first: an exit right after mkdir still removes it
 		if ! mkdir "$d" 2>"$TMP/cgroup.err"; then
 			CG_ERR="cannot create cgroup $d: $(head -c 200 "$TMP/cgroup.err")"
 			return 1
 		fi
-		echo "$d" >>"$TMP/cgroups"
 		if [ "$v" = 1 ]; then
 			echo "$CG_PERIOD" >"$d/cpu.cfs_period_us" && echo "$q" >"$d/cpu.cfs_quota_us"
 		else
@@ -467,21 +476,30 @@ h2_check() {
 }
 
 # count_run side case round: one more run of the case's load with perf
-# counting, on the proxy CPU, the system calls by kind and the context
-# switches, and /proc/PID/stat the user and system CPU; appends "round
-# requests syscalls epoll reads writes switches user-us system-us" per
-# request to $TMP/res/case.side.sys. Only the proxy under load runs on that
-# CPU (the other side is idle), so the counts are the proxy's.
-SYS_EVENTS=raw_syscalls:sys_enter,context-switches
-for e in epoll_wait epoll_pwait read recvfrom recvmsg write writev sendto sendmsg; do SYS_EVENTS+=",syscalls:sys_enter_$e"; done
+# counting, in the proxy's threads (perf stat -p: the neighbours' system
+# calls on the same CPU are not counted), the system calls by kind and the
+# context switches, and /proc/PID/stat the user and system CPU; appends
+# "round requests syscalls epoll reads writes switches user-us system-us"
+# per request to $TMP/res/case.side.sys. A failed count is logged and left
+# out.
 count_run() {
 	local side=$1 case=$2 round=$3 pid=${PID[$1]} out="$TMP/res/$2.$1.$3.perf" w="$TMP/res/$2.$1.$3.syswrk" t0 t1 ppid reqs
-	t0=$(awk '{print $14, $15}' "/proc/$pid/stat")
-	perf stat -a -C "$PROXY_CPU" -x, -e "$SYS_EVENTS" -o "$out" -- sleep "$DURATION" >/dev/null 2>&1 &
+	local what="$2 ${LABEL[$1]} count $3"
+	if ! t0=$(awk '{print $14, $15}' "/proc/$pid/stat" 2>/dev/null); then
+		log "  $what: the proxy (pid $pid) is gone"
+		return 0
+	fi
+	perf stat -p "$pid" -x, -e "$SYS_EVENTS" -o "$out" -- sleep "$DURATION" >/dev/null 2>"$out.err" &
 	ppid=$!
 	load "$side" "$case" "$DURATION" >"$w" 2>&1 || :
-	wait "$ppid" || :
-	t1=$(awk '{print $14, $15}' "/proc/$pid/stat")
+	if ! wait "$ppid" || [ ! -s "$out" ]; then
+		log "  $what: perf stat failed: $(head -c 200 "$out.err" | tr '\n' ' ')"
+		return 0
+	fi
+	if ! t1=$(awk '{print $14, $15}' "/proc/$pid/stat" 2>/dev/null); then
+		log "  $what: the proxy (pid $pid) is gone"
+		return 0
+	fi
 	if [ "$case" = h2 ]; then reqs=$(awk '/^requests:/ {print $8; exit}' "$w"); else reqs=$(awk '/requests in/ {print $1; exit}' "$w"); fi
 	[ -n "$reqs" ] && [ "$reqs" -gt 0 ] || return 0
 	awk -F, -v r="$round" -v n="$reqs" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" '
@@ -687,7 +705,7 @@ quantiles() {
 	function q(p,  h, l) { h = (n - 1) * p; l = int(h); return l + 1 < n ? v[l] + (h - l) * (v[l + 1] - v[l]) : v[l] }
 	END { if (n == 0) { print "- - - - - 0"; exit } printf "%.4f %.4f %.4f %.4f %.4f %d\n", q(0.5), q(0.25), q(0.75), v[0], v[n - 1], n }'
 }
-col() { # case side column(2..7) -> the values of all pairs
+col() { # case side column(2..9) -> the values of all pairs
 	awk -v c="$3" '{print $c}' "$TMP/res/$1.$2" 2>/dev/null
 }
 med1() { # case side column -> the median of the pairs, one decimal, or -
@@ -806,7 +824,7 @@ for case in $CASES; do
 	fi
 done
 if [ "$SYSCALLS" = 1 ]; then
-	echo "# per request, BENCH_SYSCALLS=1: median of 3 more runs per side (perf stat on CPU $PROXY_CPU; user and system CPU from /proc/PID/stat, in ${CLK_TCK} Hz ticks)"
+	echo "# per request, BENCH_SYSCALLS=1: median of 3 more runs per side (perf stat -p in the proxy's threads; user and system CPU from /proc/PID/stat, in ${CLK_TCK} Hz ticks)"
 	sfmt='%-18s %-11s %9s %7s %7s %7s %9s %9s %9s %8s\n'
 	printf "$sfmt" case side syscalls epoll reads writes switches "user us" "sys us" "sys share"
 	for case in $CASES; do
@@ -825,7 +843,8 @@ if [ "$SYSCALLS" = 1 ]; then
 	done
 fi
 # BENCH_KEEP=DIR keeps the per-run figures (one line per run: pair req/s
-# p50 p99 cpu-s/100k rss-MiB errors; files CASE.a and CASE.b) and wrk's output.
+# p50 p99 cpu-s/100k rss-MiB errors proxy-cpu% load-cpu%; files CASE.a and
+# CASE.b) and wrk's output.
 if [ -n "${BENCH_KEEP:-}" ]; then
 	mkdir -p "$BENCH_KEEP" && cp -r "$TMP/res/." "$BENCH_KEEP/"
 fi

@@ -9,10 +9,10 @@
 # poll returns tens of events, and the connection that became ready first
 # waits for all the others: (a) seed's p99 was 1.17-1.34x HAProxy's, whose
 # event loop serves events in order. Walking the events backwards gives the
-# kernel's order; nothing else changes. See docs/performance.md.
+# kernel's order; nothing else changes. See docs/proxy.md "Scheduling order".
 #
 # The copy is made from the toolchain that builds, so it always matches its
-# Go version. When the loop or gList.push no longer look as expected (a Go
+# Go version. When the loop, toRun or gList.push no longer look as expected (a Go
 # release changed them), it prints nothing and says why on stderr: the build
 # goes on with the stock runtime. internal/build's TestNetpollFIFO checks
 # the order a binary built with the overlay really gets.
@@ -24,14 +24,22 @@ GO=${GO:-go}
 out=${1:?usage: netpoll-fifo.sh OUTDIR}
 skip() { echo "netpoll-fifo: $*; building with the stock runtime" >&2; exit 0; }
 
-[ "$($GO env GOOS)" = linux ] || skip "not a linux build"
-root=$($GO env GOROOT)
+goos=$("$GO" env GOOS)
+[ "$goos" = linux ] || skip "not a linux build"
+root=$("$GO" env GOROOT)
 src=$root/src/runtime/netpoll_epoll.go
+poll=$root/src/runtime/netpoll.go
 proc=$root/src/runtime/proc.go
-[ -r "$src" ] && [ -r "$proc" ] || skip "no runtime sources under $root"
+[ -r "$src" ] && [ -r "$poll" ] && [ -r "$proc" ] || skip "no runtime sources under $root"
 loop=$'\tfor i := int32(0); i < n; i++ {'
 [ "$(grep -cxF "$loop" "$src")" = 1 ] || skip "the event loop in $src is not the expected one"
 grep -qF 'delta += netpollready(&toRun, pd, mode)' "$src" || skip "netpoll does not collect into toRun"
+# toRun must be a gList that netpollready pushes onto: were it a queue
+# (gQueue.pushBack), the stock order would already be the kernel's and
+# the reversed walk would make it newest first.
+grep -qxF $'\tvar toRun gList' "$src" || skip "netpoll's toRun in $src is not a gList"
+grep -qF 'func netpollready(toRun *gList, ' "$poll" && grep -qF 'toRun.push(' "$poll" &&
+	! grep -qF 'toRun.pushBack(' "$poll" || skip "netpollready in $poll does not push onto a gList"
 # gList.push must put the goroutine at the head (a stack), or reversing the
 # walk would make the order LIFO instead of FIFO.
 grep -A2 -F 'func (l *gList) push(gp *g) {' "$proc" | grep -qF 'gp.schedlink = l.head' ||
@@ -41,5 +49,6 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 sed "s|^$loop\$|\tfor i := n - 1; i >= 0; i-- { // lbd (scripts/netpoll-fifo.sh): the kernel's order once toRun.push has stacked them|" \
 	"$src" >"$out/netpoll_epoll.go"
-printf '{"Replace": {"%s": "%s"}}\n' "$src" "$out/netpoll_epoll.go" >"$out/overlay.json"
+json() { local s=${1//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; } # a JSON string
+printf '{"Replace": {%s: %s}}\n' "$(json "$src")" "$(json "$out/netpoll_epoll.go")" >"$out/overlay.json"
 echo "$out/overlay.json"

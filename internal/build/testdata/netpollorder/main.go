@@ -7,6 +7,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"runtime"
@@ -92,7 +93,20 @@ func round() ([]int, error) {
 			mu.Unlock()
 		}()
 	}
-	time.Sleep(50 * time.Millisecond) // every reader parks in the poller
+	// Every reader must be parked in the poller before the first write. A
+	// fixed sleep is not enough: if the OS stalls this thread while the
+	// readers start, the sleep's timer readies main ahead of the readers
+	// not yet run, whose reads then find data without the poller and
+	// scramble the order (a loaded CI machine). So wait until the
+	// goroutine dump shows all of them in "IO wait".
+	if err := awaitIOWait(conns, 10*time.Second); err != nil {
+		return nil, err
+	}
+	// A poll in the middle of the writes (sysmon's, after a preemption)
+	// splits the batch in two; with the overlay each part runs in order and
+	// the first before the second is polled, so the result stays "fifo"
+	// (checked with a 30 ms busy loop after write 8: fifo every time, the
+	// stock runtime "mixed").
 	for _, fd := range wfds {
 		// RawSyscall: no scheduler call between the writes.
 		if _, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&one[0])), 1); e != 0 {
@@ -101,4 +115,22 @@ func round() ([]int, error) {
 	}
 	wg.Wait()
 	return order, nil
+}
+
+// awaitIOWait waits until n goroutines are parked in the network poller
+// ("IO wait" in a goroutine dump), polling every millisecond up to limit.
+func awaitIOWait(n int, limit time.Duration) error {
+	buf := make([]byte, 1<<20)
+	deadline := time.Now().Add(limit)
+	for {
+		k := runtime.Stack(buf, true)
+		got := bytes.Count(buf[:k], []byte(" [IO wait"))
+		if got >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d readers parked in the poller after %v", got, n, limit)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
