@@ -476,9 +476,12 @@ h2_check() {
 }
 
 # count_run side case round: one more run of the case's load with perf
-# counting, in the proxy's threads (perf stat -p: the neighbours' system
-# calls on the same CPU are not counted), the system calls by kind and the
-# context switches, and /proc/PID/stat the user and system CPU; appends
+# counting on the proxy CPU (perf stat -a -C: every thread the proxy has,
+# also one Go starts during the count; perf stat -p misses those and read
+# lbd's reads and writes 5% short) the system calls by kind and the context
+# switches, less what the same CPU counted in the second before with the
+# proxies idle (the neighbours), and /proc/PID/stat the user and system
+# CPU; appends
 # "round requests syscalls epoll reads writes switches user-us system-us"
 # per request to $TMP/res/case.side.sys. A failed count is logged and left
 # out.
@@ -489,8 +492,13 @@ count_run() {
 		log "  $what: the proxy (pid $pid) is gone"
 		return 0
 	fi
-	perf stat -p "$pid" -x, -e "$SYS_EVENTS" -o "$out" -- sleep "$DURATION" >/dev/null 2>"$out.err" &
+	perf stat -a -C "$PROXY_CPU" -x, -e "$SYS_EVENTS" -o "$out.idle" -- sleep 1 >/dev/null 2>"$out.err" || : >"$out.idle"
+	# The count's window holds the whole load run: it opens 0.2 s before
+	# and closes about 0.8 s after (the proxy is idle then, as in the idle
+	# second taken off).
+	perf stat -a -C "$PROXY_CPU" -x, -e "$SYS_EVENTS" -o "$out" -- sleep "$((DURATION + 1))" >/dev/null 2>"$out.err" &
 	ppid=$!
+	sleep 0.2
 	load "$side" "$case" "$DURATION" >"$w" 2>&1 || :
 	if ! wait "$ppid" || [ ! -s "$out" ]; then
 		log "  $what: perf stat failed: $(head -c 200 "$out.err" | tr '\n' ' ')"
@@ -502,12 +510,14 @@ count_run() {
 	fi
 	if [ "$case" = h2 ]; then reqs=$(awk '/^requests:/ {print $8; exit}' "$w"); else reqs=$(awk '/requests in/ {print $1; exit}' "$w"); fi
 	[ -n "$reqs" ] && [ "$reqs" -gt 0 ] || return 0
-	awk -F, -v r="$round" -v n="$reqs" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" '
-		$3 ~ /raw_syscalls/ {all = $1} $3 ~ /context-switches/ {cs = $1}
-		$3 ~ /epoll/ {ep += $1} $3 ~ /_(read|recvfrom|recvmsg)$/ {rd += $1} $3 ~ /_(write|writev|sendto|sendmsg)$/ {wr += $1}
+	# The idle second's counts (file 1), scaled to the run, are taken off.
+	awk -F, -v r="$round" -v n="$reqs" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" -v d="$((DURATION + 1))" '
+		$1 !~ /^[0-9]+$/ {next} {k = (FILENAME == ARGV[1]) ? -d : 1}
+		$3 ~ /raw_syscalls/ {all += k * $1} $3 ~ /context-switches/ {cs += k * $1}
+		$3 ~ /epoll/ {ep += k * $1} $3 ~ /_(read|recvfrom|recvmsg)$/ {rd += k * $1} $3 ~ /_(write|writev|sendto|sendmsg)$/ {wr += k * $1}
 		END { split(t0, a, " "); split(t1, b, " ")
 			printf "%d %d %.3f %.3f %.3f %.3f %.3f %.2f %.2f\n", r, n, all / n, ep / n, rd / n, wr / n, cs / n,
-				(b[1] - a[1]) / hz * 1e6 / n, (b[2] - a[2]) / hz * 1e6 / n }' "$out" >>"$TMP/res/$case.$side.sys"
+				(b[1] - a[1]) / hz * 1e6 / n, (b[2] - a[2]) / hz * 1e6 / n }' "$out.idle" "$out" >>"$TMP/res/$case.$side.sys"
 }
 
 run_pairs() { # case
@@ -824,7 +834,7 @@ for case in $CASES; do
 	fi
 done
 if [ "$SYSCALLS" = 1 ]; then
-	echo "# per request, BENCH_SYSCALLS=1: median of 3 more runs per side (perf stat -p in the proxy's threads; user and system CPU from /proc/PID/stat, in ${CLK_TCK} Hz ticks)"
+	echo "# per request, BENCH_SYSCALLS=1: median of 3 more runs per side (perf stat on CPU $PROXY_CPU less its idle second; user and system CPU from /proc/PID/stat, in ${CLK_TCK} Hz ticks)"
 	sfmt='%-18s %-11s %9s %7s %7s %7s %9s %9s %9s %8s\n'
 	printf "$sfmt" case side syscalls epoll reads writes switches "user us" "sys us" "sys share"
 	for case in $CASES; do
