@@ -16,35 +16,16 @@ import (
 // logging $proxy_protocol_addr; it returns the address and the log path.
 func startNginx(t *testing.T) (string, string) {
 	t.Helper()
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		if bin = "/usr/sbin/nginx"; func() bool { _, err := os.Stat(bin); return err != nil }() {
-			skipOrFail(t, "nginx not installed (apt-get install nginx, or make deps)")
-		}
-	}
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	logPath := filepath.Join(dir, "access.log")
-	conf := fmt.Sprintf(`daemon off;
-master_process off;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log;
-events { worker_connections 64; }
-http {
-  client_body_temp_path %[1]s/body;
-  proxy_temp_path %[1]s/proxy;
-  fastcgi_temp_path %[1]s/fcgi;
-  uwsgi_temp_path %[1]s/uwsgi;
-  scgi_temp_path %[1]s/scgi;
-  log_format pp '$proxy_protocol_addr $proxy_protocol_port "$request"';
-  access_log %[2]s pp;
+	runNginx(t, dir, addr, fmt.Sprintf(`  log_format pp '$proxy_protocol_addr $proxy_protocol_port "$request"';
+  access_log %[1]s pp;
   server {
-    listen %[3]s proxy_protocol;
+    listen %[2]s proxy_protocol;
     location / { return 200 "ok\n"; }
   }
-}
-`, dir, logPath, addr)
-	runNginx(t, bin, dir, conf, addr)
+`, logPath, addr))
 	return addr, logPath
 }
 
@@ -78,10 +59,30 @@ func TestSendProxyToNginx(t *testing.T) {
 	}
 }
 
-// runNginx runs nginx (bin) with conf written to dir/nginx.conf and
-// prefix dir until the test ends, and waits until addr accepts.
-func runNginx(t *testing.T, bin, dir, conf, addr string) {
+// runNginx runs nginx in the foreground, one process, with prefix dir and
+// an http block made of httpConf (its temp paths under dir), until the
+// test ends, and waits until addr accepts.
+func runNginx(t *testing.T, dir, addr, httpConf string) {
 	t.Helper()
+	bin, err := exec.LookPath("nginx")
+	if err != nil {
+		if bin = "/usr/sbin/nginx"; func() bool { _, err := os.Stat(bin); return err != nil }() {
+			skipOrFail(t, "nginx not installed (apt-get install nginx, or make deps)")
+		}
+	}
+	conf := fmt.Sprintf(`daemon off;
+master_process off;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log;
+events { worker_connections 64; }
+http {
+  client_body_temp_path %[1]s/body;
+  proxy_temp_path %[1]s/proxy;
+  fastcgi_temp_path %[1]s/fcgi;
+  uwsgi_temp_path %[1]s/uwsgi;
+  scgi_temp_path %[1]s/scgi;
+%[2]s}
+`, dir, httpConf)
 	cfgPath := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(cfgPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)

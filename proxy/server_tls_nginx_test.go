@@ -3,7 +3,6 @@ package proxy
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,42 +17,23 @@ import (
 // returns the address, the certificate (as a ca-file) and the log path.
 func startNginxTLS(t *testing.T) (addr, ca, logPath string) {
 	t.Helper()
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		if bin = "/usr/sbin/nginx"; func() bool { _, err := os.Stat(bin); return err != nil }() {
-			skipOrFail(t, "nginx not installed (apt-get install nginx, or make deps)")
-		}
-	}
 	dir := t.TempDir()
 	ca = filepath.Join(dir, "site.pem")
 	certstest.Write(t, ca, certstest.Spec{Names: []string{"www.example.test"}})
 	addr = freeAddr(t)
 	logPath = filepath.Join(dir, "access.log")
-	conf := fmt.Sprintf(`daemon off;
-master_process off;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log;
-events { worker_connections 64; }
-http {
-  client_body_temp_path %[1]s/body;
-  proxy_temp_path %[1]s/proxy;
-  fastcgi_temp_path %[1]s/fcgi;
-  uwsgi_temp_path %[1]s/uwsgi;
-  scgi_temp_path %[1]s/scgi;
-  log_format tls '$connection $ssl_server_name $ssl_session_reused $ssl_protocol "$request"';
-  access_log %[2]s tls;
+	runNginx(t, dir, addr, fmt.Sprintf(`  log_format tls '$connection $ssl_server_name $ssl_session_reused $ssl_protocol "$request"';
+  access_log %[1]s tls;
   keepalive_requests 1000;
   server {
-    listen %[3]s ssl;
+    listen %[2]s ssl;
     server_name www.example.test;
-    ssl_certificate %[4]s;
-    ssl_certificate_key %[4]s;
+    ssl_certificate %[3]s;
+    ssl_certificate_key %[3]s;
     ssl_session_cache shared:lbdtest:1m;
     location / { return 200 "nginx tls ok\n"; }
   }
-}
-`, dir, logPath, addr, ca)
-	runNginx(t, bin, dir, conf, addr)
+`, logPath, addr, ca))
 	return addr, ca, logPath
 }
 
