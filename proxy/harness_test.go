@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -243,4 +244,49 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// sendAll sends one GET on every connection at once and fails the test on
+// any answer but 200 "ok".
+func sendAll(t *testing.T, conns []*rawClient) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(conns))
+	for _, rc := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rc.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			if res, body := rc.resp("GET"); res.StatusCode != 200 || body != "ok" {
+				errs <- fmt.Errorf("%d %q", res.StatusCode, body)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// rawRequest opens a blocking socket to sa with a receive timeout (no
+// Go poller, so the test's own memory and goroutines stay out of the
+// figures) and writes benchReq on it; the caller reads and closes.
+func rawRequest(t *testing.T, sa syscall.Sockaddr, timeout time.Duration) int {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tv := syscall.NsecToTimeval(timeout.Nanoseconds())
+	syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
+	if err := syscall.Connect(fd, sa); err != nil {
+		syscall.Close(fd)
+		t.Fatal(err)
+	}
+	if _, err := syscall.Write(fd, benchReq); err != nil {
+		syscall.Close(fd)
+		t.Fatal(err)
+	}
+	return fd
 }

@@ -247,19 +247,8 @@ func TestIdlePollerMany(t *testing.T) {
 	g0 := runtime.NumGoroutine()
 	trims0 := e.trims.n.Load()
 	for range n {
-		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		fd := rawRequest(t, sa, 10*time.Second)
 		fds = append(fds, fd)
-		tv := syscall.Timeval{Sec: 10}
-		syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
-		if err := syscall.Connect(fd, sa); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := syscall.Write(fd, benchReq); err != nil {
-			t.Fatal(err)
-		}
 		read(fd)
 	}
 	deadline := time.Now().Add(10 * time.Second)

@@ -96,19 +96,8 @@ func TestIdleConnMemory(t *testing.T) {
 	buf := make([]byte, 4096)
 	open := func() {
 		for range n {
-			fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
+			fd := rawRequest(t, sa, 5*time.Second)
 			fds = append(fds, fd)
-			tv := syscall.Timeval{Sec: 5}
-			syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
-			if err := syscall.Connect(fd, sa); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := syscall.Write(fd, benchReq); err != nil {
-				t.Fatal(err)
-			}
 			got := 0
 			for !bytes.HasSuffix(buf[:got], []byte("hello, world\n")) {
 				k, err := syscall.Read(fd, buf[got:])

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"fmt"
 	"net"
 	"net/http"
 	"sync"
@@ -94,25 +93,7 @@ func TestManyInFlightReuseServerConns(t *testing.T) {
 	for i := range conns {
 		conns[i] = dialRaw(t, addr)
 	}
-	round := func() {
-		var wg sync.WaitGroup
-		errs := make(chan error, n)
-		for _, rc := range conns {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				rc.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-				if res, body := rc.resp("GET"); res.StatusCode != 200 || body != "ok" {
-					errs <- fmt.Errorf("%d %q", res.StatusCode, body)
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatal(err)
-		}
-	}
+	round := func() { sendAll(t, conns) }
 	round()
 	first := opened.Load()
 	if first < n {

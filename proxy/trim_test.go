@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"fmt"
 	"net/http"
 	"runtime/debug"
 	"sync"
@@ -164,23 +163,7 @@ func TestTrimAfterBurst(t *testing.T) {
 		conns[i] = dialRaw(t, addr)
 	}
 	before := e.trims.n.Load()
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for _, rc := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rc.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-			if res, body := rc.resp("GET"); res.StatusCode != 200 || body != "ok" {
-				errs <- fmt.Errorf("burst request: %d %q", res.StatusCode, body)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	sendAll(t, conns) // the burst
 	waitFor(t, "a trim after the burst", func() bool { return e.trims.n.Load() == before+1 })
 	// The connections are still open and keep-alive works.
 	for _, rc := range conns[:5] {
