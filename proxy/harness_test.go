@@ -290,3 +290,23 @@ func rawRequest(t *testing.T, sa syscall.Sockaddr, timeout time.Duration) int {
 	}
 	return fd
 }
+
+// tcpConfig is testConfig in mode tcp (frontend and backend).
+func tcpConfig(servers ...Server) *Config {
+	cfg := testConfig(servers...)
+	cfg.Frontends[0].Mode, cfg.Backends[0].Mode = ModeTCP, ModeTCP
+	return cfg
+}
+
+// dialDeadline connects to addr with a deadline d for all I/O; the
+// connection closes when the test ends.
+func dialDeadline(t *testing.T, addr string, d time.Duration) *net.TCPConn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(d))
+	return c.(*net.TCPConn)
+}

@@ -421,15 +421,8 @@ func TestServerTLSModeTCP(t *testing.T) {
 		line, _ := br.ReadString('\n')
 		fmt.Fprintf(c, "echo %s", line)
 	}()
-	cfg := testConfig(tlsSrv("s1", ln.Addr().String(), certs.ClientOptions{Verify: true, CAFile: ca}, SNI{From: SNIFixed, Name: "echo.test"}))
-	cfg.Frontends[0].Mode, cfg.Backends[0].Mode = ModeTCP, ModeTCP
-	_, addr, sink := startEngine(t, cfg)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	_, addr, sink := startEngine(t, tcpConfig(tlsSrv("s1", ln.Addr().String(), certs.ClientOptions{Verify: true, CAFile: ca}, SNI{From: SNIFixed, Name: "echo.test"})))
+	c := dialDeadline(t, addr, 5*time.Second)
 	fmt.Fprintf(c, "hello\n")
 	b, err := io.ReadAll(c)
 	if err != nil || string(b) != "echo hello\n" {

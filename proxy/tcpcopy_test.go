@@ -180,16 +180,9 @@ func TestTCPModeBothWaysChecksum(t *testing.T) {
 		srvGot <- hashAll(c)
 		<-sent // the connection closes when this handler returns
 	})
-	cfg := testConfig(srv("db", ln.Addr().String()))
-	cfg.Frontends[0].Mode, cfg.Backends[0].Mode = ModeTCP, ModeTCP
-	e, addr, sink := startEngine(t, cfg)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	go send(c.(*net.TCPConn), up)
+	e, addr, sink := startEngine(t, tcpConfig(srv("db", ln.Addr().String())))
+	c := dialDeadline(t, addr, 30*time.Second)
+	go send(c, up)
 	got := hashAll(c)
 	if want := sha256.Sum256(down); got.sum != want || got.n != int64(len(down)) {
 		t.Fatalf("client received %d bytes (want %d), checksum match %v", got.n, len(down), got.sum == want)
@@ -247,18 +240,10 @@ func TestTCPModeHalfCloseBothOrders(t *testing.T) {
 		rest, _ := io.ReadAll(c)
 		late <- string(rest)
 	})
-	cfg := testConfig(srv("db", ln.Addr().String()))
-	cfg.Frontends[0].Mode, cfg.Backends[0].Mode = ModeTCP, ModeTCP
-	_, addr, sink := startEngine(t, cfg)
-
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	_, addr, sink := startEngine(t, tcpConfig(srv("db", ln.Addr().String())))
+	c := dialDeadline(t, addr, 10*time.Second)
 	c.Write([]byte("first request"))
-	c.(*net.TCPConn).CloseWrite()
+	c.CloseWrite()
 	if got, err := io.ReadAll(c); err != nil || string(got) != "got  request" {
 		t.Fatalf("client first: got %q, %v", got, err)
 	}
