@@ -594,8 +594,20 @@ run_pairs() { # case
 	stop_proxy b
 }
 
+# wait_ready out pid: waits up to 60 s until idleconns (pid) has printed
+# "ready" in out; false if it did not (it failed or stopped).
+wait_ready() {
+	local i
+	for i in $(seq 1 1200); do
+		grep -q '^ready' "$1" 2>/dev/null && return 0
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.05
+	done
+	grep -q '^ready' "$1" 2>/dev/null
+}
+
 run_idle() { # side case (idle or idle-tls)
-	local side=$1 case=$2 out="$TMP/res/$2.$1.out" r0 r1 held i ipid pid=${PID[$1]} port=${PORT[$1]} scheme=http tls=
+	local side=$1 case=$2 out="$TMP/res/$2.$1.out" r0 r1 held ipid pid=${PID[$1]} port=${PORT[$1]} scheme=http tls=
 	[ "$case" = idle ] || scheme=https tls=-tls
 	taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d1s "$scheme://127.0.0.1:$port/" >/dev/null 2>&1 || :
 	sleep 1
@@ -604,12 +616,7 @@ run_idle() { # side case (idle or idle-tls)
 		>"$out" 2>&1 &
 	ipid=$!
 	PIDS+=("$ipid")
-	for i in $(seq 1 1200); do # up to 60 s
-		grep -q '^ready' "$out" 2>/dev/null && break
-		kill -0 "$ipid" 2>/dev/null || break
-		sleep 0.05
-	done
-	if ! grep -q '^ready' "$out"; then
+	if ! wait_ready "$out" "$ipid"; then
 		ERR[$case,$side]="idleconns failed: $(tail -c 200 "$out" | tr '\n' ' ')"
 		kill "$ipid" 2>/dev/null || :
 		wait "$ipid" 2>/dev/null || :
@@ -635,7 +642,7 @@ if [ "$BURST_HI" -gt $((MAXCONN - 200)) ]; then
 	BURST_LO=$((BURST_HI / 4))
 fi
 run_burst() { # side
-	local side=$1 n out r ipid held i rl=
+	local side=$1 n out r ipid held rl=
 	for n in $BURST_LO $BURST_HI; do
 		out="$TMP/res/burst.$side.$n.out"
 		if ! start_proxy "$side" keepalive; then
@@ -645,12 +652,7 @@ run_burst() { # side
 		taskset -c "$LOAD_CPU" "$TMP/idleconns" -addr "127.0.0.1:${PORT[$side]}" -n "$n" -burst -hold 120s >"$out" 2>&1 &
 		ipid=$!
 		PIDS+=("$ipid")
-		for i in $(seq 1 1200); do # up to 60 s
-			grep -q '^ready' "$out" 2>/dev/null && break
-			kill -0 "$ipid" 2>/dev/null || break
-			sleep 0.05
-		done
-		if ! grep -q '^ready' "$out"; then
+		if ! wait_ready "$out" "$ipid"; then
 			ERR[burst,$side]="idleconns -burst -n $n failed: $(tail -c 200 "$out" | tr '\n' ' ')"
 			kill "$ipid" 2>/dev/null || :
 			wait "$ipid" 2>/dev/null || :
