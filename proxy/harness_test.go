@@ -89,7 +89,15 @@ func (l *logSink) last(t *testing.T) LogRecord {
 func startEngine(t *testing.T, cfg *Config) (*Engine, string, *logSink) {
 	t.Helper()
 	sink := &logSink{}
-	e, err := New(cfg, Options{AccessLog: sink.add})
+	e, addr := startEngineWith(t, cfg, Options{AccessLog: sink.add})
+	return e, addr, sink
+}
+
+// startEngineWith starts cfg with opts, stops it when the test ends, and
+// returns the engine and the first frontend address.
+func startEngineWith(t *testing.T, cfg *Config, opts Options) (*Engine, string) {
+	t.Helper()
+	e, err := New(cfg, opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -105,7 +113,7 @@ func startEngine(t *testing.T, cfg *Config) (*Engine, string, *logSink) {
 	if len(addrs) == 0 {
 		t.Fatal("no bound address")
 	}
-	return e, addrs[0], sink
+	return e, addrs[0]
 }
 
 // backend is a Go test server on loopback that records requests.

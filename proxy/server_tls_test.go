@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -148,19 +147,8 @@ func (s *syncBuf) String() string {
 func startEngineLog(t *testing.T, cfg *Config) (*Engine, string, *logSink, *syncBuf) {
 	t.Helper()
 	sink, buf := &logSink{}, &syncBuf{}
-	e, err := New(cfg, Options{AccessLog: sink.add, Logger: slog.New(slog.NewTextHandler(buf, nil))})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		e.Shutdown(ctx)
-	})
-	return e, e.BoundAddrs(cfg.Frontends[0].Name)[0], sink, buf
+	e, addr := startEngineWith(t, cfg, Options{AccessLog: sink.add, Logger: slog.New(slog.NewTextHandler(buf, nil))})
+	return e, addr, sink, buf
 }
 
 func serverStatus(t *testing.T, e *Engine, be, name string) ServerStatus {
