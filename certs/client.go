@@ -158,17 +158,8 @@ func loadClientCert(path string) (tls.Certificate, error) {
 // for a certificate that does not verify, "handshake timeout", else the
 // error's text.
 func ServerFailure(err error) string {
-	var cve *tls.CertificateVerificationError
-	var uae x509.UnknownAuthorityError
-	var hne x509.HostnameError
-	var cie x509.CertificateInvalidError
-	switch {
-	case errors.As(err, &hne):
-		return "certificate verify failed: " + hne.Error()
-	case errors.As(err, &uae), errors.As(err, &cie):
-		return "certificate verify failed: " + strings.TrimPrefix(err.Error(), "tls: ")
-	case errors.As(err, &cve):
-		return "certificate verify failed: " + cve.Err.Error()
+	if detail, ok := verifyFailure(err); ok {
+		return "certificate verify failed: " + detail
 	}
 	if isTimeout(err) {
 		return "handshake timeout"
@@ -191,14 +182,11 @@ var ServerReasons = []Reason{ReasonBadServerCert, ReasonTimeout, ReasonRefused, 
 // on the first read when it refuses the session after lbd's side of the
 // handshake is done. nil gives "".
 func ClassifyServer(err error) Reason {
-	var cve *tls.CertificateVerificationError
-	var uae x509.UnknownAuthorityError
-	var hne x509.HostnameError
-	var cie x509.CertificateInvalidError
+	_, badCert := verifyFailure(err)
 	switch {
 	case err == nil:
 		return ""
-	case errors.As(err, &cve), errors.As(err, &uae), errors.As(err, &hne), errors.As(err, &cie):
+	case badCert:
 		return ReasonBadServerCert
 	case isTimeout(err):
 		return ReasonTimeout
@@ -206,6 +194,24 @@ func ClassifyServer(err error) Reason {
 		return ReasonRefused
 	}
 	return ReasonOther
+}
+
+// verifyFailure reports whether err is a failed verification of the
+// server's certificate (chain, name, dates), with its detail.
+func verifyFailure(err error) (string, bool) {
+	var cve *tls.CertificateVerificationError
+	var uae x509.UnknownAuthorityError
+	var hne x509.HostnameError
+	var cie x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &hne):
+		return hne.Error(), true
+	case errors.As(err, &uae), errors.As(err, &cie):
+		return strings.TrimPrefix(err.Error(), "tls: "), true
+	case errors.As(err, &cve):
+		return cve.Err.Error(), true
+	}
+	return "", false
 }
 
 func isTimeout(err error) bool {
