@@ -34,13 +34,17 @@ import (
 // numTLSReasons is len(certs.Reasons), for the failure counters.
 const numTLSReasons = 7
 
-func reasonIndex(r certs.Reason) int {
-	for i, x := range certs.Reasons {
+func reasonIndex(r certs.Reason) int { return reasonSlot(certs.Reasons, r) }
+
+// reasonSlot is r's index in reasons, whose last entry is "other": the
+// slot of any reason not listed.
+func reasonSlot(reasons []certs.Reason, r certs.Reason) int {
+	for i, x := range reasons {
 		if x == r {
 			return i
 		}
 	}
-	return numTLSReasons - 1 // other
+	return len(reasons) - 1
 }
 
 // tlsState is what a TLS client connection knows about its session, for

@@ -201,14 +201,7 @@ func (cc *clientConn) serverRefusedTLS(x *exchange, err error) {
 // numSrvTLSReasons is len(certs.ServerReasons), for the failure counters.
 const numSrvTLSReasons = 4
 
-func srvReasonIndex(r certs.Reason) int {
-	for i, x := range certs.ServerReasons {
-		if x == r {
-			return i
-		}
-	}
-	return numSrvTLSReasons - 1 // other
-}
+func srvReasonIndex(r certs.Reason) int { return reasonSlot(certs.ServerReasons, r) }
 
 // tlsSrvFailures returns a server's failed handshakes: the total and the
 // count of each reason.
