@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -317,4 +318,25 @@ func dialDeadline(t *testing.T, addr string, d time.Duration) *net.TCPConn {
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(d))
 	return c.(*net.TCPConn)
+}
+
+// rawResponse reads from a rawRequest socket into buf until the response
+// ends in the test backend's "hello, world\n"; on failure it returns the
+// last read's count (0 or less at EOF or error) and error.
+func rawResponse(fd int, buf []byte) (int, error) {
+	got := 0
+	for !bytes.HasSuffix(buf[:got], []byte("hello, world\n")) {
+		k, err := syscall.Read(fd, buf[got:])
+		if err == syscall.EINTR { // the runtime's signals (SO_RCVTIMEO: no restart)
+			continue
+		}
+		if err != nil || k <= 0 {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return k, err
+		}
+		got += k
+	}
+	return got, nil
 }

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"math/rand/v2"
@@ -232,16 +231,8 @@ func TestIdlePollerMany(t *testing.T) {
 	buf := make([]byte, 4096)
 	read := func(fd int) {
 		t.Helper()
-		got := 0
-		for !bytes.HasSuffix(buf[:got], []byte("hello, world\n")) {
-			k, err := syscall.Read(fd, buf[got:])
-			if err == syscall.EINTR { // the runtime's signals (SO_RCVTIMEO: no restart)
-				continue
-			}
-			if err != nil || k <= 0 {
-				t.Fatalf("reading the response on %d: %d bytes, %v (%d connections, %d parked, %d fds, log %+v)", fd, k, err, e.actConn.Load(), e.idle.parkedConns(), nfds(), sink.last(t))
-			}
-			got += k
+		if k, err := rawResponse(fd, buf); err != nil {
+			t.Fatalf("reading the response on %d: %d bytes, %v (%d connections, %d parked, %d fds, log %+v)", fd, k, err, e.actConn.Load(), e.idle.parkedConns(), nfds(), sink.last(t))
 		}
 	}
 	g0 := runtime.NumGoroutine()

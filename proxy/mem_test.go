@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"net/netip"
@@ -98,16 +97,8 @@ func TestIdleConnMemory(t *testing.T) {
 		for range n {
 			fd := rawRequest(t, sa, 5*time.Second)
 			fds = append(fds, fd)
-			got := 0
-			for !bytes.HasSuffix(buf[:got], []byte("hello, world\n")) {
-				k, err := syscall.Read(fd, buf[got:])
-				if err == syscall.EINTR { // the runtime's signals (SO_RCVTIMEO: no restart)
-					continue
-				}
-				if err != nil || k <= 0 {
-					t.Fatalf("reading the response: %d bytes, %v", k, err)
-				}
-				got += k
+			if k, err := rawResponse(fd, buf); err != nil {
+				t.Fatalf("reading the response: %d bytes, %v", k, err)
 			}
 		}
 	}
