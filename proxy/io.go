@@ -465,7 +465,7 @@ func (p *rawPipe) write(b []byte) error {
 // wstep runs inside dst's RawConn.Write.
 func (p *rawPipe) wstep(fd uintptr) bool {
 	for len(p.wb) > 0 {
-		n, err := sysSend(int(fd), p.wb)
+		n, err := sysWrite(int(fd), p.wb)
 		if err == syscall.EINTR {
 			continue
 		}

@@ -30,24 +30,39 @@ import (
 // read of it, which tests rely on (a test writes to a socket, then reads
 // state the proxy set after reading it).
 
-// sysRead is read(2) on a non-blocking descriptor.
+// sysRead reads a non-blocking socket with recvfrom(2) (no address),
+// and sysWrite writes it with sendto(2) and MSG_NOSIGNAL: both reach the
+// socket layer directly, where read(2) and write(2) first go through the
+// VFS (the file position lock, rw_verify_area, the iterator wrappers):
+// about 0.9 us of kernel time per request in bench case (a), as perf
+// counted it in vfs_read, vfs_write, fdget_pos and sock_read_iter/
+// sock_write_iter (mode tcp's copy already used recvmsg and sendto,
+// tcpraw.go). MSG_NOSIGNAL: a write to a connection the peer reset fails
+// with EPIPE without raising SIGPIPE. A descriptor that is not a socket
+// (ENOTSOCK) is read and written with read(2) and write(2).
 func sysRead(fd int, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	r, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
+	if e == syscall.ENOTSOCK {
+		r, _, e = syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	}
 	if e != 0 {
 		return -1, e
 	}
 	return int(r), nil
 }
 
-// sysWrite is write(2) on a non-blocking descriptor.
+// sysWrite: see sysRead.
 func sysWrite(fd int, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), syscall.MSG_NOSIGNAL, 0, 0)
+	if e == syscall.ENOTSOCK {
+		r, _, e = syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	}
 	if e != 0 {
 		return -1, e
 	}

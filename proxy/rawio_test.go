@@ -187,3 +187,50 @@ func TestPipeClosedByOtherDirection(t *testing.T) {
 		}
 	})
 }
+
+// TestSysReadWriteSocketAndPipe: sysRead and sysWrite move bytes on a TCP
+// socket (recvfrom/sendto) and on a descriptor that is not a socket (a
+// pipe: the ENOTSOCK fallback to read/write), and report EAGAIN on an
+// empty non-blocking socket.
+func TestSysReadWriteSocketAndPipe(t *testing.T) {
+	a, b := tcpPair(t)
+	raw := func(c syscall.Conn) int {
+		rc, err := c.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fd int
+		rc.Control(func(f uintptr) { fd = int(f) })
+		return fd
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	for _, c := range []struct {
+		name   string
+		wfd    int
+		rfd    int
+		settle time.Duration
+	}{
+		{"tcp", raw(a), raw(b), 50 * time.Millisecond},
+		{"pipe", int(pw.Fd()), int(pr.Fd()), 0},
+	} {
+		msg := []byte("GET / HTTP/1.1\r\n\r\n")
+		n, err := sysWrite(c.wfd, msg)
+		if err != nil || n != len(msg) {
+			t.Fatalf("%s: sysWrite = %d, %v; want %d, nil", c.name, n, err, len(msg))
+		}
+		time.Sleep(c.settle) // loopback delivery
+		buf := make([]byte, 64)
+		n, err = sysRead(c.rfd, buf)
+		if err != nil || string(buf[:n]) != string(msg) {
+			t.Fatalf("%s: sysRead = %q, %v; want %q", c.name, buf[:max(n, 0)], err, msg)
+		}
+	}
+	if _, err := sysRead(raw(b), make([]byte, 8)); err != syscall.EAGAIN {
+		t.Fatalf("sysRead on an empty socket: %v, want EAGAIN", err)
+	}
+}

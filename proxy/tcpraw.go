@@ -8,7 +8,7 @@ import (
 )
 
 // The mode tcp copy (rawPipe in io.go) reads with recvmsg(2) and the
-// TCP_INQ socket option, and writes with sendto(2).
+// TCP_INQ socket option, and writes with sendto(2) (sysWrite, rawio.go).
 //
 // With TCP_INQ set, every recvmsg also returns (in a control message) how
 // many bytes are still queued on the socket after the read, and the
@@ -71,18 +71,6 @@ func (r *inqRecv) recv(fd int, p []byte) (n, inq int, err error) {
 		inq = int(*(*int32)(unsafe.Pointer(uintptr(unsafe.Pointer(&r.cbuf[0])) + syscall.SizeofCmsghdr)))
 	}
 	return int(v), inq, nil
-}
-
-// sysSend is send(2) with MSG_NOSIGNAL on a non-blocking socket.
-func sysSend(fd int, p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), syscall.MSG_NOSIGNAL, 0, 0)
-	if e != 0 {
-		return -1, e
-	}
-	return int(r), nil
 }
 
 // inqOn tells whether TCP_INQ is in use (tests).

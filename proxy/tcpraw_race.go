@@ -15,6 +15,4 @@ func (r *inqRecv) recv(fd int, p []byte) (n, inq int, err error) {
 	return n, -1, err
 }
 
-func sysSend(fd int, p []byte) (int, error) { return sysWrite(fd, p) }
-
 func (r *inqRecv) inqOn() bool { return false }
