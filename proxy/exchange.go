@@ -39,7 +39,8 @@ type exchange struct {
 	bodyKind h1.BodyKind
 	// fresh: the pool whose fresh slot sconn holds, a new connection not
 	// answered yet (dialpace.go); nil: none.
-	fresh *connPool
+	fresh   *connPool
+	freshAt time.Time
 }
 
 // forward runs the exchange for the request head in cc.req, whose body (if
@@ -101,7 +102,7 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 	}
 	srv := x.srv
 	defer func() {
-		x.freshDone()
+		x.freshDone(false)
 		if x.srv != nil {
 			be.release(x.srv)
 		}
@@ -145,7 +146,7 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 			err = refusalAfterWrite(&x, err)
 		}
 		if err == nil {
-			x.freshDone() // the server answered
+			x.freshDone(true) // the server answered
 			break
 		}
 		if cc.h2 != nil && cc.h2.isReset() {
