@@ -148,7 +148,7 @@ func countLB(set []*server) int {
 }
 
 func (cc *clientConn) getConn(x *exchange) (idleConn, bool, error) {
-	x.freshDone(false) // a retry: the failed connection's
+	x.freshDone() // a retry: the failed connection's
 	x.pool = x.srv.sh.pool
 	if t := x.srv.tls; t != nil && t.perReq {
 		x.sni = cc.requestSNI(t)
@@ -172,18 +172,18 @@ func (cc *clientConn) getConn(x *exchange) (idleConn, bool, error) {
 	if cc.h2 == nil && x.pool != nil && x.srv.sendProxy == 0 && cc.wantServerKeepAlive(x.be) {
 		// No idle connection: dial, or wait while the server is slow to
 		// take new ones (dialpace.go).
-		w, seen, dial := x.pool.reserve(time.Now())
+		w, seen, dial := x.pool.reserve()
 		if !dial {
 			if ic := awaitPool(x.pool, w, seen, x.be.connect); ic.c != nil {
 				ic.awaitOK = true // put back just now
 				return ic, true, nil
 			}
 		}
-		x.fresh, x.freshAt = x.pool, time.Now()
+		x.fresh = x.pool
 	}
 	c, err := cc.dial(x)
 	if err != nil {
-		x.freshDone(false)
+		x.freshDone()
 		return idleConn{}, false, err
 	}
 	if cc.h2 != nil && !cc.h2.useServer(c) {

@@ -40,30 +40,10 @@ import "time"
 // under b5k's load: 64 pending per server left requests waiting 2.3 s in
 // the accept queue; 8 or 16: none over 2 s).
 const (
-	freshFloor  = 16
-	freshCap    = 512
-	paceFast    = 20 * time.Millisecond
-	paceSlow    = 50 * time.Millisecond
+	freshMax    = 16
 	paceQuiet   = 100 * time.Millisecond
 	paceMaxWait = time.Second
 )
-
-// nextFreshLimit is the pool's fresh limit after one of its fresh
-// connections took wait from its dial to its answer (ok) or failure (!ok);
-// limited: requests were waiting for a slot.
-func nextFreshLimit(limit int, wait time.Duration, ok, limited bool) int {
-	limit = max(limit, freshFloor)
-	switch {
-	case wait >= paceSlow:
-		return max(limit/2, freshFloor)
-	case ok && limited && wait < paceFast:
-		return min(limit+1, freshCap)
-	}
-	return limit
-}
-
-// freshLimit: the pool's fresh limit; under mu.
-func (p *connPool) freshLimit() int { return max(p.limit, freshFloor) }
 
 // poolWaiter is a request waiting in connPool.waiters. The pool sends it
 // an idle connection, or a zero idleConn meaning "dial: a fresh slot is
@@ -74,13 +54,10 @@ type poolWaiter struct{ ch chan idleConn }
 // reserve is called when the pool had no idle connection. dial: a fresh
 // slot is counted for the caller, which dials now; else the caller waits
 // on w (awaitPool). seen is the pool's progress count at this moment.
-func (p *connPool) reserve(now time.Time) (w *poolWaiter, seen uint64, dial bool) {
+func (p *connPool) reserve() (w *poolWaiter, seen uint64, dial bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.fresh == 0 && now.Sub(p.lastAnswer) >= poolIdleTimeout {
-		p.limit = freshFloor
-	}
-	if p.fresh < p.freshLimit() || p.closes {
+	if p.fresh < freshMax || p.closes {
 		p.fresh++
 		return nil, p.progress, true
 	}
@@ -91,13 +68,11 @@ func (p *connPool) reserve(now time.Time) (w *poolWaiter, seen uint64, dial bool
 
 // answered ends a fresh connection's pending state (first response head,
 // or failure before it): its slot goes to the oldest waiter, which dials.
-func (p *connPool) answered(dialed, now time.Time, ok bool) {
+func (p *connPool) answered() {
 	p.mu.Lock()
 	p.fresh--
 	p.progress++
-	p.limit = nextFreshLimit(p.limit, now.Sub(dialed), ok, len(p.waiters) > 0)
-	p.lastAnswer = now
-	for len(p.waiters) > 0 && p.fresh < p.freshLimit() {
+	if len(p.waiters) > 0 && p.fresh < freshMax {
 		p.fresh++
 		p.popWaiter().ch <- idleConn{}
 	}
@@ -188,9 +163,9 @@ func awaitPool(p *connPool, w *poolWaiter, seen uint64, limit time.Duration) idl
 // freshDone ends the pending state of the exchange's fresh connection, if
 // it has one: once the response head is read, or the connection failed or
 // was dropped before that. Idempotent.
-func (x *exchange) freshDone(ok bool) {
+func (x *exchange) freshDone() {
 	if x.fresh != nil {
-		x.fresh.answered(x.freshAt, time.Now(), ok)
+		x.fresh.answered()
 		x.fresh = nil
 	}
 }

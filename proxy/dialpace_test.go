@@ -18,18 +18,17 @@ import (
 // handed meanwhile). Every slot taken is given back once.
 func TestDialPaceSlots(t *testing.T) {
 	p := newConnPool()
-	now := time.Now()
-	for i := 0; i < freshFloor; i++ {
-		if _, _, dial := p.reserve(now); !dial {
-			t.Fatalf("reserve %d of %d: told to wait below the fresh limit", i+1, freshFloor)
+	for i := 0; i < freshMax; i++ {
+		if _, _, dial := p.reserve(); !dial {
+			t.Fatalf("reserve %d of %d: told to wait below freshMax", i+1, freshMax)
 		}
 	}
-	w1, seen, dial := p.reserve(now)
+	w1, seen, dial := p.reserve()
 	if dial || w1 == nil {
-		t.Fatal("reserve past the fresh limit: dial, want a wait")
+		t.Fatal("reserve past freshMax: dial, want a wait")
 	}
-	w2, _, _ := p.reserve(now)
-	w3, _, _ := p.reserve(now)
+	w2, _, _ := p.reserve()
+	w3, _, _ := p.reserve()
 
 	c := &fakeConn{}
 	p.put(idleConn{c: c, since: time.Now()})
@@ -48,9 +47,7 @@ func TestDialPaceSlots(t *testing.T) {
 		t.Fatal("a put is progress: a waiter must keep waiting")
 	}
 
-	// One fresh connection answered, neither fast nor slow (the limit
-	// stays): its slot goes to w2.
-	p.answered(now, now.Add(paceFast), true)
+	p.answered() // one fresh connection answered: its slot goes to w2
 	select {
 	case ic := <-w2.ch:
 		if ic.c != nil {
@@ -59,28 +56,28 @@ func TestDialPaceSlots(t *testing.T) {
 	default:
 		t.Fatal("answer with a waiter: the oldest waiter got no slot")
 	}
-	if p.fresh != freshFloor {
-		t.Fatalf("fresh %d after the slot moved to w2, want %d", p.fresh, freshFloor)
+	if p.fresh != freshMax {
+		t.Fatalf("fresh %d after the slot moved to w2, want %d", p.fresh, freshMax)
 	}
 
 	// w3 gives up (no progress): it dials with one more slot counted.
 	if ic := p.giveUp(w3); ic.c != nil {
 		t.Fatal("giveUp with nothing handed returned a connection")
 	}
-	if p.fresh != freshFloor+1 || len(p.waiters) != 0 {
-		t.Fatalf("after giveUp: fresh %d waiters %d, want %d and 0", p.fresh, len(p.waiters), freshFloor+1)
+	if p.fresh != freshMax+1 || len(p.waiters) != 0 {
+		t.Fatalf("after giveUp: fresh %d waiters %d, want %d and 0", p.fresh, len(p.waiters), freshMax+1)
 	}
 
 	// A waiter handed a connection just before it gave up keeps it.
-	w4, _, _ := p.reserve(now)
+	w4, _, _ := p.reserve()
 	c2 := &fakeConn{}
 	p.put(idleConn{c: c2, since: time.Now()})
 	if ic := p.giveUp(w4); ic.c != c2 {
 		t.Fatalf("giveUp after a hand-over returned %v, want the connection", ic.c)
 	}
 
-	for i := 0; i < freshFloor+1; i++ {
-		p.answered(now, now.Add(paceFast), true)
+	for i := 0; i < freshMax+1; i++ {
+		p.answered()
 	}
 	if p.fresh != 0 {
 		t.Fatalf("fresh %d after every slot was given back, want 0", p.fresh)
@@ -242,7 +239,7 @@ func TestDialPaceSlowHandler(t *testing.T) {
 	const handle = 400 * time.Millisecond
 	addr, accepted := slowAcceptServer(t, 0, handle)
 	_, fe, _ := startEngine(t, testConfig(srv("s1", addr)))
-	const n = 3 * freshFloor
+	const n = 3 * freshMax
 	status, worst := firstRequests(t, fe, n)
 	for i, s := range status {
 		if s != 200 {
@@ -294,254 +291,15 @@ func TestDialPaceServerCloses(t *testing.T) {
 	if resp, _ := dialRaw(t, fe).get("/"); resp.StatusCode != 200 { // the server says close once
 		t.Fatalf("first request: status %d", resp.StatusCode)
 	}
-	const n = 8 * freshFloor
+	const n = 8 * freshMax
 	status, worst := firstRequests(t, fe, n)
 	for i, s := range status {
 		if s != 200 {
 			t.Fatalf("client %d: status %d, want 200", i, s)
 		}
 	}
-	// Waiting for slots (a few per answer) would take 8 handler times.
+	// Waiting for slots (freshMax per answer) would take 8 handler times.
 	if limit := 4 * handle; worst > limit {
 		t.Errorf("slowest request %v, want under %v: requests waited for slots of a server that closes", worst, limit)
 	}
-}
-
-// TestNextFreshLimit: the fresh limit's rule, like TCP slow start. A fresh
-// connection answered quickly while requests wait for a slot raises the
-// limit by one (two slots open per answer: the limit doubles per round
-// trip), up to freshCap; a slow answer or failure halves it, never below
-// freshFloor; anything else keeps it.
-func TestNextFreshLimit(t *testing.T) {
-	fast, mid, slow := paceFast-time.Millisecond, paceFast, paceSlow
-	for _, c := range []struct {
-		limit   int
-		wait    time.Duration
-		ok      bool
-		limited bool
-		want    int
-	}{
-		{0, fast, true, true, freshFloor + 1}, // a new pool starts at the floor
-		{freshFloor, fast, true, true, freshFloor + 1},
-		{100, 0, true, true, 101},
-		{freshCap, fast, true, true, freshCap},             // capped
-		{100, fast, true, false, 100},                      // nobody waited: the limit was not tested
-		{100, fast, false, true, 100},                      // a quick failure: no growth
-		{100, mid, true, true, 100 - 50*btoi(mid >= slow)}, // not fast: hold (or halve when slow starts there)
-		{100, slow, true, true, 50},
-		{100, slow, true, false, 50},
-		{100, slow, false, true, 50},
-		{freshFloor + 5, slow, true, true, freshFloor}, // never below the floor
-		{freshFloor, time.Hour, false, false, freshFloor},
-	} {
-		if got := nextFreshLimit(c.limit, c.wait, c.ok, c.limited); got != c.want {
-			t.Errorf("nextFreshLimit(%d, %v, ok %v, limited %v) = %d, want %d", c.limit, c.wait, c.ok, c.limited, got, c.want)
-		}
-	}
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// TestDialPaceLimitInPool: the pool applies the rule. Quick answers while
-// requests wait open two slots each (the answered one and the one the
-// limit grew by); a slow answer halves the limit; and a pool whose last
-// fresh connection was answered poolIdleTimeout ago starts again from the
-// floor (its connections of then are reaped: what it learnt is stale).
-func TestDialPaceLimitInPool(t *testing.T) {
-	p := newConnPool()
-	t0 := time.Now()
-	for range freshFloor {
-		p.reserve(t0)
-	}
-	var ws []*poolWaiter
-	for range 4 {
-		w, _, dial := p.reserve(t0)
-		if dial {
-			t.Fatal("reserve past the floor: dial, want a wait")
-		}
-		ws = append(ws, w)
-	}
-	p.answered(t0, t0.Add(time.Millisecond), true)
-	for i, w := range ws[:2] {
-		select {
-		case ic := <-w.ch:
-			if ic.c != nil {
-				t.Fatalf("waiter %d got a connection, want a slot", i)
-			}
-		default:
-			t.Fatalf("a quick answer opened fewer than two slots (waiter %d got none)", i)
-		}
-	}
-	if p.freshLimit() != freshFloor+1 || p.fresh != freshFloor+1 || len(p.waiters) != 2 {
-		t.Fatalf("limit %d fresh %d waiters %d, want %d, %d and 2", p.freshLimit(), p.fresh, len(p.waiters), freshFloor+1, freshFloor+1)
-	}
-	p.limit = 200
-	p.answered(t0, t0.Add(paceSlow), true)
-	if p.freshLimit() != 100 {
-		t.Fatalf("limit %d after a slow answer from 200, want 100", p.freshLimit())
-	}
-	for _, w := range ws[2:] {
-		p.giveUp(w)
-	}
-	for p.fresh > 0 {
-		p.answered(t0, t0.Add(time.Millisecond), true) // nobody waits: no growth
-	}
-	if p.freshLimit() != 100 {
-		t.Fatalf("limit %d after answers with nobody waiting, want 100 kept", p.freshLimit())
-	}
-	last := t0.Add(time.Millisecond)
-	p.reserve(last.Add(poolIdleTimeout - time.Millisecond))
-	if p.freshLimit() != 100 {
-		t.Fatalf("limit %d after a short pause, want 100 kept", p.freshLimit())
-	}
-	p.answered(last, last, true)
-	p.reserve(last.Add(poolIdleTimeout))
-	if p.freshLimit() != freshFloor {
-		t.Fatalf("limit %d after poolIdleTimeout without fresh connections, want the floor %d", p.freshLimit(), freshFloor)
-	}
-}
-
-// paceServer is an HTTP/1.1 keep-alive server on loopback that accepts one
-// connection per `turn` (0: at once) and answers after `handle`. It
-// records the most connections open at once whose first request had not
-// been answered yet: the proxy's fresh connections as the server sees them.
-type paceServer struct {
-	addr          string
-	turn          atomic.Int64 // time.Duration
-	handle        time.Duration
-	pending, peak atomic.Int32
-}
-
-func newPaceServer(t *testing.T, turn, handle time.Duration) *paceServer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &paceServer{addr: ln.Addr().String(), handle: handle}
-	s.turn.Store(int64(turn))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			n := s.pending.Add(1)
-			for p := s.peak.Load(); n > p && !s.peak.CompareAndSwap(p, n); p = s.peak.Load() {
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				br := bufio.NewReader(c)
-				first := true
-				for {
-					req, err := http.ReadRequest(br)
-					if err == nil {
-						req.Body.Close()
-						time.Sleep(s.handle)
-						_, err = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
-					}
-					if first {
-						s.pending.Add(-1)
-						first = false
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
-			time.Sleep(time.Duration(s.turn.Load()))
-		}
-	}()
-	return s
-}
-
-// enginePool returns the connection pool of the engine's only server.
-func enginePool(t *testing.T, e *Engine) *connPool {
-	t.Helper()
-	e.reg.mu.Lock()
-	defer e.reg.mu.Unlock()
-	if len(e.reg.servers) != 1 {
-		t.Fatalf("%d servers, want 1", len(e.reg.servers))
-	}
-	for _, sh := range e.reg.servers {
-		return sh.pool
-	}
-	return nil
-}
-
-// TestDialPaceGrows: 400 clients' first requests at once to a server that
-// accepts at once and answers in a millisecond. The pool starts with 16
-// fresh connections; each answered within paceFast lets two waiters dial,
-// so after a few round trips more than twice the floor are dialed and
-// unanswered at once, as the server counts them (a fixed limit: 16).
-func TestDialPaceGrows(t *testing.T) {
-	s := newPaceServer(t, 0, time.Millisecond)
-	e, fe, _ := startEngine(t, testConfig(srv("s1", s.addr)))
-	const n = 400
-	status, _ := firstRequests(t, fe, n)
-	for i, st := range status {
-		if st != 200 {
-			t.Fatalf("client %d: status %d, want 200", i, st)
-		}
-	}
-	p := enginePool(t, e)
-	p.mu.Lock()
-	limit := p.freshLimit()
-	p.mu.Unlock()
-	if peak := s.peak.Load(); peak <= 2*freshFloor {
-		t.Errorf("at most %d fresh connections at once for %d first requests to a fast server (limit now %d), want over %d: the fresh limit did not grow", peak, n, limit, 2*freshFloor)
-	}
-	t.Logf("%d first requests: at most %d fresh connections at once, limit %d", n, s.peak.Load(), limit)
-}
-
-// TestDialPaceShrinks: a pool that learnt a higher limit from a fast
-// server (set here: 64) meets it accepting one connection every 20 ms, its
-// accept queue building: the slow answers halve the limit back to the
-// floor, and every request is served. (The 64 dials the limit allowed at
-// once wait their turns, the last 1.3 s: the overshoot a limit learnt
-// earlier costs, hence its reset after poolIdleTimeout.)
-func TestDialPaceShrinks(t *testing.T) {
-	s := newPaceServer(t, 20*time.Millisecond, 0)
-	e, fe, _ := startEngine(t, testConfig(srv("s1", s.addr)))
-	p := enginePool(t, e)
-	p.mu.Lock()
-	p.limit, p.lastAnswer = 64, time.Now()
-	p.mu.Unlock()
-	const n = 300
-	status, worst := firstRequests(t, fe, n)
-	for i, st := range status {
-		if st != 200 {
-			t.Fatalf("client %d: status %d, want 200", i, st)
-		}
-	}
-	p.mu.Lock()
-	limit := p.freshLimit()
-	p.mu.Unlock()
-	if limit != freshFloor {
-		t.Errorf("fresh limit %d after a burst to a server slow to accept, want the floor %d", limit, freshFloor)
-	}
-	t.Logf("%d first requests: at most %d fresh at once, slowest %v", n, s.peak.Load(), worst)
 }

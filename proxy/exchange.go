@@ -39,8 +39,7 @@ type exchange struct {
 	bodyKind h1.BodyKind
 	// fresh: the pool whose fresh slot sconn holds, a new connection not
 	// answered yet (dialpace.go); nil: none.
-	fresh   *connPool
-	freshAt time.Time
+	fresh *connPool
 }
 
 // forward runs the exchange for the request head in cc.req, whose body (if
@@ -102,7 +101,7 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 	}
 	srv := x.srv
 	defer func() {
-		x.freshDone(false)
+		x.freshDone()
 		if x.srv != nil {
 			be.release(x.srv)
 		}
@@ -146,7 +145,7 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 			err = refusalAfterWrite(&x, err)
 		}
 		if err == nil {
-			x.freshDone(true) // the server answered
+			x.freshDone() // the server answered
 			break
 		}
 		if cc.h2 != nil && cc.h2.isReset() {

@@ -36,11 +36,9 @@ type connPool struct {
 	// Dial pacing (dialpace.go): fresh connections dialed and not yet
 	// answered, the requests waiting for a connection or a fresh slot
 	// (oldest first), and a count of puts and answers.
-	fresh      int
-	limit      int
-	lastAnswer time.Time
-	waiters    []*poolWaiter
-	progress   uint64
+	fresh    int
+	waiters  []*poolWaiter
+	progress uint64
 	// closes: the server's last answer closed its connection (no
 	// keep-alive): nothing comes back to wait for; a put clears it.
 	closes bool
