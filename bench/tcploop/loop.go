@@ -105,14 +105,24 @@ func serveLoop(listen string, backends []string, wait string, spin int) error {
 	}
 	switch wait {
 	case "block":
+		empty := 0
 		for {
-			n, err := unix.EpollWait(l.epfd, l.evs, -1)
+			timeout := -1
+			if empty < l.spin {
+				timeout = 0
+			}
+			n, err := unix.EpollWait(l.epfd, l.evs, timeout)
 			if err == unix.EINTR {
 				continue
 			}
 			if err != nil {
 				return fmt.Errorf("epoll_wait: %w", err)
 			}
+			if n == 0 {
+				empty++
+				continue
+			}
+			empty = 0
 			l.handle(n)
 		}
 	case "raw":

@@ -21,7 +21,7 @@ func main() {
 	engine := flag.String("engine", "goroutines", "goroutines (lbd's copy) or loop (one epoll loop)")
 	idle := flag.Duration("idle", time.Minute, "goroutines: inactivity timeout as lbd arms it (0: none)")
 	wait := flag.String("wait", "park", "loop: park (epoll fd in Go's poller), block (epoll_wait blocks) or raw (blocks unknown to the runtime)")
-	spin := flag.Int("spin", 0, "loop -wait park: empty epoll_wait(0) calls before parking")
+	spin := flag.Int("spin", 0, "loop -wait park or block: empty epoll_wait(0) calls before waiting")
 	flag.Parse()
 	bs := strings.Split(*backends, ",")
 	var err error
