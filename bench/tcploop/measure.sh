@@ -5,9 +5,10 @@
 #
 # usage: bench/tcploop/measure.sh SIDE... (run as root, under
 #        flock /tmp/lbd-bench.lock when others measure too)
-# SIDE: haproxy | lbd | gor | gor0 | loop | loopspin | loopblock | loopblockspin | loopraw
+# SIDE: haproxy | lbd | gor | gor0 | loop | loopspin | loopblock | loopblock2 | loopblockspin | loopraw
 #   (gor = -engine goroutines -idle 1m, gor0 = the same with -idle 0,
 #    loop = -engine loop -wait park, loopspin = -spin 1, loopblock = -wait block, loopblockspin = -wait block -spin 1,
+#    loopblock2 = -wait block with GOMAXPROCS=2 (still on CPU 0),
 #    loopraw = -wait raw)
 # env: ROUNDS (5), DUR (5 s measured), WARM (2 s), LBD (bin/lbd),
 #      TCPLOOP (built from bench/tcploop with the netpoll overlay), OUT (results file)
@@ -50,6 +51,7 @@ start() {
 	loopspin) GOMAXPROCS=1 taskset -c 0 $TCPLOOP -engine loop -wait park -spin 1 -listen 127.0.0.1:$FE -backends $B > $T/p.log 2>&1 & ;;
 	loopraw) GOMAXPROCS=1 taskset -c 0 $TCPLOOP -engine loop -wait raw -listen 127.0.0.1:$FE -backends $B > $T/p.log 2>&1 & ;;
 	loopblockspin) GOMAXPROCS=1 taskset -c 0 $TCPLOOP -engine loop -wait block -spin 1 -listen 127.0.0.1:$FE -backends $B > $T/p.log 2>&1 & ;;
+	loopblock2) GOMAXPROCS=2 taskset -c 0 $TCPLOOP -engine loop -wait block -listen 127.0.0.1:$FE -backends $B > $T/p.log 2>&1 & ;;
 	loopblock) GOMAXPROCS=1 taskset -c 0 $TCPLOOP -engine loop -wait block -listen 127.0.0.1:$FE -backends $B > $T/p.log 2>&1 & ;;
 	*) echo "unknown side $1" >&2; exit 2 ;;
 	esac
