@@ -129,7 +129,7 @@ var tlsLog tlsLogGate
 // the HTTP/1.1 loop.
 func (e *Engine) serveTLS(c *net.TCPConn, fe *frontend, gt *gate, cur *atomic.Pointer[frontend], cfg *tls.Config, src, dst netip.AddrPort, ct *connTrack) {
 	tStart := time.Now()
-	tc := tls.Server(c, cfg)
+	tc := tls.Server(newRawSock(c), cfg)
 	cc := &clientConn{e: e, fe: fe, cur: cur, gt: gt, c: c, src: src, dst: dst, ct: ct}
 	// Tracked during the handshake, so that a hard stop (the end of a soft
 	// stop, softstop.go) closes a handshake in progress.
