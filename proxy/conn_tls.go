@@ -17,7 +17,8 @@ import (
 //
 // The plain HTTP/1.1 loop (conn_h1.go) reads and writes the socket with raw
 // system calls inside RawConn callbacks. A TLS connection cannot: its bytes
-// go through crypto/tls. It is served by the same request handling (parse,
+// go through crypto/tls (which itself reads and writes the socket raw,
+// through rawSock: rawsock.go). It is served by the same request handling (parse,
 // handle, the exchange, the downstream methods) through a loop of its own,
 // chosen once per connection in serveConn: loopTLS/stepTLS below mirror
 // loop/step with a blocking tls.Conn.Read under the same deadlines, and the
