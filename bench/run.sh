@@ -5,7 +5,7 @@
 #   SIDES="lbd lbd" bench/run.sh                   A/A calibration (resolution)
 #   SIDES="lbd lbd" LBD_A=old/lbd LBD=new/lbd bench/run.sh   A/B of two lbd builds (ratios new/old)
 #   CASES=all PAIRS=1 BENCH_DURATION=2 bench/run.sh  every case, one short pair (validation)
-#   CASES="seed-cap keepalive-cap tcp-cap" bench/run.sh   proxy-bound: each proxy in a CPU
+#   CASES="seed-cap keepalive-cap tcp-cap https-cap" bench/run.sh   proxy-bound: each proxy in a CPU
 #                                                  cgroup (BENCH_PROXY_QUOTA % of one CPU; root)
 #
 # Two nginx backends (one worker each) and the load generator share
@@ -29,7 +29,7 @@ IDLE_CONNS=${BENCH_IDLE_CONNS:-10000} # connections for (d)
 PROXY_CPU=${BENCH_PROXY_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
 CASES=${CASES:-${BENCH_CASES:-"seed keepalive tcp idle"}}
-ALL_CASES="seed keepalive tcp idle burst https tls-close tls-resume h2 idle-tls rules b1k b5k seed-cap keepalive-cap tcp-cap"
+ALL_CASES="seed keepalive tcp idle burst https tls-close tls-resume h2 idle-tls rules b1k b5k seed-cap keepalive-cap tcp-cap https-cap"
 QUOTA=${BENCH_PROXY_QUOTA:-40}        # -cap cases: each proxy's CPU budget, % of one CPU
 CG_PERIOD=${BENCH_PROXY_PERIOD_US:-10000} # -cap cases: CFS period (us); short, so throttling gaps stay short
 [ "$CASES" != all ] || CASES=$ALL_CASES
@@ -71,7 +71,7 @@ for p in $SIDE_A $SIDE_B; do case $p in haproxy | lbd) ;; *) die "SIDES: unknown
 TLS=
 for c in $CASES; do
 	case " $ALL_CASES " in *" $c "*) ;; *) die "CASES: unknown case $c (all, or some of: $ALL_CASES)" ;; esac
-	case $c in https | tls-close | tls-resume | h2 | idle-tls) TLS=1 ;; esac
+	case ${c%-cap} in https | tls-close | tls-resume | h2 | idle-tls) TLS=1 ;; esac
 done
 if [ -n "$TLS" ]; then
 	for c in openssl curl; do command -v "$c" >/dev/null 2>&1 || die "$c not found (TLS cases)"; done
@@ -211,7 +211,7 @@ conns_of() {
 load() {
 	local side=$1 case=$2 secs=$3 lat=${4:-} url="http://127.0.0.1:${PORT[$1]}/" c
 	c=$(conns_of "$case")
-	case $case in
+	case ${case%-cap} in
 	https) url="https://127.0.0.1:${PORT[$side]}/" ;;
 	tls-close | tls-resume)
 		# wrk reuses its SSL object, so it resumes the session when the
@@ -707,7 +707,7 @@ label() {
 	tls-resume) echo "(f2) tls resumed" ;;
 	h2) echo "(g) h2 tls" ;; idle-tls) echo "(h) idle tls ${IDLE_CONNS}" ;; rules) echo "(r) rules" ;;
 	b1k) echo "(b1k) 1k conns" ;; b5k) echo "(b5k) 5k conns" ;;
-	seed-cap) echo "(a-cap) seed" ;; keepalive-cap) echo "(b-cap) keep-alive" ;; tcp-cap) echo "(c-cap) tcp" ;; *) echo "$1" ;;
+	seed-cap) echo "(a-cap) seed" ;; keepalive-cap) echo "(b-cap) keep-alive" ;; tcp-cap) echo "(c-cap) tcp" ;; https-cap) echo "(e-cap) https" ;; *) echo "$1" ;;
 	esac
 }
 # quantiles: numbers on stdin -> "median q1 q3 min max n" (linear
