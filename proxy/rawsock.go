@@ -7,7 +7,8 @@ import (
 	"syscall"
 )
 
-// rawSock is the socket under crypto/tls on a client TLS connection: its
+// rawSock is the socket under crypto/tls, on TLS connections from clients
+// (tls.Server, conn_tls.go) and to servers (tls.Client, server_tls.go): its
 // Read and Write make raw recvfrom/sendto calls (rawio.go) inside the
 // connection's RawConn callbacks, where net.TCPConn's would go through
 // syscall.Read/Write.

@@ -122,7 +122,7 @@ func (e *Engine) handshakeServer(c *net.TCPConn, be *backend, s *server, sni str
 	if s.tls.perReq {
 		cfg = certs.WithServerName(cfg, sni, s.tls.vhost)
 	}
-	tc := tls.Client(c, cfg)
+	tc := tls.Client(newRawSock(c), cfg)
 	if be.connect > 0 {
 		c.SetDeadline(time.Now().Add(be.connect))
 	}
