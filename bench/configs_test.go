@@ -26,6 +26,7 @@ func render(t *testing.T, path, cert string) []byte {
 		t.Fatal(err)
 	}
 	return []byte(strings.NewReplacer("@FE@", "20000", "@BE1@", "20001", "@BE2@", "20002",
+		"@SBE1@", "20011", "@SBE2@", "20012",
 		"@TMP@", "/tmp/lbd-bench.test", "@NOFILE@", "20000", "@MAXCONN@", "9950", "@CERT@", cert).Replace(string(b)))
 }
 
@@ -63,6 +64,7 @@ type facts struct {
 	threads   int
 	serverCls bool // http-server-close
 	cookie    bool
+	tlsSrv    int // servers spoken to over TLS
 }
 
 func haproxyFacts(t *testing.T, cfg []byte) facts {
@@ -79,6 +81,11 @@ func haproxyFacts(t *testing.T, cfg []byte) facts {
 			f.mode = w[1]
 		case w[0] == "server":
 			f.servers++
+			for _, x := range w[3:] {
+				if x == "ssl" {
+					f.tlsSrv++
+				}
+			}
 		case w[0] == "nbthread":
 			if w[1] != "1" {
 				t.Errorf("nbthread %s", w[1])
@@ -95,7 +102,7 @@ func haproxyFacts(t *testing.T, cfg []byte) facts {
 
 func TestConfigsArePaired(t *testing.T) {
 	cert := selfSigned(t)
-	for _, c := range []string{"seed", "keepalive", "tcp", "https", "tlsfull", "rules"} {
+	for _, c := range []string{"seed", "keepalive", "tcp", "https", "tlsfull", "rules", "tlssrv"} {
 		t.Run(c, func(t *testing.T) {
 			hp := haproxyFacts(t, render(t, filepath.Join("conf", "haproxy-"+c+".cfg"), cert))
 			lp := filepath.Join("conf", "lbd-"+c+".yaml")
@@ -115,6 +122,11 @@ func TestConfigsArePaired(t *testing.T) {
 			}
 			for _, be := range cfg.Backends {
 				got.servers += len(be.Servers)
+				for _, s := range be.Servers {
+					if s.SSL.On() {
+						got.tlsSrv++
+					}
+				}
 				got.cookie = got.cookie || be.Cookie != nil
 				got.serverCls = got.serverCls || (be.Options.HTTPServerClose != nil && *be.Options.HTTPServerClose)
 			}

@@ -29,7 +29,7 @@ IDLE_CONNS=${BENCH_IDLE_CONNS:-10000} # connections for (d)
 PROXY_CPU=${BENCH_PROXY_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
 CASES=${CASES:-${BENCH_CASES:-"seed keepalive tcp idle"}}
-ALL_CASES="seed keepalive tcp idle burst https tls-close tls-resume h2 idle-tls rules b1k b5k seed-cap keepalive-cap tcp-cap https-cap"
+ALL_CASES="seed keepalive tcp idle burst https tls-close tls-resume h2 idle-tls rules b1k b5k seed-cap keepalive-cap tcp-cap https-cap tls-srv"
 QUOTA=${BENCH_PROXY_QUOTA:-40}        # -cap cases: each proxy's CPU budget, % of one CPU
 CG_PERIOD=${BENCH_PROXY_PERIOD_US:-10000} # -cap cases: CFS period (us); short, so throttling gaps stay short
 [ "$CASES" != all ] || CASES=$ALL_CASES
@@ -71,7 +71,7 @@ for p in $SIDE_A $SIDE_B; do case $p in haproxy | lbd) ;; *) die "SIDES: unknown
 TLS=
 for c in $CASES; do
 	case " $ALL_CASES " in *" $c "*) ;; *) die "CASES: unknown case $c (all, or some of: $ALL_CASES)" ;; esac
-	case ${c%-cap} in https | tls-close | tls-resume | h2 | idle-tls) TLS=1 ;; esac
+	case ${c%-cap} in https | tls-close | tls-resume | h2 | idle-tls | tls-srv) TLS=1 ;; esac
 done
 if [ -n "$TLS" ]; then
 	for c in openssl curl; do command -v "$c" >/dev/null 2>&1 || die "$c not found (TLS cases)"; done
@@ -167,6 +167,7 @@ pick_port() {
 	for i in $(seq 1 50); do
 		p=$((10000 + RANDOM % (PORT_HI - 10000)))
 		port_free "$p" && port_free $((p + 1)) && port_free $((p + 2)) && port_free $((p + 3)) &&
+			port_free $((p + 11)) && port_free $((p + 12)) &&
 			{ echo "$p"; return; }
 	done
 	die "no free port found"
@@ -184,11 +185,12 @@ LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
 BASE=$(pick_port)
 # Side A listens on FE, side B on FE_B: both run during a case.
 FE=$BASE BE1=$((BASE + 1)) BE2=$((BASE + 2)) FE_B=$((BASE + 3))
+SBE1=$((BASE + 11)) SBE2=$((BASE + 12)) # the nginx backends' HTTPS listeners (tls-srv; with TLS cases only)
 
 render() { # template output [extra sed args]; FE and DIR (sockets) may be set by the caller
 	local tpl=$1 out=$2
 	shift 2
-	sed -e "s#@FE@#${RFE:-$FE}#g" -e "s#@BE1@#$BE1#g" -e "s#@BE2@#$BE2#g" -e "s#@TMP@#${RDIR:-$TMP}#g" \
+	sed -e "s#@FE@#${RFE:-$FE}#g" -e "s#@BE1@#$BE1#g" -e "s#@BE2@#$BE2#g" -e "s#@SBE1@#$SBE1#g" -e "s#@SBE2@#$SBE2#g" -e "s#@TMP@#${RDIR:-$TMP}#g" \
 		-e "s#@NOFILE@#$NOFILE#g" -e "s#@MAXCONN@#$MAXCONN#g" -e "s#@CERT@#$TMP/cert.pem#g" "$@" "$tpl" >"$out"
 }
 
@@ -197,7 +199,7 @@ render() { # template output [extra sed args]; FE and DIR (sockets) may be set b
 conf_of() {
 	case $1 in
 	*-cap) conf_of "${1%-cap}" ;;
-	tls-close) echo tlsfull ;; https | tls-resume | h2 | idle-tls) echo https ;; b1k | b5k | idle | burst) echo keepalive ;; *) echo "$1" ;;
+	tls-close) echo tlsfull ;; tls-srv) echo tlssrv ;; https | tls-resume | h2 | idle-tls) echo https ;; b1k | b5k | idle | burst) echo keepalive ;; *) echo "$1" ;;
 	esac
 }
 # is_cap case: the case runs each proxy in a CPU-limited cgroup.
@@ -247,8 +249,11 @@ chmod -R a+rX "$TMP/www"
 for i in 1 2; do
 	port=$((BASE + i))
 	mkdir -p "$TMP/nginx$i/tmp" "$TMP/nginx$i/logs"
+	# With the TLS cases, each nginx also serves HTTPS (the tls-srv case's servers).
+	ssl=
+	[ -z "$TLS" ] || ssl="listen 127.0.0.1:$((BASE + 10 + i)) ssl reuseport; ssl_certificate $TMP/cert.pem; ssl_certificate_key $TMP/cert.pem;"
 	render bench/conf/nginx.conf "$TMP/nginx$i/nginx.conf" \
-		-e "s#@PORT@#$port#g" -e "s#@PREFIX@#$TMP/nginx$i#g" -e "s#@ROOT@#$TMP/www#g"
+		-e "s#@PORT@#$port#g" -e "s#@PREFIX@#$TMP/nginx$i#g" -e "s#@ROOT@#$TMP/www#g" -e "s#@SSL_LISTEN@#$ssl#g"
 	taskset -c "$LOAD_CPU" nginx -p "$TMP/nginx$i" -e "$TMP/nginx$i/error.log" -c "$TMP/nginx$i/nginx.conf" \
 		>"$TMP/nginx$i/out.log" 2>&1 &
 	PIDS+=($!)
@@ -707,7 +712,7 @@ label() {
 	tls-resume) echo "(f2) tls resumed" ;;
 	h2) echo "(g) h2 tls" ;; idle-tls) echo "(h) idle tls ${IDLE_CONNS}" ;; rules) echo "(r) rules" ;;
 	b1k) echo "(b1k) 1k conns" ;; b5k) echo "(b5k) 5k conns" ;;
-	seed-cap) echo "(a-cap) seed" ;; keepalive-cap) echo "(b-cap) keep-alive" ;; tcp-cap) echo "(c-cap) tcp" ;; https-cap) echo "(e-cap) https" ;; *) echo "$1" ;;
+	seed-cap) echo "(a-cap) seed" ;; keepalive-cap) echo "(b-cap) keep-alive" ;; tcp-cap) echo "(c-cap) tcp" ;; https-cap) echo "(e-cap) https" ;; tls-srv) echo "(i) tls to servers" ;; *) echo "$1" ;;
 	esac
 }
 # quantiles: numbers on stdin -> "median q1 q3 min max n" (linear
