@@ -371,8 +371,8 @@ func pipe(dst, src conn, idle time.Duration, last *atomic.Int64) (int64, error) 
 	if err != nil {
 		return 0, err
 	}
-	p := &rawPipe{dst: dst, src: src, idle: idle, last: last, drc: drc}
-	p.wfn = p.wstep
+	p := &rawPipe{dst: dst, src: src, idle: idle, last: last}
+	p.w.init(drc)
 	rc.Control(func(fd uintptr) { p.in.enable(int(fd)) })
 	fn := p.step
 	for {
@@ -437,20 +437,16 @@ type rawPipe struct {
 	bulk     bool
 	rerr     error
 	werr     error
-	drc      syscall.RawConn
-	wfn      func(fd uintptr) bool // wstep
-	wb       []byte                // pending bytes of wstep
-	in       inqRecv               // recvmsg with TCP_INQ (tcpraw.go)
+	w        rawWriter // dst's raw writes (rawsock.go)
+	in       inqRecv   // recvmsg with TCP_INQ (tcpraw.go)
 }
 
 // write writes b to dst through its RawConn: a short write waits for
 // writability (the write deadline applies).
 func (p *rawPipe) write(b []byte) error {
-	p.wb = b
-	err := p.drc.Write(p.wfn)
-	p.wb = nil
-	if err == nil {
-		return p.werr
+	_, err := p.w.write(b)
+	if err == nil || p.w.err != nil {
+		return err // written, or the send failed
 	}
 	// As for reads in pipe: a connection closed meanwhile, in the form
 	// isClosed knows.
@@ -460,25 +456,6 @@ func (p *rawPipe) write(b []byte) error {
 		}
 	}
 	return err
-}
-
-// wstep runs inside dst's RawConn.Write.
-func (p *rawPipe) wstep(fd uintptr) bool {
-	for len(p.wb) > 0 {
-		n, err := sysWrite(int(fd), p.wb)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err == syscall.EAGAIN {
-			return false
-		}
-		if err != nil {
-			p.werr = err
-			return true
-		}
-		p.wb = p.wb[n:]
-	}
-	return true
 }
 
 // step runs inside RawConn.Read; returning false waits for readability.

@@ -39,10 +39,7 @@ type rawSock struct {
 	rerr error
 	rfn  func(fd uintptr) bool
 
-	wb   []byte
-	wn   int
-	werr error
-	wfn  func(fd uintptr) bool
+	w rawWriter
 }
 
 // newRawSock wraps c; if c has no raw descriptor it is returned as is.
@@ -52,7 +49,8 @@ func newRawSock(c *net.TCPConn) net.Conn {
 		return c
 	}
 	s := &rawSock{TCPConn: c, rc: rc}
-	s.rfn, s.wfn = s.rstep, s.wstep
+	s.rfn = s.rstep
+	s.w.init(rc)
 	return s
 }
 
@@ -93,31 +91,55 @@ func (s *rawSock) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	s.wb, s.wn, s.werr = p, 0, nil
-	err := s.rc.Write(s.wfn)
-	n := s.wn
-	s.wb = nil
-	if err == nil {
-		err = s.werr
+	n, err := s.w.write(p)
+	if s.w.err != nil {
+		err = os.NewSyscallError("sendto", err)
 	}
 	return n, err
 }
 
-// wstep runs inside RawConn.Write: it writes until all of wb is out, the
+// rawWriter writes to a socket with raw sendto calls (sysWrite) inside its
+// RawConn's Write callback: a full socket waits for writability under the
+// connection's write deadline. rawSock and the mode tcp copy (rawPipe,
+// io.go) write through it.
+type rawWriter struct {
+	rc  syscall.RawConn
+	b   []byte
+	n   int
+	err error                 // the failed sendto's errno, if one failed
+	fn  func(fd uintptr) bool // step
+}
+
+func (w *rawWriter) init(rc syscall.RawConn) { w.rc, w.fn = rc, w.step }
+
+// write writes all of b: it returns how much went out and the RawConn's
+// error (deadline, closed) or the failed sendto's errno (then w.err).
+func (w *rawWriter) write(b []byte) (int, error) {
+	w.b, w.n, w.err = b, 0, nil
+	err := w.rc.Write(w.fn)
+	n := w.n
+	w.b = nil
+	if err == nil {
+		err = w.err
+	}
+	return n, err
+}
+
+// step runs inside RawConn.Write: it writes until all of b is out, the
 // socket is full (false: wait for writability) or a write fails.
-func (s *rawSock) wstep(fd uintptr) bool {
-	for s.wn < len(s.wb) {
-		n, err := sysWrite(int(fd), s.wb[s.wn:])
+func (w *rawWriter) step(fd uintptr) bool {
+	for w.n < len(w.b) {
+		n, err := sysWrite(int(fd), w.b[w.n:])
 		switch {
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
 			return false
 		case err != nil:
-			s.werr = os.NewSyscallError("sendto", err)
+			w.err = err
 			return true
 		}
-		s.wn += n
+		w.n += n
 	}
 	return true
 }
