@@ -110,6 +110,44 @@ func TestKeepWaiting(t *testing.T) {
 	}
 }
 
+// holdAccepted accepts on ln until the test ends, holding every
+// connection until then (closed at cleanup, with ln). each, if not nil,
+// runs on the accept loop for every new connection. It returns the count
+// of accepted connections.
+func holdAccepted(t *testing.T, ln net.Listener, each func(net.Conn)) *atomic.Int32 {
+	t.Helper()
+	accepted := &atomic.Int32{}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			if each != nil {
+				each(c)
+			}
+		}
+	}()
+	return accepted
+}
+
 // slowAcceptServer is an HTTP/1.1 keep-alive server on loopback that
 // accepts one connection per turn of every `turn` (an event-loop server
 // busy with other connections, like nginx under load), and answers at
@@ -120,50 +158,27 @@ func slowAcceptServer(t *testing.T, turn, handle time.Duration) (addr string, ac
 	if err != nil {
 		t.Fatal(err)
 	}
-	accepted = &atomic.Int32{}
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					req.Body.Close()
-					time.Sleep(handle)
-					if _, err := c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")); err != nil {
-						return
-					}
+	t.Cleanup(wg.Wait) // runs after holdAccepted's cleanup has closed the connections
+	accepted = holdAccepted(t, ln, func(c net.Conn) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			br := bufio.NewReader(c)
+			for {
+				req, err := http.ReadRequest(br)
+				if err != nil {
+					return
 				}
-			}()
-			time.Sleep(turn)
-		}
-	}()
+				req.Body.Close()
+				time.Sleep(handle)
+				if _, err := c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")); err != nil {
+					return
+				}
+			}
+		}()
+		time.Sleep(turn)
+	})
 	return ln.Addr().String(), accepted
 }
 

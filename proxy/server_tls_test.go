@@ -521,27 +521,7 @@ func TestServerTLSHandshakeTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var held []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range held {
-			c.Close()
-		}
-		mu.Unlock()
-	})
+	holdAccepted(t, ln, nil)
 	cfg := testConfig(tlsSrv("mute", ln.Addr().String(), certs.ClientOptions{}, SNI{}))
 	cfg.Backends[0].Retries = 0
 	cfg.Backends[0].ConnectTimeout = 200 * time.Millisecond
