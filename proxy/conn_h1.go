@@ -445,7 +445,7 @@ func (cc *clientConn) failReq(code int, term string, tStart time.Time, be *backe
 		return
 	}
 	cc.c.SetWriteDeadline(time.Now().Add(fe.client))
-	cc.out.c.Write(page)
+	cc.out.writeAll(page)
 }
 
 func (cc *clientConn) resetRecord(tStart time.Time) {
@@ -569,7 +569,7 @@ func (cc *clientConn) sendContinue() error {
 	}
 	cc.out.dl = time.Now().Add(cc.fe.client)
 	cc.c.SetWriteDeadline(cc.out.dl)
-	_, err := cc.out.c.Write(continue100)
+	_, err := cc.out.writeAll(continue100)
 	return err
 }
 

@@ -215,20 +215,27 @@ func (w *bufWriter) writeConn(p []byte) (int, error) {
 	if w.timeout > 0 {
 		w.dl = armDeadline(w.c.SetWriteDeadline, w.dl, w.timeout)
 	}
-	if w.raw != nil {
-		// As bufReader.read: raw sendto calls, and the RawConn's own
-		// error (deadline, closed) in c.Write's form.
-		n, err := w.raw.write(p[done:])
-		done += n
-		switch {
-		case err == nil:
-			return done, nil
-		case w.raw.err != nil:
-			return done, os.NewSyscallError("sendto", err)
-		}
-	}
-	n, err := w.c.Write(p[done:])
+	n, err := w.writeAll(p[done:])
 	return done + n, err
+}
+
+// writeAll writes all of p to the connection now, past the pending bytes,
+// under the write deadline already set: with the raw writer when there is
+// one (as bufReader.read: raw sendto calls, and the RawConn's own error -
+// deadline, closed - in c.Write's form), else with c.Write.
+func (w *bufWriter) writeAll(p []byte) (int, error) {
+	if w.raw == nil {
+		return w.c.Write(p)
+	}
+	n, err := w.raw.write(p)
+	switch {
+	case err == nil:
+		return n, nil
+	case w.raw.err != nil:
+		return n, os.NewSyscallError("sendto", err)
+	}
+	m, err := w.c.Write(p[n:])
+	return n + m, err
 }
 
 func (w *bufWriter) write(p []byte) error {

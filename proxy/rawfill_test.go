@@ -72,8 +72,9 @@ func rawFor(t *testing.T, c conn) (*rawReader, *rawWriter) {
 
 // TestBufferedRawReadWrite: on a server connection (*os.File) and on a
 // client connection (*net.TCPConn), bufReader.fill waits for bytes that
-// arrive late and bufWriter writes more than the socket buffers take
-// (waiting for writability), every byte once and in order, without calling
+// arrive late and bufWriter writes (buffered, and at once with writeAll)
+// more than the socket buffers take (waiting for writability), every byte
+// once and in order, without calling
 // the connection's Read or Write (those make syscall.Read/Write, which wake
 // the runtime's sleeping monitor thread, rawio.go). A read deadline, the
 // peer's close, a reset and the connection's own close read as they do
@@ -124,16 +125,20 @@ func TestBufferedRawReadWrite(t *testing.T) {
 			if err == nil {
 				err = w.flush()
 			}
+			if err == nil {
+				_, err = w.writeAll(payload[:200000]) // as error pages are written: past the buffer
+			}
 			if err != nil {
 				t.Fatalf("write: %v", err)
 			}
 			closeWrite(c)
 			want := append(append([]byte{}, payload...), payload[:100000]...)
-			if g := <-got; !bytes.Equal(g, want) {
-				t.Fatalf("peer got %d bytes, want the %d written, in order", len(g), len(want))
-			}
 			if w.n != int64(len(want)) {
 				t.Errorf("counted %d bytes written, want %d", w.n, len(want))
+			}
+			want = append(want, payload[:200000]...)
+			if g := <-got; !bytes.Equal(g, want) {
+				t.Fatalf("peer got %d bytes, want the %d written, in order", len(g), len(want))
 			}
 			if n, m := cc.reads.Load(), cc.writes.Load(); n != 0 || m != 0 {
 				t.Fatalf("the connection's Read ran %d times and Write %d times, want raw calls only", n, m)
