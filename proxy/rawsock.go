@@ -85,10 +85,11 @@ func (r *rawReader) init(rc syscall.RawConn) { r.rc, r.fn = rc, r.step }
 // and the RawConn's error (deadline, closed) or the failed recvfrom's errno
 // or io.EOF at the end of the stream (then r.err).
 func (r *rawReader) read(b []byte) (int, error) {
+	r.err = nil
 	if len(b) == 0 {
 		return 0, nil
 	}
-	r.b, r.n, r.err = b, 0, nil
+	r.b, r.n = b, 0
 	err := r.rc.Read(r.fn)
 	n := r.n
 	r.b = nil
