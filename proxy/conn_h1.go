@@ -64,7 +64,13 @@ type reqState struct {
 	await awaitState
 	// awaitFn is await.step, made once per reqState.
 	awaitFn func(fd uintptr) bool
-	rules   ruleState // rules.go
+	// The raw reader and writer (rawsock.go) of the buffered reads and
+	// writes: on the server connection (exchange.go) and on a plain
+	// client connection (getReq). Their step functions are made once per
+	// reqState, their RawConns set while a request uses them.
+	srvR, cliR rawReader
+	srvW, cliW rawWriter
+	rules      ruleState // rules.go
 
 	lastTerm    [4]byte // cached strings for the access log
 	lastTermStr string
@@ -74,6 +80,10 @@ type reqState struct {
 var reqPool = sync.Pool{New: func() any {
 	rs := &reqState{}
 	rs.awaitFn = rs.await.step
+	rs.srvR.init(nil)
+	rs.cliR.init(nil)
+	rs.srvW.init(nil)
+	rs.cliW.init(nil)
 	rs.req.Headers = make([]h1.Header, 0, 16)
 	rs.resp.Headers = make([]h1.Header, 0, 16)
 	return rs
@@ -82,7 +92,16 @@ var reqPool = sync.Pool{New: func() any {
 // getReq makes sure the connection holds a reqState.
 func (cc *clientConn) getReq() {
 	if cc.reqState == nil {
-		cc.reqState = reqPool.Get().(*reqState)
+		rs := reqPool.Get().(*reqState)
+		cc.reqState = rs
+		if cc.rc != nil {
+			// A plain client connection (TLS and HTTP/2 streams have
+			// none): its buffered reads and writes (request bodies,
+			// a response the socket cannot take at once) make raw
+			// calls while the request is in hand.
+			rs.cliR.rc, rs.cliW.rc = cc.rc, cc.rc
+			cc.in.raw, cc.out.raw = &rs.cliR, &rs.cliW
+		}
 	}
 }
 
@@ -95,6 +114,8 @@ func (cc *clientConn) putReq() {
 		return
 	}
 	cc.reqState = nil
+	cc.in.raw, cc.out.raw = nil, nil
+	rs.cliR.rc, rs.cliW.rc, rs.srvR.rc, rs.srvW.rc = nil, nil, nil, nil
 	hq, hr := rs.req.Headers, rs.resp.Headers
 	clear(hq[:cap(hq)])
 	clear(hr[:cap(hr)])
@@ -424,7 +445,7 @@ func (cc *clientConn) failReq(code int, term string, tStart time.Time, be *backe
 		return
 	}
 	cc.c.SetWriteDeadline(time.Now().Add(fe.client))
-	cc.out.c.Write(page)
+	cc.out.writeAll(page)
 }
 
 func (cc *clientConn) resetRecord(tStart time.Time) {
@@ -548,7 +569,7 @@ func (cc *clientConn) sendContinue() error {
 	}
 	cc.out.dl = time.Now().Add(cc.fe.client)
 	cc.c.SetWriteDeadline(cc.out.dl)
-	_, err := cc.out.c.Write(continue100)
+	_, err := cc.out.writeAll(continue100)
 	return err
 }
 

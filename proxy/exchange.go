@@ -105,6 +105,7 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 		if x.srv != nil {
 			be.release(x.srv)
 		}
+		cc.srvR.rc, cc.srvW.rc = nil, nil // see rawServer
 	}()
 	cc.rec.Server = srv.name
 
@@ -115,6 +116,7 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 	defer sw.releaseBuf()
 	sr := bufReader{c: x.sconn, timeout: be.server, dl: x.rdl}
 	defer sr.releaseAll()
+	cc.rawServer(&x, &sw, &sr)
 
 	body := cc.bodyMark()
 	replayable := cc.bodyInHand(x.bodyKind, req.ContentLength, body)
@@ -185,6 +187,7 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 			x.sconn, x.reused, x.awaitOK = c, false, false
 			x.rc, _ = c.SyscallConn()
 			sw.c, sr.c = c, c
+			cc.rawServer(&x, &sw, &sr)
 			sw.dl, sr.dl = time.Time{}, time.Time{}
 			sr.r, sr.w, sr.n, sr.gotAny = 0, 0, 0, false
 			continue
@@ -314,6 +317,19 @@ func (cc *clientConn) countOut(x *exchange, sent int64) {
 	cc.rec.BytesRead = sent
 }
 
+// rawServer points the request writer and the response reader at the
+// server connection's raw writer and reader when it has a RawConn (a plain
+// socket; TLS has none): their waits then make raw system calls, not
+// syscall.Read/Write (rawio.go).
+func (cc *clientConn) rawServer(x *exchange, sw *bufWriter, sr *bufReader) {
+	if x.rc == nil {
+		sw.raw, sr.raw = nil, nil
+		return
+	}
+	cc.srvR.rc, cc.srvW.rc = x.rc, x.rc
+	sw.raw, sr.raw = &cc.srvW, &cc.srvR
+}
+
 var errBadResponse = errors.New("invalid response")
 
 func (cc *clientConn) wantServerKeepAlive(be *backend) bool {
@@ -387,6 +403,7 @@ func (cc *clientConn) retryOn(x *exchange, sw *bufWriter, sr *bufReader, tStart 
 	}
 	cc.rec.Server = x.srv.name
 	sw.c, sr.c = x.sconn, x.sconn
+	cc.rawServer(x, sw, sr)
 	sw.dl, sr.dl = x.wdl, x.rdl
 	sr.r, sr.w, sr.n, sr.gotAny = 0, 0, 0, false
 	return true

@@ -32,6 +32,10 @@ type bufReader struct {
 	dl      time.Time     // read deadline currently set on c
 	n       int64         // bytes read from the connection
 	gotAny  bool
+	// raw, when set, reads c's socket with raw recvfrom calls inside its
+	// RawConn (rawsock.go), not with c.Read: a plain socket only, and
+	// raw.rc is c's. See fill.
+	raw *rawReader
 }
 
 func (b *bufReader) hold() {
@@ -74,7 +78,7 @@ func (b *bufReader) fill() error {
 	if b.timeout > 0 {
 		b.dl = armDeadline(b.c.SetReadDeadline, b.dl, b.timeout)
 	}
-	n, err := b.c.Read(buf[b.w:])
+	n, err := b.read(buf[b.w:])
 	b.w += n
 	b.n += int64(n)
 	if n > 0 {
@@ -85,6 +89,26 @@ func (b *bufReader) fill() error {
 		err = io.ErrNoProgress
 	}
 	return err
+}
+
+// read reads c once. With raw set it makes raw recvfrom calls, waiting
+// for readability in the RawConn: c.Read (*os.File, *net.TCPConn) would
+// make a syscall.Read, which wakes the runtime's sleeping monitor thread
+// (rawio.go). An error of the RawConn itself (the deadline, a closed
+// connection) is reported by c.Read in its usual form: it fails before
+// making a system call.
+func (b *bufReader) read(p []byte) (int, error) {
+	if b.raw == nil {
+		return b.c.Read(p)
+	}
+	n, err := b.raw.read(p)
+	switch {
+	case err == nil, err == io.EOF:
+		return n, err
+	case b.raw.err != nil:
+		return n, os.NewSyscallError("recvfrom", err)
+	}
+	return b.c.Read(p)
 }
 
 // readLine returns the next CRLF-terminated line without CRLF; a bare LF is
@@ -123,6 +147,9 @@ type bufWriter struct {
 	// callback on c), so writes try one raw write(2) first (rawio.go).
 	held bool
 	fd   int
+	// raw, when set, writes c's socket with raw sendto calls inside its
+	// RawConn (rawsock.go), not with c.Write; as bufReader.raw.
+	raw *rawWriter
 }
 
 // armDeadline extends an inactivity deadline to now+timeout, skipping the
@@ -171,8 +198,9 @@ func (w *bufWriter) flush() error {
 }
 
 // writeConn writes p to the connection: first with one raw write when the
-// caller holds the descriptor (w.held), the rest (if any) through c.Write,
-// which waits for writability under the write deadline.
+// caller holds the descriptor (w.held), the rest (if any) through the raw
+// writer (w.raw) or c.Write, which wait for writability under the write
+// deadline.
 func (w *bufWriter) writeConn(p []byte) (int, error) {
 	done := 0
 	if w.held {
@@ -181,14 +209,33 @@ func (w *bufWriter) writeConn(p []byte) (int, error) {
 				return n, nil
 			}
 		}
-		// EAGAIN, a short write or an error: c.Write waits, or
+		// EAGAIN, a short write or an error: the rest waits, or
 		// reports the error in the usual form.
 	}
 	if w.timeout > 0 {
 		w.dl = armDeadline(w.c.SetWriteDeadline, w.dl, w.timeout)
 	}
-	n, err := w.c.Write(p[done:])
+	n, err := w.writeAll(p[done:])
 	return done + n, err
+}
+
+// writeAll writes all of p to the connection now, past the pending bytes,
+// under the write deadline already set: with the raw writer when there is
+// one (as bufReader.read: raw sendto calls, and the RawConn's own error -
+// deadline, closed - in c.Write's form), else with c.Write.
+func (w *bufWriter) writeAll(p []byte) (int, error) {
+	if w.raw == nil {
+		return w.c.Write(p)
+	}
+	n, err := w.raw.write(p)
+	switch {
+	case err == nil:
+		return n, nil
+	case w.raw.err != nil:
+		return n, os.NewSyscallError("sendto", err)
+	}
+	m, err := w.c.Write(p[n:])
+	return n + m, err
 }
 
 func (w *bufWriter) write(p []byte) error {

@@ -32,13 +32,7 @@ import (
 // stream is io.EOF.
 type rawSock struct {
 	*net.TCPConn
-	rc syscall.RawConn
-
-	rb   []byte
-	rn   int
-	rerr error
-	rfn  func(fd uintptr) bool
-
+	r rawReader
 	w rawWriter
 }
 
@@ -48,43 +42,18 @@ func newRawSock(c *net.TCPConn) net.Conn {
 	if err != nil {
 		return c
 	}
-	s := &rawSock{TCPConn: c, rc: rc}
-	s.rfn = s.rstep
+	s := &rawSock{TCPConn: c}
+	s.r.init(rc)
 	s.w.init(rc)
 	return s
 }
 
 func (s *rawSock) Read(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
+	n, err := s.r.read(p)
+	if s.r.err != nil && s.r.err != io.EOF {
+		err = os.NewSyscallError("recvfrom", err)
 	}
-	s.rb, s.rn, s.rerr = p, 0, nil
-	err := s.rc.Read(s.rfn)
-	s.rb = nil
-	if err != nil {
-		return 0, err
-	}
-	return s.rn, s.rerr
-}
-
-// rstep runs inside RawConn.Read; false waits for readability.
-func (s *rawSock) rstep(fd uintptr) bool {
-	for {
-		n, err := sysRead(int(fd), s.rb)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			return false
-		case err != nil:
-			s.rerr = os.NewSyscallError("recvfrom", err)
-		case n == 0:
-			s.rerr = io.EOF
-		default:
-			s.rn = n
-		}
-		return true
-	}
+	return n, err
 }
 
 func (s *rawSock) Write(p []byte) (int, error) {
@@ -96,6 +65,58 @@ func (s *rawSock) Write(p []byte) (int, error) {
 		err = os.NewSyscallError("sendto", err)
 	}
 	return n, err
+}
+
+// rawReader reads from a socket with raw recvfrom calls (sysRead) inside
+// its RawConn's Read callback: an empty socket waits for readability under
+// the connection's read deadline. rawSock and the plain path's buffered
+// reads (bufReader.fill, io.go) read through it.
+type rawReader struct {
+	rc  syscall.RawConn
+	b   []byte
+	n   int
+	err error                 // the failed recvfrom's errno, or io.EOF
+	fn  func(fd uintptr) bool // step
+}
+
+func (r *rawReader) init(rc syscall.RawConn) { r.rc, r.fn = rc, r.step }
+
+// read reads once into b (some bytes, at most len(b)): it returns how many
+// and the RawConn's error (deadline, closed) or the failed recvfrom's errno
+// or io.EOF at the end of the stream (then r.err).
+func (r *rawReader) read(b []byte) (int, error) {
+	r.err = nil
+	if len(b) == 0 {
+		return 0, nil
+	}
+	r.b, r.n = b, 0
+	err := r.rc.Read(r.fn)
+	n := r.n
+	r.b = nil
+	if err == nil {
+		err = r.err
+	}
+	return n, err
+}
+
+// step runs inside RawConn.Read; false waits for readability.
+func (r *rawReader) step(fd uintptr) bool {
+	for {
+		n, err := sysRead(int(fd), r.b)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return false
+		case err != nil:
+			r.err = err
+		case n == 0:
+			r.err = io.EOF
+		default:
+			r.n = n
+		}
+		return true
+	}
 }
 
 // rawWriter writes to a socket with raw sendto calls (sysWrite) inside its

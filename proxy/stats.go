@@ -159,7 +159,7 @@ func (cc *clientConn) serveStats(tStart time.Time) bool {
 		return cc.h2.sendPage(out.Bytes()) == nil
 	}
 	cc.c.SetWriteDeadline(time.Now().Add(fe.client))
-	if _, err := cc.out.c.Write(out.Bytes()); err != nil {
+	if _, err := cc.out.writeAll(out.Bytes()); err != nil {
 		return false
 	}
 	return ka
