@@ -60,8 +60,21 @@ func TestNetpollFIFO(t *testing.T) {
 		}
 		return strings.TrimSpace(string(out))
 	}
-	if got := order("fifo", "-overlay", overlay); got != "fifo" {
+	// On a loaded machine a poll by the runtime's monitor thread in the
+	// middle of a round's writes can scramble that round (seen once in
+	// CI: "mixed fifo=4 lifo=0 of 5"), so the probe gets three tries; an
+	// overlay that does not make the order FIFO fails all three.
+	var got []string
+	for try := 0; try < 3; try++ {
+		got = append(got, order("fifo", "-overlay", overlay))
+		if got[try] == "fifo" {
+			break
+		}
+	}
+	if last := got[len(got)-1]; last != "fifo" {
 		t.Errorf("built with the overlay: goroutines ran %q, want fifo (the kernel's event order)", got)
+	} else if len(got) > 1 {
+		t.Logf("built with the overlay: fifo after %q", got[:len(got)-1])
 	}
 	t.Logf("stock %s runtime: %s", runtime.Version(), order("stock"))
 }
