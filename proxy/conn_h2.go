@@ -35,8 +35,11 @@ type h2conn struct {
 	// stream's rules, released when serveH2 returns; nil if none.
 	ct *connTrack
 	br *bufio.Reader
-	lr limitReader // counts the bytes of one ReadFrame (header blocks)
-	fr *http2.Framer
+	// now: when the reader's last read from the socket returned (reader
+	// goroutine only); the frames of one read share it.
+	now time.Time
+	lr  limitReader // counts the bytes of one ReadFrame (header blocks)
+	fr  *http2.Framer
 	// hdec is the HPACK decoder and blk the header block it decodes into
 	// (reader goroutine only).
 	hdec *hpack.Decoder
@@ -341,7 +344,11 @@ func (hc *h2conn) readLoop() error {
 			// CONTINUATIONs.
 			hc.lr.n = 0
 		}
+		fresh := hc.br.Buffered() == 0
 		f, err := hc.fr.ReadFrame()
+		if fresh {
+			hc.now = time.Now()
+		}
 		if err != nil {
 			var se http2.StreamError
 			if errors.As(err, &se) && !first {
