@@ -10,27 +10,37 @@ import (
 // redispatch. On failure it has answered the client.
 func (cc *clientConn) connect(x *exchange, tStart time.Time) bool {
 	be := x.be
-	tq := time.Now()
+	// The clock is read once after the queue (Tw's end, Tc's start, the
+	// idle pool's now), and Tw's start and Tc's end only for the log.
+	timed := cc.timed()
+	var tq time.Time
+	if timed {
+		tq = time.Now()
+	}
 	res, err := be.acquire(x.persist, cc.src.Addr(), nil, be.queueTO)
 	cc.rec.SrvQueue, cc.rec.BackendQueue = res.srvQueue, res.beQueue
+	now := time.Now()
+	if timed {
+		cc.rec.Tw = now.Sub(tq)
+	}
 	if err != nil {
-		cc.rec.Tw = time.Since(tq)
 		cc.failAcquire(err, tStart, be)
 		return false
 	}
-	cc.rec.Tw = time.Since(tq)
 	x.srv = res.srv
 	x.direct = x.persist != nil && res.srv == x.persist
 	if x.persist != nil && !x.direct {
 		cc.term[2] = 'D'
 	}
-	tc := time.Now()
+	tc := now
 	left := be.retries
 	for {
-		ic, reused, err := cc.getConn(x)
+		ic, reused, err := cc.getConn(x, now)
 		if err == nil {
 			x.sconn, x.reused, x.rdl, x.wdl, x.rc, x.awaitOK = ic.c, reused, ic.rdl, ic.wdl, ic.rc, ic.awaitOK
-			cc.rec.Tc = time.Since(tc)
+			if timed {
+				cc.rec.Tc = time.Since(tc)
+			}
 			return true
 		}
 		s := x.srv
@@ -82,7 +92,15 @@ func (cc *clientConn) connect(x *exchange, tStart time.Time) bool {
 		}
 		x.srv = res.srv
 		x.direct = x.persist != nil && res.srv == x.persist
+		now = time.Now()
 	}
+}
+
+// timed: the exchange's timers (TR, Tw, Tc, Tr) are wanted, for the access
+// log; without it the clock is read only where a deadline or the idle
+// pool needs it.
+func (cc *clientConn) timed() bool {
+	return cc.e.opts.AccessLog != nil && cc.fe.log
 }
 
 // failAcquire answers 503 when no server slot could be had: sQ when the
@@ -122,7 +140,7 @@ func (cc *clientConn) reconnect(x *exchange, tStart time.Time) bool {
 	}
 	x.srv = res.srv
 	x.direct = x.persist != nil && res.srv == x.persist
-	ic, reused, err := cc.getConn(x)
+	ic, reused, err := cc.getConn(x, time.Now())
 	if err == errStreamReset {
 		cc.abort(x, "CC", tStart)
 		return false
@@ -147,7 +165,9 @@ func countLB(set []*server) int {
 	return n
 }
 
-func (cc *clientConn) getConn(x *exchange) (idleConn, bool, error) {
+// getConn takes an idle connection to x.srv, or dials one; now is a recent
+// clock reading.
+func (cc *clientConn) getConn(x *exchange, now time.Time) (idleConn, bool, error) {
 	x.freshDone() // a retry: the failed connection's
 	x.pool = x.srv.sh.pool
 	if t := x.srv.tls; t != nil && t.perReq {
@@ -155,7 +175,6 @@ func (cc *clientConn) getConn(x *exchange) (idleConn, bool, error) {
 		x.pool = x.pool.named(x.sni)
 	}
 	if cc.wantServerKeepAlive(x.be) && x.pool != nil {
-		now := time.Now()
 		if ic, ok := x.pool.get(now); ok {
 			// The server may have closed a connection idle for long:
 			// then read first (no sendAwait).

@@ -35,8 +35,12 @@ type h2conn struct {
 	// stream's rules, released when serveH2 returns; nil if none.
 	ct *connTrack
 	br *bufio.Reader
-	lr limitReader // counts the bytes of one ReadFrame (header blocks)
-	fr *http2.Framer
+	// now: when the reader's last read from the socket returned (reader
+	// goroutine only): the frames of one read share it (the streams'
+	// start times).
+	now time.Time
+	lr  limitReader // counts the bytes of one ReadFrame (header blocks)
+	fr  *http2.Framer
 	// hdec is the HPACK decoder and blk the header block it decodes into
 	// (reader goroutine only).
 	hdec *hpack.Decoder
@@ -197,6 +201,7 @@ func (hc *h2conn) serve() {
 		hc.c.Close()
 		return
 	}
+	hc.now = time.Now() // for the frames that came with the preface
 	hc.lr = limitReader{r: hc.br, max: h2MaxHeaderBlockWire}
 	hc.fr = http2.NewFramer(hc.c, &hc.lr)
 	hc.fr.SetMaxReadFrameSize(h2MaxFrame)
@@ -341,7 +346,12 @@ func (hc *h2conn) readLoop() error {
 			// CONTINUATIONs.
 			hc.lr.n = 0
 		}
+		buffered := hc.br.Buffered()
 		f, err := hc.fr.ReadFrame()
+		if err != nil || 9+int(f.Header().Length) > buffered {
+			// The frame needed a read from the socket.
+			hc.now = time.Now()
+		}
 		if err != nil {
 			var se http2.StreamError
 			if errors.As(err, &se) && !first {

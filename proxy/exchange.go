@@ -121,6 +121,7 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 	body := cc.bodyMark()
 	replayable := cc.bodyInHand(x.bodyKind, req.ContentLength, body)
 	var tSent time.Time
+	timed := cc.timed()
 	for attempt := 0; ; attempt++ {
 		sw.b = cc.appendServerHead(sw.b[:0], &x, ka)
 		if req.Expect100 && x.bodyKind != h1.BodyNone && attempt == 0 {
@@ -133,13 +134,17 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 		if err == nil && sw.n == 0 && x.awaitOK && x.rc != nil && len(sw.b) > 0 {
 			// The whole request is in hand: write it and wait for the
 			// answer without a speculative read (Tr counts that wait).
-			tSent = time.Now()
+			if timed {
+				tSent = time.Now()
+			}
 			err = cc.sendAwait(&x, &sw, &sr)
 		} else {
 			if err == nil {
 				err = sw.flush()
 			}
-			tSent = time.Now()
+			if timed {
+				tSent = time.Now()
+			}
 		}
 		if err == nil {
 			err = cc.readResponseHead(&x, &sr, fe)
@@ -236,7 +241,9 @@ func (cc *clientConn) forward(tStart time.Time) bool {
 	srv.sh.st.bytesIn.Add(uint64(reqBytes))
 	be.st.bytesIn.Add(uint64(reqBytes))
 	fe.st.bytesIn.Add(uint64(cc.bodyDone(body)))
-	cc.rec.Tr = time.Since(tSent)
+	if timed {
+		cc.rec.Tr = time.Since(tSent)
+	}
 	resp := &cc.resp
 
 	// Protocol switch (WebSocket): forward the 101 and tunnel.

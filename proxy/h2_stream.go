@@ -94,13 +94,15 @@ func (s *h2stream) unref() {
 	}
 }
 
+// newH2Stream takes a stream from the pool: cleared by putH2Stream (or
+// new), so only the fields set here are assigned (a composite literal
+// would build the whole stream on the stack and copy it).
 func newH2Stream(hc *h2conn, id uint32) *h2stream {
 	s := h2StreamPool.Get().(*h2stream)
-	done := s.wf.done
-	*s = h2stream{hc: hc, id: id, declLen: -1, recvWin: h2StreamWindow, tStart: time.Now()}
-	s.wf.done = done
-	s.cc = clientConn{e: hc.e, fe: hc.fe, cur: hc.cur, src: hc.src, dst: hc.dst, tls: hc.tls, ct: hc.ct, h2: s}
-	s.cc.getReq()
+	s.hc, s.id, s.declLen, s.recvWin, s.tStart = hc, id, -1, h2StreamWindow, hc.now
+	cc := &s.cc
+	cc.e, cc.fe, cc.cur, cc.src, cc.dst, cc.tls, cc.ct, cc.h2 = hc.e, hc.fe, hc.cur, hc.src, hc.dst, hc.tls, hc.ct, s
+	cc.getReq()
 	return s
 }
 
@@ -301,7 +303,9 @@ func (s *h2stream) run() {
 	fe.st.requests.Add(1)
 	fe.st.bytesIn.Add(uint64(len(s.head)))
 	cc.resetRecord(s.tStart)
-	cc.rec.TR = time.Since(s.tStart)
+	if cc.timed() {
+		cc.rec.TR = time.Since(s.tStart)
+	}
 	if fe.stats != nil && bytes.HasPrefix(cc.req.URI, fe.stats.uri) {
 		cc.serveStats(s.tStart)
 		return

@@ -548,3 +548,68 @@ func TestH2ResetAfterPooling(t *testing.T) {
 		t.Fatalf("reset stream: dropServer true or %d closes", c2.closes)
 	}
 }
+
+// A stream's start time is its read's: the log record of a request that
+// came in the same write as the preface, and of one sent later on the same
+// connection, has the time it arrived (not a zero time) and a small TR.
+func TestH2StreamStartTime(t *testing.T) {
+	b := newBackend(t, "s1", nil)
+	_, addr, sink := startEngine(t, h2Config(srv("s1", b.addr())))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	block := func() []byte {
+		hb.Reset()
+		for _, f := range []hpack.HeaderField{{Name: ":method", Value: "GET"}, {Name: ":scheme", Value: "http"},
+			{Name: ":path", Value: "/"}, {Name: ":authority", Value: "t"}} {
+			enc.WriteField(f)
+		}
+		return hb.Bytes()
+	}
+	var out bytes.Buffer
+	out.WriteString(http2.ClientPreface)
+	fw := http2.NewFramer(&out, nil)
+	fw.WriteSettings()
+	fw.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block(), EndStream: true, EndHeaders: true})
+	t0 := time.Now()
+	if _, err := c.Write(out.Bytes()); err != nil { // preface, SETTINGS and HEADERS in one write
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(c, c)
+	var t1 time.Time
+	for ended := 0; ended < 2; {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s, ok := f.(*http2.SettingsFrame); ok && !s.IsAck() {
+			fr.WriteSettingsAck()
+		}
+		if h := f.Header(); (h.Type == http2.FrameData || h.Type == http2.FrameHeaders) && h.Flags.Has(http2.FlagDataEndStream) {
+			if ended++; ended == 1 {
+				time.Sleep(50 * time.Millisecond)
+				t1 = time.Now()
+				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: block(), EndStream: true, EndHeaders: true})
+			}
+		}
+	}
+	var recs []LogRecord
+	for time.Now().Before(t0.Add(5*time.Second)) && len(recs) < 2 {
+		recs = sink.all()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(recs) != 2 {
+		t.Fatalf("%d log records", len(recs))
+	}
+	for i, start := range []time.Time{t0, t1} {
+		r := recs[i]
+		if r.AcceptedAt.Before(start) || r.AcceptedAt.After(start.Add(time.Second)) || r.TR < 0 || r.TR > time.Second {
+			t.Errorf("request %d sent at %v: accepted at %v, TR %v", i+1, start, r.AcceptedAt, r.TR)
+		}
+	}
+}

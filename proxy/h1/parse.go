@@ -538,9 +538,21 @@ var kindNames = [...]struct {
 	{"trailer", KindTrailer},
 }
 
+// kindsByLen holds kindNames by name length: classify compares a name
+// with at most three of them.
+var kindsByLen = func() (t [18][]int) {
+	for i, k := range kindNames {
+		t[len(k.name)] = append(t[len(k.name)], i)
+	}
+	return
+}()
+
 func classify(name []byte) Kind {
-	for i := range kindNames {
-		if len(kindNames[i].name) == len(name) && EqualFold(name, kindNames[i].name) {
+	if len(name) >= len(kindsByLen) {
+		return KindOther
+	}
+	for _, i := range kindsByLen[len(name)] {
+		if EqualFold(name, kindNames[i].name) {
 			return kindNames[i].kind
 		}
 	}
