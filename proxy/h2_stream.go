@@ -523,32 +523,77 @@ func (s *h2stream) SyscallConn() (syscall.RawConn, error) { return nil, errStrea
 // seen lately).
 func fieldsOf(dst []hpack.HeaderField, status int, hs []h1.Header) []hpack.HeaderField {
 	dst = append(dst, hpack.HeaderField{Name: ":status", Value: statusString(status)})
-	var low [64]byte
 	for i := range hs {
-		h := &hs[i]
-		switch h.Kind {
-		case h1.KindConnection, h1.KindKeepAlive, h1.KindTransferEncoding, h1.KindUpgrade, h1.KindProxyConnection:
-			continue
-		}
-		if h1.EqualFold(h.Name, "te") || h1.EqualFold(h.Name, "trailer") {
-			continue
-		}
-		var name string
-		if len(h.Name) <= len(low) {
-			n := low[:len(h.Name)]
-			for k, c := range h.Name {
-				if 'A' <= c && c <= 'Z' {
-					c += 'a' - 'A'
-				}
-				n[k] = c
-			}
-			name = h2Strings.get(n)
-		} else {
-			name = strings.ToLower(string(h.Name))
-		}
-		dst = append(dst, hpack.HeaderField{Name: name, Value: h2Strings.get(h.Value)})
+		dst = appendField(dst, &hs[i])
 	}
 	return dst
+}
+
+// appendField appends h as an HTTP/2 field, its name lower-cased, unless
+// it is connection-specific.
+func appendField(dst []hpack.HeaderField, h *h1.Header) []hpack.HeaderField {
+	switch h.Kind {
+	case h1.KindConnection, h1.KindKeepAlive, h1.KindTransferEncoding, h1.KindUpgrade, h1.KindProxyConnection, h1.KindTE, h1.KindTrailer:
+		return dst
+	}
+	var name string
+	var low [64]byte
+	if len(h.Name) <= len(low) {
+		n := low[:len(h.Name)]
+		for k, c := range h.Name {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			n[k] = c
+		}
+		name = h2Strings.get(n)
+	} else {
+		name = strings.ToLower(string(h.Name))
+	}
+	return append(dst, hpack.HeaderField{Name: name, Value: h2Strings.get(h.Value)})
+}
+
+// responseFields converts the server's response to HTTP/2 fields as
+// appendClientHead rewrites it when no response rule and no cookie
+// applies (its framing headers out, Content-Length as the body kind
+// says), without rendering and parsing that head; it returns the
+// rendered head's length too, the bytes an HTTP/1.1 client would count.
+// minor is the request's HTTP/1 minor version.
+func responseFields(dst []hpack.HeaderField, resp *h1.Response, kind h1.BodyKind, minor int) ([]hpack.HeaderField, int) {
+	n := len("HTTP/1.x ") + decLen(int64(resp.Status)) + 1 + len(resp.Reason) + 2
+	dst = append(dst, hpack.HeaderField{Name: ":status", Value: statusString(resp.Status)})
+	for i := range resp.Headers {
+		h := &resp.Headers[i]
+		switch h.Kind {
+		case h1.KindContentLength, h1.KindTransferEncoding, h1.KindConnection, h1.KindKeepAlive, h1.KindProxyConnection:
+			continue
+		}
+		n += len(h.Name) + len(": ") + len(h.Value) + 2
+		dst = appendField(dst, h)
+	}
+	switch {
+	case kind == h1.BodyLength || kind == h1.BodyNone && resp.ContentLength >= 0 && resp.Status != 204 && resp.Status >= 200:
+		var d [20]byte
+		v := strconv.AppendInt(d[:0], resp.ContentLength, 10)
+		n += len("Content-Length: ") + len(v) + 2
+		dst = append(dst, hpack.HeaderField{Name: "content-length", Value: h2Strings.get(v)})
+	case kind == h1.BodyChunked:
+		n += len("Transfer-Encoding: chunked\r\n")
+	}
+	if minor == 0 {
+		n += len("Connection: keep-alive\r\n")
+	}
+	return dst, n + 2
+}
+
+// decLen is the number of decimal digits of v >= 0.
+func decLen(v int64) int {
+	n := 1
+	for v >= 10 {
+		v /= 10
+		n++
+	}
+	return n
 }
 
 // statusString is strconv.Itoa(status), without allocating for the
@@ -644,16 +689,25 @@ func (s *h2stream) sendContinue() error {
 }
 
 func (s *h2stream) startResponse(x *exchange, kind h1.BodyKind) *bufWriter {
-	hb := getBuf()
-	head := s.cc.appendClientHead((*hb)[:0], x, true, kind)
 	fs, hs := s.scratch()
-	fields, _, err := parseHead(fs, hs, head)
-	if err != nil {
-		fields = append(fs, hpack.HeaderField{Name: ":status", Value: statusString(s.cc.resp.Status)})
+	var fields []hpack.HeaderField
+	var n int
+	if s.cc.fe.respRules == nil && x.be.cookie == nil {
+		// Nothing rewrites the server's head: its fields as they are.
+		fields, n = responseFields(fs, &s.cc.resp, kind, s.cc.req.Minor)
+	} else {
+		hb := getBuf()
+		head := s.cc.appendClientHead((*hb)[:0], x, true, kind)
+		var err error
+		fields, _, err = parseHead(fs, hs, head)
+		if err != nil {
+			fields = append(fs, hpack.HeaderField{Name: ":status", Value: statusString(s.cc.resp.Status)})
+		}
+		n = len(head)
+		putBuf(hb) // the fields do not point into head
 	}
-	putBuf(hb) // the fields do not point into head
 	s.pending = fields
-	s.out = bufWriter{c: s, n: int64(len(head))}
+	s.out = bufWriter{c: s, n: int64(n)}
 	s.out.hold()
 	return &s.out
 }
