@@ -115,16 +115,7 @@ func TestBufferedRawReadWrite(t *testing.T) {
 			// Writes larger than the socket buffers.
 			got := readLate(peer)
 			payload := bytes.Repeat([]byte("0123456789abcdef"), 1<<20) // 16 MiB
-			var err error
-			for off := 0; off < len(payload) && err == nil; off += 3000 {
-				err = w.write(payload[off:min(off+3000, len(payload))])
-			}
-			if err == nil {
-				err = w.write(payload[:100000]) // larger than the buffer: written directly
-			}
-			if err == nil {
-				err = w.flush()
-			}
+			err := writeInPieces(&w, payload)
 			if err == nil {
 				_, err = w.writeAll(payload[:200000]) // as error pages are written: past the buffer
 			}

@@ -68,15 +68,7 @@ func TestBufWriterRawWriteFallsBack(t *testing.T) {
 	var werr error
 	rc.Control(func(fd uintptr) {
 		w.held, w.fd = true, int(fd)
-		for off := 0; off < len(payload) && werr == nil; off += 3000 {
-			werr = w.write(payload[off:min(off+3000, len(payload))])
-		}
-		if werr == nil {
-			werr = w.write(payload[:100000]) // larger than the buffer: written directly
-		}
-		if werr == nil {
-			werr = w.flush()
-		}
+		werr = writeInPieces(&w, payload)
 		w.held = false
 	})
 	if werr != nil {
@@ -233,4 +225,19 @@ func TestSysReadWriteSocketAndPipe(t *testing.T) {
 	if _, err := sysRead(raw(b), make([]byte, 8)); err != syscall.EAGAIN {
 		t.Fatalf("sysRead on an empty socket: %v, want EAGAIN", err)
 	}
+}
+
+// writeInPieces writes payload to w in 3,000-byte pieces, then its first
+// 100,000 bytes at once (larger than the buffer: written directly), then
+// flushes.
+func writeInPieces(w *bufWriter, payload []byte) error {
+	for off := 0; off < len(payload); off += 3000 {
+		if err := w.write(payload[off:min(off+3000, len(payload))]); err != nil {
+			return err
+		}
+	}
+	if err := w.write(payload[:100000]); err != nil {
+		return err
+	}
+	return w.flush()
 }
