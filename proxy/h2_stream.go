@@ -560,19 +560,19 @@ func appendField(dst []hpack.HeaderField, h *h1.Header) []hpack.HeaderField {
 // rendered head's length too, the bytes an HTTP/1.1 client would count.
 // minor is the request's HTTP/1 minor version.
 func responseFields(dst []hpack.HeaderField, resp *h1.Response, kind h1.BodyKind, minor int) ([]hpack.HeaderField, int) {
-	n := len("HTTP/1.x ") + decLen(int64(resp.Status)) + 1 + len(resp.Reason) + 2
+	// The parser's status has three digits.
+	n := len("HTTP/1.x 200 ") + len(resp.Reason) + 2
 	dst = append(dst, hpack.HeaderField{Name: ":status", Value: statusString(resp.Status)})
 	for i := range resp.Headers {
 		h := &resp.Headers[i]
-		switch h.Kind {
-		case h1.KindContentLength, h1.KindTransferEncoding, h1.KindConnection, h1.KindKeepAlive, h1.KindProxyConnection:
+		if proxyWrites(h.Kind) {
 			continue
 		}
 		n += len(h.Name) + len(": ") + len(h.Value) + 2
 		dst = appendField(dst, h)
 	}
 	switch {
-	case kind == h1.BodyLength || kind == h1.BodyNone && resp.ContentLength >= 0 && resp.Status != 204 && resp.Status >= 200:
+	case respLength(resp, kind):
 		var d [20]byte
 		v := strconv.AppendInt(d[:0], resp.ContentLength, 10)
 		n += len("Content-Length: ") + len(v) + 2
@@ -584,16 +584,6 @@ func responseFields(dst []hpack.HeaderField, resp *h1.Response, kind h1.BodyKind
 		n += len("Connection: keep-alive\r\n")
 	}
 	return dst, n + 2
-}
-
-// decLen is the number of decimal digits of v >= 0.
-func decLen(v int64) int {
-	n := 1
-	for v >= 10 {
-		v /= 10
-		n++
-	}
-	return n
 }
 
 // statusString is strconv.Itoa(status), without allocating for the

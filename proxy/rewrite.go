@@ -6,6 +6,24 @@ import "github.com/lbd-ha/lbd/proxy/h1"
 // scheme, replacing any the client sent.
 const hdrXFP = "x-forwarded-proto"
 
+// proxyWrites reports the headers that the proxy drops when it
+// re-serialises a message, and writes itself as the message needs them:
+// the framing (Content-Length, Transfer-Encoding) and the connection's
+// (Connection, Keep-Alive, Proxy-Connection).
+func proxyWrites(k h1.Kind) bool {
+	switch k {
+	case h1.KindContentLength, h1.KindTransferEncoding, h1.KindConnection, h1.KindKeepAlive, h1.KindProxyConnection:
+		return true
+	}
+	return false
+}
+
+// respLength reports whether the response head the proxy writes carries
+// Content-Length (resp.ContentLength), given how the body is delimited.
+func respLength(resp *h1.Response, body h1.BodyKind) bool {
+	return body == h1.BodyLength || body == h1.BodyNone && resp.ContentLength >= 0 && resp.Status != 204 && resp.Status >= 200
+}
+
 // appendServerHead re-serialises the request for the server.
 func (cc *clientConn) appendServerHead(dst []byte, x *exchange, ka bool) []byte {
 	req := &cc.req
@@ -22,9 +40,10 @@ func (cc *clientConn) appendServerHead(dst []byte, x *exchange, ka bool) []byte 
 	}
 	for i := range req.Headers {
 		h := &req.Headers[i]
-		switch h.Kind {
-		case h1.KindContentLength, h1.KindTransferEncoding, h1.KindConnection, h1.KindKeepAlive, h1.KindProxyConnection:
+		if proxyWrites(h.Kind) {
 			continue
+		}
+		switch h.Kind {
 		case h1.KindExpect:
 			if req.Expect100 {
 				continue // answered by the proxy
@@ -90,9 +109,10 @@ func (cc *clientConn) appendClientHead(dst []byte, x *exchange, ka bool, body h1
 	serverKept := false
 	for i := range resp.Headers {
 		h := &resp.Headers[i]
-		switch h.Kind {
-		case h1.KindContentLength, h1.KindTransferEncoding, h1.KindConnection, h1.KindKeepAlive, h1.KindProxyConnection:
+		if proxyWrites(h.Kind) {
 			continue
+		}
+		switch h.Kind {
 		case h1.KindSetCookie:
 			if ck == nil {
 				break
@@ -134,15 +154,11 @@ func (cc *clientConn) appendClientHead(dst []byte, x *exchange, ka bool, body h1
 		}
 		dst = h1.AppendHeader(dst, h.Name, h.Value)
 	}
-	switch body {
-	case h1.BodyLength:
+	switch {
+	case respLength(resp, body):
 		dst = h1.AppendContentLength(dst, resp.ContentLength)
-	case h1.BodyChunked:
+	case body == h1.BodyChunked:
 		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
-	case h1.BodyNone:
-		if resp.ContentLength >= 0 && resp.Status != 204 && resp.Status >= 200 {
-			dst = h1.AppendContentLength(dst, resp.ContentLength)
-		}
 	}
 	if ck != nil && ck.mode == CookieInsert && !serverKept && (!ck.indirect || !x.direct) {
 		if x.srv.cookie != "" {
