@@ -487,11 +487,13 @@ h2_check() {
 # switches, less what the same CPU counted in the second before with the
 # proxies idle (the neighbours), and /proc/PID/stat the user and system
 # CPU; appends
-# "round requests syscalls epoll reads writes switches user-us system-us"
-# per request to $TMP/res/case.side.sys. A failed count is logged and left
-# out.
+# "round requests syscalls epoll reads writes switches user-us system-us
+# segments" per request to $TMP/res/case.side.sys, segments being the TCP
+# segments the host sent in the window (/proc/net/snmp OutSegs: the lab's
+# every hop, both directions, as the host has no other traffic on
+# loopback). A failed count is logged and left out.
 count_run() {
-	local side=$1 case=$2 round=$3 pid=${PID[$1]} out="$TMP/res/$2.$1.$3.perf" w="$TMP/res/$2.$1.$3.syswrk" t0 t1 ppid reqs
+	local side=$1 case=$2 round=$3 pid=${PID[$1]} out="$TMP/res/$2.$1.$3.perf" w="$TMP/res/$2.$1.$3.syswrk" t0 t1 s0 s1 ppid reqs
 	local what="$2 ${LABEL[$1]} count $3"
 	if ! t0=$(awk '{print $14, $15}' "/proc/$pid/stat" 2>/dev/null); then
 		log "  $what: the proxy (pid $pid) is gone"
@@ -504,7 +506,9 @@ count_run() {
 	perf stat -a -C "$PROXY_CPU" -x, -e "$SYS_EVENTS" -o "$out" -- sleep "$((DURATION + 1))" >/dev/null 2>"$out.err" &
 	ppid=$!
 	sleep 0.2
+	s0=$(out_segs)
 	load "$side" "$case" "$DURATION" >"$w" 2>&1 || :
+	s1=$(out_segs)
 	if ! wait "$ppid" || [ ! -s "$out" ]; then
 		log "  $what: perf stat failed: $(head -c 200 "$out.err" | tr '\n' ' ')"
 		return 0
@@ -516,13 +520,18 @@ count_run() {
 	if [ "$case" = h2 ]; then reqs=$(awk '/^requests:/ {print $8; exit}' "$w"); else reqs=$(awk '/requests in/ {print $1; exit}' "$w"); fi
 	[ -n "$reqs" ] && [ "$reqs" -gt 0 ] || return 0
 	# The idle second's counts (file 1), scaled to the run, are taken off.
-	awk -F, -v r="$round" -v n="$reqs" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" -v d="$((DURATION + 1))" '
+	awk -F, -v r="$round" -v n="$reqs" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" -v d="$((DURATION + 1))" -v segs="$((s1 - s0))" '
 		$1 !~ /^[0-9]+$/ {next} {k = (FILENAME == ARGV[1]) ? -d : 1}
 		$3 ~ /raw_syscalls/ {all += k * $1} $3 ~ /context-switches/ {cs += k * $1}
 		$3 ~ /epoll/ {ep += k * $1} $3 ~ /_(read|recvfrom|recvmsg)$/ {rd += k * $1} $3 ~ /_(write|writev|sendto|sendmsg)$/ {wr += k * $1}
 		END { split(t0, a, " "); split(t1, b, " ")
-			printf "%d %d %.3f %.3f %.3f %.3f %.3f %.2f %.2f\n", r, n, all / n, ep / n, rd / n, wr / n, cs / n,
-				(b[1] - a[1]) / hz * 1e6 / n, (b[2] - a[2]) / hz * 1e6 / n }' "$out.idle" "$out" >>"$TMP/res/$case.$side.sys"
+			printf "%d %d %.3f %.3f %.3f %.3f %.3f %.2f %.2f %.3f\n", r, n, all / n, ep / n, rd / n, wr / n, cs / n,
+				(b[1] - a[1]) / hz * 1e6 / n, (b[2] - a[2]) / hz * 1e6 / n, segs / n }' "$out.idle" "$out" >>"$TMP/res/$case.$side.sys"
+}
+
+# out_segs: the TCP segments this host has sent (/proc/net/snmp OutSegs).
+out_segs() {
+	awk '$1 == "Tcp:" { if (!h) { for (i = 2; i <= NF; i++) if ($i == "OutSegs") c = i; h = 1; next } print $c; exit }' /proc/net/snmp
 }
 
 run_pairs() { # case
@@ -842,19 +851,19 @@ for case in $CASES; do
 done
 if [ "$SYSCALLS" = 1 ]; then
 	echo "# per request, BENCH_SYSCALLS=1: median of 3 more runs per side (perf stat on CPU $PROXY_CPU less its idle second; user and system CPU from /proc/PID/stat, in ${CLK_TCK} Hz ticks)"
-	sfmt='%-18s %-11s %9s %7s %7s %7s %9s %9s %9s %8s\n'
-	printf "$sfmt" case side syscalls epoll reads writes switches "user us" "sys us" "sys share"
+	sfmt='%-18s %-11s %9s %7s %7s %7s %9s %9s %9s %8s %9s\n'
+	printf "$sfmt" case side syscalls epoll reads writes switches "user us" "sys us" "sys share" segments
 	for case in $CASES; do
 		for side in a b; do
 			[ -f "$TMP/res/$case.$side.sys" ] || continue
 			awk -v c="$(label "$case")" -v s="${LABEL[$side]}" -v f="$sfmt" '
-				{for (k = 3; k <= 9; k++) v[k, NR] = $k; n = NR}
+				{for (k = 3; k <= 10; k++) v[k, NR] = $k; n = NR}
 				function med(k,  i, j, x, a) { for (i = 1; i <= n; i++) a[i] = v[k, i]
 					for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j > 0 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
 					return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
 				END { u = med(8); y = med(9)
 					printf f, c, s, sprintf("%.2f", med(3)), sprintf("%.2f", med(4)), sprintf("%.2f", med(5)), sprintf("%.2f", med(6)),
-						sprintf("%.3f", med(7)), sprintf("%.2f", u), sprintf("%.2f", y), (u + y > 0 ? sprintf("%.0f%%", 100 * y / (u + y)) : "-") }' \
+						sprintf("%.3f", med(7)), sprintf("%.2f", u), sprintf("%.2f", y), (u + y > 0 ? sprintf("%.0f%%", 100 * y / (u + y)) : "-"), sprintf("%.2f", med(10)) }' \
 				"$TMP/res/$case.$side.sys"
 		done
 	done
