@@ -5,7 +5,7 @@
 #   SIDES="lbd lbd" bench/run.sh                   A/A calibration (resolution)
 #   SIDES="lbd lbd" LBD_A=old/lbd LBD=new/lbd bench/run.sh   A/B of two lbd builds (ratios new/old)
 #   CASES=all PAIRS=1 BENCH_DURATION=2 bench/run.sh  every case, one short pair (validation)
-#   CASES="seed-cap keepalive-cap tcp-cap https-cap" bench/run.sh   proxy-bound: each proxy in a CPU
+#   CASES="seed-cap keepalive-cap tcp-cap https-cap b1k-cap" bench/run.sh   proxy-bound: each proxy in a CPU
 #                                                  cgroup (BENCH_PROXY_QUOTA % of one CPU; root)
 #
 # Two nginx backends (one worker each) and the load generator share
@@ -29,7 +29,7 @@ IDLE_CONNS=${BENCH_IDLE_CONNS:-10000} # connections for (d)
 PROXY_CPU=${BENCH_PROXY_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
 CASES=${CASES:-${BENCH_CASES:-"seed keepalive tcp idle"}}
-ALL_CASES="seed keepalive tcp idle burst https tls-close tls-resume h2 idle-tls rules b1k b5k seed-cap keepalive-cap tcp-cap https-cap tls-srv"
+ALL_CASES="seed keepalive tcp idle burst https tls-close tls-resume h2 idle-tls rules b1k b5k seed-cap keepalive-cap tcp-cap https-cap b1k-cap tls-srv"
 QUOTA=${BENCH_PROXY_QUOTA:-40}        # -cap cases: each proxy's CPU budget, % of one CPU
 CG_PERIOD=${BENCH_PROXY_PERIOD_US:-10000} # -cap cases: CFS period (us); short, so throttling gaps stay short
 [ "$CASES" != all ] || CASES=$ALL_CASES
@@ -206,7 +206,7 @@ conf_of() {
 is_cap() { case $1 in *-cap) return 0 ;; *) return 1 ;; esac; }
 # conns_of case: client connections of the load.
 conns_of() {
-	case $1 in b1k) echo 1000 ;; b5k) echo 5000 ;; *) echo "$CONNS" ;; esac
+	case ${1%-cap} in b1k) echo 1000 ;; b5k) echo 5000 ;; *) echo "$CONNS" ;; esac
 }
 # load side case seconds [--latency]: the case's load generator against one
 # side, output on stdout. wrk for all but h2 (h2load, 10 streams per connection).
@@ -410,7 +410,7 @@ to_ms() { # wrk latency like 812.00us, 1.23ms, 2.01s
 declare -A ERR # ERR[case,side]: why a side was not measured
 # slices_of case: (b1k) and (b5k) open thousands of connections per wrk
 # run, a ramp that 1 s slices would be mostly made of: one slice.
-slices_of() { case $1 in b1k | b5k) echo 1 ;; *) echo "$SLICES" ;; esac; }
+slices_of() { case ${1%-cap} in b1k | b5k) echo 1 ;; *) echo "$SLICES" ;; esac; }
 
 # measure side case pair slice: one measured wrk run of one slice;
 # appends "pair reqs rps p50 p99 cpu-ns rss-kB errors wall-ns load-busy
@@ -721,7 +721,7 @@ label() {
 	tls-resume) echo "(f2) tls resumed" ;;
 	h2) echo "(g) h2 tls" ;; idle-tls) echo "(h) idle tls ${IDLE_CONNS}" ;; rules) echo "(r) rules" ;;
 	b1k) echo "(b1k) 1k conns" ;; b5k) echo "(b5k) 5k conns" ;;
-	seed-cap) echo "(a-cap) seed" ;; keepalive-cap) echo "(b-cap) keep-alive" ;; tcp-cap) echo "(c-cap) tcp" ;; https-cap) echo "(e-cap) https" ;; tls-srv) echo "(i) tls to servers" ;; *) echo "$1" ;;
+	seed-cap) echo "(a-cap) seed" ;; keepalive-cap) echo "(b-cap) keep-alive" ;; tcp-cap) echo "(c-cap) tcp" ;; https-cap) echo "(e-cap) https" ;; b1k-cap) echo "(b1k-cap) 1k conns" ;; tls-srv) echo "(i) tls to servers" ;; *) echo "$1" ;;
 	esac
 }
 # quantiles: numbers on stdin -> "median q1 q3 min max n" (linear
